@@ -1,0 +1,3 @@
+module github.com/go-observer/observer
+
+go 1.26

@@ -1,0 +1,30 @@
+// Package instrument is the reporting contract between supervised goroutines
+// and whoever watches them.
+//
+// A process runtime (package otp, the suture adapter, or the Go wrapper in
+// this package) registers each of its goroutines in a [Table] and updates the
+// returned [Proc] record's counters as messages flow. An observer lists the
+// table, reads each record's [Counters] and subscribes to lifecycle [Event]s:
+//
+//	t := instrument.NewTable()
+//	sub := t.Subscribe(256)
+//	defer sub.Close()
+//	g := t.Go(ctx, "indexer", func(ctx context.Context) error { return index(ctx) })
+//	for ev := range sub.C() { fmt.Println(ev) }
+//
+// # Hot path
+//
+// Counters changed per message are a few uncontended atomics on the record's
+// own cache lines: no allocation, no lock, no channel, no event. Clock reads
+// are not paid per message: handler time is measured on one message in
+// [BusySampleEvery] (and on every message once handlers are slow enough that
+// a clock read is noise), and the mailbox stamps one message in
+// [HeadStampEvery] with its enqueue time.
+//
+// # Events
+//
+// Lifecycle events go to subscribers through bounded buffers. Emitting never
+// blocks: a full buffer drops the event and counts it ([Subscription.Dropped]).
+//
+// This package imports only the standard library.
+package instrument

@@ -1,0 +1,156 @@
+package instrument
+
+import (
+	"fmt"
+	"time"
+)
+
+// EventKind names a kind of lifecycle event.
+type EventKind uint8
+
+// The lifecycle events a table emits.
+const (
+	EventSpawned EventKind = iota
+	EventExited
+	EventRestarted
+	EventUnresponsive
+	EventLinked
+	EventUnlinked
+	EventMonitored
+	EventDemonitored
+	EventRegistered
+	EventUnregistered
+	numEventKinds
+)
+
+var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered"}
+
+// String returns the event kind's lowercase name.
+func (k EventKind) String() string {
+	if k < numEventKinds {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("event(%d)", int(k))
+}
+
+// Event is a lifecycle event. Each kind is its own struct; switch on the
+// concrete type to read its fields. Events carry IDs and names, never
+// pointers into a live process.
+type Event interface {
+	Kind() EventKind
+	// Subject is the process the event is about.
+	Subject() PID
+	// When is the moment the event happened.
+	When() time.Time
+}
+
+// Spawned: a process started.
+type Spawned struct {
+	At       time.Time
+	PID      PID
+	Parent   PID
+	Name     string
+	ProcKind Kind
+}
+
+// Exited: a process returned. Err and Stack are empty for normal exits.
+type Exited struct {
+	At       time.Time
+	PID      PID
+	Parent   PID
+	Name     string
+	ProcKind Kind
+	Reason   Reason
+	Err      string // the exit error's text
+	Stack    string // the panic's stack, for ReasonPanic
+}
+
+// Restarted: a supervisor replaced a child that exited.
+type Restarted struct {
+	At         time.Time
+	Supervisor PID
+	Child      string // the child's ID in the supervisor
+	Old, New   PID
+	Count      uint32 // restarts of this child so far, this one included
+	Reason     Reason // why the old incarnation exited
+}
+
+// Unresponsive: a process told to stop did not return within its shutdown
+// timeout. It stays in the table, with [StatusUnresponsive], until it returns.
+type Unresponsive struct {
+	At     time.Time
+	PID    PID
+	Name   string
+	Waited time.Duration
+}
+
+// Linked: two processes were linked (A asked).
+type Linked struct {
+	At   time.Time
+	A, B PID
+}
+
+// Unlinked: a link was removed.
+type Unlinked struct {
+	At   time.Time
+	A, B PID
+}
+
+// Monitored: Watcher now monitors Target.
+type Monitored struct {
+	At              time.Time
+	Watcher, Target PID
+}
+
+// Demonitored: Watcher stopped monitoring Target.
+type Demonitored struct {
+	At              time.Time
+	Watcher, Target PID
+}
+
+// Registered: PID took a name.
+type Registered struct {
+	At   time.Time
+	PID  PID
+	Name string
+}
+
+// Unregistered: PID gave up a name, or exited holding it.
+type Unregistered struct {
+	At   time.Time
+	PID  PID
+	Name string
+}
+
+func (Spawned) Kind() EventKind      { return EventSpawned }
+func (Exited) Kind() EventKind       { return EventExited }
+func (Restarted) Kind() EventKind    { return EventRestarted }
+func (Unresponsive) Kind() EventKind { return EventUnresponsive }
+func (Linked) Kind() EventKind       { return EventLinked }
+func (Unlinked) Kind() EventKind     { return EventUnlinked }
+func (Monitored) Kind() EventKind    { return EventMonitored }
+func (Demonitored) Kind() EventKind  { return EventDemonitored }
+func (Registered) Kind() EventKind   { return EventRegistered }
+func (Unregistered) Kind() EventKind { return EventUnregistered }
+
+func (e Spawned) Subject() PID      { return e.PID }
+func (e Exited) Subject() PID       { return e.PID }
+func (e Restarted) Subject() PID    { return e.Supervisor }
+func (e Unresponsive) Subject() PID { return e.PID }
+func (e Linked) Subject() PID       { return e.A }
+func (e Unlinked) Subject() PID     { return e.A }
+func (e Monitored) Subject() PID    { return e.Watcher }
+func (e Demonitored) Subject() PID  { return e.Watcher }
+func (e Registered) Subject() PID   { return e.PID }
+func (e Unregistered) Subject() PID { return e.PID }
+
+func (e Spawned) When() time.Time      { return e.At }
+func (e Exited) When() time.Time       { return e.At }
+func (e Restarted) When() time.Time    { return e.At }
+func (e Unresponsive) When() time.Time { return e.At }
+func (e Linked) When() time.Time       { return e.At }
+func (e Unlinked) When() time.Time     { return e.At }
+func (e Monitored) When() time.Time    { return e.At }
+func (e Demonitored) When() time.Time  { return e.At }
+func (e Registered) When() time.Time   { return e.At }
+func (e Unregistered) When() time.Time { return e.At }

@@ -1,0 +1,294 @@
+package instrument
+
+import (
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// BusySampleEvery is how often a handler is timed while handlers are fast:
+// one message in BusySampleEvery, weighted by it. Slow handlers (see
+// [SlowHandler]) are timed every time.
+const BusySampleEvery = 16
+
+// SlowHandler is the handler duration from which every message is timed: a
+// clock read is then noise next to the work.
+const SlowHandler = 20 * time.Microsecond
+
+// HeadStampEvery is how often a mailbox stamps a message with its enqueue time
+// (see [Proc.SetHead]).
+const HeadStampEvery = 32
+
+// Info is what a runtime tells the table about a process it starts.
+type Info struct {
+	Name      string // registered name or child ID; may be empty
+	Kind      Kind
+	Parent    PID    // the supervisor or process that started it; 0 for none
+	Behaviour string // the Go type implementing it, for display
+	// Supervisor holds the restart policy of supervisors; nil otherwise.
+	Supervisor *SupervisorInfo
+	// Restarts is how often the supervisor restarted this child before
+	// this incarnation.
+	Restarts uint32
+}
+
+// SupervisorInfo is a supervisor's restart policy, shown beside it.
+type SupervisorInfo struct {
+	Strategy    string        // one_for_one, one_for_all, rest_for_one
+	MaxRestarts int           // the restart intensity
+	Period      time.Duration // the window MaxRestarts is counted in
+	MaxChildren int           // 0 for no limit (dynamic supervisors)
+}
+
+// Proc is the record of one live process. The runtime that owns the process
+// updates it; anyone may read it concurrently. Identity fields are fixed at
+// spawn; counters are atomics; relations are guarded by a lock.
+type Proc struct {
+	id        PID
+	parent    PID
+	kind      Kind
+	started   int64
+	behaviour string
+	sup       *SupervisorInfo
+	name      atomic.Pointer[string]
+	status    atomic.Uint32
+	restarts  atomic.Uint32
+	actions   atomic.Pointer[actionsBox]
+
+	// Written by senders.
+	enqueued atomic.Uint64
+	calls    atomic.Uint64
+	_        [48]byte // keep the owner's counters off the senders' cache line
+
+	// Written by the process itself.
+	dequeued  atomic.Uint64
+	handled   atomic.Uint64
+	callsDone atomic.Uint64
+	busyNanos atomic.Int64
+	busySince atomic.Int64
+	head      atomic.Int64
+	blockedOn atomic.Uint64
+	sampled   uint32 // messages since the last timed one; the owner's alone
+	slow      bool   // the last timed handler was slow: time every one
+	lastEnd   int64  // when the last timed handler returned; the owner's alone
+
+	mu       sync.Mutex
+	links    []PID
+	monitors []PID
+}
+
+type actionsBox struct{ a Actions }
+
+// ID returns the process ID.
+func (p *Proc) ID() PID { return p.id }
+
+// Parent returns the ID of the process that started this one, or 0.
+func (p *Proc) Parent() PID { return p.parent }
+
+// Kind returns the process kind.
+func (p *Proc) Kind() Kind { return p.kind }
+
+// Behaviour returns the Go type that implements the process, or "".
+func (p *Proc) Behaviour() string { return p.behaviour }
+
+// Supervisor returns the restart policy of a supervisor, or nil.
+func (p *Proc) Supervisor() *SupervisorInfo { return p.sup }
+
+// Started returns when the process was spawned, as a [Now] timestamp.
+func (p *Proc) Started() int64 { return p.started }
+
+// Name returns the process's registered name or child ID, or "".
+func (p *Proc) Name() string {
+	if n := p.name.Load(); n != nil {
+		return *n
+	}
+	return ""
+}
+
+// Status returns where the process is in its life.
+func (p *Proc) Status() Status { return Status(p.status.Load()) }
+
+// SetStatus records a status change. Owners call it; [Table.Unresponsive]
+// and [Table.Exit] set their statuses themselves.
+func (p *Proc) SetStatus(s Status) { p.status.Store(uint32(s)) }
+
+// Restarts returns how often this child was restarted by its supervisor
+// (counting the incarnations before this one), or, for a supervisor, how
+// many restarts it has made.
+func (p *Proc) Restarts() uint32 { return p.restarts.Load() }
+
+// AddRestart counts one restart made by this supervisor.
+func (p *Proc) AddRestart() { p.restarts.Add(1) }
+
+// --- hot path: senders ---
+
+// Enqueued counts one message put in the mailbox. Senders call it.
+func (p *Proc) Enqueued() { p.enqueued.Add(1) }
+
+// CallEnqueued counts one call request put in the mailbox: a message whose
+// sender now waits for the reply.
+func (p *Proc) CallEnqueued() {
+	p.enqueued.Add(1)
+	p.calls.Add(1)
+}
+
+// --- hot path: the process itself ---
+
+// Dequeued counts one message taken from the mailbox by the process. Only
+// the process's own goroutine may call it, and the methods below.
+func (p *Proc) Dequeued() { p.dequeued.Add(1) }
+
+// HandlerStart is called just before a handler runs. It returns a timestamp
+// to pass to [Proc.HandlerEnd], or 0 when this message is not timed.
+func (p *Proc) HandlerStart() int64 {
+	if !p.slow {
+		if p.sampled++; p.sampled < BusySampleEvery {
+			return 0
+		}
+		p.sampled = 0
+	}
+	t := Now()
+	p.busySince.Store(t)
+	return t
+}
+
+// HandlerEnd is called when the handler returns, with HandlerStart's result.
+// call says whether the message was a call, now answered.
+func (p *Proc) HandlerEnd(start int64, call bool) {
+	if start != 0 {
+		end := Now()
+		d := end - start
+		busy := d
+		if !p.slow {
+			// A sampled handler stands for the BusySampleEvery messages
+			// since the last timed one, which took no more than the wall
+			// time since then.
+			busy = min(d*BusySampleEvery, end-p.lastEnd)
+		}
+		p.lastEnd = end
+		p.busyNanos.Add(busy)
+		p.busySince.Store(0)
+		// Slow handlers are timed every time; fast ones are sampled.
+		p.slow = d >= int64(SlowHandler)
+	}
+	if call {
+		p.callsDone.Add(1)
+	}
+	p.handled.Add(1)
+}
+
+// SetHead records the enqueue time of the oldest message still queued, as
+// far as the mailbox knows: the stamp of the last stamped message it
+// dequeued, or 0 when the mailbox is empty.
+func (p *Proc) SetHead(ts int64) { p.head.Store(ts) }
+
+// SetBlockedOn records the process this one waits on in a call, or 0 when
+// the call returns. This is an edge of the wait-for graph.
+func (p *Proc) SetBlockedOn(id PID) { p.blockedOn.Store(uint64(id)) }
+
+// Counters is a consistent-enough copy of a record's counters: each is read
+// atomically, not all at one instant.
+type Counters struct {
+	Enqueued  uint64 // messages ever put in the mailbox
+	Dequeued  uint64 // messages ever taken out
+	Handled   uint64 // messages whose handler returned
+	Calls     uint64 // call requests ever enqueued
+	CallsDone uint64 // call requests handled
+	BusyNanos int64  // time spent in handlers, including the one running now
+	// Head is the [Now] timestamp of roughly the oldest queued message, or
+	// 0 when unknown or empty. It errs old by at most HeadStampEvery messages.
+	Head      int64
+	BlockedOn PID // the process this one waits on in a call, or 0
+	Restarts  uint32
+	Status    Status
+}
+
+// Depth is the number of messages queued and not yet taken.
+func (c Counters) Depth() uint64 { return c.Enqueued - c.Dequeued }
+
+// Waiting is the number of callers waiting for this process to answer.
+func (c Counters) Waiting() uint64 { return c.Calls - c.CallsDone }
+
+// InHandler reports whether the process is inside a handler.
+func (c Counters) InHandler() bool { return c.Dequeued != c.Handled }
+
+// Load reads the counters at time now (a [Now] timestamp), counting the
+// running handler's time so far when it is being timed.
+func (p *Proc) Load(now int64) Counters {
+	// Read the consumer side first so that Depth never underflows.
+	c := Counters{
+		Handled:   p.handled.Load(),
+		CallsDone: p.callsDone.Load(),
+		Dequeued:  p.dequeued.Load(),
+		BusyNanos: p.busyNanos.Load(),
+		Head:      p.head.Load(),
+		BlockedOn: PID(p.blockedOn.Load()),
+		Restarts:  p.restarts.Load(),
+		Status:    Status(p.status.Load()),
+	}
+	c.Calls = p.calls.Load()
+	c.Enqueued = p.enqueued.Load()
+	if s := p.busySince.Load(); s != 0 && now > s {
+		c.BusyNanos += now - s
+	}
+	if c.Calls < c.CallsDone {
+		c.Calls = c.CallsDone
+	}
+	if c.Enqueued < c.Dequeued {
+		c.Enqueued = c.Dequeued
+	}
+	return c
+}
+
+// --- relations: rare, under a lock ---
+
+// Links returns a copy of the IDs this process is linked to.
+func (p *Proc) Links() []PID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.links)
+}
+
+// Monitors returns a copy of the IDs this process monitors.
+func (p *Proc) Monitors() []PID {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.monitors)
+}
+
+func addPID(s *[]PID, id PID) bool {
+	if slices.Contains(*s, id) {
+		return false
+	}
+	*s = append(*s, id)
+	return true
+}
+
+func removePID(s *[]PID, id PID) bool {
+	i := slices.Index(*s, id)
+	if i < 0 {
+		return false
+	}
+	*s = slices.Delete(*s, i, i+1)
+	return true
+}
+
+// Actions are what a dashboard may do to a live process, when the embedding
+// app allows it. Runtimes implement them; a record without Actions is
+// read-only.
+type Actions interface {
+	// Kill stops the process untrappably, with reason killed.
+	Kill() error
+}
+
+// SetActions attaches the actions a dashboard may take on the process.
+func (p *Proc) SetActions(a Actions) { p.actions.Store(&actionsBox{a}) }
+
+// Actions returns what may be done to the process, or nil.
+func (p *Proc) Actions() Actions {
+	if b := p.actions.Load(); b != nil {
+		return b.a
+	}
+	return nil
+}

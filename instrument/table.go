@@ -1,0 +1,235 @@
+package instrument
+
+import (
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+const shards = 64
+
+// Table is the set of live processes of one runtime (or of several: any
+// number of runtimes may share a table). Every method is safe for concurrent
+// use. The zero Table is not usable; call [NewTable].
+type Table struct {
+	nextID atomic.Uint64
+	shard  [shards]struct {
+		mu    sync.RWMutex
+		procs map[PID]*Proc
+		_     [32]byte
+	}
+	live         atomic.Int64
+	spawned      atomic.Uint64
+	exited       atomic.Uint64
+	unresponsive atomic.Int64
+
+	subMu sync.RWMutex // held for reading while emitting
+	subs  atomic.Pointer[[]*Subscription]
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table {
+	t := &Table{}
+	for i := range t.shard {
+		t.shard[i].procs = make(map[PID]*Proc)
+	}
+	return t
+}
+
+// Spawn registers a new process and emits [Spawned]. The caller owns the
+// returned record and must eventually pass it to [Table.Exit].
+func (t *Table) Spawn(info Info) *Proc {
+	p := &Proc{
+		id:        PID(t.nextID.Add(1)),
+		parent:    info.Parent,
+		kind:      info.Kind,
+		started:   Now(),
+		behaviour: info.Behaviour,
+		sup:       info.Supervisor,
+	}
+	if info.Name != "" {
+		p.name.Store(&info.Name)
+	}
+	p.restarts.Store(info.Restarts)
+	s := &t.shard[p.id%shards]
+	s.mu.Lock()
+	s.procs[p.id] = p
+	s.mu.Unlock()
+	t.live.Add(1)
+	t.spawned.Add(1)
+	if t.listened() {
+		t.emit(Spawned{At: time.Now(), PID: p.id, Parent: p.parent, Name: info.Name, ProcKind: p.kind})
+	}
+	return p
+}
+
+// Exit removes a process that returned and emits [Exited]. err is the exit
+// error (nil for normal); reason classifies it. Exit is idempotent.
+func (t *Table) Exit(p *Proc, reason Reason, err error) {
+	old := Status(p.status.Swap(uint32(StatusExited)))
+	if old == StatusExited {
+		return
+	}
+	s := &t.shard[p.id%shards]
+	s.mu.Lock()
+	delete(s.procs, p.id)
+	s.mu.Unlock()
+	if old == StatusUnresponsive {
+		t.unresponsive.Add(-1)
+	}
+	t.live.Add(-1)
+	t.exited.Add(1)
+	if !t.listened() {
+		return
+	}
+	ev := Exited{At: time.Now(), PID: p.id, Parent: p.parent, Name: p.Name(), ProcKind: p.kind, Reason: reason}
+	if err != nil {
+		ev.Err = err.Error()
+		var pe *PanicError
+		if errors.As(err, &pe) {
+			ev.Stack = string(pe.Stack)
+		}
+	}
+	t.emit(ev)
+}
+
+// Unresponsive marks a process that did not return within waited of being
+// told to stop, and emits [Unresponsive]. It stays listed until it returns.
+func (t *Table) Unresponsive(p *Proc, waited time.Duration) {
+	for {
+		old := p.status.Load()
+		if Status(old) == StatusExited || Status(old) == StatusUnresponsive {
+			return
+		}
+		if p.status.CompareAndSwap(old, uint32(StatusUnresponsive)) {
+			break
+		}
+	}
+	t.unresponsive.Add(1)
+	t.emit(Unresponsive{At: time.Now(), PID: p.id, Name: p.Name(), Waited: waited})
+}
+
+// Restarted records that supervisor sup replaced child's old incarnation
+// by new, and emits [Restarted].
+func (t *Table) Restarted(sup *Proc, child string, old, new PID, count uint32, why Reason) {
+	sup.AddRestart()
+	t.emit(Restarted{At: time.Now(), Supervisor: sup.id, Child: child, Old: old, New: new, Count: count, Reason: why})
+}
+
+// Link records a link between a and b and emits [Linked] if it is new.
+func (t *Table) Link(a, b *Proc) {
+	a.mu.Lock()
+	added := addPID(&a.links, b.id)
+	a.mu.Unlock()
+	b.mu.Lock()
+	addPID(&b.links, a.id)
+	b.mu.Unlock()
+	if added {
+		t.emit(Linked{At: time.Now(), A: a.id, B: b.id})
+	}
+}
+
+// Unlink removes the link between a and b (either may be nil, gone) and
+// emits [Unlinked] if there was one.
+func (t *Table) Unlink(a *Proc, b PID, bp *Proc) {
+	removed := false
+	if a != nil {
+		a.mu.Lock()
+		removed = removePID(&a.links, b)
+		a.mu.Unlock()
+	}
+	if bp != nil && a != nil {
+		bp.mu.Lock()
+		removed = removePID(&bp.links, a.id) || removed
+		bp.mu.Unlock()
+	}
+	if removed {
+		t.emit(Unlinked{At: time.Now(), A: a.id, B: b})
+	}
+}
+
+// Monitor records that watcher monitors target and emits [Monitored].
+func (t *Table) Monitor(watcher *Proc, target PID) {
+	watcher.mu.Lock()
+	added := addPID(&watcher.monitors, target)
+	watcher.mu.Unlock()
+	if added {
+		t.emit(Monitored{At: time.Now(), Watcher: watcher.id, Target: target})
+	}
+}
+
+// Demonitor records that watcher no longer monitors target.
+func (t *Table) Demonitor(watcher *Proc, target PID) {
+	watcher.mu.Lock()
+	removed := removePID(&watcher.monitors, target)
+	watcher.mu.Unlock()
+	if removed {
+		t.emit(Demonitored{At: time.Now(), Watcher: watcher.id, Target: target})
+	}
+}
+
+// Register records that p took name and emits [Registered].
+func (t *Table) Register(p *Proc, name string) {
+	p.name.Store(&name)
+	t.emit(Registered{At: time.Now(), PID: p.id, Name: name})
+}
+
+// Unregister records that p gave up name and emits [Unregistered].
+func (t *Table) Unregister(p *Proc, name string) {
+	t.emit(Unregistered{At: time.Now(), PID: p.id, Name: name})
+}
+
+// Lookup returns the live process with the ID, or nil.
+func (t *Table) Lookup(id PID) *Proc {
+	s := &t.shard[id%shards]
+	s.mu.RLock()
+	p := s.procs[id]
+	s.mu.RUnlock()
+	return p
+}
+
+// Range calls f for each live process, in no order, until f returns false.
+// Processes spawned or exiting meanwhile may or may not be seen. f must not
+// spawn or exit processes of this table.
+func (t *Table) Range(f func(*Proc) bool) {
+	for i := range t.shard {
+		s := &t.shard[i]
+		s.mu.RLock()
+		for _, p := range s.procs {
+			if !f(p) {
+				s.mu.RUnlock()
+				return
+			}
+		}
+		s.mu.RUnlock()
+	}
+}
+
+// Stats are a table's totals.
+type Stats struct {
+	Live         int64  // processes in the table, unresponsive ones included
+	Spawned      uint64 // processes ever spawned
+	Exited       uint64 // processes ever exited
+	Unresponsive int64  // processes that did not stop when told
+	Dropped      uint64 // events dropped by full subscriber buffers, all subscriptions
+}
+
+// Stats returns the table's totals.
+func (t *Table) Stats() Stats {
+	st := Stats{
+		Live:         t.live.Load(),
+		Spawned:      t.spawned.Load(),
+		Exited:       t.exited.Load(),
+		Unresponsive: t.unresponsive.Load(),
+	}
+	if subs := t.subs.Load(); subs != nil {
+		for _, s := range *subs {
+			st.Dropped += s.dropped.Load()
+		}
+	}
+	return st
+}
+
+// Len returns the number of live processes.
+func (t *Table) Len() int { return int(t.live.Load()) }

@@ -1,0 +1,143 @@
+package instrument
+
+import (
+	"fmt"
+	"runtime/debug"
+	"strconv"
+)
+
+// PID identifies a process for as long as the program runs; IDs are never
+// reused. The zero PID means "no process".
+type PID uint64
+
+// String formats the PID the way Erlang prints one: <0.42.0>.
+func (p PID) String() string {
+	return "<0." + strconv.FormatUint(uint64(p), 10) + ".0>"
+}
+
+// Kind says what sort of process a record describes.
+type Kind uint8
+
+// The kinds of process the project knows. Adapters for other runtimes use the
+// closest kind.
+const (
+	KindGoroutine           Kind = iota // a plain goroutine tracked by [Table.Go]
+	KindServer                          // a GenServer-style server
+	KindSupervisor                      // a static supervisor
+	KindDynamicSupervisor               // a supervisor of children started at run time
+	KindPartitionSupervisor             // N dynamic supervisors routed by key
+	KindTaskSupervisor                  // a supervisor of tasks
+	KindTask                            // a supervised one-off task
+	KindAgent                           // a server that only holds state
+	KindTableOwner                      // a server that owns a table readers bypass it for
+	KindService                         // a service run by an adapted runtime (suture)
+	numKinds
+)
+
+var kindNames = [...]string{
+	KindGoroutine:           "goroutine",
+	KindServer:              "server",
+	KindSupervisor:          "supervisor",
+	KindDynamicSupervisor:   "dynamic_supervisor",
+	KindPartitionSupervisor: "partition_supervisor",
+	KindTaskSupervisor:      "task_supervisor",
+	KindTask:                "task",
+	KindAgent:               "agent",
+	KindTableOwner:          "table_owner",
+	KindService:             "service",
+}
+
+// String returns the kind's snake_case name, as used in metrics and the API.
+func (k Kind) String() string {
+	if k < numKinds {
+		return kindNames[k]
+	}
+	return "kind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// IsSupervisor reports whether processes of this kind supervise others.
+func (k Kind) IsSupervisor() bool {
+	switch k {
+	case KindSupervisor, KindDynamicSupervisor, KindPartitionSupervisor, KindTaskSupervisor:
+		return true
+	}
+	return false
+}
+
+// Kinds lists every kind, in declaration order.
+func Kinds() []Kind {
+	ks := make([]Kind, numKinds)
+	for i := range ks {
+		ks[i] = Kind(i)
+	}
+	return ks
+}
+
+// Status is where a process is in its life.
+type Status uint32
+
+// Process statuses.
+const (
+	StatusRunning      Status = iota // alive: handling messages or waiting for one
+	StatusSuspended                  // alive, but not taking messages (debug suspend)
+	StatusStopping                   // told to stop, not yet returned
+	StatusUnresponsive               // told to stop, did not return within its shutdown timeout
+	StatusExited                     // returned; the record leaves the table
+)
+
+var statusNames = [...]string{"running", "suspended", "stopping", "unresponsive", "exited"}
+
+// String returns the status's lowercase name.
+func (s Status) String() string {
+	if int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return "status(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Reason classifies why a process exited, in OTP terms.
+type Reason uint8
+
+// Exit reasons. Normal and shutdown are not failures.
+const (
+	ReasonNormal   Reason = iota // the process finished its work
+	ReasonShutdown               // its supervisor or owner told it to stop
+	ReasonKilled                 // it was killed, untrappably
+	ReasonPanic                  // it panicked; the event carries the value and stack
+	ReasonError                  // it returned an error
+)
+
+var reasonNames = [...]string{"normal", "shutdown", "killed", "panic", "error"}
+
+// String returns the reason's lowercase name.
+func (r Reason) String() string {
+	if int(r) < len(reasonNames) {
+		return reasonNames[r]
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Abnormal reports whether the reason is a failure: killed, panic or error.
+func (r Reason) Abnormal() bool { return r >= ReasonKilled }
+
+// PanicError is the exit reason of a process that panicked: the panic value
+// and the stack of the goroutine where it happened.
+type PanicError struct {
+	Value any
+	Stack []byte
+}
+
+// NewPanicError captures the current goroutine's stack; call it from the
+// deferred function that recovered v.
+func NewPanicError(v any) *PanicError {
+	return &PanicError{Value: v, Stack: debug.Stack()}
+}
+
+func (e *PanicError) Error() string { return fmt.Sprintf("panic: %v", e.Value) }
+
+// Unwrap returns the panic value when it is an error, so errors.Is sees
+// through a panic(err).
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}
