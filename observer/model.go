@@ -1,0 +1,446 @@
+package observer
+
+import (
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// This file holds the view types: plain, immutable values that the observer
+// hands out and that a dashboard renders. Every field has a snake_case JSON
+// name. Durations encode as integer nanoseconds; rates are per second;
+// fractions are 0..1. Kinds and statuses are the snake_case names of
+// [instrument.Kind] and [instrument.Status].
+
+// Snapshot is the observer's picture of the system at one tick. A snapshot
+// is never modified once published: readers may keep it and share it between
+// goroutines, and must not modify it either.
+type Snapshot struct {
+	Tick     uint64        `json:"tick"`     // 1 for the first tick, then one more per tick
+	At       time.Time     `json:"at"`       // when the tick ran
+	Interval time.Duration `json:"interval"` // the sampler's tick
+	System   System        `json:"system"`
+	// Processes are the hot processes: the top of each sort key, watched
+	// processes and the subjects of findings, at most a few times
+	// Options.TopN. Use [Snapshot.Query] to sort and filter them, and
+	// [Observer.Processes] to search every live process.
+	Processes []Process `json:"processes"`
+	Tree      Tree      `json:"tree"`
+	Findings  []Finding `json:"findings"` // most severe first
+	// CPU is the newest CPU profile, if one was taken.
+	CPU *CPUProfile `json:"cpu,omitempty"`
+	// Census is the newest goroutine census, if one was taken.
+	Census *Census `json:"census,omitempty"`
+	// EventSeq is the sequence number of the newest event: pass it to
+	// [Observer.Events] to read what happens next.
+	EventSeq uint64 `json:"event_seq"`
+}
+
+// System is the load of the whole program and the table's totals.
+type System struct {
+	Processes     int64  `json:"processes"`      // live processes
+	Spawned       uint64 `json:"spawned"`        // processes ever spawned
+	Exited        uint64 `json:"exited"`         // processes ever exited
+	Unresponsive  int64  `json:"unresponsive"`   // processes that did not stop when told
+	EventsDropped uint64 `json:"events_dropped"` // lifecycle events lost by full buffers
+	Supervisors   int    `json:"supervisors"`    // live supervisors of any kind
+	Messages      uint64 `json:"messages"`       // messages handled by all processes, ever (as far as seen)
+	// Now is the newest sample; Load holds the recent samples, oldest
+	// first, at most Options.History of them.
+	Now  SystemSample   `json:"now"`
+	Load []SystemSample `json:"load"`
+}
+
+// SystemSample is the program's load at one tick, read from runtime/metrics
+// and the process table.
+type SystemSample struct {
+	At         time.Time `json:"at"`
+	Goroutines int64     `json:"goroutines"` // all goroutines in the program
+	Processes  int64     `json:"processes"`  // live processes in the table
+	// Unowned estimates goroutines that belong to no process: goroutines
+	// minus processes, never below zero. The census counts them exactly.
+	Unowned      int64         `json:"unowned"`
+	HeapBytes    uint64        `json:"heap_bytes"`    // bytes in live and unswept heap objects
+	HeapGoal     uint64        `json:"heap_goal"`     // the heap size at which the next GC starts
+	GCCycles     uint64        `json:"gc_cycles"`     // GC cycles completed during the tick
+	GCPauseMax   time.Duration `json:"gc_pause_max"`  // the longest GC stop-the-world pause during the tick (bucket upper bound)
+	SchedLatency time.Duration `json:"sched_latency"` // 99th percentile of the time goroutines waited to run, during the tick
+	CPUUsed      float64       `json:"cpu_used"`      // CPU used by the program during the tick, in cores (estimate from runtime/metrics)
+	MessageRate  float64       `json:"message_rate"`  // messages handled per second by all processes
+	BusyServers  int           `json:"busy_servers"`  // processes at least 90 % busy
+	QueuedTotal  uint64        `json:"queued_total"`  // messages waiting in all mailboxes
+	WaitingTotal uint64        `json:"waiting_total"` // callers waiting for a reply, all processes
+}
+
+// Process is what the observer derives about one live process at a tick.
+type Process struct {
+	PID       instrument.PID `json:"pid"`
+	Name      string         `json:"name,omitempty"`
+	Kind      string         `json:"kind"`
+	Status    string         `json:"status"`
+	Parent    instrument.PID `json:"parent,omitempty"`
+	Behaviour string         `json:"behaviour,omitempty"`
+	Started   time.Time      `json:"started"`
+
+	Depth    uint64  `json:"depth"`    // messages queued
+	Growth   float64 `json:"growth"`   // change of depth per second; negative while draining
+	Arrival  float64 `json:"arrival"`  // messages enqueued per second
+	Handling float64 `json:"handling"` // messages handled per second
+	// CastShare is the share of arrivals during the tick that were casts
+	// (not calls): 1 for a mailbox fed only by casts.
+	CastShare float64 `json:"cast_share"`
+	Busy      float64 `json:"busy"` // share of the tick spent in handlers, 0..1
+	// HeadAge is roughly how long the oldest queued message has waited:
+	// from the mailbox's head stamp when it has one, else a lower bound
+	// (the queue has been non-empty and not drained since then).
+	HeadAge   time.Duration  `json:"head_age"`
+	Waiting   uint64         `json:"waiting"`              // callers waiting for this process's reply
+	BlockedOn instrument.PID `json:"blocked_on,omitempty"` // whom this process waits on in a call
+	Handled   uint64         `json:"handled"`              // messages handled, ever
+
+	Restarts uint32 `json:"restarts"` // restarts of this child (or, for a supervisor, restarts it made)
+	// RestartBudget is the share of the supervisor's restart intensity
+	// (MaxRestarts in Period) used in the current period: of its own for a
+	// supervisor, of its supervisor's for a child. 1 means at the limit.
+	RestartBudget float64 `json:"restart_budget"`
+	// Supervisor is the restart policy of a supervisor, or nil.
+	Supervisor *Policy `json:"supervisor,omitempty"`
+
+	// CPU and CPUShare come from the newest CPU profile; Goroutines from the
+	// newest census. They are zero until one is taken.
+	CPU        time.Duration `json:"cpu"`
+	CPUShare   float64       `json:"cpu_share"`
+	Goroutines int           `json:"goroutines"`
+}
+
+// Policy is a supervisor's restart policy.
+type Policy struct {
+	Strategy    string        `json:"strategy"`
+	MaxRestarts int           `json:"max_restarts"`
+	Period      time.Duration `json:"period"`
+	MaxChildren int           `json:"max_children,omitempty"`
+}
+
+// ProcessDetail is everything the observer knows about one process.
+type ProcessDetail struct {
+	Process
+	Links    []instrument.PID `json:"links"`
+	Monitors []instrument.PID `json:"monitors"`
+	Children []instrument.PID `json:"children"` // at most Options.TreeFanout of them
+	// ChildCount is the number of live children, all of them.
+	ChildCount int       `json:"child_count"`
+	Findings   []Finding `json:"findings"`
+	// Watched says whether the observer keeps History for the process:
+	// it does for processes passed to [Observer.Watch] and for hot ones.
+	Watched bool            `json:"watched"`
+	History []ProcessSample `json:"history"` // oldest first
+}
+
+// ProcessSample is one tick of a watched process's history.
+type ProcessSample struct {
+	At       time.Time     `json:"at"`
+	Depth    uint64        `json:"depth"`
+	Arrival  float64       `json:"arrival"`
+	Handling float64       `json:"handling"`
+	Busy     float64       `json:"busy"`
+	Waiting  uint64        `json:"waiting"`
+	HeadAge  time.Duration `json:"head_age"`
+}
+
+// Tree is the supervision tree: who started whom, plus link and monitor
+// edges between the processes shown. Big fan-outs are folded: a parent
+// lists at most Options.TreeFanout children (hot ones first) and counts
+// the rest in Folded.
+type Tree struct {
+	Nodes    []TreeNode `json:"nodes"` // parents before their children
+	Links    []Edge     `json:"links"`
+	Monitors []Edge     `json:"monitors"`
+}
+
+// TreeNode is one process in the tree.
+type TreeNode struct {
+	PID      instrument.PID `json:"pid"`
+	Parent   instrument.PID `json:"parent,omitempty"` // 0 for a root
+	Name     string         `json:"name,omitempty"`
+	Kind     string         `json:"kind"`
+	Status   string         `json:"status"`
+	Busy     float64        `json:"busy"`
+	Depth    uint64         `json:"depth"`
+	Restarts uint32         `json:"restarts"`
+	Children int            `json:"children"` // live children, listed or not
+	Folded   int            `json:"folded"`   // children not listed as nodes
+	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
+}
+
+// Edge joins two processes: a link (both ways) or a monitor (From watches To).
+type Edge struct {
+	From instrument.PID `json:"from"`
+	To   instrument.PID `json:"to"`
+}
+
+// Finding is one thing the advisor found wrong, with the numbers behind it
+// and what an experienced OTP engineer would do about it. A finding appears
+// when its condition passes an "on" level and clears only below a lower
+// "off" level, so it does not flap.
+type Finding struct {
+	ID       string         `json:"id"` // stable while the finding lasts: kind/pid
+	Kind     FindingKind    `json:"kind"`
+	Severity Severity       `json:"severity"`
+	PID      instrument.PID `json:"pid"` // the subject: the process to look at
+	Name     string         `json:"name,omitempty"`
+	Since    time.Time      `json:"since"`
+	Summary  string         `json:"summary"`  // one line: what is wrong
+	Evidence []Evidence     `json:"evidence"` // the numbers
+	Advice   string         `json:"advice"`   // what to do, in OTP terms
+	// Chain is the wait-for chain of a KindWaitChain or KindDeadlock
+	// finding, from the first waiter to the root cause.
+	Chain []instrument.PID `json:"chain,omitempty"`
+}
+
+// Evidence is one number behind a finding.
+type Evidence struct {
+	Name  string  `json:"name"`
+	Value float64 `json:"value"`
+	Unit  string  `json:"unit,omitempty"` // "1/s", "s", "%", "messages", …
+}
+
+// Event is one entry of the observer's event log: a crash report, a
+// restart, an unresponsive process, a supervisor giving up, or a linked
+// task taking its caller down. Fields that do not apply to the kind are
+// empty.
+type Event struct {
+	Seq      uint64         `json:"seq"` // increases by one per event
+	At       time.Time      `json:"at"`
+	Kind     EventKind      `json:"kind"`
+	PID      instrument.PID `json:"pid"`
+	Name     string         `json:"name,omitempty"`
+	ProcKind string         `json:"proc_kind,omitempty"`
+	// Supervisor is the parent of a crashed process, or the supervisor that
+	// restarted a child.
+	Supervisor     instrument.PID `json:"supervisor,omitempty"`
+	SupervisorName string         `json:"supervisor_name,omitempty"`
+	Reason         string         `json:"reason,omitempty"` // normal, shutdown, killed, panic, error
+	Error          string         `json:"error,omitempty"`
+	Stack          string         `json:"stack,omitempty"`
+	// Child is the child ID of a restart; NewPID the new incarnation.
+	Child  string         `json:"child,omitempty"`
+	NewPID instrument.PID `json:"new_pid,omitempty"`
+	// Restarts counts restarts of the child so far, the one this event
+	// reports (or the one that followed the crash) included.
+	Restarts uint32        `json:"restarts,omitempty"`
+	Waited   time.Duration `json:"waited,omitempty"` // for unresponsive processes
+	// Cause is the process whose exit brought this one down (linked tasks).
+	Cause instrument.PID `json:"cause,omitempty"`
+}
+
+// EventPage is a slice of the event log.
+type EventPage struct {
+	Events []Event `json:"events"`
+	// Next is the cursor for the following call: the Seq of the last event
+	// returned, or the cursor passed in when none was.
+	Next uint64 `json:"next"`
+	// Missed counts events after the cursor that the bounded log no longer
+	// holds.
+	Missed uint64 `json:"missed"`
+}
+
+// CPUProfile is CPU time attributed to processes through the otp.pid pprof
+// label.
+type CPUProfile struct {
+	Start    time.Time     `json:"start"`
+	Duration time.Duration `json:"duration"` // how long the profile ran
+	Total    time.Duration `json:"total"`    // CPU time sampled in the whole program
+	// Unattributed is CPU time of goroutines that belong to no process
+	// (and of the runtime).
+	Unattributed time.Duration `json:"unattributed"`
+	Processes    []ProcessCPU  `json:"processes"` // by CPU, most first
+}
+
+// ProcessCPU is one process's share of a CPU profile.
+type ProcessCPU struct {
+	PID   instrument.PID `json:"pid"`
+	Name  string         `json:"name,omitempty"`
+	Kind  string         `json:"kind,omitempty"` // empty when the process has exited
+	CPU   time.Duration  `json:"cpu"`            // CPU time of its own goroutine
+	Share float64        `json:"share"`          // CPU / Total
+	// Subtree is the CPU time of the process and every live descendant.
+	Subtree      time.Duration `json:"subtree"`
+	SubtreeShare float64       `json:"subtree_share"`
+}
+
+// Census counts goroutines by owner, from the goroutine profile.
+type Census struct {
+	At      time.Time `json:"at"`
+	Total   int       `json:"total"`   // goroutines in the program
+	Owned   int       `json:"owned"`   // goroutines labelled with a process ID
+	Unowned int       `json:"unowned"` // goroutines that belong to no process
+	// Processes lists the processes with the most goroutines, most first,
+	// at most Options.TopN of them.
+	Processes []ProcessGoroutines `json:"processes"`
+	// Sites groups unowned goroutines by the function they run and where
+	// they were created, most first.
+	Sites []Site `json:"sites"`
+}
+
+// ProcessGoroutines is the number of goroutines carrying one process's label.
+type ProcessGoroutines struct {
+	PID        instrument.PID `json:"pid"`
+	Name       string         `json:"name,omitempty"`
+	Goroutines int            `json:"goroutines"`
+}
+
+// Site is where unowned goroutines were started.
+type Site struct {
+	Function  string `json:"function"`   // the function the goroutines run
+	CreatedBy string `json:"created_by"` // the go statement's function and file:line, when known
+	Count     int    `json:"count"`
+	Growth    int    `json:"growth"` // change since the previous census
+}
+
+// Query selects, sorts and limits processes. The zero Query lists every
+// process by mailbox depth, deepest first.
+type Query struct {
+	Sort SortKey `json:"sort"`
+	// Match keeps processes whose name, PID (as <0.42.0> or 42) or kind
+	// contains it, ignoring case. Empty keeps all.
+	Match string `json:"match,omitempty"`
+	// Limit caps the result; 0 means no limit.
+	Limit int `json:"limit,omitempty"`
+}
+
+// SortKey orders processes in a [Query]. Numeric keys sort largest first;
+// SortPID and SortName sort ascending.
+type SortKey uint8
+
+// Sort keys.
+const (
+	SortMailbox  SortKey = iota // mailbox depth
+	SortGrowth                  // growth of the mailbox per second
+	SortRate                    // messages handled per second
+	SortBusy                    // busy fraction
+	SortCPU                     // CPU time in the newest profile
+	SortRestarts                // restarts
+	SortWaiting                 // callers waiting
+	SortHeadAge                 // age of the oldest queued message
+	SortPID                     // process ID, ascending
+	SortName                    // name, ascending
+	numSortKeys
+)
+
+var sortNames = [...]string{"mailbox", "growth", "rate", "busy", "cpu", "restarts", "waiting", "head_age", "pid", "name"}
+
+// String returns the key's name, as accepted by [ParseSortKey].
+func (k SortKey) String() string { return enumString(sortNames[:], int(k), "sort") }
+
+// MarshalText encodes the key as its name.
+func (k SortKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a key from its name.
+func (k *SortKey) UnmarshalText(b []byte) error {
+	v, err := ParseSortKey(string(b))
+	*k = v
+	return err
+}
+
+// ParseSortKey returns the key with the name s: mailbox, growth, rate,
+// busy, cpu, restarts, waiting, head_age, pid or name.
+func ParseSortKey(s string) (SortKey, error) {
+	i, err := enumParse(sortNames[:], s, "sort key")
+	return SortKey(i), err
+}
+
+// Severity ranks findings.
+type Severity uint8
+
+// Severities, least severe first.
+const (
+	SeverityNone     Severity = iota // no finding
+	SeverityInfo                     // worth knowing: a design smell, no harm yet
+	SeverityWarning                  // hurting latency or heading for trouble
+	SeverityCritical                 // failing now: lost work, stuck callers, crashes
+	numSeverities
+)
+
+var severityNames = [...]string{"none", "info", "warning", "critical"}
+
+// String returns the severity's lowercase name.
+func (s Severity) String() string { return enumString(severityNames[:], int(s), "severity") }
+
+// MarshalText encodes the severity as its name.
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// UnmarshalText decodes a severity from its name.
+func (s *Severity) UnmarshalText(b []byte) error {
+	i, err := enumParse(severityNames[:], string(b), "severity")
+	*s = Severity(i)
+	return err
+}
+
+// FindingKind names what the advisor found.
+type FindingKind uint8
+
+// The kinds of finding.
+const (
+	KindBottleneck    FindingKind = iota // a server near 100 % busy with a growing queue or waiting callers
+	KindCastFlood                        // a mailbox growing without bound, fed by casts
+	KindWaitChain                        // callers pile up behind a chain of calls; the subject is the root cause
+	KindDeadlock                         // processes call each other in a cycle
+	KindReadHeavy                        // many callers, short handlers: reads could bypass the server
+	KindRestartStorm                     // a supervisor near or past its restart intensity
+	KindUnresponsive                     // a process that did not stop when told
+	KindLinkedTask                       // a linked task failed and took its caller down
+	KindGoroutineLeak                    // goroutines outside any supervision keep growing
+	numFindingKinds
+)
+
+var findingNames = [...]string{"bottleneck", "cast_flood", "wait_chain", "deadlock", "read_heavy", "restart_storm", "unresponsive", "linked_task", "goroutine_leak"}
+
+// String returns the kind's snake_case name.
+func (k FindingKind) String() string { return enumString(findingNames[:], int(k), "finding") }
+
+// MarshalText encodes the kind as its name.
+func (k FindingKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a kind from its name.
+func (k *FindingKind) UnmarshalText(b []byte) error {
+	i, err := enumParse(findingNames[:], string(b), "finding kind")
+	*k = FindingKind(i)
+	return err
+}
+
+// EventKind names an entry of the event log.
+type EventKind uint8
+
+// The kinds of event the observer logs.
+const (
+	EventCrash        EventKind = iota // a process exited abnormally: a crash report
+	EventRestart                       // a supervisor restarted a child
+	EventUnresponsive                  // a process did not stop when told
+	EventGaveUp                        // a supervisor exceeded its restart intensity and exited
+	EventTakenDown                     // a process exited because a linked task failed
+	numEventKinds
+)
+
+var eventNames = [...]string{"crash", "restart", "unresponsive", "gave_up", "taken_down"}
+
+// String returns the kind's snake_case name.
+func (k EventKind) String() string { return enumString(eventNames[:], int(k), "event") }
+
+// MarshalText encodes the kind as its name.
+func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText decodes a kind from its name.
+func (k *EventKind) UnmarshalText(b []byte) error {
+	i, err := enumParse(eventNames[:], string(b), "event kind")
+	*k = EventKind(i)
+	return err
+}
+
+// EventQuery selects events from the log. The zero EventQuery returns
+// every event the log still holds, oldest first.
+type EventQuery struct {
+	Since uint64         `json:"since"`           // return events with Seq > Since
+	Limit int            `json:"limit,omitempty"` // at most this many; 0 means all
+	Kinds []EventKind    `json:"kinds,omitempty"` // only these kinds; empty means all
+	PID   instrument.PID `json:"pid,omitempty"`   // only events about this process (or by this supervisor); 0 means all
+}
