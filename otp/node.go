@@ -1,0 +1,180 @@
+package otp
+
+import (
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// PID identifies a process. It is the instrument package's ID, so the
+// observer and the runtime speak of the same process.
+type PID = instrument.PID
+
+// Config configures a [Node]. Zero fields take the defaults listed.
+type Config struct {
+	// Table is the process table the node reports to; nil creates one.
+	// Several nodes (and adapters) may share a table.
+	Table *instrument.Table
+	// Logger receives crash reports; nil uses slog.Default().
+	Logger *slog.Logger
+	// StopTimeout bounds how long Stop waits for processes outside any
+	// supervisor; 0 means 5 s.
+	StopTimeout time.Duration
+}
+
+// Node is one runtime: a process table and a name space. Processes live on
+// a node; Stop stops them all. Every method is safe for concurrent use.
+type Node struct {
+	table  *instrument.Table
+	log    *slog.Logger
+	stopTO time.Duration
+	wd     *watchdog
+	wg     sync.WaitGroup
+
+	mu      sync.RWMutex
+	names   map[string]*process
+	roots   []*process // processes without a parent, in start order
+	stopped bool
+}
+
+// NewNode returns a running node.
+func NewNode(cfg Config) *Node {
+	n := &Node{
+		table:  cfg.Table,
+		log:    cfg.Logger,
+		stopTO: cfg.StopTimeout,
+		names:  make(map[string]*process),
+	}
+	if n.table == nil {
+		n.table = instrument.NewTable()
+	}
+	if n.log == nil {
+		n.log = slog.Default()
+	}
+	if n.stopTO <= 0 {
+		n.stopTO = 5 * time.Second
+	}
+	n.wd = newWatchdog()
+	return n
+}
+
+// Table returns the process table the node reports to.
+func (n *Node) Table() *instrument.Table { return n.table }
+
+// Stop stops every process: top-level processes in reverse start order
+// (supervisors stop their trees in order), each within the node's
+// StopTimeout, then anything left. It returns an error wrapping
+// [ErrUnresponsive] when processes did not return; they stay in the table
+// marked unresponsive. Stop is idempotent.
+func (n *Node) Stop() error {
+	n.mu.Lock()
+	n.stopped = true
+	roots := append([]*process(nil), n.roots...)
+	n.mu.Unlock()
+
+	stuck := 0
+	for i := len(roots) - 1; i >= 0; i-- {
+		// A supervisor bounds its children's shutdown itself.
+		timeout := n.stopTO
+		if roots[i].proc.Kind().IsSupervisor() {
+			timeout = Infinity
+		}
+		if !roots[i].shutdown(ErrShutdown, timeout) {
+			stuck++
+		}
+	}
+	// Processes started under a plain process, or whose parent is stuck.
+	var rest []*process
+	n.table.Range(func(pr *instrument.Proc) bool {
+		if p := n.owned(pr); p != nil {
+			rest = append(rest, p)
+		}
+		return true
+	})
+	for _, p := range rest {
+		p.requestStop(ErrShutdown)
+	}
+	for _, p := range rest {
+		if !p.awaitExit(n.stopTO) {
+			n.table.Unresponsive(p.proc, n.stopTO)
+			stuck++
+		}
+	}
+	n.wd.stop()
+	if stuck > 0 {
+		return fmt.Errorf("stop node: %d %w", stuck, ErrUnresponsive)
+	}
+	n.wg.Wait()
+	return nil
+}
+
+// owned returns the process of this node behind a table record, or nil.
+func (n *Node) owned(pr *instrument.Proc) *process {
+	if pr == nil {
+		return nil
+	}
+	if p, ok := pr.Actions().(*process); ok && p.node == n {
+		return p
+	}
+	return nil
+}
+
+// lookup returns the live process with the ID, or nil.
+func (n *Node) lookup(pid PID) *process { return n.owned(n.table.Lookup(pid)) }
+
+// whereis returns the process registered under name, or nil.
+func (n *Node) whereis(name string) *process {
+	n.mu.RLock()
+	p := n.names[name]
+	n.mu.RUnlock()
+	return p
+}
+
+// Whereis returns the PID registered under name.
+func (n *Node) Whereis(name string) (PID, bool) {
+	if p := n.whereis(name); p != nil {
+		return p.id, true
+	}
+	return 0, false
+}
+
+// register adds p to the node: its name and, for roots, the root list.
+func (n *Node) register(p *process, name string) error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.stopped {
+		return fmt.Errorf("spawn: node stopped: %w", ErrShutdown)
+	}
+	if name != "" {
+		if q := n.names[name]; q != nil {
+			return fmt.Errorf("register %q: %w by %v", name, ErrAlreadyRegistered, q.id)
+		}
+		n.names[name] = p
+		p.name = name
+	}
+	if p.parent == 0 {
+		n.roots = append(n.roots, p)
+	}
+	n.wg.Add(1)
+	return nil
+}
+
+// unregister removes p from the node when it exits.
+func (n *Node) unregister(p *process) {
+	n.mu.Lock()
+	if p.name != "" && n.names[p.name] == p {
+		delete(n.names, p.name)
+	}
+	if p.parent == 0 {
+		for i, q := range n.roots {
+			if q == p {
+				n.roots = append(n.roots[:i], n.roots[i+1:]...)
+				break
+			}
+		}
+	}
+	n.mu.Unlock()
+}

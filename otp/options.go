@@ -1,0 +1,55 @@
+package otp
+
+import "github.com/go-observer/observer/instrument"
+
+// Option configures a process at start.
+type Option func(*spawnOptions)
+
+type spawnOptions struct {
+	name     string
+	parent   PID
+	link     PID
+	trap     bool
+	childID  string
+	restarts uint32
+	kind     instrument.Kind
+	kindSet  bool
+}
+
+// Name registers the process under a unique name, usable with [Whereis] and
+// [Named] wherever its PID is. The name is freed when the process exits.
+func Name(name string) Option { return func(o *spawnOptions) { o.name = name } }
+
+// Parent records pid as the process's parent in the supervision tree.
+// Supervisors set it; spawning from a process, pass [Self].
+func Parent(pid PID) Option { return func(o *spawnOptions) { o.parent = pid } }
+
+// LinkTo links the new process to pid before it runs, like spawn_link: if
+// either exits abnormally the other gets the exit signal. A dead pid sends
+// the new process an exit signal with reason [ErrNoProc].
+func LinkTo(pid PID) Option { return func(o *spawnOptions) { o.link = pid } }
+
+// Trap makes the process trap exits from the start: exit signals from
+// linked processes arrive as [Exit] messages instead of killing it.
+func Trap() Option { return func(o *spawnOptions) { o.trap = true } }
+
+// AsKind reports the process as another kind to the observer, for runtimes
+// built on servers (agents, table owners, tasks).
+func AsKind(k instrument.Kind) Option {
+	return func(o *spawnOptions) { o.kind, o.kindSet = k, true }
+}
+
+// asChild is what a supervisor adds to a child's options.
+func asChild(sup PID, id string, restarts uint32) Option {
+	return func(o *spawnOptions) {
+		o.parent, o.link, o.childID, o.restarts = sup, sup, id, restarts
+	}
+}
+
+func collect(opts []Option) spawnOptions {
+	var o spawnOptions
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}

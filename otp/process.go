@@ -1,0 +1,366 @@
+package otp
+
+import (
+	"context"
+	"runtime/pprof"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// behaviour is what a kind of process runs on its goroutine.
+type behaviour interface {
+	// run is the process body; it returns the exit reason.
+	run(p *process) error
+	// closeMailbox refuses further messages and fails queued calls with
+	// the exit reason. It runs on the process goroutine, after run.
+	closeMailbox(reason error)
+}
+
+// process is what every kind of process shares: identity, the system queue
+// (exit signals, monitors' down messages, plain sends), links and monitors.
+// A *process is also the context.Context its handlers receive.
+type process struct {
+	node   *Node
+	proc   *instrument.Proc
+	id     PID
+	parent PID
+	name   string
+	labels context.Context // pprof labels; the parent of the process context
+	impl   behaviour
+	wake   chan struct{} // cap 1: new mail, a system message, or a stop request
+	done   chan struct{} // closed once the process has fully exited
+
+	stopping atomic.Bool // a stop was requested; checked between messages
+	hasSys   atomic.Bool // the system queue is not empty
+	quit     atomic.Value
+
+	mu         sync.Mutex
+	stopReason error
+	sys        []any
+	trap       bool
+	exiting    bool
+	links      []*process
+	monitors   []monitor // who monitors this process
+	reason     error     // the exit reason, once exited
+}
+
+type monitor struct {
+	ref     MonitorRef
+	watcher *process
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// spawn registers p on the node and starts its goroutine.
+func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
+	p.node = n
+	p.parent = o.parent
+	p.trap = o.trap
+	p.wake = make(chan struct{}, 1)
+	p.done = make(chan struct{})
+	info.Parent = o.parent
+	info.Restarts = o.restarts
+	if o.kindSet {
+		info.Kind = o.kind
+	}
+	if info.Name = o.name; info.Name == "" {
+		info.Name = o.childID
+	}
+
+	n.mu.Lock()
+	if n.stopped {
+		n.mu.Unlock()
+		return errNodeStopped
+	}
+	if o.name != "" {
+		if q := n.names[o.name]; q != nil {
+			n.mu.Unlock()
+			return &nameTakenError{o.name, q.id}
+		}
+	}
+	p.proc = n.table.Spawn(info)
+	p.id = p.proc.ID()
+	p.proc.SetActions(p)
+	if o.name != "" {
+		n.names[o.name] = p
+		p.name = o.name
+	}
+	if p.parent == 0 {
+		n.roots = append(n.roots, p)
+	}
+	n.wg.Add(1)
+	n.mu.Unlock()
+	if o.name != "" {
+		n.table.Register(p.proc, o.name)
+	}
+
+	p.labels = instrument.Labels(context.Background(), p.proc)
+	if o.link != 0 {
+		if q := n.lookup(o.link); q != nil && link(p, q) {
+			// linked
+		} else {
+			p.exitSignal(o.link, ErrNoProc, false)
+		}
+	}
+	go p.main()
+	return nil
+}
+
+func (p *process) main() {
+	pprof.SetGoroutineLabels(p.labels)
+	var reason error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				reason = instrument.NewPanicError(v)
+			}
+		}()
+		reason = p.impl.run(p)
+	}()
+	p.exit(reason)
+}
+
+// exit tears the process down: mailbox, name, table record, then links and
+// monitors learn of it.
+func (p *process) exit(reason error) {
+	p.mu.Lock()
+	p.exiting = true
+	p.reason = reason
+	links, mons := p.links, p.monitors
+	p.links, p.monitors = nil, nil
+	p.mu.Unlock()
+
+	p.impl.closeMailbox(reason)
+	n := p.node
+	n.unregister(p)
+	why := instrument.Classify(reason)
+	if why.Abnormal() {
+		n.crashReport(p, why, reason)
+	}
+	n.table.Exit(p.proc, why, reason)
+	for _, q := range links {
+		q.mu.Lock()
+		q.links = removeProc(q.links, p)
+		q.mu.Unlock()
+		n.table.Unlink(q.proc, p.id, nil)
+		q.exitSignal(p.id, reason, false)
+	}
+	for _, m := range mons {
+		n.table.Demonitor(m.watcher.proc, p.id)
+		m.watcher.deliver(Down{Ref: m.ref, PID: p.id, Reason: reason})
+	}
+	close(p.done)
+	n.wg.Done()
+}
+
+func (n *Node) crashReport(p *process, why instrument.Reason, reason error) {
+	attrs := []any{"pid", p.id.String(), "name", p.proc.Name(), "kind", p.proc.Kind().String(),
+		"reason", why.String(), "error", reason.Error()}
+	if p.parent != 0 {
+		attrs = append(attrs, "supervisor", p.parent.String())
+	}
+	if r := p.proc.Restarts(); r > 0 {
+		attrs = append(attrs, "restarts", r)
+	}
+	if pe, ok := reason.(*PanicError); ok {
+		attrs = append(attrs, "stack", string(pe.Stack))
+	}
+	n.log.Error("process crashed", attrs...)
+}
+
+// exitSignal delivers an exit signal from a linked (or signalling) process.
+// A trapping process gets it as an [Exit] message; otherwise any reason but
+// normal stops the process with that reason. kill cannot be trapped.
+func (p *process) exitSignal(from PID, reason error, kill bool) {
+	if kill {
+		p.requestStop(ErrKilled)
+		return
+	}
+	p.mu.Lock()
+	if p.exiting {
+		p.mu.Unlock()
+		return
+	}
+	if p.trap {
+		p.sys = append(p.sys, Exit{From: from, Reason: reason})
+		p.hasSys.Store(true)
+		p.mu.Unlock()
+		p.poke()
+		return
+	}
+	p.mu.Unlock()
+	if reason != nil {
+		p.requestStop(reason)
+	}
+}
+
+// requestStop asks the process to stop with reason (the first reason
+// wins). Servers stop between messages; other processes see their context
+// cancelled.
+func (p *process) requestStop(reason error) {
+	if reason == nil {
+		reason = ErrShutdown
+	}
+	p.mu.Lock()
+	if p.stopReason != nil || p.exiting {
+		p.mu.Unlock()
+		return
+	}
+	p.stopReason = reason
+	p.stopping.Store(true)
+	if q, _ := p.quit.Load().(chan struct{}); q != nil {
+		close(q)
+	} else {
+		p.quit.Store(closedChan)
+	}
+	p.mu.Unlock()
+	p.proc.SetStatus(instrument.StatusStopping)
+	p.poke()
+}
+
+func (p *process) stopCause() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.stopReason
+}
+
+// shutdown stops the process and waits up to timeout (negative: forever)
+// for it to exit. A process that does not return is marked unresponsive.
+// It reports whether the process exited.
+func (p *process) shutdown(reason error, timeout time.Duration) bool {
+	p.requestStop(reason)
+	if p.awaitExit(timeout) {
+		return true
+	}
+	p.node.table.Unresponsive(p.proc, timeout)
+	return false
+}
+
+func (p *process) awaitExit(timeout time.Duration) bool {
+	if timeout < 0 {
+		<-p.done
+		return true
+	}
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-p.done:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Kill stops the process untrappably, with reason killed. It implements
+// instrument.Actions for dashboards.
+func (p *process) Kill() error {
+	p.requestStop(ErrKilled)
+	return nil
+}
+
+// deliver appends a message to the system queue.
+func (p *process) deliver(msg any) bool {
+	p.mu.Lock()
+	if p.exiting {
+		p.mu.Unlock()
+		return false
+	}
+	p.sys = append(p.sys, msg)
+	p.hasSys.Store(true)
+	p.mu.Unlock()
+	p.poke()
+	return true
+}
+
+// takeSys removes and returns the queued system messages.
+func (p *process) takeSys() []any {
+	if !p.hasSys.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	msgs := p.sys
+	p.sys = nil
+	p.hasSys.Store(false)
+	p.mu.Unlock()
+	return msgs
+}
+
+func (p *process) poke() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+func removeProc(s []*process, p *process) []*process {
+	for i, q := range s {
+		if q == p {
+			return append(s[:i], s[i+1:]...)
+		}
+	}
+	return s
+}
+
+// --- context.Context: a process is the context of its own handlers ---
+
+type selfKey struct{}
+
+// Deadline implements context.Context: a process has none.
+func (p *process) Deadline() (time.Time, bool) { return time.Time{}, false }
+
+// Done implements context.Context: closed once the process is told to stop.
+func (p *process) Done() <-chan struct{} {
+	if q, _ := p.quit.Load().(chan struct{}); q != nil {
+		return q
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	q, _ := p.quit.Load().(chan struct{})
+	if q == nil {
+		q = make(chan struct{})
+		p.quit.Store(q)
+	}
+	return q
+}
+
+// Err implements context.Context.
+func (p *process) Err() error {
+	if p.stopping.Load() {
+		return context.Canceled
+	}
+	return nil
+}
+
+// Value implements context.Context; the process's pprof labels are in it.
+func (p *process) Value(key any) any {
+	if key == (selfKey{}) {
+		return p
+	}
+	return p.labels.Value(key)
+}
+
+func (p *process) String() string { return "process " + p.id.String() }
+
+// self returns the process whose context ctx is (or derives from), or nil.
+func self(ctx context.Context) *process {
+	if p, ok := ctx.(*process); ok {
+		return p
+	}
+	if ctx == nil {
+		return nil
+	}
+	p, _ := ctx.Value(selfKey{}).(*process)
+	return p
+}
+
+// Self returns the PID of the process whose context ctx is, or 0 when ctx
+// does not come from a process.
+func Self(ctx context.Context) PID {
+	if p := self(ctx); p != nil {
+		return p.id
+	}
+	return 0
+}

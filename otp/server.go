@@ -1,0 +1,207 @@
+package otp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// Server is the GenServer behaviour: a process that owns its state (the
+// receiver of its methods; only the server's goroutine touches it) and
+// handles one message at a time. M is the request and cast message type, R
+// the reply type: values travel without boxing.
+//
+// HandleCall answers a call; its error goes back to the caller, and the
+// server keeps running unless the error is [Stop]. A panic in a handler
+// exits the server with a [*PanicError] reason; a caller waiting on that
+// call gets an [*ExitError] carrying it.
+//
+// A server may also implement any of [Initer], [Continuer], [CastHandler],
+// [InfoHandler] and [Terminator].
+type Server[M, R any] interface {
+	HandleCall(ctx context.Context, req M) (R, error)
+}
+
+// Initer is implemented by servers with set-up work. Init runs on the
+// server's goroutine before [Start] returns; an error aborts the start and
+// is its exit reason. Keep it fast: slow set-up belongs in [Continuer].
+type Initer interface {
+	Init(ctx context.Context) error
+}
+
+// Continuer is implemented by servers with set-up work to do after [Start]
+// returns, before the first message (OTP's handle_continue). An error
+// exits the server with that reason.
+type Continuer interface {
+	Continue(ctx context.Context) error
+}
+
+// CastHandler is implemented by servers that take casts. A non-nil error
+// stops the server with that reason ([Stop](nil) for a normal stop).
+// Without it, casts are dropped after being counted.
+type CastHandler[M any] interface {
+	HandleCast(ctx context.Context, msg M) error
+}
+
+// InfoHandler is implemented by servers that take other messages: plain
+// sends ([Node.Send]), [Exit] messages when trapping exits, and [Down]
+// messages from monitors. A non-nil error stops the server.
+type InfoHandler interface {
+	HandleInfo(ctx context.Context, msg any) error
+}
+
+// Terminator is implemented by servers that clean up when they stop. It
+// runs on the server's goroutine with the exit reason, unless the server
+// panicked or was killed.
+type Terminator interface {
+	Terminate(ctx context.Context, reason error)
+}
+
+// server is a running Server: the process plus its typed mailbox.
+type server[M, R any] struct {
+	process
+	h       Server[M, R]
+	mb      mailbox[M, R]
+	started chan error
+}
+
+// Start starts a server and waits for its Init. The server is linked,
+// parented and named according to opts.
+func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], error) {
+	s := &server[M, R]{h: srv, started: make(chan error, 1)}
+	s.impl = s
+	o := collect(opts)
+	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
+	if err := n.spawn(&s.process, o, info); err != nil {
+		return Ref[M, R]{}, fmt.Errorf("start %s: %w", info.Behaviour, err)
+	}
+	if err := <-s.started; err != nil {
+		return Ref[M, R]{}, fmt.Errorf("start %s: init: %w", info.Behaviour, err)
+	}
+	return Ref[M, R]{s: s}, nil
+}
+
+func behaviourName(v any) string {
+	t := reflect.TypeOf(v)
+	if t == nil {
+		return ""
+	}
+	return t.String()
+}
+
+func (s *server[M, R]) run(p *process) (reason error) {
+	if i, ok := s.h.(Initer); ok {
+		err := func() (err error) {
+			defer func() {
+				if v := recover(); v != nil {
+					err = instrument.NewPanicError(v)
+				}
+			}()
+			return i.Init(p)
+		}()
+		if err != nil {
+			s.started <- err
+			return err
+		}
+	}
+	s.started <- nil
+	defer func() {
+		// Terminate runs for every exit but a panic or a kill.
+		if v := recover(); v != nil {
+			reason = instrument.NewPanicError(v)
+			return
+		}
+		if t, ok := s.h.(Terminator); ok && !errors.Is(reason, ErrKilled) {
+			t.Terminate(p, reason)
+		}
+	}()
+	if c, ok := s.h.(Continuer); ok {
+		if err := c.Continue(p); err != nil {
+			return unwrapStop(err)
+		}
+	}
+	cast, _ := s.h.(CastHandler[M])
+	info, _ := s.h.(InfoHandler)
+	for {
+		// Stop requests and system messages go before the next message.
+		if p.stopping.Load() {
+			return p.stopCause()
+		}
+		if p.hasSys.Load() {
+			if reason, stop := s.handleSys(p, info); stop {
+				return reason
+			}
+			continue
+		}
+		if s.mb.next >= len(s.mb.out) && !s.mb.take(p) {
+			<-p.wake
+			continue
+		}
+		if reason, stop := s.handle(p, &s.mb.out[s.mb.next], cast); stop {
+			s.mb.next++
+			return reason
+		}
+		s.mb.next++
+	}
+}
+
+// handle runs the handler for one message. stop says the server exits,
+// with reason.
+func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]) (reason error, stop bool) {
+	pr := p.proc
+	pr.Dequeued()
+	if e.stamp != 0 {
+		pr.SetHead(e.stamp)
+		s.mb.headed = true
+	}
+	t := pr.HandlerStart()
+	if e.call != nil {
+		r, err := s.h.HandleCall(p, e.msg)
+		if se, ok := err.(*stopError); ok {
+			e.call.answer(e.gen, r, se.reason)
+			pr.HandlerEnd(t, true)
+			return se.reason, true
+		}
+		e.call.answer(e.gen, r, err)
+		pr.HandlerEnd(t, true)
+		return nil, false
+	}
+	var err error
+	if cast != nil {
+		err = cast.HandleCast(p, e.msg)
+	}
+	pr.HandlerEnd(t, false)
+	if err != nil {
+		return unwrapStop(err), true
+	}
+	return nil, false
+}
+
+func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, stop bool) {
+	for _, m := range p.takeSys() {
+		if x, ok := m.(Exit); ok && x.From == p.parent && x.From != 0 {
+			// A trapping server whose parent exits stops with it.
+			return x.Reason, true
+		}
+		if info == nil {
+			continue
+		}
+		if err := info.HandleInfo(p, m); err != nil {
+			return unwrapStop(err), true
+		}
+	}
+	return nil, false
+}
+
+func (s *server[M, R]) closeMailbox(reason error) { s.mb.close(&s.process, reason) }
+
+// unwrapStop turns a handler's error into an exit reason.
+func unwrapStop(err error) error {
+	if stop, ok := err.(*stopError); ok {
+		return stop.reason
+	}
+	return err
+}

@@ -1,0 +1,307 @@
+package otp_test
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/otp"
+)
+
+func TestCallAndCast(t *testing.T) {
+	n := newNode(t)
+	ref, err := otp.Start(n, &counter{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for range 3 {
+		if err := otp.Cast(ref, msg{arg: 10}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := otp.Call(ctx, ref, msg{op: "add", arg: 1})
+	if err != nil || got != 31 {
+		t.Fatalf("add: got %d, %v; want 31, nil", got, err)
+	}
+	if _, err := otp.Call(ctx, ref, msg{op: "nope"}); err == nil || err.Error() != "unknown op nope" {
+		t.Fatalf("handler error: got %v, want it returned to the caller", err)
+	}
+	if got, _ := otp.Call(ctx, ref, msg{op: "get"}); got != 31 {
+		t.Fatalf("server must survive a handler error: got %d, want 31", got)
+	}
+}
+
+func TestCallTimeout(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := newNode(t)
+		gate := make(chan struct{})
+		ref, _ := otp.Start(n, &counter{gate: gate})
+		start := time.Now()
+		_, err := otp.Call(context.Background(), ref, msg{op: "block"})
+		if !errors.Is(err, otp.ErrTimeout) {
+			t.Fatalf("got %v, want ErrTimeout", err)
+		}
+		if waited := time.Since(start); waited < otp.DefaultCallTimeout || waited > otp.DefaultCallTimeout+50*time.Millisecond {
+			t.Fatalf("timed out after %v, want the default %v", waited, otp.DefaultCallTimeout)
+		}
+		_, err = otp.CallTimeout(context.Background(), ref, msg{op: "get"}, 100*time.Millisecond)
+		if !errors.Is(err, otp.ErrTimeout) {
+			t.Fatalf("queued behind a blocked handler: got %v, want ErrTimeout", err)
+		}
+		close(gate)
+		// The server goes on; the late replies are dropped.
+		if got, err := otp.Call(context.Background(), ref, msg{op: "add", arg: 2}); err != nil || got != 2 {
+			t.Fatalf("after timeouts: got %d, %v; want 2, nil", got, err)
+		}
+	})
+}
+
+func TestCallDeadProcess(t *testing.T) {
+	n := newNode(t)
+	ref, _ := otp.Start(n, &counter{})
+	if _, err := otp.Call(context.Background(), ref, msg{op: "stop"}); err != nil {
+		t.Fatalf("stop: %v", err)
+	}
+	waitExit(t, n, ref.PID())
+	if _, err := otp.Call(context.Background(), ref, msg{op: "get"}); !errors.Is(err, otp.ErrNoProc) {
+		t.Fatalf("call to an exited server: got %v, want ErrNoProc", err)
+	}
+	if err := otp.Cast(ref, msg{}); !errors.Is(err, otp.ErrNoProc) {
+		t.Fatalf("cast to an exited server: got %v, want ErrNoProc", err)
+	}
+	if _, err := otp.Call(context.Background(), otp.Named[msg, int](n, "nobody"), msg{}); !errors.Is(err, otp.ErrNoProc) {
+		t.Fatalf("call to an unknown name: got %v, want ErrNoProc", err)
+	}
+}
+
+// waitExit waits until pid has left the table.
+func waitExit(t *testing.T, n *otp.Node, pid otp.PID) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for n.Table().Lookup(pid) != nil {
+		if time.Now().After(deadline) {
+			t.Fatalf("%v did not exit", pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestCalleePanics(t *testing.T) {
+	n := newNode(t)
+	wait := events(t, n)
+	ref, _ := otp.Start(n, &counter{})
+	queued := make(chan error, 1)
+	// One call panics; a second, queued behind it, must not hang either.
+	_, err := otp.Call(context.Background(), ref, msg{op: "panic"})
+	var exit *otp.ExitError
+	var pe *otp.PanicError
+	if !errors.As(err, &exit) || exit.PID != ref.PID() || !errors.As(err, &pe) || pe.Value != "boom" {
+		t.Fatalf("got %v, want an ExitError from %v carrying panic boom", err, ref.PID())
+	}
+	if len(pe.Stack) == 0 {
+		t.Fatal("panic error carries no stack")
+	}
+	go func() { _, err := otp.Call(context.Background(), ref, msg{op: "get"}); queued <- err }()
+	if err := <-queued; !errors.Is(err, otp.ErrNoProc) {
+		t.Fatalf("call after the panic: got %v, want ErrNoProc", err)
+	}
+	ev := wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventExited }).(instrument.Exited)
+	if ev.Reason != instrument.ReasonPanic || ev.Stack == "" {
+		t.Fatalf("exit event: got reason %v with stack %d bytes, want panic with a stack", ev.Reason, len(ev.Stack))
+	}
+}
+
+func TestQueuedCallsFailWhenServerExits(t *testing.T) {
+	n := newNode(t)
+	gate := make(chan struct{})
+	ref, _ := otp.Start(n, &counter{gate: gate})
+	blocked := make(chan error, 1)
+	go func() { _, err := otp.Call(context.Background(), ref, msg{op: "block"}); blocked <- err }()
+	queued := make(chan error, 1)
+	waitDepth(t, n, ref.PID(), 0, 1)
+	go func() { _, err := otp.Call(context.Background(), ref, msg{op: "get"}); queued <- err }()
+	waitDepth(t, n, ref.PID(), 1, 2)
+	if err := n.Kill(ref.PID()); err != nil {
+		t.Fatal(err)
+	}
+	close(gate)
+	if err := <-blocked; err != nil {
+		t.Fatalf("the call being handled: got %v, want its reply", err)
+	}
+	var exit *otp.ExitError
+	if err := <-queued; !errors.As(err, &exit) || !errors.Is(err, otp.ErrKilled) {
+		t.Fatalf("queued call: got %v, want an ExitError with reason killed", err)
+	}
+}
+
+// waitDepth waits until pid's mailbox holds depth messages and waiting callers.
+func waitDepth(t *testing.T, n *otp.Node, pid otp.PID, depth, waiting uint64) instrument.Counters {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c := n.Table().Lookup(pid).Load(instrument.Now())
+		if c.Depth() == depth && c.Waiting() == waiting {
+			return c
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("depth %d, waiting %d; want %d, %d", c.Depth(), c.Waiting(), depth, waiting)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestMailboxDepthCountsCastsBehindBlockedHandler(t *testing.T) {
+	n := newNode(t)
+	gate := make(chan struct{})
+	ref, _ := otp.Start(n, &counter{gate: gate})
+	otp.Cast(ref, msg{arg: 1}) // taken, blocks the handler
+	waitDepth(t, n, ref.PID(), 0, 0)
+	pr := n.Table().Lookup(ref.PID())
+	for !pr.Load(instrument.Now()).InHandler() {
+		time.Sleep(time.Millisecond)
+	}
+	const queued = 25
+	for i := range queued {
+		otp.Cast(ref, msg{arg: i})
+	}
+	c := pr.Load(instrument.Now())
+	if c.Depth() != queued || !c.InHandler() {
+		t.Fatalf("depth %d (in handler %v), want %d behind the blocked handler", c.Depth(), c.InHandler(), queued)
+	}
+	close(gate)
+	if got, _ := otp.Call(context.Background(), ref, msg{op: "get"}); got != 1+queued*(queued-1)/2 {
+		t.Fatalf("sum after release: got %d, want %d", got, 1+queued*(queued-1)/2)
+	}
+	if c := pr.Load(instrument.Now()); c.Depth() != 0 || c.Handled != queued+2 {
+		t.Fatalf("after draining: depth %d handled %d, want 0 and %d", c.Depth(), c.Handled, queued+2)
+	}
+}
+
+// relay forwards each call to the next server: a wait-for chain.
+type relay struct{ next otp.Ref[msg, int] }
+
+func (r *relay) HandleCall(ctx context.Context, m msg) (int, error) {
+	return otp.Call(ctx, r.next, m)
+}
+
+func TestCallerRecordedAsWaitingOnCallee(t *testing.T) {
+	n := newNode(t)
+	gate := make(chan struct{})
+	back, _ := otp.Start(n, &counter{gate: gate})
+	front, _ := otp.Start(n, &relay{next: back})
+	done := make(chan error, 1)
+	go func() { _, err := otp.Call(context.Background(), front, msg{op: "block"}); done <- err }()
+	waitDepth(t, n, back.PID(), 0, 1)
+	fc := n.Table().Lookup(front.PID()).Load(instrument.Now())
+	if fc.BlockedOn != back.PID() || fc.Waiting() != 1 {
+		t.Fatalf("front blocked on %v with %d waiting; want %v and 1", fc.BlockedOn, fc.Waiting(), back.PID())
+	}
+	close(gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if fc := n.Table().Lookup(front.PID()).Load(instrument.Now()); fc.BlockedOn != 0 {
+		t.Fatalf("after the reply: front blocked on %v, want 0", fc.BlockedOn)
+	}
+}
+
+func TestNamesFreedOnExit(t *testing.T) {
+	n := newNode(t)
+	ref, err := otp.Start(n, &counter{}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pid, ok := n.Whereis("price"); !ok || pid != ref.PID() {
+		t.Fatalf("whereis: got %v %v, want %v", pid, ok, ref.PID())
+	}
+	if _, err := otp.Start(n, &counter{}, otp.Name("price")); !errors.Is(err, otp.ErrAlreadyRegistered) {
+		t.Fatalf("second registration: got %v, want ErrAlreadyRegistered", err)
+	}
+	byName := otp.Named[msg, int](n, "price")
+	if got, err := otp.Call(context.Background(), byName, msg{op: "add", arg: 4}); err != nil || got != 4 {
+		t.Fatalf("call by name: got %d, %v", got, err)
+	}
+	otp.Call(context.Background(), byName, msg{op: "stop"})
+	waitExit(t, n, ref.PID())
+	if _, ok := n.Whereis("price"); ok {
+		t.Fatal("name still registered after exit")
+	}
+	again, err := otp.Start(n, &counter{}, otp.Name("price"))
+	if err != nil {
+		t.Fatalf("name not reusable after exit: %v", err)
+	}
+	if byName.PID() != again.PID() {
+		t.Fatalf("named ref resolves to %v, want the new process %v", byName.PID(), again.PID())
+	}
+}
+
+func TestCallSelf(t *testing.T) {
+	n := newNode(t)
+	var self otp.Ref[msg, int]
+	s := &selfCaller{ref: &self}
+	self, _ = otp.Start(n, s)
+	if _, err := otp.Call(context.Background(), self, msg{}); !errors.Is(err, otp.ErrCallSelf) {
+		t.Fatalf("got %v, want ErrCallSelf", err)
+	}
+}
+
+type selfCaller struct{ ref *otp.Ref[msg, int] }
+
+func (s *selfCaller) HandleCall(ctx context.Context, m msg) (int, error) {
+	return otp.Call(ctx, *s.ref, m)
+}
+
+// lifecycle records Init, Continue and Terminate.
+type lifecycle struct {
+	rec     *recorder
+	initErr error
+}
+
+func (l *lifecycle) Init(ctx context.Context) error { l.rec.note("init"); return l.initErr }
+func (l *lifecycle) Continue(ctx context.Context) error {
+	l.rec.note("continue")
+	return nil
+}
+func (l *lifecycle) HandleCall(ctx context.Context, m msg) (int, error) { return 0, nil }
+func (l *lifecycle) HandleInfo(ctx context.Context, m any) error {
+	l.rec.note("info")
+	return nil
+}
+func (l *lifecycle) Terminate(ctx context.Context, reason error) {
+	l.rec.note("terminate: " + otpReason(reason))
+}
+
+func otpReason(err error) string {
+	if err == nil {
+		return "normal"
+	}
+	return err.Error()
+}
+
+func TestServerLifecycle(t *testing.T) {
+	n := newNode(t)
+	rec := newRecorder()
+	ref, err := otp.Start(n, &lifecycle{rec: rec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.Send(ref.PID(), "hello")
+	rec.waitFor(t, 3)
+	n.Exit(ref.PID(), otp.ErrShutdown)
+	got := rec.waitFor(t, 4)
+	want := []string{"init", "continue", "info", "terminate: shutdown"}
+	if len(got) != len(want) || got[0] != want[0] || got[1] != want[1] || got[2] != want[2] || got[3] != want[3] {
+		t.Fatalf("got %v, want %v", got, want)
+	}
+	boom := errors.New("no database")
+	if _, err := otp.Start(n, &lifecycle{rec: newRecorder(), initErr: boom}, otp.Name("db")); !errors.Is(err, boom) {
+		t.Fatalf("failed init: got %v, want it returned", err)
+	}
+	if _, ok := n.Whereis("db"); ok {
+		t.Fatal("failed init left its name registered")
+	}
+}

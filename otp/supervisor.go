@@ -1,0 +1,390 @@
+package otp
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// Strategy says which children a supervisor restarts when one exits.
+type Strategy uint8
+
+// Restart strategies: they encode how children depend on each other.
+const (
+	// OneForOne restarts only the child that exited: independent children.
+	OneForOne Strategy = iota
+	// OneForAll stops the others and restarts all: children that cannot
+	// live without each other.
+	OneForAll
+	// RestForOne stops and restarts the children started after the one
+	// that exited: a chain where later children depend on earlier ones.
+	RestForOne
+)
+
+// String returns the strategy's OTP name, e.g. one_for_one.
+func (s Strategy) String() string {
+	switch s {
+	case OneForOne:
+		return "one_for_one"
+	case OneForAll:
+		return "one_for_all"
+	case RestForOne:
+		return "rest_for_one"
+	}
+	return "strategy(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Restart says when a child is restarted.
+type Restart uint8
+
+// Restart types.
+const (
+	Permanent Restart = iota // always restarted (the default)
+	Transient                // restarted only after an abnormal exit
+	Temporary                // never restarted; forgotten when it exits
+)
+
+// String returns the restart type's OTP name.
+func (r Restart) String() string {
+	switch r {
+	case Permanent:
+		return "permanent"
+	case Transient:
+		return "transient"
+	case Temporary:
+		return "temporary"
+	}
+	return "restart(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Infinity as a shutdown timeout waits for the child however long it takes.
+const Infinity time.Duration = -1
+
+// DefaultShutdown is how long a worker is given to stop.
+const DefaultShutdown = 5 * time.Second
+
+// ChildSpec describes a supervisor's child. Build one with [Worker],
+// [FuncWorker] or [SupervisorChild], or fill Start yourself.
+type ChildSpec struct {
+	// ID names the child within its supervisor; it is also the name the
+	// observer shows when the process has no registered name.
+	ID string
+	// Start starts the child with opts (which link it to and parent it
+	// under the supervisor) and returns its PID.
+	Start func(n *Node, opts ...Option) (PID, error)
+	// Restart says when the child is restarted; the zero value is Permanent.
+	Restart Restart
+	// Shutdown is how long the child is given to stop: 0 means
+	// [DefaultShutdown] for workers and [Infinity] for supervisors.
+	Shutdown time.Duration
+	// Supervisor marks a child that is itself a supervisor.
+	Supervisor bool
+}
+
+// SupervisorSpec configures a supervisor. Zero fields take OTP's defaults.
+type SupervisorSpec struct {
+	Strategy Strategy
+	// MaxRestarts is the restart intensity: more restarts than this within
+	// Period make the supervisor stop its children and exit with a
+	// shutdown reason wrapping [ErrMaxRestarts], so its parent decides.
+	// 0 means 3; a negative value allows no restart at all.
+	MaxRestarts int
+	// Period is the window MaxRestarts counts in; 0 means 5 s.
+	Period time.Duration
+	// Children start in order and stop in reverse order.
+	Children []ChildSpec
+}
+
+func (s *SupervisorSpec) defaults() {
+	if s.MaxRestarts == 0 {
+		s.MaxRestarts = 3
+	} else if s.MaxRestarts < 0 {
+		s.MaxRestarts = 0
+	}
+	if s.Period <= 0 {
+		s.Period = 5 * time.Second
+	}
+}
+
+// Worker returns the spec of a server child: newServer builds a fresh
+// server (fresh state) for every start and restart.
+func Worker[M, R any](id string, newServer func() Server[M, R], opts ...Option) ChildSpec {
+	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
+		ref, err := Start(n, newServer(), append(append([]Option(nil), opts...), sup...)...)
+		return ref.PID(), err
+	}}
+}
+
+// FuncWorker returns the spec of a plain process child running fn (see [Go]).
+func FuncWorker(id string, fn func(ctx context.Context) error, opts ...Option) ChildSpec {
+	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
+		return Go(n, fn, append(append([]Option(nil), opts...), sup...)...)
+	}}
+}
+
+// SupervisorChild returns the spec of a nested supervisor.
+func SupervisorChild(id string, spec SupervisorSpec, opts ...Option) ChildSpec {
+	return ChildSpec{ID: id, Supervisor: true, Start: func(n *Node, sup ...Option) (PID, error) {
+		return StartSupervisor(n, spec, append(append([]Option(nil), opts...), sup...)...)
+	}}
+}
+
+// child is a supervisor's record of one child.
+type child struct {
+	spec     ChildSpec
+	proc     *process // nil while not running
+	restarts uint32
+}
+
+func (c *child) shutdownTimeout() time.Duration {
+	switch {
+	case c.spec.Shutdown != 0:
+		return c.spec.Shutdown
+	case c.spec.Supervisor:
+		return Infinity
+	}
+	return DefaultShutdown
+}
+
+// supervisor is a supervisor process. It traps exits; its children's exits
+// arrive as Exit messages, and requests as closures run on its goroutine.
+type supervisor struct {
+	process
+	spec     SupervisorSpec
+	children []*child
+	recent   []int64 // restart times within the period
+	started  chan error
+}
+
+// StartSupervisor starts a supervisor and its children, in order, and
+// returns once they have all started. If a child fails to start, the ones
+// started are stopped and the error returned.
+func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) {
+	spec.defaults()
+	s := &supervisor{spec: spec, started: make(chan error, 1)}
+	s.impl = s
+	for _, cs := range spec.Children {
+		s.children = append(s.children, &child{spec: cs})
+	}
+	o := collect(opts)
+	o.trap = true
+	info := instrument.Info{Kind: instrument.KindSupervisor, Behaviour: "otp.Supervisor",
+		Supervisor: &instrument.SupervisorInfo{Strategy: spec.Strategy.String(), MaxRestarts: spec.MaxRestarts, Period: spec.Period}}
+	if err := n.spawn(&s.process, o, info); err != nil {
+		return 0, fmt.Errorf("start supervisor: %w", err)
+	}
+	if err := <-s.started; err != nil {
+		return 0, fmt.Errorf("start supervisor %v: %w", s.id, err)
+	}
+	return s.id, nil
+}
+
+func (s *supervisor) run(p *process) error {
+	for i, c := range s.children {
+		if err := s.startChild(c); err != nil {
+			s.stopChildren(s.children[:i])
+			s.started <- fmt.Errorf("child %q: %w", c.spec.ID, err)
+			return ErrShutdown
+		}
+	}
+	s.started <- nil
+	for {
+		if p.stopping.Load() {
+			s.stopChildren(s.children)
+			return p.stopCause()
+		}
+		msgs := p.takeSys()
+		if msgs == nil {
+			<-p.wake
+			continue
+		}
+		for _, m := range msgs {
+			switch m := m.(type) {
+			case Exit:
+				if m.From == p.parent && m.From != 0 {
+					s.stopChildren(s.children)
+					return m.Reason
+				}
+				if err := s.childExited(m.From, m.Reason); err != nil {
+					return err
+				}
+			case supRequest:
+				m.fn(s)
+				close(m.done)
+			}
+		}
+	}
+}
+
+func (s *supervisor) closeMailbox(error) {}
+
+// startChild starts c with the supervisor as its parent and link.
+func (s *supervisor) startChild(c *child) error {
+	pid, err := c.spec.Start(s.node, asChild(s.id, c.spec.ID, c.restarts))
+	if err != nil {
+		return err
+	}
+	// A child that already died is seen through its Exit message.
+	c.proc = s.node.lookup(pid)
+	if c.proc == nil {
+		c.proc = &process{id: pid}
+	}
+	return nil
+}
+
+// stopChildren stops cs in reverse order, each within its shutdown timeout.
+// A child that does not return is reported unresponsive and left behind.
+func (s *supervisor) stopChildren(cs []*child) {
+	for i := len(cs) - 1; i >= 0; i-- {
+		c := cs[i]
+		if c.proc == nil {
+			continue
+		}
+		p := c.proc
+		c.proc = nil
+		if p.node != nil {
+			p.shutdown(ErrShutdown, c.shutdownTimeout())
+		}
+	}
+}
+
+// childExited applies the restart strategy to the exit of pid; a non-nil
+// result is the supervisor's own exit reason.
+func (s *supervisor) childExited(pid PID, reason error) error {
+	i := s.indexOf(pid)
+	if i < 0 {
+		return nil // a child we stopped ourselves, or unknown
+	}
+	c := s.children[i]
+	c.proc = nil
+	why := instrument.Classify(reason)
+	switch c.spec.Restart {
+	case Temporary:
+		s.children = append(s.children[:i], s.children[i+1:]...)
+		return nil
+	case Transient:
+		if !why.Abnormal() {
+			return nil
+		}
+	}
+	var group []*child
+	switch s.spec.Strategy {
+	case OneForOne:
+		group = s.children[i : i+1]
+	case OneForAll:
+		group = s.children
+	case RestForOne:
+		group = s.children[i:]
+	}
+	// Stop the rest of the group, then restart it in order.
+	s.stopChildren(group)
+	for {
+		if s.exceeded() {
+			s.node.log.Error("supervisor reached max restart intensity",
+				"pid", s.id.String(), "name", s.proc.Name(), "max_restarts", s.spec.MaxRestarts,
+				"period", s.spec.Period.String(), "child", c.spec.ID)
+			s.stopChildren(s.children)
+			return fmt.Errorf("%w: %w", ErrShutdown, ErrMaxRestarts)
+		}
+		if err := s.restartGroup(group, pid, why); err == nil {
+			return nil
+		} else {
+			s.node.log.Error("supervisor could not restart child", "pid", s.id.String(), "error", err.Error())
+		}
+	}
+}
+
+// exceeded records a restart and reports whether it breaks the intensity.
+func (s *supervisor) exceeded() bool {
+	now := instrument.Now()
+	from := now - int64(s.spec.Period)
+	kept := s.recent[:0]
+	for _, t := range s.recent {
+		if t > from {
+			kept = append(kept, t)
+		}
+	}
+	s.recent = append(kept, now)
+	return len(s.recent) > s.spec.MaxRestarts
+}
+
+func (s *supervisor) restartGroup(group []*child, failed PID, why instrument.Reason) error {
+	for _, c := range group {
+		if c.proc != nil {
+			continue
+		}
+		c.restarts++
+		if err := s.startChild(c); err != nil {
+			return fmt.Errorf("restart %q: %w", c.spec.ID, err)
+		}
+		s.node.table.Restarted(s.proc, c.spec.ID, failed, c.proc.id, c.restarts, why)
+		s.node.log.Info("supervisor restarted child", "supervisor", s.id.String(), "child", c.spec.ID,
+			"pid", c.proc.id.String(), "restarts", c.restarts)
+	}
+	return nil
+}
+
+func (s *supervisor) indexOf(pid PID) int {
+	for i, c := range s.children {
+		if c.proc != nil && c.proc.id == pid {
+			return i
+		}
+	}
+	return -1
+}
+
+// supRequest runs fn on the supervisor's goroutine.
+type supRequest struct {
+	fn   func(*supervisor)
+	done chan struct{}
+}
+
+// ChildInfo describes one child of a supervisor.
+type ChildInfo struct {
+	ID       string
+	PID      PID // 0 while not running
+	Restart  Restart
+	Restarts uint32
+}
+
+// WhichChildren lists a supervisor's children in start order.
+func WhichChildren(n *Node, sup PID) ([]ChildInfo, error) {
+	var out []ChildInfo
+	err := n.supervisorDo(sup, func(s *supervisor) {
+		for _, c := range s.children {
+			ci := ChildInfo{ID: c.spec.ID, Restart: c.spec.Restart, Restarts: c.restarts}
+			if c.proc != nil {
+				ci.PID = c.proc.id
+			}
+			out = append(out, ci)
+		}
+	})
+	return out, err
+}
+
+func (n *Node) supervisorDo(pid PID, fn func(*supervisor)) error {
+	p := n.lookup(pid)
+	if p == nil {
+		return errNoProcFor(pid)
+	}
+	if _, ok := p.impl.(*supervisor); !ok {
+		return fmt.Errorf("%v is not a supervisor: %w", pid, ErrWrongType)
+	}
+	req := supRequest{fn: fn, done: make(chan struct{})}
+	if !p.deliver(req) {
+		return errNoProcFor(pid)
+	}
+	t := time.NewTimer(DefaultCallTimeout)
+	defer t.Stop()
+	select {
+	case <-req.done:
+		return nil
+	case <-p.done:
+		return errNoProcFor(pid)
+	case <-t.C:
+		return fmt.Errorf("supervisor %v: %w", pid, ErrTimeout)
+	}
+}
