@@ -149,12 +149,14 @@ type ProcessSample struct {
 
 // Tree is the supervision tree: who started whom, plus link and monitor
 // edges between the processes shown. Big fan-outs are folded: a parent
-// lists at most Options.TreeFanout children (hot ones first) and counts
-// the rest in Folded.
+// lists at most Options.TreeFanout children (the oldest) and counts the
+// rest in Folded; the tree holds at most Options.TreeNodes nodes.
 type Tree struct {
-	Nodes    []TreeNode `json:"nodes"` // parents before their children
-	Links    []Edge     `json:"links"`
-	Monitors []Edge     `json:"monitors"`
+	Nodes []TreeNode `json:"nodes"` // parents before their children
+	// FoldedRoots counts root processes (no live parent) not listed.
+	FoldedRoots int    `json:"folded_roots"`
+	Links       []Edge `json:"links"`
+	Monitors    []Edge `json:"monitors"`
 }
 
 // TreeNode is one process in the tree.

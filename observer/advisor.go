@@ -1,0 +1,189 @@
+package observer
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// level is where a rule's measure stands against its two thresholds.
+type level uint8
+
+const (
+	levelOff  level = iota // below the "off" threshold
+	levelHold              // between the thresholds: an active finding stays
+	levelOn                // past the "on" threshold
+)
+
+// debounce says how many consecutive ticks a rule must read levelOn before
+// its finding appears, and levelOff before it clears. Together with the
+// gap between the on and off thresholds this keeps findings from flapping.
+type debounce struct{ on, off uint8 }
+
+var debounces = [numFindingKinds]debounce{
+	KindBottleneck:    {on: 1, off: 2},
+	KindCastFlood:     {on: 1, off: 3},
+	KindWaitChain:     {on: 2, off: 3},
+	KindDeadlock:      {on: 2, off: 2},
+	KindReadHeavy:     {on: 3, off: 3},
+	KindRestartStorm:  {on: 1, off: 2},
+	KindUnresponsive:  {on: 1, off: 1},
+	KindLinkedTask:    {on: 1, off: 1},
+	KindGoroutineLeak: {on: 1, off: 1},
+}
+
+// fkey identifies a finding: its kind and subject (a PID, or a site).
+type fkey struct {
+	kind FindingKind
+	pid  instrument.PID
+	site string
+}
+
+func (k fkey) id() string {
+	if k.site != "" {
+		return k.kind.String() + "/" + k.site
+	}
+	return k.kind.String() + "/" + strconv.FormatUint(uint64(k.pid), 10)
+}
+
+type fstate struct {
+	f            Finding
+	on           bool
+	hits, misses uint8
+	evaluated    bool
+	hold         time.Time // non-zero: kept without evaluation until then
+}
+
+// advisor turns rule readings into findings with hysteresis.
+type advisor struct {
+	states map[fkey]*fstate
+	// subjects maps the PIDs of active or pending findings to their worst
+	// severity: the scan treats them as candidates so that their findings
+	// are evaluated, and can clear, every tick.
+	subjects map[instrument.PID]Severity
+	now      time.Time
+}
+
+func newAdvisor(*Options) *advisor {
+	return &advisor{states: make(map[fkey]*fstate), subjects: make(map[instrument.PID]Severity)}
+}
+
+func (a *advisor) begin(now time.Time) {
+	a.now = now
+	for _, s := range a.states {
+		s.evaluated = false
+	}
+}
+
+// eval records one tick's reading of a rule for k. build makes the finding
+// with the current numbers; it is called only while the finding is on or
+// about to be.
+func (a *advisor) eval(k fkey, lvl level, build func() Finding) {
+	s := a.states[k]
+	if s == nil {
+		if lvl != levelOn {
+			return
+		}
+		s = &fstate{}
+		a.states[k] = s
+	}
+	s.evaluated = true
+	a.step(k, s, lvl)
+	if a.states[k] == s && (s.on || lvl == levelOn) {
+		f := build()
+		f.ID, f.Kind, f.PID = k.id(), k.kind, k.pid
+		f.Since = s.f.Since
+		if f.Since.IsZero() && s.on {
+			f.Since = a.now
+		}
+		s.f = f
+	}
+}
+
+func (a *advisor) step(k fkey, s *fstate, lvl level) {
+	d := debounces[k.kind]
+	switch lvl {
+	case levelOn:
+		s.hits, s.misses = inc8(s.hits), 0
+	case levelHold:
+		s.misses = 0
+		if !s.on {
+			s.hits = 0
+		}
+	case levelOff:
+		s.hits = 0
+		if s.on {
+			s.misses = inc8(s.misses)
+		}
+	}
+	switch {
+	case !s.on && s.hits >= d.on:
+		s.on = true
+	case s.on && s.misses >= d.off:
+		delete(a.states, k)
+	case !s.on && s.hits == 0:
+		delete(a.states, k)
+	}
+}
+
+// raise sets a finding that events or a census found, kept until hold
+// passes or it is raised again.
+func (a *advisor) raise(k fkey, f Finding, hold time.Time) {
+	s := a.states[k]
+	if s == nil {
+		s = &fstate{}
+		a.states[k] = s
+	} else if !s.f.Since.IsZero() {
+		f.Since = s.f.Since
+	}
+	if f.Since.IsZero() {
+		f.Since = a.now
+	}
+	f.ID, f.Kind, f.PID = k.id(), k.kind, k.pid
+	s.f, s.on, s.hold, s.evaluated = f, true, hold, true
+}
+
+// clear removes a finding at once.
+func (a *advisor) clear(k fkey) { delete(a.states, k) }
+
+func (a *advisor) active(k fkey) bool {
+	s := a.states[k]
+	return s != nil && s.on
+}
+
+// end closes a tick: findings not evaluated read as off (their subject
+// exited or cooled below every threshold), held ones expire. It returns
+// the active findings, most severe first.
+func (a *advisor) end(now time.Time) []Finding {
+	for k, s := range a.states {
+		switch {
+		case !s.hold.IsZero():
+			if now.After(s.hold) {
+				delete(a.states, k)
+			}
+		case !s.evaluated:
+			a.step(k, s, levelOff)
+		}
+	}
+	clear(a.subjects)
+	out := []Finding{}
+	for k, s := range a.states {
+		if k.pid != 0 {
+			a.subjects[k.pid] = max(a.subjects[k.pid], s.f.Severity, SeverityInfo)
+		}
+		if s.on {
+			out = append(out, s.f)
+		}
+	}
+	slices.SortFunc(out, func(x, y Finding) int {
+		return cmp.Or(
+			cmp.Compare(y.Severity, x.Severity),
+			x.Since.Compare(y.Since),
+			cmp.Compare(x.ID, y.ID),
+		)
+	})
+	return out
+}

@@ -1,0 +1,173 @@
+package observer_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
+)
+
+// A server made slow under load is found as a bottleneck within three
+// ticks of the load starting, and the finding clears once the load stops.
+func TestBottleneckFoundAndCleared(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		ref, err := otp.Start[int, int](n, &sleeper{d: 10 * time.Millisecond}, otp.Name("price"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := start(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		s := next(t, sub)
+		if f := finding(s, observer.KindBottleneck, 0); f != nil {
+			t.Fatalf("idle server: got finding %q, want none", f.Summary)
+		}
+		begin := s.Tick
+		stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+		s = await(t, sub, 3, "bottleneck found", has(observer.KindBottleneck, ref.PID()))
+		f := finding(s, observer.KindBottleneck, ref.PID())
+		t.Logf("found at tick %d (load began after tick %d): %s\n%s", s.Tick, begin, f.Summary, f.Advice)
+		if f.Name != "price" {
+			t.Errorf("finding name: got %q, want %q", f.Name, "price")
+		}
+		stop()
+		await(t, sub, 5, "bottleneck cleared", hasNot(observer.KindBottleneck, ref.PID()))
+	})
+}
+
+// relay is a server that answers by calling the next server with its own
+// handler's context: the wait-for edge the observer follows.
+type relay struct{ next otp.Ref[int, int] }
+
+func (r *relay) HandleCall(ctx context.Context, req int) (int, error) {
+	return otp.Call(ctx, r.next, req)
+}
+
+// Callers pile up on A, which waits on B, which waits on the slow C: the
+// finding names C, the deepest server, and the servers in between are not
+// blamed.
+func TestWaitChainNamesDeepest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		c, err := otp.Start[int, int](n, &sleeper{d: 10 * time.Millisecond}, otp.Name("ledger"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := otp.Start[int, int](n, &relay{next: c}, otp.Name("accounts"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err := otp.Start[int, int](n, &relay{next: b}, otp.Name("api"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := start(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		stop := load(8, func(ctx context.Context) { otp.Call(ctx, a, 1) })
+		defer stop()
+		s := await(t, sub, 6, "wait chain found", has(observer.KindWaitChain, 0))
+		f := finding(s, observer.KindWaitChain, 0)
+		if f.PID != c.PID() || f.Name != "ledger" {
+			t.Errorf("root cause: got %v %q, want %v %q\n%s", f.PID, f.Name, c.PID(), "ledger", dump(s))
+		}
+		want := []otp.PID{a.PID(), b.PID(), c.PID()}
+		if len(f.Chain) != 3 || f.Chain[0] != want[0] || f.Chain[1] != want[1] || f.Chain[2] != want[2] {
+			t.Errorf("chain: got %v, want %v", f.Chain, want)
+		}
+		for _, p := range []otp.PID{a.PID(), b.PID(), c.PID()} {
+			if g := finding(s, observer.KindBottleneck, p); g != nil {
+				t.Errorf("got bottleneck finding on %v (%s), want only the chain finding", p, g.Summary)
+			}
+		}
+		t.Logf("%s\n%s", f.Summary, f.Advice)
+	})
+}
+
+// A mailbox flooded by casts is a cast flood, not a bottleneck; a busy
+// server whose callers wait is a bottleneck, not a cast flood.
+func TestCastFloodToldApartFromBusyServer(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		flooded, err := otp.Start[int, int](n, &sleeper{d: 2 * time.Millisecond}, otp.Name("audit-log"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		busy, err := otp.Start[int, int](n, &sleeper{d: 10 * time.Millisecond}, otp.Name("pricing"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := start(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		stopCasts := load(2, func(ctx context.Context) {
+			otp.Cast(flooded, 1)
+			time.Sleep(time.Millisecond)
+		})
+		defer stopCasts()
+		stopCalls := load(8, func(ctx context.Context) { otp.Call(ctx, busy, 1) })
+		defer stopCalls()
+		both := func(s *observer.Snapshot) bool {
+			if finding(s, observer.KindBottleneck, flooded.PID()) != nil {
+				t.Errorf("tick %d: flooded server reported as a bottleneck\n%s", s.Tick, dump(s))
+			}
+			if finding(s, observer.KindCastFlood, busy.PID()) != nil {
+				t.Errorf("tick %d: busy server with callers reported as a cast flood\n%s", s.Tick, dump(s))
+			}
+			return finding(s, observer.KindCastFlood, flooded.PID()) != nil && finding(s, observer.KindBottleneck, busy.PID()) != nil
+		}
+		s := await(t, sub, 8, "flood and bottleneck found", both)
+		for range 3 {
+			both(next(t, sub))
+		}
+		t.Logf("%s\n%s", finding(s, observer.KindCastFlood, flooded.PID()).Summary, finding(s, observer.KindCastFlood, flooded.PID()).Advice)
+	})
+}
+
+// A healthy busy app — many servers, all well below capacity, called and
+// cast to — gives no finding.
+func TestHealthyBusyAppHasNoFinding(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		var stops []func()
+		for i := range 10 {
+			ref, err := otp.Start[int, int](n, &sleeper{d: time.Millisecond}, otp.Name("shard-"+string(rune('a'+i))))
+			if err != nil {
+				t.Fatal(err)
+			}
+			stops = append(stops, load(2, func(ctx context.Context) {
+				otp.Call(ctx, ref, 1)
+				time.Sleep(8 * time.Millisecond)
+			}))
+			stops = append(stops, load(1, func(ctx context.Context) {
+				otp.Cast(ref, 1)
+				time.Sleep(5 * time.Millisecond)
+			}))
+		}
+		defer func() {
+			for _, stop := range stops {
+				stop()
+			}
+		}()
+		o := start(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		var busiest float64
+		for range 10 {
+			s := next(t, sub)
+			if len(s.Findings) > 0 {
+				t.Fatalf("tick %d: got findings, want none\n%s", s.Tick, dump(s))
+			}
+			for _, p := range s.Processes {
+				busiest = max(busiest, p.Busy)
+			}
+		}
+		if busiest < 0.2 {
+			t.Errorf("busiest server: got %.2f busy, want at least 0.2 (the app must be busy)", busiest)
+		}
+	})
+}

@@ -1,0 +1,305 @@
+package observer
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"runtime/pprof"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/pprof/profile"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// maxCensusPIDs bounds the per-process goroutine counts a census keeps for
+// [Process.Goroutines]; beyond it only the top processes are kept.
+const maxCensusPIDs = 20_000
+
+// Census counts the program's goroutines from the goroutine profile:
+// per process (by the otp.pid label) and, for goroutines that belong to
+// no process, per function they run and where they were created. The
+// result also appears in later snapshots, and feeds the advisor's
+// goroutine-leak finding. A census of many goroutines is not free: the
+// runtime briefly stops the world to collect the profile.
+func (o *Observer) Census(ctx context.Context) (*Census, error) {
+	o.censusMu.Lock()
+	defer o.censusMu.Unlock()
+	p, err := goroutineProfile()
+	if err != nil {
+		return nil, fmt.Errorf("observer: census: %w", err)
+	}
+	res := &Census{At: time.Now(), Processes: []ProcessGoroutines{}, Sites: []Site{}}
+	perPID := map[instrument.PID]int{}
+	roots := map[string]int{}
+	for _, s := range p.Sample {
+		n := int(s.Value[0])
+		res.Total += n
+		if pid, ok := labelPID(s.Label[instrument.LabelPID]); ok {
+			res.Owned += n
+			perPID[pid] += n
+			continue
+		}
+		res.Unowned += n
+		roots[rootFunction(s)] += n
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("observer: census: %w", err)
+	}
+	creators := map[string]string{}
+	if len(roots) > 0 {
+		if creators, err = creationSites(ctx, roots); err != nil {
+			return nil, fmt.Errorf("observer: census: %w", err)
+		}
+	}
+	for fn, n := range roots {
+		res.Sites = append(res.Sites, Site{Function: fn, CreatedBy: creators[fn], Count: n})
+	}
+	slices.SortFunc(res.Sites, func(a, b Site) int { return b.Count - a.Count })
+	for pid, n := range perPID {
+		res.Processes = append(res.Processes, ProcessGoroutines{PID: pid, Goroutines: n})
+	}
+	slices.SortFunc(res.Processes, func(a, b ProcessGoroutines) int {
+		if a.Goroutines != b.Goroutines {
+			return b.Goroutines - a.Goroutines
+		}
+		return int(a.PID) - int(b.PID)
+	})
+	res.Processes = res.Processes[:min(len(res.Processes), o.opts.TopN)]
+	for i := range res.Processes {
+		if live := o.table.Lookup(res.Processes[i].PID); live != nil {
+			res.Processes[i].Name = live.Name()
+		}
+	}
+	if len(perPID) > maxCensusPIDs {
+		perPID = map[instrument.PID]int{}
+		for _, pg := range res.Processes {
+			perPID[pg.PID] = pg.Goroutines
+		}
+	}
+	o.mu.Lock()
+	o.model.setCensus(res, perPID)
+	o.mu.Unlock()
+	return res, nil
+}
+
+// Stack returns the current stacks of the goroutines labelled with the
+// process's PID, one block per distinct stack, innermost call first.
+func (o *Observer) Stack(pid instrument.PID) (string, error) {
+	p, err := goroutineProfile()
+	if err != nil {
+		return "", fmt.Errorf("observer: stack of %v: %w", pid, err)
+	}
+	var b strings.Builder
+	for _, s := range p.Sample {
+		if got, ok := labelPID(s.Label[instrument.LabelPID]); !ok || got != pid {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('\n')
+		}
+		fmt.Fprintf(&b, "%d goroutine(s) of %v:\n", s.Value[0], pid)
+		for _, loc := range s.Location {
+			for _, line := range loc.Line {
+				if line.Function == nil {
+					continue
+				}
+				fmt.Fprintf(&b, "%s\n\t%s:%d\n", line.Function.Name, line.Function.Filename, line.Line)
+			}
+		}
+	}
+	if b.Len() == 0 {
+		return "", fmt.Errorf("observer: stack of %v: no goroutine carries its label (exited, or not labelled)", pid)
+	}
+	return b.String(), nil
+}
+
+func goroutineProfile() (*profile.Profile, error) {
+	var buf bytes.Buffer
+	if err := pprof.Lookup("goroutine").WriteTo(&buf, 0); err != nil {
+		return nil, fmt.Errorf("goroutine profile: %w", err)
+	}
+	p, err := profile.Parse(&buf)
+	if err != nil {
+		return nil, fmt.Errorf("goroutine profile: parse: %w", err)
+	}
+	return p, nil
+}
+
+// rootFunction is the outermost function of a sample's stack: the one its
+// goroutine was started with.
+func rootFunction(s *profile.Sample) string {
+	if len(s.Location) == 0 {
+		return "?"
+	}
+	lines := s.Location[len(s.Location)-1].Line
+	if len(lines) == 0 || lines[len(lines)-1].Function == nil {
+		return "?"
+	}
+	return lines[len(lines)-1].Function.Name
+}
+
+// creationSites reads the text goroutine dump (the only one that says
+// "created by") as a stream and returns, for each root function in roots,
+// the most common place that started it: "creator at file:line".
+func creationSites(ctx context.Context, roots map[string]int) (map[string]string, error) {
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(pprof.Lookup("goroutine").WriteTo(pw, 2))
+	}()
+	defer pr.Close()
+	counts := map[string]map[string]int{}
+	sc := bufio.NewScanner(pr)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	var last, creator string
+	expectFile := false
+	for sc.Scan() {
+		line := sc.Text()
+		switch {
+		case strings.HasPrefix(line, "goroutine "):
+			last, creator, expectFile = "", "", false
+		case strings.HasPrefix(line, "created by "):
+			creator = strings.TrimPrefix(line, "created by ")
+			if i := strings.Index(creator, " in goroutine"); i >= 0 {
+				creator = creator[:i]
+			}
+			expectFile = true
+		case strings.HasPrefix(line, "\t"):
+			if expectFile && creator != "" {
+				file := strings.TrimSpace(line)
+				if i := strings.LastIndex(file, " +0x"); i >= 0 {
+					file = file[:i]
+				}
+				if _, ok := roots[last]; ok {
+					if counts[last] == nil {
+						counts[last] = map[string]int{}
+					}
+					counts[last][creator+" at "+file]++
+				}
+				expectFile = false
+			}
+		case line == "":
+		default:
+			if i := strings.LastIndex(line, "("); i > 0 {
+				last = line[:i]
+			}
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("goroutine dump: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(counts))
+	for fn, byCreator := range counts {
+		best, n := "", 0
+		for c, k := range byCreator {
+			if k > n || (k == n && c < best) {
+				best, n = c, k
+			}
+		}
+		out[fn] = best
+	}
+	return out, nil
+}
+
+// censusState keeps the newest census and what the leak rule needs.
+type censusState struct {
+	last       *Census
+	perPID     map[instrument.PID]int
+	history    map[string][]int // site function → counts at the last censuses, oldest first
+	lastAt     time.Time
+	lastUnown  int64
+	censusTick time.Duration
+}
+
+// leakCensuses is how many censuses in a row a site must grow in before it
+// is called a leak, and leakMin how much it must grow over them.
+const (
+	leakCensuses = 3
+	leakMin      = 20
+)
+
+func (m *model) setCensus(res *Census, perPID map[instrument.PID]int) {
+	c := &m.census
+	if c.history == nil {
+		c.history = map[string][]int{}
+	}
+	prev := map[string]int{}
+	if c.last != nil {
+		for _, s := range c.last.Sites {
+			prev[s.Function] = s.Count
+		}
+	}
+	seen := map[string]bool{}
+	for i := range res.Sites {
+		s := &res.Sites[i]
+		if n, ok := prev[s.Function]; ok {
+			s.Growth = s.Count - n
+		}
+		seen[s.Function] = true
+		h := append(c.history[s.Function], s.Count)
+		if len(h) > leakCensuses+1 {
+			h = h[len(h)-leakCensuses-1:]
+		}
+		c.history[s.Function] = h
+		key := fkey{kind: KindGoroutineLeak, site: s.Function}
+		if growing(h) {
+			m.adv.raise(key, leakFinding(*s, h), res.At.Add(max(3*m.opts.CensusEvery, m.opts.FindingHold)))
+		} else {
+			m.adv.clear(key)
+		}
+	}
+	for fn := range c.history {
+		if !seen[fn] {
+			delete(c.history, fn)
+			m.adv.clear(fkey{kind: KindGoroutineLeak, site: fn})
+		}
+	}
+	c.last, c.perPID, c.lastAt = res, perPID, res.At
+	c.lastUnown = int64(res.Unowned)
+}
+
+// growing reports whether counts rose at each of the last leakCensuses
+// censuses, by at least leakMin in all.
+func growing(h []int) bool {
+	if len(h) < leakCensuses+1 {
+		return false
+	}
+	for i := 1; i < len(h); i++ {
+		if h[i] <= h[i-1] {
+			return false
+		}
+	}
+	return h[len(h)-1]-h[0] >= leakMin
+}
+
+func leakFinding(s Site, h []int) Finding {
+	where := s.Function
+	if s.CreatedBy != "" {
+		where += " (created by " + s.CreatedBy + ")"
+	}
+	return Finding{
+		Severity: SeverityWarning,
+		Name:     s.Function,
+		Summary:  fmt.Sprintf("%d goroutines outside any supervision run %s, up from %d over the last %d censuses", s.Count, s.Function, h[0], len(h)-1),
+		Evidence: []Evidence{{"goroutines", float64(s.Count), "goroutines"}, {"growth", float64(h[len(h)-1] - h[0]), "goroutines"}},
+		Advice: "Goroutines started with a bare go statement at " + where + " keep piling up, and nothing supervises, stops or even counts them. " +
+			"Give each one an owner: run it as a task under a task supervisor (or a tracked goroutine) so that it is stopped with its owner, " +
+			"and make sure it returns when its context is cancelled.",
+	}
+}
+
+// goroutines returns the process's goroutines in the newest census.
+func (c *censusState) goroutines(pid instrument.PID) int { return c.perPID[pid] }
+
+// due reports whether the unowned goroutines grew enough since the last
+// census that a new one should name where they come from.
+func (c *censusState) due(s SystemSample) bool {
+	return s.Unowned-c.lastUnown >= 100 && s.At.Sub(c.lastAt) >= 5*time.Second
+}

@@ -1,0 +1,351 @@
+package observer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// ErrClosed is returned by methods of an [Observer] that was closed.
+var ErrClosed = errors.New("observer: closed")
+
+// Observer is the live model of one process table. Create it with [New],
+// run it with [Start], stop it with [Close]. Any number of runtimes and
+// adapters may report into the table it watches. All methods are safe for
+// concurrent use.
+type Observer struct {
+	table *instrument.Table
+	opts  Options
+
+	// mu guards the model: the sampler holds it for a tick, the event
+	// reader for a batch of events, readers briefly.
+	mu      sync.Mutex
+	model   *model
+	metrics *metrics
+
+	snap atomic.Pointer[Snapshot]
+	subs subscribers
+
+	profiling sync.Mutex // held while a CPU profile runs
+	censusMu  sync.Mutex // one census at a time
+
+	state   atomic.Uint32 // 0 new, 1 started, 2 closed
+	stop    chan struct{}
+	wg      sync.WaitGroup
+	events  *instrument.Subscription
+	censusQ chan struct{} // wakes the census goroutine
+}
+
+// New returns an observer of table, with opts validated and defaulted (see
+// [Options]). It starts nothing: call [Observer.Start]. It fails when the
+// options are invalid or the meter provider refuses the instruments.
+func New(table *instrument.Table, opts Options) (*Observer, error) {
+	if table == nil {
+		return nil, errors.New("observer: nil table")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	o := &Observer{
+		table:   table,
+		opts:    opts,
+		stop:    make(chan struct{}),
+		censusQ: make(chan struct{}, 1),
+	}
+	o.model = newModel(table, &o.opts)
+	if opts.MeterProvider != nil {
+		if o.metrics, err = newMetrics(o, opts.MeterProvider); err != nil {
+			return nil, fmt.Errorf("observer: metrics: %w", err)
+		}
+	}
+	o.snap.Store(&Snapshot{Interval: opts.Tick, Processes: []Process{}, Findings: []Finding{}})
+	return o, nil
+}
+
+// Start subscribes to the table's events and starts the sampler. The first
+// snapshot is published one tick later. Start fails if the observer was
+// started or closed before.
+func (o *Observer) Start() error {
+	if !o.state.CompareAndSwap(0, 1) {
+		if o.state.Load() == 2 {
+			return ErrClosed
+		}
+		return errors.New("observer: already started")
+	}
+	o.events = o.table.Subscribe(o.opts.EventBuffer)
+	o.wg.Add(3)
+	go o.readEvents()
+	go o.sample()
+	go o.censusLoop()
+	return nil
+}
+
+// Close stops the sampler and the event reader and waits for them, closes
+// every subscription and unregisters the metrics. A CPU profile in progress
+// is not cut short: it returns when its duration ends or its context is
+// done. Close is idempotent.
+func (o *Observer) Close() error {
+	switch {
+	case o.state.CompareAndSwap(0, 2):
+	case o.state.CompareAndSwap(1, 2):
+		close(o.stop)
+		o.events.Close()
+		o.wg.Wait()
+	default:
+		return nil
+	}
+	o.subs.closeAll()
+	if o.metrics != nil {
+		return o.metrics.close()
+	}
+	return nil
+}
+
+// Snapshot returns the newest snapshot. Before the first tick it is empty
+// but not nil. The snapshot is shared: do not modify it.
+func (o *Observer) Snapshot() *Snapshot { return o.snap.Load() }
+
+// Subscribe returns a subscription that receives each new snapshot. It
+// holds only the newest one: a reader that falls behind skips frames; the
+// sampler never waits for it. Close the subscription when done; closing
+// the observer closes it too.
+func (o *Observer) Subscribe() *Subscription {
+	s := &Subscription{c: make(chan *Snapshot, 1), subs: &o.subs}
+	if !o.subs.add(s, o.state.Load() == 2) {
+		close(s.c)
+	}
+	o.wakeCensus()
+	return s
+}
+
+// Processes lists every live process that matches q, sorted and limited
+// as q says. It reads the derived numbers of the latest tick and costs one
+// pass over the table.
+func (o *Observer) Processes(q Query) []Process {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.model.query(q)
+}
+
+// Process returns what the observer knows about one live process, with its
+// history if it is watched or hot. It reports false for an unknown or exited
+// process.
+func (o *Observer) Process(pid instrument.PID) (ProcessDetail, bool) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.model.detail(pid, o.snap.Load())
+}
+
+// Watch keeps a history ring for the process from the next tick on, until
+// Unwatch or its exit. It fails when Options.Watched processes are watched
+// already, or the process is not live.
+func (o *Observer) Watch(pid instrument.PID) error {
+	if o.table.Lookup(pid) == nil {
+		return fmt.Errorf("observer: watch %v: no such process", pid)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.model.hist.watch(pid)
+}
+
+// Unwatch stops keeping history for the process, unless it is hot.
+func (o *Observer) Unwatch(pid instrument.PID) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.model.hist.unwatch(pid)
+}
+
+// Events returns the logged events that match q: crash reports, restarts,
+// unresponsive processes, supervisors giving up, callers taken down by
+// linked tasks. Pass the returned Next as the following Since to read
+// everything, once.
+func (o *Observer) Events(q EventQuery) EventPage {
+	return o.model.log.read(q)
+}
+
+// Findings returns the advisor's current findings, most severe first.
+func (o *Observer) Findings() []Finding { return o.snap.Load().Findings }
+
+// sample is the sampler goroutine: one tick per period until Close.
+func (o *Observer) sample() {
+	defer o.wg.Done()
+	t := time.NewTicker(o.opts.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-t.C:
+			o.tick()
+		}
+	}
+}
+
+// tick runs one sampler tick and publishes its snapshot.
+func (o *Observer) tick() {
+	watching := o.subs.count() > 0
+	o.mu.Lock()
+	snap, census := o.model.tick(time.Now(), instrument.Now(), o.events.Dropped(), watching)
+	if o.metrics != nil {
+		o.metrics.update(o.model.metricData(snap))
+	}
+	o.mu.Unlock()
+	o.snap.Store(snap)
+	o.subs.publish(snap)
+	if census {
+		o.wakeCensus()
+	}
+}
+
+// readEvents drains the table's events in batches until Close.
+func (o *Observer) readEvents() {
+	defer o.wg.Done()
+	batch := make([]instrument.Event, 0, 256)
+	for ev := range o.events.C() {
+		batch = append(batch[:0], ev)
+	more:
+		for len(batch) < cap(batch) {
+			select {
+			case ev, ok := <-o.events.C():
+				if !ok {
+					break more
+				}
+				batch = append(batch, ev)
+			default:
+				break more
+			}
+		}
+		o.mu.Lock()
+		o.model.events(batch)
+		o.mu.Unlock()
+		clear(batch)
+	}
+}
+
+func (o *Observer) wakeCensus() {
+	select {
+	case o.censusQ <- struct{}{}:
+	default:
+	}
+}
+
+// censusLoop runs the automatic goroutine census while someone subscribes,
+// every Options.CensusEvery, and when the sampler asks for one.
+func (o *Observer) censusLoop() {
+	defer o.wg.Done()
+	if o.opts.CensusEvery < 0 {
+		<-o.stop
+		return
+	}
+	t := time.NewTicker(o.opts.CensusEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-o.stop:
+			return
+		case <-t.C:
+		case <-o.censusQ:
+		}
+		if o.subs.count() == 0 {
+			continue
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		go func() {
+			select {
+			case <-o.stop:
+			case <-ctx.Done():
+			}
+			cancel()
+		}()
+		_, _ = o.Census(ctx)
+		cancel()
+	}
+}
+
+// Subscription delivers snapshots, newest only. See [Observer.Subscribe].
+type Subscription struct {
+	c      chan *Snapshot
+	subs   *subscribers
+	closed bool // guarded by subs.mu
+}
+
+// C returns the channel snapshots arrive on. It holds at most one: the
+// newest. It is closed by Close or by the observer's Close.
+func (s *Subscription) C() <-chan *Snapshot { return s.c }
+
+// Close ends the subscription and closes its channel. It is idempotent.
+func (s *Subscription) Close() { s.subs.remove(s) }
+
+type subscribers struct {
+	mu   sync.Mutex
+	list []*Subscription
+	n    atomic.Int32
+}
+
+func (ss *subscribers) add(s *Subscription, closed bool) bool {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if closed {
+		s.closed = true
+		return false
+	}
+	ss.list = append(ss.list, s)
+	ss.n.Store(int32(len(ss.list)))
+	return true
+}
+
+func (ss *subscribers) remove(s *Subscription) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.closed = true
+	for i, o := range ss.list {
+		if o == s {
+			ss.list = append(ss.list[:i], ss.list[i+1:]...)
+			break
+		}
+	}
+	ss.n.Store(int32(len(ss.list)))
+	close(s.c)
+}
+
+func (ss *subscribers) closeAll() {
+	ss.mu.Lock()
+	list := ss.list
+	ss.mu.Unlock()
+	for _, s := range list {
+		ss.remove(s)
+	}
+}
+
+func (ss *subscribers) count() int { return int(ss.n.Load()) }
+
+// publish hands snap to every subscriber without waiting: a full channel
+// has its stale snapshot replaced.
+func (ss *subscribers) publish(snap *Snapshot) {
+	ss.mu.Lock()
+	defer ss.mu.Unlock()
+	for _, s := range ss.list {
+		select {
+		case s.c <- snap:
+			continue
+		default:
+		}
+		select {
+		case <-s.c:
+		default:
+		}
+		select {
+		case s.c <- snap:
+		default:
+		}
+	}
+}

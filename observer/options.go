@@ -1,0 +1,115 @@
+package observer
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.opentelemetry.io/otel/metric"
+)
+
+// Options configure an [Observer]. The zero Options is ready to use: every
+// zero field takes the default listed beside it. [New] rejects nonsense
+// (a tick outside 250 ms–10 s, negative sizes).
+type Options struct {
+	// Tick is the sampler's period. Default 1 s; 250 ms to 10 s.
+	Tick time.Duration
+	// History is how many ticks of history the rings keep, for the system
+	// and for each watched process. Default 300 (five minutes at 1 s).
+	History int
+	// TopN is how many processes the snapshot keeps per sort key, and how
+	// many processes get their own metric series. Default 20.
+	TopN int
+	// Watched caps the processes that keep a history ring: those passed to
+	// [Observer.Watch] plus the hottest ones. Default 64.
+	Watched int
+	// TreeFanout is how many children of one parent the tree lists before
+	// folding the rest into a count. Default 50.
+	TreeFanout int
+	// TreeNodes caps the nodes of the tree in a snapshot. Default 2000.
+	TreeNodes int
+	// Events is how many entries the event log keeps. Default 1000.
+	Events int
+	// EventBuffer is the size of the lifecycle event subscription on the
+	// table; events beyond it are dropped and counted. Default 16384.
+	EventBuffer int
+	// CensusEvery is how often a goroutine census runs while someone
+	// subscribes to snapshots. Default 10 s; negative disables the automatic
+	// census ([Observer.Census] still works).
+	CensusEvery time.Duration
+	// FindingHold is how long a finding about a process that has exited
+	// (a restart storm that ended in the supervisor giving up, a crashed
+	// caller) stays listed. Default 1 min.
+	FindingHold time.Duration
+	// MeterProvider receives the OpenTelemetry metrics. Nil exports none.
+	MeterProvider metric.MeterProvider
+	// MetricNames caps the distinct process names used as a metric
+	// attribute; processes with other names are counted under "_other".
+	// Default 50.
+	MetricNames int
+	// Logger receives crash reports and supervisor reports. Default
+	// slog.Default().
+	Logger *slog.Logger
+}
+
+// Limits of Options.Tick.
+const (
+	MinTick = 250 * time.Millisecond
+	MaxTick = 10 * time.Second
+)
+
+// ErrOptions is matched (errors.Is) by every error [New] returns for
+// invalid options.
+var ErrOptions = errors.New("invalid options")
+
+// withDefaults validates o and fills its zero fields.
+func (o Options) withDefaults() (Options, error) {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("observer: %w: %s is %v, want %s", ErrOptions, field, v, want)
+	}
+	switch {
+	case o.Tick == 0:
+		o.Tick = time.Second
+	case o.Tick < MinTick || o.Tick > MaxTick:
+		return o, bad("Tick", o.Tick, "250ms to 10s")
+	}
+	ints := []struct {
+		name string
+		p    *int
+		def  int
+	}{
+		{"History", &o.History, 300},
+		{"TopN", &o.TopN, 20},
+		{"Watched", &o.Watched, 64},
+		{"TreeFanout", &o.TreeFanout, 50},
+		{"TreeNodes", &o.TreeNodes, 2000},
+		{"Events", &o.Events, 1000},
+		{"EventBuffer", &o.EventBuffer, 16384},
+		{"MetricNames", &o.MetricNames, 50},
+	}
+	for _, f := range ints {
+		switch {
+		case *f.p < 0:
+			return o, bad(f.name, *f.p, "0 (default) or more")
+		case *f.p == 0:
+			*f.p = f.def
+		}
+	}
+	if o.History < 2 {
+		return o, bad("History", o.History, "at least 2")
+	}
+	if o.CensusEvery == 0 {
+		o.CensusEvery = 10 * time.Second
+	}
+	switch {
+	case o.FindingHold < 0:
+		return o, bad("FindingHold", o.FindingHold, "0 (default) or more")
+	case o.FindingHold == 0:
+		o.FindingHold = time.Minute
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	return o, nil
+}

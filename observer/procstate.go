@@ -1,0 +1,115 @@
+package observer
+
+import (
+	"math"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// procState is what the observer keeps about every live process between
+// ticks: the counters it read last time and the numbers derived from them.
+// It is kept small on purpose: at 100,000 processes the map of these is
+// nearly all of the observer's memory (see BenchmarkMemory).
+type procState struct {
+	enq, handled, calls uint64
+	busy                int64
+	drainMark           uint64 // Enqueued when the current non-empty stretch was noticed
+	nonEmpty            int64  // instrument.Now when it was noticed; 0 while empty
+
+	arrival, handling, busyFrac, growth, castShare float32
+	headAge, meanHandler                           float32 // seconds
+
+	depth, waiting, restarts uint32
+	seen                     uint32 // the scan that last saw the process
+	growTicks, calmTicks     uint8  // consecutive ticks the queue grew, did not grow
+	inHandler                bool
+	fresh                    bool // first seen at the latest scan
+}
+
+// observe derives the numbers of one tick from the counters c read at now,
+// dt nanoseconds after the previous reading (or after the spawn, for a
+// process seen for the first time).
+func (st *procState) observe(c instrument.Counters, now, dt int64) {
+	if dt <= 0 {
+		dt = 1
+	}
+	sec := float64(dt) / 1e9
+	dEnq := sub(c.Enqueued, st.enq)
+	dHandled := sub(c.Handled, st.handled)
+	dCalls := min(sub(c.Calls, st.calls), dEnq)
+	dBusy := max(c.BusyNanos-st.busy, 0)
+	depth := sat32(c.Depth())
+
+	st.arrival = float32(float64(dEnq) / sec)
+	st.handling = float32(float64(dHandled) / sec)
+	st.growth = float32((float64(depth) - float64(st.depth)) / sec)
+	if dEnq > 0 {
+		st.castShare = float32(float64(dEnq-dCalls) / float64(dEnq))
+	}
+	busy := float64(dBusy) / float64(dt)
+	if c.InHandler() && st.inHandler && dHandled == 0 {
+		// In the same handler at both ends of the tick: busy throughout,
+		// whether or not this handler is being timed.
+		busy = 1
+	}
+	st.busyFrac = float32(min(max(busy, 0), 1))
+	if dHandled > 0 {
+		st.meanHandler = float32(float64(dBusy) / float64(dHandled) / 1e9)
+	}
+
+	if depth > st.depth {
+		st.growTicks, st.calmTicks = inc8(st.growTicks), 0
+	} else {
+		st.growTicks, st.calmTicks = 0, inc8(st.calmTicks)
+	}
+	st.headAge = float32(st.head(c, now)) / 1e9
+
+	st.enq, st.handled, st.calls, st.busy = c.Enqueued, c.Handled, c.Calls, c.BusyNanos
+	st.depth = depth
+	st.waiting = sat32(c.Waiting())
+	st.restarts = c.Restarts
+	st.inHandler = c.InHandler()
+}
+
+// head returns how long the oldest queued message has waited, in
+// nanoseconds: from the mailbox's stamp when it has one, else since the
+// queue was noticed non-empty, if it has not drained since.
+func (st *procState) head(c instrument.Counters, now int64) int64 {
+	if c.Depth() == 0 {
+		st.nonEmpty, st.drainMark = 0, 0
+		return 0
+	}
+	if st.nonEmpty == 0 || c.Dequeued >= st.drainMark {
+		// Every message queued when we last looked has been taken: a new
+		// stretch starts now.
+		st.nonEmpty, st.drainMark = now, c.Enqueued
+	}
+	if c.Head != 0 && now > c.Head {
+		return now - c.Head
+	}
+	return now - st.nonEmpty
+}
+
+func sub(a, b uint64) uint64 {
+	if a < b {
+		return 0
+	}
+	return a - b
+}
+
+func sat32(v uint64) uint32 {
+	if v > math.MaxUint32 {
+		return math.MaxUint32
+	}
+	return uint32(v)
+}
+
+func inc8(v uint8) uint8 {
+	if v == math.MaxUint8 {
+		return v
+	}
+	return v + 1
+}
+
+func secondsDur(s float32) time.Duration { return time.Duration(float64(s) * 1e9) }

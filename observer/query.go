@@ -1,0 +1,186 @@
+package observer
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// Query returns the snapshot's processes that match q, sorted and limited
+// as it says. It does not modify the snapshot.
+func (s *Snapshot) Query(q Query) []Process {
+	match := matcher(q.Match)
+	out := make([]Process, 0, len(s.Processes))
+	for _, p := range s.Processes {
+		if match(p.PID, p.Name, p.Kind) {
+			out = append(out, p)
+		}
+	}
+	slices.SortStableFunc(out, func(a, b Process) int { return compareBy(q.Sort, a, b) })
+	if q.Limit > 0 && len(out) > q.Limit {
+		out = out[:q.Limit]
+	}
+	return out
+}
+
+// query lists every live process that matches q. It sorts references and
+// builds views only for the processes it returns.
+func (m *model) query(q Query) []Process {
+	match := matcher(q.Match)
+	type ref struct {
+		p  *instrument.Proc
+		st *procState
+		v  Process // only the sort key's field and the PID are set
+	}
+	var refs []ref
+	var zero procState
+	m.table.Range(func(p *instrument.Proc) bool {
+		if !match(p.ID(), p.Name(), p.Kind().String()) {
+			return true
+		}
+		st := m.procs[p.ID()]
+		if st == nil {
+			st = &zero
+		}
+		refs = append(refs, ref{p: p, st: st, v: m.sortFields(q.Sort, p, st)})
+		return true
+	})
+	slices.SortFunc(refs, func(a, b ref) int { return compareBy(q.Sort, a.v, b.v) })
+	if q.Limit > 0 && len(refs) > q.Limit {
+		refs = refs[:q.Limit]
+	}
+	out := make([]Process, len(refs))
+	for i, r := range refs {
+		out[i] = m.view(r.p, r.st)
+	}
+	return out
+}
+
+// sortFields fills only what compareBy reads for key.
+func (m *model) sortFields(key SortKey, p *instrument.Proc, st *procState) Process {
+	v := Process{PID: p.ID()}
+	switch key {
+	case SortMailbox:
+		v.Depth = uint64(st.depth)
+	case SortGrowth:
+		v.Growth = float64(st.growth)
+	case SortRate:
+		v.Handling = float64(st.handling)
+	case SortBusy:
+		v.Busy = float64(st.busyFrac)
+	case SortCPU:
+		v.CPU = m.cpu[p.ID()].cpu
+	case SortRestarts:
+		v.Restarts = st.restarts
+	case SortWaiting:
+		v.Waiting = uint64(st.waiting)
+	case SortHeadAge:
+		v.HeadAge = secondsDur(st.headAge)
+	case SortName:
+		v.Name = p.Name()
+	}
+	return v
+}
+
+// compareBy orders two processes by key: numbers largest first, PID and
+// name ascending, ties by PID.
+func compareBy(key SortKey, a, b Process) int {
+	var c int
+	switch key {
+	case SortMailbox:
+		c = cmp.Compare(b.Depth, a.Depth)
+	case SortGrowth:
+		c = cmp.Compare(b.Growth, a.Growth)
+	case SortRate:
+		c = cmp.Compare(b.Handling, a.Handling)
+	case SortBusy:
+		c = cmp.Compare(b.Busy, a.Busy)
+	case SortCPU:
+		c = cmp.Compare(b.CPU, a.CPU)
+	case SortRestarts:
+		c = cmp.Compare(b.Restarts, a.Restarts)
+	case SortWaiting:
+		c = cmp.Compare(b.Waiting, a.Waiting)
+	case SortHeadAge:
+		c = cmp.Compare(b.HeadAge, a.HeadAge)
+	case SortName:
+		c = cmp.Compare(a.Name, b.Name)
+	}
+	return cmp.Or(c, cmp.Compare(a.PID, b.PID))
+}
+
+// matcher returns a filter for Query.Match: a case-insensitive substring
+// of the name or kind, or of the PID written as <0.42.0> or 42.
+func matcher(s string) func(pid instrument.PID, name, kind string) bool {
+	s = strings.ToLower(strings.TrimSpace(s))
+	if s == "" {
+		return func(instrument.PID, string, string) bool { return true }
+	}
+	return func(pid instrument.PID, name, kind string) bool {
+		return containsFold(name, s) || strings.Contains(kind, s) ||
+			strings.Contains(pid.String(), s) || strings.Contains(strconv.FormatUint(uint64(pid), 10), s)
+	}
+}
+
+// containsFold reports whether s contains the lower-case sub, ignoring
+// case, without allocating for ASCII names.
+func containsFold(s, sub string) bool {
+	if len(sub) > len(s) {
+		return false
+	}
+	for i := 0; i+len(sub) <= len(s); i++ {
+		if strings.EqualFold(s[i:i+len(sub)], sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// detail builds the detail view of one process.
+func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool) {
+	p := m.table.Lookup(pid)
+	if p == nil {
+		return ProcessDetail{}, false
+	}
+	st := m.procs[pid]
+	if st == nil {
+		st = &procState{}
+	}
+	d := ProcessDetail{
+		Process:  m.view(p, st),
+		Links:    p.Links(),
+		Monitors: p.Monitors(),
+		Children: []instrument.PID{},
+		Findings: []Finding{},
+		Watched:  m.hist.watched(pid),
+		History:  m.hist.get(pid),
+	}
+	if d.Links == nil {
+		d.Links = []instrument.PID{}
+	}
+	if d.Monitors == nil {
+		d.Monitors = []instrument.PID{}
+	}
+	if d.History == nil {
+		d.History = []ProcessSample{}
+	}
+	m.table.Range(func(c *instrument.Proc) bool {
+		if c.Parent() == pid {
+			d.ChildCount++
+			if len(d.Children) < m.opts.TreeFanout {
+				d.Children = append(d.Children, c.ID())
+			}
+		}
+		return true
+	})
+	slices.Sort(d.Children)
+	for _, f := range snap.Findings {
+		if f.PID == pid || slices.Contains(f.Chain, pid) {
+			d.Findings = append(d.Findings, f)
+		}
+	}
+	return d, true
+}

@@ -1,0 +1,320 @@
+package observer
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// The advisor's thresholds. Each rule turns on at one level and off at a
+// lower one, like the BEAM's long_message_queue alarm.
+const (
+	busyOn  = 0.90 // a bottleneck is at least this busy…
+	busyOff = 0.70 // …and stays one until it is less busy than this
+
+	floodOn       = 100    // a cast flood has at least this many queued…
+	floodOff      = 25     // …and ends below this many
+	floodCritical = 10_000 // a flood this deep is critical
+	floodGrowing  = 3      // ticks of growth in a row before a flood is called one
+	castDominant  = 0.5    // share of arrivals that are casts, for a flood
+
+	readShortHandler = 50 * time.Microsecond // a read-heavy server's handlers are shorter than this
+	readRate         = 1000                  // and it handles at least this many per second
+	readBusyOn       = 0.6
+	readBusyOff      = 0.3
+
+	stormOn  = 0.6 // share of the restart intensity used in the period
+	stormOff = 0.3
+
+	criticalWait = 5 * time.Second // a call's default timeout: callers start failing
+)
+
+// advise evaluates every rule for one tick.
+func (m *model) advise(wall time.Time, now int64, g graph, sample SystemSample) {
+	tick := m.opts.Tick
+	roots := make(map[instrument.PID]bool, len(g.chains))
+	for _, c := range g.chains {
+		if len(c.path) < 3 {
+			continue
+		}
+		roots[c.root()] = true
+		m.adv.eval(fkey{kind: KindWaitChain, pid: c.root()}, levelOn, func() Finding { return m.chainFinding(c) })
+	}
+	for _, cyc := range g.cycles {
+		m.adv.eval(fkey{kind: KindDeadlock, pid: cyc[0]}, levelOn, func() Finding { return m.deadlockFinding(cyc) })
+	}
+	// Chains and cycles not seen this tick read as off in adv.end.
+
+	for _, c := range m.cands {
+		pid, st := c.p.ID(), c.st
+		if c.p.Status() == instrument.StatusUnresponsive {
+			m.adv.eval(fkey{kind: KindUnresponsive, pid: pid}, levelOn, func() Finding { return m.unresponsiveFinding(c.p, wall) })
+		}
+		if _, blocked := g.out[pid]; blocked || roots[pid] {
+			continue // its load is explained by a chain
+		}
+		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, floodLevel(st), func() Finding { return m.floodFinding(c.p, st) })
+		if readHeavy(st) {
+			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
+			m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, levelOff, func() Finding { return m.bottleneckFinding(c.p, st) })
+			continue
+		}
+		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, bottleneckLevel(st, tick), func() Finding { return m.bottleneckFinding(c.p, st) })
+	}
+
+	for _, p := range m.sups {
+		pol := p.Supervisor()
+		if pol == nil || pol.MaxRestarts <= 0 {
+			continue
+		}
+		n := m.budget.count(p.ID())
+		share := float64(n) / float64(pol.MaxRestarts)
+		lvl := levelOff
+		switch {
+		case n >= 2 && share >= stormOn:
+			lvl = levelOn
+		case share >= stormOff:
+			lvl = levelHold
+		}
+		m.adv.eval(fkey{kind: KindRestartStorm, pid: p.ID()}, lvl, func() Finding { return m.stormFinding(p, n, pol) })
+	}
+}
+
+// bottleneckLevel: near 100 % busy with a queue that grows or callers that
+// wait behind the one being served. A mailbox fed by casts is a flood, not
+// a bottleneck: see floodLevel.
+func bottleneckLevel(st *procState, tick time.Duration) level {
+	casts := st.castShare >= castDominant && st.waiting == 0
+	pressure := !casts && st.depth >= 1 && (st.waiting >= 2 || st.growth > 0 || float64(st.headAge) >= tick.Seconds())
+	switch {
+	case st.busyFrac >= busyOn && pressure:
+		return levelOn
+	case st.busyFrac >= busyOff && st.depth >= 1 && !casts:
+		return levelHold
+	}
+	return levelOff
+}
+
+// floodLevel: a deep mailbox, fed mostly by casts, that has grown for
+// several ticks in a row.
+func floodLevel(st *procState) level {
+	switch {
+	case st.castShare >= castDominant && st.depth >= floodOn && (st.growTicks >= floodGrowing || st.depth >= floodCritical):
+		return levelOn
+	case st.depth >= floodOff && (st.calmTicks < 5 || st.depth >= floodOn):
+		return levelHold
+	}
+	return levelOff
+}
+
+// readHeavy: many callers, short handlers, mostly calls, at a high rate.
+func readHeavy(st *procState) bool {
+	return st.waiting >= 2 && st.castShare <= 0.1 && st.meanHandler > 0 &&
+		float64(st.meanHandler) < readShortHandler.Seconds() && st.handling >= readRate
+}
+
+func readLevel(st *procState) level {
+	switch {
+	case readHeavy(st) && st.busyFrac >= readBusyOn:
+		return levelOn
+	case st.busyFrac >= readBusyOff && st.waiting >= 1:
+		return levelHold
+	}
+	return levelOff
+}
+
+// label names a process for a sentence: "price <0.12.0>".
+func label(name string, pid instrument.PID) string {
+	if name == "" {
+		return pid.String()
+	}
+	return name + " " + pid.String()
+}
+
+func (m *model) bottleneckFinding(p *instrument.Proc, st *procState) Finding {
+	name := label(p.Name(), p.ID())
+	sev := SeverityWarning
+	if float64(st.headAge) >= criticalWait.Seconds() || st.depth >= floodCritical {
+		sev = SeverityCritical
+	}
+	var advice strings.Builder
+	fmt.Fprintf(&advice, "A server handles one message at a time, so %s serves at most about %.0f requests/s while %.0f/s arrive. ", name, st.handling, st.arrival)
+	if st.meanHandler >= 0.001 {
+		fmt.Fprintf(&advice, "Each request holds it for %v: move slow work (I/O, calls to other services) out of the handler — hand it to a task under a task supervisor and reply when it is done — so the server serialises only what must be serialised. ", dur(st.meanHandler))
+	}
+	advice.WriteString("Ask whether these requests must be serialised at all: reads need not be — keep the data in an owned table the server writes and callers read directly. If the state splits by key, spread it over several servers under a partition supervisor. A server that wraps stateless work should be a plain function.")
+	return Finding{
+		Severity: sev,
+		Name:     p.Name(),
+		Summary:  fmt.Sprintf("%s is a bottleneck: %.0f%% busy, %d queued, %d callers waiting", name, st.busyFrac*100, st.depth, st.waiting),
+		Evidence: procEvidence(st),
+		Advice:   advice.String(),
+	}
+}
+
+func (m *model) floodFinding(p *instrument.Proc, st *procState) Finding {
+	name := label(p.Name(), p.ID())
+	sev := SeverityWarning
+	if st.depth >= floodCritical {
+		sev = SeverityCritical
+	}
+	return Finding{
+		Severity: sev,
+		Name:     p.Name(),
+		Summary:  fmt.Sprintf("%s's mailbox is flooded by casts: %d queued, growing %.0f/s", name, st.depth, st.growth),
+		Evidence: append(procEvidence(st), Evidence{"cast share", pct(st.castShare), "%"}),
+		Advice: fmt.Sprintf("Casts give no back-pressure: senders put %.0f messages/s into %s, which handles %.0f/s, so its mailbox grows until memory runs out. "+
+			"This is a design fault, not a load spike. Make the producers call instead of cast — a call waits for the reply, so producers slow to the server's pace — "+
+			"or bound the work: batch it, shed what cannot be served, or let the consumer pull work on demand.", st.arrival, name, st.handling),
+	}
+}
+
+func (m *model) readFinding(p *instrument.Proc, st *procState) Finding {
+	name := label(p.Name(), p.ID())
+	sev := SeverityInfo
+	if st.busyFrac >= busyOn {
+		sev = SeverityWarning
+	}
+	return Finding{
+		Severity: sev,
+		Name:     p.Name(),
+		Summary:  fmt.Sprintf("%s serialises many short calls: %.0f/s at %v each, %d callers waiting", name, st.handling, dur(st.meanHandler), st.waiting),
+		Evidence: procEvidence(st),
+		Advice: fmt.Sprintf("Callers queue behind %s for work that takes %v. If these calls are reads, they need not pass through the server: "+
+			"keep the data in an owned table (the ETS pattern) that the server writes and any goroutine reads directly. Keep only writes as calls.", name, dur(st.meanHandler)),
+	}
+}
+
+func (m *model) chainFinding(c chain) Finding {
+	root := m.table.Lookup(c.root())
+	head := m.table.Lookup(c.path[0])
+	names := make([]string, len(c.path))
+	for i, pid := range c.path {
+		names[i] = pid.String()
+		if p := m.table.Lookup(pid); p != nil {
+			names[i] = label(p.Name(), pid)
+		}
+	}
+	rootName, rootLabel := "", names[len(names)-1]
+	ev := []Evidence{{"chain length", float64(len(c.path)), "processes"}, {"chains into root", float64(c.heads), ""}}
+	var waiting uint32
+	if head != nil {
+		if st := m.procs[head.ID()]; st != nil {
+			waiting = st.waiting
+			ev = append(ev, Evidence{"callers waiting at head", float64(st.waiting), "callers"})
+		}
+	}
+	if root != nil {
+		rootName = root.Name()
+		if st := m.procs[root.ID()]; st != nil {
+			ev = append(ev,
+				Evidence{"root busy", pct(st.busyFrac), "%"},
+				Evidence{"root queued", float64(st.depth), "messages"},
+				Evidence{"root mean handler", float64(st.meanHandler), "s"},
+			)
+		}
+	}
+	sev := SeverityWarning
+	if waiting >= 10 {
+		sev = SeverityCritical
+	}
+	return Finding{
+		Severity: sev,
+		Name:     rootName,
+		Summary:  fmt.Sprintf("%s is the root cause of a wait-for chain: %s", rootLabel, strings.Join(names, " → ")),
+		Evidence: ev,
+		Chain:    c.path,
+		Advice: fmt.Sprintf("Callers wait on %s, which waits on %s: speeding up the servers in between will not help. "+
+			"Look at %s first — it may itself be a bottleneck. Every server in a chain of calls holds its own callers while it waits, so latency adds up along the chain: "+
+			"break it where the answer is not needed at once (reply later from a task, or cast), or serve reads from an owned table instead of calling through.",
+			names[0], strings.Join(names[1:], ", which waits on "), rootLabel),
+	}
+}
+
+func (m *model) deadlockFinding(cyc []instrument.PID) Finding {
+	names := make([]string, len(cyc))
+	for i, pid := range cyc {
+		names[i] = pid.String()
+		if p := m.table.Lookup(pid); p != nil {
+			names[i] = label(p.Name(), pid)
+		}
+	}
+	name := ""
+	if p := m.table.Lookup(cyc[0]); p != nil {
+		name = p.Name()
+	}
+	return Finding{
+		Severity: SeverityCritical,
+		Name:     name,
+		Summary:  "call cycle: " + strings.Join(append(names, names[0]), " → "),
+		Evidence: []Evidence{{"processes in the cycle", float64(len(cyc)), "processes"}},
+		Chain:    cyc,
+		Advice: "These servers call each other in a cycle: each waits for the other to answer, so all of them stay stuck until the calls time out. " +
+			"Break the cycle: one direction must cast (or reply later) instead of calling.",
+	}
+}
+
+func (m *model) unresponsiveFinding(p *instrument.Proc, wall time.Time) Finding {
+	name := label(p.Name(), p.ID())
+	waited := m.unresp[p.ID()]
+	return Finding{
+		Severity: SeverityCritical,
+		Name:     p.Name(),
+		Summary:  fmt.Sprintf("%s did not stop when told (waited %v)", name, waited),
+		Evidence: []Evidence{{"waited", waited.Seconds(), "s"}},
+		Advice: fmt.Sprintf("Go cannot kill a goroutine: %s ignored its context's cancellation, so its goroutine and everything it holds stay alive. "+
+			"Make its loops and blocking calls select on ctx.Done(), use context-aware I/O, and keep handlers short.", name),
+	}
+}
+
+func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.SupervisorInfo) Finding {
+	name := label(p.Name(), p.ID())
+	sev := SeverityWarning
+	if n >= pol.MaxRestarts {
+		sev = SeverityCritical
+	}
+	return Finding{
+		Severity: sev,
+		Name:     p.Name(),
+		Summary:  fmt.Sprintf("restart storm: %s restarted %d children in %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period),
+		Evidence: []Evidence{
+			{"restarts in period", float64(n), "restarts"},
+			{"max restarts", float64(pol.MaxRestarts), "restarts"},
+			{"period", pol.Period.Seconds(), "s"},
+			{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
+		},
+		Advice: "Restart intensity is for unexpected bugs; past it the supervisor gives up and exits so that its parent decides. " +
+			"Read the crash reports: a failure that is expected (a lost connection, a rate limit) should be handled in the child, not restarted. " +
+			"Check the strategy too: independent children → one_for_one; children that cannot live without each other → one_for_all; a chain of dependencies → rest_for_one.",
+	}
+}
+
+// procEvidence lists the numbers of a process that findings show.
+func procEvidence(st *procState) []Evidence {
+	return []Evidence{
+		{"busy", pct(st.busyFrac), "%"},
+		{"queued", float64(st.depth), "messages"},
+		{"growth", float64(st.growth), "1/s"},
+		{"callers waiting", float64(st.waiting), "callers"},
+		{"arrival", float64(st.arrival), "1/s"},
+		{"handling", float64(st.handling), "1/s"},
+		{"mean handler", float64(st.meanHandler), "s"},
+		{"oldest queued", float64(st.headAge), "s"},
+	}
+}
+
+func pct(f float32) float64 { return float64(f) * 100 }
+
+func dur(sec float32) time.Duration {
+	d := time.Duration(float64(sec) * 1e9)
+	switch {
+	case d >= time.Millisecond:
+		return d.Round(100 * time.Microsecond)
+	case d >= time.Microsecond:
+		return d.Round(100 * time.Nanosecond)
+	}
+	return d
+}

@@ -1,0 +1,355 @@
+package observer
+
+import (
+	"slices"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// model is everything the observer derives. The Observer's mutex guards
+// it; the sampler changes it once per tick and the event reader per batch
+// of events.
+type model struct {
+	table *instrument.Table
+	opts  *Options
+
+	procs   map[instrument.PID]*procState
+	scanNo  uint32
+	tickNo  uint64
+	lastNow int64 // instrument time of the previous tick
+	handled uint64
+
+	// Filled by each scan and reused.
+	tops  [numTops]topN
+	cands []candidate
+	edges []edge
+	sups  []*instrument.Proc
+
+	sys    *system
+	hist   *histories
+	adv    *advisor
+	log    *eventLog
+	budget budgets
+	tasks  taskLinks
+	tree   treeBuilder
+	names  nameSet
+	cpu    map[instrument.PID]cpuFigure
+	prof   *CPUProfile
+	census censusState
+
+	// Fed by events.
+	unresp   map[instrument.PID]time.Duration // how long each unresponsive process was waited for
+	pending  []Event                          // crash reports waiting for their restart
+	crashes  counterSet[crashKey]             // for metrics
+	restarts counterSet[string]               // for metrics, by supervisor name
+}
+
+// The sort keys the scan keeps a top-N for.
+const (
+	topDepth = iota
+	topGrowth
+	topRate
+	topBusy
+	topRestarts
+	topWaiting
+	topHeadAge
+	numTops
+)
+
+// candidate is a process the advisor looks at this tick: one near a
+// threshold, or the subject of a finding.
+type candidate struct {
+	p  *instrument.Proc
+	st *procState
+}
+
+// edge is a wait-for edge: from waits in a call on to.
+type edge struct{ from, to instrument.PID }
+
+func newModel(t *instrument.Table, opts *Options) *model {
+	m := &model{
+		table:  t,
+		opts:   opts,
+		procs:  make(map[instrument.PID]*procState),
+		sys:    newSystem(opts.History),
+		hist:   newHistories(opts.Watched, opts.History),
+		adv:    newAdvisor(opts),
+		log:    newEventLog(opts.Events),
+		cpu:    make(map[instrument.PID]cpuFigure),
+		unresp: make(map[instrument.PID]time.Duration),
+	}
+	m.crashes.max, m.restarts.max = opts.MetricNames, opts.MetricNames
+	m.names.enabled = opts.MeterProvider != nil
+	m.budget.init()
+	m.tasks.init()
+	m.tree.init(opts)
+	m.names.init(opts.MetricNames)
+	for i := range m.tops {
+		m.tops[i].n = opts.TopN
+	}
+	return m
+}
+
+// tick runs one sampler tick at wall time wall, instrument time now. It
+// returns the new snapshot and whether a goroutine census is due.
+func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (*Snapshot, bool) {
+	dt := now - m.lastNow
+	if m.tickNo == 0 {
+		dt = int64(m.opts.Tick)
+	}
+	m.lastNow = now
+	m.tickNo++
+
+	m.flushCrashes(wall)
+	agg := m.scan(now, dt)
+	stats := m.table.Stats()
+	stats.Dropped = dropped
+	sample := m.sys.sample(wall, dt, stats, agg)
+	m.budget.update(wall, m.sups)
+	graph := waitGraph(m.edges, m.procs)
+	m.adv.begin(wall)
+	m.advise(wall, now, graph, sample)
+	findings := m.adv.end(wall)
+
+	hot := m.hotSet(findings)
+	procs := make([]Process, 0, len(hot))
+	for _, pid := range hot {
+		p := m.table.Lookup(pid)
+		st := m.procs[pid]
+		if p == nil || st == nil {
+			continue
+		}
+		procs = append(procs, m.view(p, st))
+	}
+	m.hist.record(wall, procs, m.adv.subjects)
+	tree := m.tree.build(m, findings, watching)
+
+	snap := &Snapshot{
+		Tick:      m.tickNo,
+		At:        wall,
+		Interval:  m.opts.Tick,
+		System:    m.sys.view(stats, sample, len(m.sups), m.handled),
+		Processes: procs,
+		Tree:      tree,
+		Findings:  findings,
+		CPU:       m.prof,
+		Census:    m.census.last,
+		EventSeq:  m.log.seq(),
+	}
+	return snap, watching && m.census.due(sample)
+}
+
+// scanAgg sums what the scan saw across every process.
+type scanAgg struct {
+	live          int
+	rate          float64
+	queued, wait  uint64
+	busyProcesses int
+}
+
+// scan reads every live process's counters once and derives its numbers.
+// It is the only part of a tick that grows with the number of processes,
+// so it does no allocation per process beyond the first sight of one.
+func (m *model) scan(now, dt int64) scanAgg {
+	m.scanNo++
+	scanNo := m.scanNo
+	for i := range m.tops {
+		m.tops[i].reset()
+	}
+	m.cands = m.cands[:0]
+	m.edges = m.edges[:0]
+	m.sups = m.sups[:0]
+	structural := m.tree.wantStructure(m.table.Stats())
+	if structural {
+		m.tree.resetStructure()
+	}
+	metrics := m.names.enabled
+	if metrics {
+		m.names.begin()
+	}
+	var agg scanAgg
+	m.table.Range(func(p *instrument.Proc) bool {
+		id := p.ID()
+		c := p.Load(now)
+		st := m.procs[id]
+		if st == nil {
+			st = &procState{fresh: true}
+			m.procs[id] = st
+			m.handled += c.Handled
+			st.observe(c, now, min(now-p.Started(), dt))
+		} else {
+			st.fresh = false
+			m.handled += sub(c.Handled, st.handled)
+			st.observe(c, now, dt)
+		}
+		st.seen = scanNo
+		agg.live++
+		agg.rate += float64(st.handling)
+		agg.queued += uint64(st.depth)
+		agg.wait += uint64(st.waiting)
+		if st.busyFrac >= 0.9 {
+			agg.busyProcesses++
+		}
+		m.tops[topDepth].offer(float64(st.depth), id)
+		m.tops[topGrowth].offer(float64(st.growth), id)
+		m.tops[topRate].offer(float64(st.handling), id)
+		m.tops[topBusy].offer(float64(st.busyFrac), id)
+		m.tops[topRestarts].offer(float64(st.restarts), id)
+		m.tops[topWaiting].offer(float64(st.waiting), id)
+		m.tops[topHeadAge].offer(float64(st.headAge), id)
+		if c.BlockedOn != 0 {
+			m.edges = append(m.edges, edge{id, c.BlockedOn})
+		}
+		if p.Kind().IsSupervisor() {
+			m.sups = append(m.sups, p)
+		}
+		if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
+			c.Status == instrument.StatusUnresponsive || m.adv.subjects[id] != 0 {
+			m.cands = append(m.cands, candidate{p, st})
+		}
+		if structural {
+			m.tree.add(p)
+		}
+		if metrics {
+			m.names.add(p, st)
+		}
+		return true
+	})
+	if agg.live != len(m.procs) {
+		for id, st := range m.procs {
+			if st.seen != scanNo {
+				delete(m.procs, id)
+			}
+		}
+	}
+	return agg
+}
+
+// hotSet returns the processes a snapshot shows: the top of each sort key,
+// the watched ones and the subjects of findings, in PID order.
+func (m *model) hotSet(findings []Finding) []instrument.PID {
+	set := make(map[instrument.PID]struct{}, m.opts.TopN*4)
+	for i := range m.tops {
+		for _, it := range m.tops[i].items {
+			set[it.pid] = struct{}{}
+		}
+	}
+	for _, f := range findings {
+		if f.PID != 0 {
+			set[f.PID] = struct{}{}
+		}
+	}
+	for pid := range m.hist.explicit {
+		set[pid] = struct{}{}
+	}
+	for _, pc := range cpuTop(m.prof, m.opts.TopN) {
+		set[pc] = struct{}{}
+	}
+	hot := make([]instrument.PID, 0, len(set))
+	for pid := range set {
+		hot = append(hot, pid)
+	}
+	slices.Sort(hot)
+	return hot
+}
+
+// view builds the public view of one process.
+func (m *model) view(p *instrument.Proc, st *procState) Process {
+	v := Process{
+		PID:       p.ID(),
+		Name:      p.Name(),
+		Kind:      p.Kind().String(),
+		Status:    p.Status().String(),
+		Parent:    p.Parent(),
+		Behaviour: p.Behaviour(),
+		Started:   instrument.Time(p.Started()),
+		Depth:     uint64(st.depth),
+		Growth:    float64(st.growth),
+		Arrival:   float64(st.arrival),
+		Handling:  float64(st.handling),
+		CastShare: float64(st.castShare),
+		Busy:      float64(st.busyFrac),
+		HeadAge:   secondsDur(st.headAge),
+		Waiting:   uint64(st.waiting),
+		Handled:   st.handled,
+		Restarts:  st.restarts,
+	}
+	if v.CastShare == 0 && st.calls == 0 && st.enq > 0 {
+		v.CastShare = 1
+	}
+	if b := p.Supervisor(); b != nil {
+		v.Supervisor = &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
+		v.RestartBudget = m.budget.share(p.ID())
+	} else if p.Parent() != 0 {
+		v.RestartBudget = m.budget.share(p.Parent())
+	}
+	v.BlockedOn = m.blockedOn(p.ID())
+	if f, ok := m.cpu[p.ID()]; ok {
+		v.CPU, v.CPUShare = f.cpu, f.share
+	}
+	v.Goroutines = m.census.goroutines(p.ID())
+	return v
+}
+
+// blockedOn returns whom pid waited on at the latest scan.
+func (m *model) blockedOn(pid instrument.PID) instrument.PID {
+	for _, e := range m.edges {
+		if e.from == pid {
+			return e.to
+		}
+	}
+	return 0
+}
+
+// topN keeps the n highest-scoring processes: a min-heap on score.
+type topN struct {
+	n     int
+	items []topItem
+}
+
+type topItem struct {
+	score float64
+	pid   instrument.PID
+}
+
+func (t *topN) reset() { t.items = t.items[:0] }
+
+// offer considers one process; scores of zero or less are never kept.
+func (t *topN) offer(score float64, pid instrument.PID) {
+	if score <= 0 {
+		return
+	}
+	h := t.items
+	if len(h) < t.n {
+		h = append(h, topItem{score, pid})
+		for i := len(h) - 1; i > 0; {
+			parent := (i - 1) / 2
+			if h[parent].score <= h[i].score {
+				break
+			}
+			h[parent], h[i] = h[i], h[parent]
+			i = parent
+		}
+		t.items = h
+		return
+	}
+	if score <= h[0].score {
+		return
+	}
+	h[0] = topItem{score, pid}
+	for i := 0; ; {
+		l, r, small := 2*i+1, 2*i+2, i
+		if l < len(h) && h[l].score < h[small].score {
+			small = l
+		}
+		if r < len(h) && h[r].score < h[small].score {
+			small = r
+		}
+		if small == i {
+			return
+		}
+		h[i], h[small] = h[small], h[i]
+		i = small
+	}
+}

@@ -1,0 +1,183 @@
+package observer
+
+import (
+	"slices"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// treeBuilder keeps the shape of the supervision tree. The shape is
+// rebuilt by a scan only when processes were spawned or exited since the
+// last one; every tick refreshes the numbers on the nodes.
+type treeBuilder struct {
+	fanout, limit int
+
+	spawned, exited  uint64
+	built            bool
+	rebuild          bool // the latest scan collected a new shape
+	relationsChanged bool // links or monitors changed: edges need reading
+
+	kids  map[instrument.PID]*kids
+	roots []instrument.PID
+
+	nodes       []TreeNode
+	foldedRoots int
+	index       map[instrument.PID]int
+	links       []Edge
+	monitors    []Edge
+}
+
+// kids are a parent's children as one scan saw them: how many, and the
+// lowest PIDs among them (the oldest), at most fanout.
+type kids struct {
+	n    int
+	pids []instrument.PID
+	max  int // index of the highest PID in pids, once full
+}
+
+func (t *treeBuilder) init(o *Options) {
+	t.fanout, t.limit = o.TreeFanout, o.TreeNodes
+	t.index = make(map[instrument.PID]int)
+}
+
+// wantStructure reports whether the scan about to run must collect the
+// tree's shape.
+func (t *treeBuilder) wantStructure(st instrument.Stats) bool {
+	if t.built && st.Spawned == t.spawned && st.Exited == t.exited {
+		return false
+	}
+	t.spawned, t.exited, t.built = st.Spawned, st.Exited, true
+	return true
+}
+
+func (t *treeBuilder) resetStructure() {
+	t.kids = make(map[instrument.PID]*kids)
+	t.roots = t.roots[:0]
+	t.rebuild = true
+}
+
+// add records one process during a structural scan.
+func (t *treeBuilder) add(p *instrument.Proc) {
+	id, parent := p.ID(), p.Parent()
+	if parent == 0 {
+		t.roots = append(t.roots, id)
+		return
+	}
+	k := t.kids[parent]
+	if k == nil {
+		k = &kids{}
+		t.kids[parent] = k
+	}
+	k.n++
+	if len(k.pids) < t.fanout {
+		k.pids = append(k.pids, id)
+		if len(k.pids) == t.fanout {
+			k.max = maxIndex(k.pids)
+		}
+		return
+	}
+	if id < k.pids[k.max] {
+		k.pids[k.max] = id
+		k.max = maxIndex(k.pids)
+	}
+}
+
+func maxIndex(s []instrument.PID) int {
+	m := 0
+	for i, v := range s {
+		if v > s[m] {
+			m = i
+		}
+	}
+	return m
+}
+
+// build returns this tick's tree.
+func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
+	if t.rebuild {
+		t.shape(m)
+		t.rebuild = false
+		t.relationsChanged = true
+	}
+	nodes := slices.Clone(t.nodes)
+	for i := range nodes {
+		n := &nodes[i]
+		if p := m.table.Lookup(n.PID); p != nil {
+			n.Name, n.Status = p.Name(), p.Status().String()
+		} else {
+			n.Status = instrument.StatusExited.String()
+		}
+		if st := m.procs[n.PID]; st != nil {
+			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
+		}
+		n.Finding = m.adv.subjects[n.PID]
+	}
+	if watching && t.relationsChanged {
+		t.readRelations(m.table)
+		t.relationsChanged = false
+	}
+	return Tree{Nodes: nodes, FoldedRoots: t.foldedRoots, Links: slices.Clone(t.links), Monitors: slices.Clone(t.monitors)}
+}
+
+// shape lays the nodes out, parents before children, from the latest
+// structural scan.
+func (t *treeBuilder) shape(m *model) {
+	// Children whose parent has exited are shown as roots.
+	for parent, k := range t.kids {
+		if _, live := m.procs[parent]; !live {
+			t.roots = append(t.roots, k.pids...)
+		}
+	}
+	slices.Sort(t.roots)
+	t.nodes = t.nodes[:0]
+	clear(t.index)
+	queue := slices.Clone(t.roots[:min(len(t.roots), t.limit)])
+	t.foldedRoots = len(t.roots) - len(queue)
+	for i := 0; i < len(queue); i++ {
+		pid := queue[i]
+		p := m.table.Lookup(pid)
+		if p == nil {
+			continue
+		}
+		parent := p.Parent()
+		if _, ok := t.index[parent]; !ok {
+			parent = 0
+		}
+		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String()}
+		if k := t.kids[pid]; k != nil {
+			n.Children = k.n
+			room := max(t.limit-len(queue), 0)
+			listed := k.pids[:min(len(k.pids), room)]
+			n.Folded = k.n - len(listed)
+			sorted := slices.Clone(listed)
+			slices.Sort(sorted)
+			queue = append(queue, sorted...)
+		}
+		t.index[pid] = len(t.nodes)
+		t.nodes = append(t.nodes, n)
+		if len(t.nodes) >= t.limit {
+			break
+		}
+	}
+}
+
+// readRelations reads the links and monitors between the tree's nodes.
+func (t *treeBuilder) readRelations(table *instrument.Table) {
+	t.links, t.monitors = t.links[:0], t.monitors[:0]
+	for _, n := range t.nodes {
+		p := table.Lookup(n.PID)
+		if p == nil {
+			continue
+		}
+		for _, b := range p.Links() {
+			if _, ok := t.index[b]; ok && n.PID < b {
+				t.links = append(t.links, Edge{From: n.PID, To: b})
+			}
+		}
+		for _, target := range p.Monitors() {
+			if _, ok := t.index[target]; ok {
+				t.monitors = append(t.monitors, Edge{From: n.PID, To: target})
+			}
+		}
+	}
+}
