@@ -123,14 +123,16 @@ func (p *Proc) AddRestart() { p.restarts.Add(1) }
 
 // --- hot path: senders ---
 
-// Enqueued counts one message put in the mailbox. Senders call it.
-func (p *Proc) Enqueued() { p.enqueued.Add(1) }
+// Enqueued counts one message put in the mailbox and returns the count so
+// far, which a mailbox may use to stamp one message in HeadStampEvery.
+// Senders call it.
+func (p *Proc) Enqueued() uint64 { return p.enqueued.Add(1) }
 
 // CallEnqueued counts one call request put in the mailbox: a message whose
-// sender now waits for the reply.
-func (p *Proc) CallEnqueued() {
-	p.enqueued.Add(1)
+// sender now waits for the reply. It returns the count of all messages.
+func (p *Proc) CallEnqueued() uint64 {
 	p.calls.Add(1)
+	return p.enqueued.Add(1)
 }
 
 // --- hot path: the process itself ---

@@ -3,26 +3,32 @@ package otp
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"sync"
 	"sync/atomic"
 	"time"
+	"weak"
 )
 
 // DefaultCallTimeout is how long [Call] waits for a reply, as in OTP.
 const DefaultCallTimeout = 5 * time.Second
 
-// callSlot carries one call's reply. Slots are pooled per server and reused;
-// each use has a new generation, so a late reply or timeout meant for an
-// earlier use finds the generation changed and does nothing.
+// callSlot carries one call's reply. Slots are pooled per node and reply
+// type and reused; each use has a new generation, so a late reply or
+// timeout meant for an earlier use finds the generation changed and does
+// nothing.
 type callSlot[R any] struct {
-	state atomic.Uint64 // gen<<1 | 1 while a caller waits; the first to CAS it away answers
-	gen   uint64        // the caller's alone
-	reply R
-	err   error
-	ch    chan struct{} // cap 1: signalled once by whoever answers
+	state   atomic.Uint64 // gen<<1 | 1 while a caller waits; the first to CAS it away answers
+	timeout atomic.Int64  // of the current use, for the watchdog
+	gen     uint64        // the caller's alone
+	reply   R
+	err     error
+	ch      chan struct{} // cap 1: signalled once by whoever answers
 }
 
-func (s *callSlot[R]) arm() uint64 {
+func (s *callSlot[R]) arm(timeout time.Duration) uint64 {
 	s.gen++
+	s.timeout.Store(int64(timeout))
 	s.state.Store(s.gen<<1 | 1)
 	return s.gen
 }
@@ -46,11 +52,57 @@ func (s *callSlot[R]) fail(gen uint64, err error) {
 	}
 }
 
-// expire implements expirer for the watchdog.
+// waiting implements expirer: the generation of the use a caller waits
+// on, and its timeout.
+func (s *callSlot[R]) waiting() (gen uint64, timeout int64, ok bool) {
+	st := s.state.Load()
+	if st&1 == 0 {
+		return 0, 0, false
+	}
+	return st >> 1, s.timeout.Load(), true
+}
+
+// expire implements expirer.
 func (s *callSlot[R]) expire(gen uint64) { s.fail(gen, ErrTimeout) }
 
-// waiting implements expirer for the watchdog.
-func (s *callSlot[R]) waiting(gen uint64) bool { return s.state.Load() == gen<<1|1 }
+// slotPool pools the call slots of one reply type on one node, and
+// registers each slot it makes with the node's watchdog.
+type slotPool[R any] struct {
+	pool sync.Pool
+	wd   *watchdog
+}
+
+func (p *slotPool[R]) get() *callSlot[R] {
+	if s, _ := p.pool.Get().(*callSlot[R]); s != nil {
+		return s
+	}
+	s := &callSlot[R]{ch: make(chan struct{}, 1)}
+	p.wd.register(weakSlot[R]{weak.Make(s)})
+	return s
+}
+
+func (p *slotPool[R]) put(s *callSlot[R]) { p.pool.Put(s) }
+
+// weakSlot lets the watchdog see a slot without keeping it alive once the
+// pool has dropped it.
+type weakSlot[R any] struct{ p weak.Pointer[callSlot[R]] }
+
+func (w weakSlot[R]) get() expirer {
+	if s := w.p.Value(); s != nil {
+		return s
+	}
+	return nil
+}
+
+// slotPoolFor returns the node's slot pool for reply type R.
+func slotPoolFor[R any](n *Node) *slotPool[R] {
+	t := reflect.TypeFor[R]()
+	if p, ok := n.slotPools.Load(t); ok {
+		return p.(*slotPool[R])
+	}
+	p, _ := n.slotPools.LoadOrStore(t, &slotPool[R]{wd: n.wd})
+	return p.(*slotPool[R])
+}
 
 // Call sends req to the server and waits up to [DefaultCallTimeout] for the
 // reply. See [CallTimeout].
@@ -58,34 +110,33 @@ func Call[M, R any](ctx context.Context, to Ref[M, R], req M) (R, error) {
 	return CallTimeout(ctx, to, req, DefaultCallTimeout)
 }
 
-// CallTimeout sends req to the server and waits up to timeout (a few
-// milliseconds of resolution) for the reply. The error wraps [ErrTimeout]
-// when no reply came in time, [ErrNoProc] when the server is not alive, and
-// is an [*ExitError] carrying the exit reason (a [*PanicError] when it
-// panicked) when the server exited before replying. When ctx belongs to a
-// process, that process is recorded as waiting on the server (the wait-for
-// graph); when ctx is cancelled, the call returns ctx.Err().
+// CallTimeout sends req to the server and waits up to timeout (with a
+// resolution of a few milliseconds) for the reply. The error wraps
+// [ErrTimeout] when no reply came in time, [ErrNoProc] when the server is
+// not alive, and is an [*ExitError] carrying the exit reason (a
+// [*PanicError] when it panicked) when the server exited before replying.
+// When ctx belongs to a process, that process is recorded as waiting on
+// the server (the wait-for graph); when ctx is cancelled, the call returns
+// ctx.Err(). A server that times out still handles the request later; its
+// reply is dropped.
 func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout time.Duration) (R, error) {
 	var zero R
 	s, err := to.resolve()
 	if err != nil {
-		return zero, err
+		return zero, fmt.Errorf("call %v: %w", to, err)
 	}
 	caller := self(ctx)
 	if caller == &s.process {
 		return zero, fmt.Errorf("call %v: %w", s.id, ErrCallSelf)
 	}
-	slot, _ := s.mb.slots.Get().(*callSlot[R])
-	if slot == nil {
-		slot = &callSlot[R]{ch: make(chan struct{}, 1)}
-	}
-	gen := slot.arm()
+	slot := s.slots.get()
+	gen := slot.arm(timeout)
+	s.node.wd.expect()
 	if err := s.mb.put(&s.process, envelope[M, R]{msg: req, call: slot, gen: gen}); err != nil {
 		slot.claim(gen)
-		s.mb.slots.Put(slot)
-		return zero, err
+		s.slots.put(slot)
+		return zero, fmt.Errorf("call: %w", err)
 	}
-	s.node.wd.add(slot, gen, s.id, timeout)
 	if caller != nil {
 		caller.proc.SetBlockedOn(s.id)
 	}
@@ -99,9 +150,9 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 				if caller != nil {
 					caller.proc.SetBlockedOn(0)
 				}
-				// The slot may still be in the server's queue: a later
-				// answer finds the generation changed.
-				s.mb.slots.Put(slot)
+				// The request may still be queued: its answer finds
+				// the generation changed.
+				s.slots.put(slot)
 				return zero, fmt.Errorf("call %v: %w", s.id, ctx.Err())
 			}
 			<-slot.ch // answered meanwhile
@@ -112,7 +163,7 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 	}
 	r, err := slot.reply, slot.err
 	slot.reply, slot.err = zero, nil
-	s.mb.slots.Put(slot)
+	s.slots.put(slot)
 	if err == ErrTimeout {
 		err = fmt.Errorf("call %v: no reply within %v: %w", s.id, timeout, ErrTimeout)
 	}
@@ -126,9 +177,12 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 func Cast[M, R any](to Ref[M, R], msg M) error {
 	s, err := to.resolve()
 	if err != nil {
-		return err
+		return fmt.Errorf("cast %v: %w", to, err)
 	}
-	return s.mb.put(&s.process, envelope[M, R]{msg: msg})
+	if err := s.mb.put(&s.process, envelope[M, R]{msg: msg}); err != nil {
+		return fmt.Errorf("cast: %w", err)
+	}
+	return nil
 }
 
 func errNoProcFor(pid PID) error { return fmt.Errorf("%v: %w", pid, ErrNoProc) }

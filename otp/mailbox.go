@@ -2,9 +2,18 @@ package otp
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/go-observer/observer/instrument"
 )
+
+// mailboxChan is the capacity of a mailbox's channel: a few calls pass
+// through it without a lock; beyond it, messages queue in the list.
+const mailboxChan = 4
+
+// wakeStamp marks an envelope that carries no message: it only wakes the
+// owner for a system message or a stop request.
+const wakeStamp = -1
 
 // envelope is one message in a server's mailbox: a cast, or a call whose
 // reply goes to call.
@@ -15,93 +24,166 @@ type envelope[M, R any] struct {
 	stamp int64 // enqueue time of one message in HeadStampEvery; else 0
 }
 
-// mailbox is a server's unbounded FIFO queue. Senders append under a lock;
-// the owner swaps the whole queue out in one step and handles the batch
-// without the lock. Senders wake the owner only when it sleeps, so a busy
-// server is not signalled per message.
+// mailbox is a server's unbounded FIFO queue. Casts append to a list under
+// a lock, and the owner swaps the whole list out and handles the batch
+// without it: a cast never blocks, and a flood costs one lock per message
+// on the sender's side only. A call passes through a small channel while
+// the list is empty, which costs no more than a bare channel request; once
+// the list is in use every message goes to it until the owner has drained
+// it, so order from each sender is kept.
 type mailbox[M, R any] struct {
-	mu       sync.Mutex
-	in       []envelope[M, R]
-	seq      uint32
-	sleeping bool
-	closed   bool
-	reason   error // why it closed
+	ch          chan envelope[M, R]
+	overflowing atomic.Bool // the list is in use: senders must append to it
+	closed      atomic.Bool
+	mu          sync.Mutex
+	overflow    []envelope[M, R]
+	_           [64]byte // keep the owner's fields off the senders' cache line
 
-	// The owner's alone: the batch being handled and the next one in it.
-	out    []envelope[M, R]
-	next   int
-	headed bool // a head stamp is published
-
-	slots sync.Pool // *callSlot[R]
+	// The owner's alone: the overflow batch being handled, the next one in
+	// it, and the call being handled (failed if the handler panics).
+	batch   []envelope[M, R]
+	next    int
+	curCall *callSlot[R]
+	curGen  uint64
+	headed  bool // a head stamp is published
 }
 
-// put enqueues e for p. It fails with an *ExitError (wrapping ErrNoProc)
-// once the mailbox is closed.
+func (m *mailbox[M, R]) init() { m.ch = make(chan envelope[M, R], mailboxChan) }
+
+// put enqueues e for p. It fails with an error wrapping ErrNoProc once the
+// mailbox is closed.
 func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
+	if m.closed.Load() {
+		return errNoProcFor(p.id)
+	}
+	var n uint64
+	if e.call != nil {
+		n = p.proc.CallEnqueued()
+	} else {
+		n = p.proc.Enqueued()
+	}
+	if n%instrument.HeadStampEvery == 0 {
+		e.stamp = instrument.Now()
+	}
+	// Calls take the channel when the list is not in use: the owner is
+	// probably waiting, and a channel hand-off is the quickest way to wake
+	// it. Casts go to the list, which the owner drains in batches.
+	if e.call != nil && !m.overflowing.Load() {
+		select {
+		case m.ch <- e:
+			return m.sent(p, &e)
+		default:
+		}
+	}
 	m.mu.Lock()
-	if m.closed {
+	if m.closed.Load() {
 		m.mu.Unlock()
 		return errNoProcFor(p.id)
 	}
-	if m.seq++; m.seq%instrument.HeadStampEvery == 0 {
-		e.stamp = instrument.Now()
-	}
-	m.in = append(m.in, e)
-	if e.call != nil {
-		p.proc.CallEnqueued()
-	} else {
-		p.proc.Enqueued()
-	}
-	wake := m.sleeping
-	m.sleeping = false
+	started := !m.overflowing.Swap(true)
+	m.overflow = append(m.overflow, e)
 	m.mu.Unlock()
-	if wake {
-		p.poke()
+	if started {
+		// The owner may be waiting on the channel.
+		m.wakeup()
 	}
 	return nil
 }
 
-// take swaps the queue out for the owner. It returns false, and marks the
-// owner as sleeping, when the queue is empty.
-func (m *mailbox[M, R]) take(p *process) bool {
-	clear(m.out)
-	if cap(m.out) > 4096 {
-		m.out = nil // let a flood's backlog go
+// sent catches a call that slipped into the channel after the owner
+// drained it on exit: the caller answers itself.
+func (m *mailbox[M, R]) sent(p *process, e *envelope[M, R]) error {
+	if m.closed.Load() && e.call != nil && e.call.claim(e.gen) {
+		return errNoProcFor(p.id)
 	}
-	m.mu.Lock()
-	if len(m.in) == 0 {
-		m.sleeping = true
-		m.out = m.out[:0]
-		m.mu.Unlock()
-		if m.headed {
-			m.headed = false
-			p.proc.SetHead(0)
-		}
-		return false
-	}
-	m.in, m.out = m.out[:0], m.in
-	m.mu.Unlock()
-	m.next = 0
-	return true
+	return nil
 }
 
-// close refuses further messages and fails every queued call, including
-// the unanswered rest of the batch being handled.
+// wakeup wakes the owner if it waits for mail. A full channel needs no
+// wake-up: the owner checks for system messages between messages.
+func (m *mailbox[M, R]) wakeup() {
+	select {
+	case m.ch <- envelope[M, R]{stamp: wakeStamp}:
+	default:
+	}
+}
+
+// receive returns the next envelope for the owner, waiting for one when
+// wait is set; ok is false when there is none (or only a wake-up).
+func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok bool) {
+	if m.next < len(m.batch) {
+		e = m.batch[m.next]
+		m.batch[m.next] = envelope[M, R]{}
+		m.next++
+		return e, true
+	}
+	select {
+	case e = <-m.ch:
+		return e, e.stamp != wakeStamp
+	default:
+	}
+	if m.overflowing.Load() {
+		// The channel is drained: the overflow list is next, in order.
+		m.mu.Lock()
+		m.batch, m.overflow = m.overflow, m.batch[:0]
+		if len(m.batch) == 0 {
+			// Caught up: senders may use the channel again. Until then
+			// they keep appending here, which keeps their order. The
+			// buffers of a flood's backlog go.
+			m.overflowing.Store(false)
+			if cap(m.overflow) > 1024 {
+				m.overflow = nil
+			}
+			if cap(m.batch) > 1024 {
+				m.batch = nil
+			}
+		}
+		m.mu.Unlock()
+		m.next = 0
+		if len(m.batch) > 0 {
+			return m.receive(p, wait)
+		}
+	}
+	if !wait {
+		return e, false
+	}
+	if m.headed {
+		m.headed = false
+		p.proc.SetHead(0)
+	}
+	e = <-m.ch
+	return e, e.stamp != wakeStamp
+}
+
+// close refuses further messages and fails every queued call, and the one
+// being handled, with the exit reason. Only the owner calls it.
 func (m *mailbox[M, R]) close(p *process, reason error) {
-	m.mu.Lock()
-	m.closed = true
-	m.reason = reason
-	in := m.in
-	m.in = nil
-	m.mu.Unlock()
+	m.closed.Store(true)
 	exit := &ExitError{PID: p.id, Reason: reason}
-	for _, q := range [][]envelope[M, R]{m.out[min(m.next, len(m.out)):], in} {
+	if m.curCall != nil {
+		m.curCall.fail(m.curGen, exit)
+		m.curCall = nil
+	}
+	m.mu.Lock()
+	overflow := m.overflow
+	m.overflow = nil
+	m.mu.Unlock()
+	for _, q := range [][]envelope[M, R]{m.batch[m.next:], overflow} {
 		for i := range q {
 			if q[i].call != nil {
 				q[i].call.fail(q[i].gen, exit)
 			}
 		}
 	}
-	clear(m.out)
-	m.out = nil
+	m.batch = nil
+	for {
+		select {
+		case e := <-m.ch:
+			if e.call != nil {
+				e.call.fail(e.gen, exit)
+			}
+		default:
+			return
+		}
+	}
 }

@@ -33,6 +33,8 @@ type Node struct {
 	stopTO time.Duration
 	wd     *watchdog
 	wg     sync.WaitGroup
+	// slotPools holds a *slotPool[R] per reply type R.
+	slotPools sync.Map
 
 	mu      sync.RWMutex
 	names   map[string]*process

@@ -17,6 +17,8 @@ type behaviour interface {
 	// closeMailbox refuses further messages and fails queued calls with
 	// the exit reason. It runs on the process goroutine, after run.
 	closeMailbox(reason error)
+	// wakeup wakes the process if it waits for something to do.
+	wakeup()
 }
 
 // process is what every kind of process shares: identity, the system queue
@@ -30,7 +32,7 @@ type process struct {
 	name   string
 	labels context.Context // pprof labels; the parent of the process context
 	impl   behaviour
-	wake   chan struct{} // cap 1: new mail, a system message, or a stop request
+	wake   chan struct{} // cap 1: a system message or a stop request; servers wake through their mailbox
 	done   chan struct{} // closed once the process has fully exited
 
 	stopping atomic.Bool // a stop was requested; checked between messages
@@ -59,7 +61,6 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	p.node = n
 	p.parent = o.parent
 	p.trap = o.trap
-	p.wake = make(chan struct{}, 1)
 	p.done = make(chan struct{})
 	info.Parent = o.parent
 	info.Restarts = o.restarts
@@ -288,7 +289,10 @@ func (p *process) takeSys() []any {
 	return msgs
 }
 
-func (p *process) poke() {
+func (p *process) poke() { p.impl.wakeup() }
+
+// wakeup implements behaviour.wakeup for processes without a mailbox.
+func (p *process) wakeup() {
 	select {
 	case p.wake <- struct{}{}:
 	default:

@@ -64,15 +64,17 @@ type Terminator interface {
 type server[M, R any] struct {
 	process
 	h       Server[M, R]
-	mb      mailbox[M, R]
+	slots   *slotPool[R]
 	started chan error
+	mb      mailbox[M, R]
 }
 
 // Start starts a server and waits for its Init. The server is linked,
 // parented and named according to opts.
 func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], error) {
-	s := &server[M, R]{h: srv, started: make(chan error, 1)}
+	s := &server[M, R]{h: srv, slots: slotPoolFor[R](n), started: make(chan error, 1)}
 	s.impl = s
+	s.mb.init()
 	o := collect(opts)
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	if err := n.spawn(&s.process, o, info); err != nil {
@@ -136,15 +138,13 @@ func (s *server[M, R]) run(p *process) (reason error) {
 			}
 			continue
 		}
-		if s.mb.next >= len(s.mb.out) && !s.mb.take(p) {
-			<-p.wake
+		e, ok := s.mb.receive(p, true)
+		if !ok {
 			continue
 		}
-		if reason, stop := s.handle(p, &s.mb.out[s.mb.next], cast); stop {
-			s.mb.next++
+		if reason, stop := s.handle(p, &e, cast); stop {
 			return reason
 		}
-		s.mb.next++
 	}
 }
 
@@ -159,7 +159,9 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 	}
 	t := pr.HandlerStart()
 	if e.call != nil {
+		s.mb.curCall, s.mb.curGen = e.call, e.gen
 		r, err := s.h.HandleCall(p, e.msg)
+		s.mb.curCall = nil
 		if se, ok := err.(*stopError); ok {
 			e.call.answer(e.gen, r, se.reason)
 			pr.HandlerEnd(t, true)
@@ -197,6 +199,8 @@ func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, st
 }
 
 func (s *server[M, R]) closeMailbox(reason error) { s.mb.close(&s.process, reason) }
+
+func (s *server[M, R]) wakeup() { s.mb.wakeup() }
 
 // unwrapStop turns a handler's error into an exit reason.
 func unwrapStop(err error) error {

@@ -166,6 +166,7 @@ func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) 
 	spec.defaults()
 	s := &supervisor{spec: spec, started: make(chan error, 1)}
 	s.impl = s
+	s.wake = make(chan struct{}, 1)
 	for _, cs := range spec.Children {
 		s.children = append(s.children, &child{spec: cs})
 	}

@@ -1,7 +1,6 @@
 package otp
 
 import (
-	"container/heap"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,28 +13,33 @@ const watchdogTick = 5 * time.Millisecond
 
 // expirer is a call slot as the watchdog sees it.
 type expirer interface {
-	waiting(gen uint64) bool
+	waiting() (gen uint64, timeout int64, ok bool)
 	expire(gen uint64)
 }
 
-type deadline struct {
-	slot expirer
-	gen  uint64
-	at   int64 // instrument.Now() timestamp
+// weakRef is a registered slot that may have been collected.
+type weakRef interface{ get() expirer }
+
+// watched is the watchdog's record of one slot: the use it last saw
+// waiting, and since when.
+type watched struct {
+	ref   weakRef
+	gen   uint64
+	since int64
 }
 
-// watchdog enforces call timeouts without a runtime timer per call: a call
-// appends its deadline to a shard list (one short lock), and one goroutine
-// per node, ticking only while calls are pending, moves the calls still
-// waiting into a deadline heap and fails the expired ones. Most calls are
-// answered before the next tick and never reach the heap.
+// watchdog enforces call timeouts without a runtime timer per call and with
+// no lock on the call path. Every call slot is registered once, when the
+// pool makes it. A call only marks its slot as waiting, with its timeout;
+// one goroutine per node scans the slots every tick while any call waits,
+// notes when it first saw each use waiting, and fails those waiting longer
+// than their timeout. A timeout therefore fires up to one tick late, never
+// early. The watchdog parks when no call waits; the first call after that
+// wakes it.
 type watchdog struct {
-	shards [8]struct {
-		mu   sync.Mutex
-		list []deadline
-		_    [32]byte
-	}
 	parked atomic.Bool
+	mu     sync.Mutex
+	slots  []watched
 	wakeC  chan struct{}
 	stopC  chan struct{}
 	doneC  chan struct{}
@@ -48,13 +52,15 @@ func newWatchdog() *watchdog {
 	return w
 }
 
-// add arms a timeout for use gen of slot.
-func (w *watchdog) add(slot expirer, gen uint64, shard PID, timeout time.Duration) {
-	d := deadline{slot: slot, gen: gen, at: instrument.Now() + int64(timeout)}
-	s := &w.shards[shard%8]
-	s.mu.Lock()
-	s.list = append(s.list, d)
-	s.mu.Unlock()
+// register adds a new slot to the scan.
+func (w *watchdog) register(r weakRef) {
+	w.mu.Lock()
+	w.slots = append(w.slots, watched{ref: r})
+	w.mu.Unlock()
+}
+
+// expect is called after a slot is armed: it wakes a parked watchdog.
+func (w *watchdog) expect() {
 	if w.parked.Load() && w.parked.CompareAndSwap(true, false) {
 		select {
 		case w.wakeC <- struct{}{}:
@@ -70,103 +76,56 @@ func (w *watchdog) stop() {
 
 func (w *watchdog) run() {
 	defer close(w.doneC)
-	var (
-		pending deadlineHeap
-		batch   []deadline
-		ticker  *time.Ticker
-	)
+	ticker := time.NewTicker(watchdogTick)
+	defer ticker.Stop()
 	for {
-		// Collect new deadlines, keeping only calls still waiting.
-		idle := true
-		for i := range w.shards {
-			s := &w.shards[i]
-			s.mu.Lock()
-			batch, s.list = s.list, batch[:0]
-			s.mu.Unlock()
-			for _, d := range batch {
-				if d.slot.waiting(d.gen) {
-					heap.Push(&pending, d)
-				}
-			}
-			clear(batch)
-			if len(batch) > 0 {
-				idle = false
-			}
-		}
-		now := instrument.Now()
-		for len(pending) > 0 && (pending[0].at <= now || !pending[0].slot.waiting(pending[0].gen)) {
-			d := heap.Pop(&pending).(deadline)
-			d.slot.expire(d.gen)
-		}
-		if len(pending) > 2048 {
-			pending.prune()
-		}
-		if idle && len(pending) == 0 {
-			// Park until a call arrives; re-check the shards after saying
-			// so, so that an add racing with parking is not missed.
-			if ticker != nil {
-				ticker.Stop()
-				ticker = nil
-			}
+		if !w.scan() {
+			// No call waits. Say so, then look once more, so that a call
+			// armed meanwhile either sees parked or is seen here.
 			w.parked.Store(true)
-			if w.empty() {
+			if !w.scan() {
+				ticker.Stop()
 				select {
 				case <-w.wakeC:
 				case <-w.stopC:
 					return
 				}
+				ticker.Reset(watchdogTick)
 			}
 			w.parked.Store(false)
-			continue
-		}
-		if ticker == nil {
-			ticker = time.NewTicker(watchdogTick)
 		}
 		select {
 		case <-ticker.C:
 		case <-w.stopC:
-			ticker.Stop()
 			return
 		}
 	}
 }
 
-func (w *watchdog) empty() bool {
-	for i := range w.shards {
-		s := &w.shards[i]
-		s.mu.Lock()
-		n := len(s.list)
-		s.mu.Unlock()
-		if n > 0 {
-			return false
+// scan fails the calls past their timeout and reports whether any call
+// still waits. It forgets collected slots.
+func (w *watchdog) scan() bool {
+	now := instrument.Now()
+	any := false
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	kept := w.slots[:0]
+	for _, e := range w.slots {
+		s := e.ref.get()
+		if s == nil {
+			continue
 		}
-	}
-	return true
-}
-
-type deadlineHeap []deadline
-
-func (h deadlineHeap) Len() int           { return len(h) }
-func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
-func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(deadline)) }
-func (h *deadlineHeap) Pop() any {
-	old := *h
-	d := old[len(old)-1]
-	old[len(old)-1] = deadline{}
-	*h = old[:len(old)-1]
-	return d
-}
-
-// prune drops the calls answered since they entered the heap.
-func (h *deadlineHeap) prune() {
-	kept := (*h)[:0]
-	for _, d := range *h {
-		if d.slot.waiting(d.gen) {
-			kept = append(kept, d)
+		if gen, timeout, ok := s.waiting(); ok {
+			if gen != e.gen {
+				e.gen, e.since = gen, now
+			} else if now-e.since >= timeout {
+				s.expire(gen)
+			}
+			any = true
 		}
+		kept = append(kept, e)
 	}
-	clear((*h)[len(kept):])
-	*h = kept
-	heap.Init(h)
+	clear(w.slots[len(kept):])
+	w.slots = kept
+	return any
 }

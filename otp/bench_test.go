@@ -1,0 +1,143 @@
+package otp_test
+
+import (
+	"context"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/go-observer/observer/otp"
+)
+
+// The benchmarks here pair each runtime operation with its bare-Go
+// baseline of the same element type, so one run compares them:
+//
+//	go test -run '^$' -bench . -benchmem ./otp/
+//
+// Figures and their reading are in docs/BENCHMARKS.md.
+
+// point is a small struct value message: unboxed by the typed API.
+type point struct{ X, Y int64 }
+
+// sink is a server that sums casts and answers calls.
+type sink[M any] struct {
+	n    int
+	done chan struct{}
+	want int
+}
+
+func (s *sink[M]) HandleCall(ctx context.Context, m M) (int, error) { return s.n, nil }
+func (s *sink[M]) HandleCast(ctx context.Context, m M) error {
+	if s.n++; s.n == s.want {
+		close(s.done)
+	}
+	return nil
+}
+
+func benchCast[M any](b *testing.B, senders int, m M) {
+	n := otp.NewNode(otp.Config{Logger: discardLogger()})
+	defer n.Stop()
+	s := &sink[M]{done: make(chan struct{}), want: b.N}
+	ref, _ := otp.Start(n, s)
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := b.N / senders
+	for i := range senders {
+		k := per
+		if i == 0 {
+			k += b.N - per*senders
+		}
+		wg.Go(func() {
+			for range k {
+				otp.Cast(ref, m)
+			}
+		})
+	}
+	wg.Wait()
+	<-s.done
+}
+
+func benchChan[M any](b *testing.B, senders int, m M) {
+	c := make(chan M, 1024)
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < b.N; i++ {
+			<-c
+		}
+		close(done)
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	per := b.N / senders
+	for i := range senders {
+		k := per
+		if i == 0 {
+			k += b.N - per*senders
+		}
+		wg.Go(func() {
+			for range k {
+				c <- m
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+}
+
+var pointMsg = &point{1, 2}
+
+func BenchmarkCast(b *testing.B) {
+	many := 4 * runtime.GOMAXPROCS(0)
+	b.Run("one-to-one/pointer/otp", func(b *testing.B) { benchCast(b, 1, pointMsg) })
+	b.Run("one-to-one/pointer/chan", func(b *testing.B) { benchChan(b, 1, pointMsg) })
+	b.Run("one-to-one/struct/otp", func(b *testing.B) { benchCast(b, 1, point{1, 2}) })
+	b.Run("one-to-one/struct/chan", func(b *testing.B) { benchChan(b, 1, point{1, 2}) })
+	b.Run("many-to-one/pointer/otp", func(b *testing.B) { benchCast(b, many, pointMsg) })
+	b.Run("many-to-one/pointer/chan", func(b *testing.B) { benchChan(b, many, pointMsg) })
+	b.Run("many-to-one/struct/otp", func(b *testing.B) { benchCast(b, many, point{1, 2}) })
+	b.Run("many-to-one/struct/chan", func(b *testing.B) { benchChan(b, many, point{1, 2}) })
+}
+
+func BenchmarkCall(b *testing.B) {
+	b.Run("pointer/otp", func(b *testing.B) { benchCall(b, pointMsg) })
+	b.Run("pointer/chan", func(b *testing.B) { benchChanCall(b, pointMsg) })
+	b.Run("struct/otp", func(b *testing.B) { benchCall(b, point{1, 2}) })
+	b.Run("struct/chan", func(b *testing.B) { benchChanCall(b, point{1, 2}) })
+}
+
+func benchCall[M any](b *testing.B, m M) {
+	n := otp.NewNode(otp.Config{Logger: discardLogger()})
+	defer n.Stop()
+	ref, _ := otp.Start(n, &sink[M]{})
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := otp.Call(ctx, ref, m); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchChanCall is the bare request/reply: a request carrying its reply
+// channel, answered by a goroutine.
+func benchChanCall[M any](b *testing.B, m M) {
+	type req struct {
+		m     M
+		reply chan int
+	}
+	reqs := make(chan req)
+	go func() {
+		for r := range reqs {
+			r.reply <- 1
+		}
+	}()
+	defer close(reqs)
+	reply := make(chan int, 1)
+	b.ReportAllocs()
+	for b.Loop() {
+		reqs <- req{m, reply}
+		<-reply
+	}
+}
