@@ -132,16 +132,19 @@ func goroutineProfile() (*profile.Profile, error) {
 
 // rootFunction is the outermost function of a sample's stack: the one its
 // goroutine was started with.
+// A goroutine that has not run yet has an empty stack in the profile.
 func rootFunction(s *profile.Sample) string {
-	if len(s.Location) == 0 {
-		return "?"
+	for i := len(s.Location) - 1; i >= 0; i-- {
+		lines := s.Location[i].Line
+		if len(lines) > 0 && lines[len(lines)-1].Function != nil {
+			return lines[len(lines)-1].Function.Name
+		}
 	}
-	lines := s.Location[len(s.Location)-1].Line
-	if len(lines) == 0 || lines[len(lines)-1].Function == nil {
-		return "?"
-	}
-	return lines[len(lines)-1].Function.Name
+	return notStarted
 }
+
+// notStarted is the site of goroutines created but not yet scheduled.
+const notStarted = "(not started yet)"
 
 // creationSites reads the text goroutine dump (the only one that says
 // "created by") as a stream and returns, for each root function in roots,

@@ -279,7 +279,7 @@ func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.Supervis
 	return Finding{
 		Severity: sev,
 		Name:     p.Name(),
-		Summary:  fmt.Sprintf("restart storm: %s restarted %d children in %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period),
+		Summary:  fmt.Sprintf("restart storm: %s made %d restarts in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period),
 		Evidence: []Evidence{
 			{"restarts in period", float64(n), "restarts"},
 			{"max restarts", float64(pol.MaxRestarts), "restarts"},
