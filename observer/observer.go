@@ -190,8 +190,12 @@ func (o *Observer) sample() {
 // tick runs one sampler tick and publishes its snapshot.
 func (o *Observer) tick() {
 	watching := o.subs.count() > 0
+	var dropped uint64
+	if o.events != nil {
+		dropped = o.events.Dropped()
+	}
 	o.mu.Lock()
-	snap, census := o.model.tick(time.Now(), instrument.Now(), o.events.Dropped(), watching)
+	snap, census := o.model.tick(time.Now(), instrument.Now(), dropped, watching)
 	if o.metrics != nil {
 		o.metrics.update(o.model.metricData(snap))
 	}

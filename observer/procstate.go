@@ -24,7 +24,8 @@ type procState struct {
 	seen                     uint32 // the scan that last saw the process
 	growTicks, calmTicks     uint8  // consecutive ticks the queue grew, did not grow
 	inHandler                bool
-	fresh                    bool // first seen at the latest scan
+	fresh                    bool // not read by a scan yet
+	dead                     bool // a scan saw it exited: dropped at the next tick
 }
 
 // observe derives the numbers of one tick from the counters c read at now,

@@ -41,7 +41,7 @@ func (m *model) query(q Query) []Process {
 		if !match(p.ID(), p.Name(), p.Kind().String()) {
 			return true
 		}
-		st := m.procs[p.ID()]
+		st := m.procs.get(p.ID())
 		if st == nil {
 			st = &zero
 		}
@@ -145,7 +145,7 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 	if p == nil {
 		return ProcessDetail{}, false
 	}
-	st := m.procs[pid]
+	st := m.procs.get(pid)
 	if st == nil {
 		st = &procState{}
 	}

@@ -202,14 +202,14 @@ func (m *model) chainFinding(c chain) Finding {
 	ev := []Evidence{{"chain length", float64(len(c.path)), "processes"}, {"chains into root", float64(c.heads), ""}}
 	var waiting uint32
 	if head != nil {
-		if st := m.procs[head.ID()]; st != nil {
+		if st := m.procs.get(head.ID()); st != nil {
 			waiting = st.waiting
 			ev = append(ev, Evidence{"callers waiting at head", float64(st.waiting), "callers"})
 		}
 	}
 	if root != nil {
 		rootName = root.Name()
-		if st := m.procs[root.ID()]; st != nil {
+		if st := m.procs.get(root.ID()); st != nil {
 			ev = append(ev,
 				Evidence{"root busy", pct(st.busyFrac), "%"},
 				Evidence{"root queued", float64(st.depth), "messages"},

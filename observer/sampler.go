@@ -14,8 +14,7 @@ type model struct {
 	table *instrument.Table
 	opts  *Options
 
-	procs   map[instrument.PID]*procState
-	scanNo  uint32
+	procs   procSet
 	tickNo  uint64
 	lastNow int64 // instrument time of the previous tick
 	handled uint64
@@ -71,7 +70,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 	m := &model{
 		table:  t,
 		opts:   opts,
-		procs:  make(map[instrument.PID]*procState),
+		procs:  newProcSet(),
 		sys:    newSystem(opts.History),
 		hist:   newHistories(opts.Watched, opts.History),
 		adv:    newAdvisor(opts),
@@ -102,12 +101,16 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	m.tickNo++
 
 	m.flushCrashes(wall)
-	agg := m.scan(now, dt)
+	before := m.table.Stats()
+	m.procs.compact()
+	m.procs.discover(m.table, before)
+	agg := m.scan(now, dt, before)
 	stats := m.table.Stats()
+	m.procs.check(m.table, before, stats, agg.live)
 	stats.Dropped = dropped
 	sample := m.sys.sample(wall, dt, stats, agg)
 	m.budget.update(wall, m.sups)
-	graph := waitGraph(m.edges, m.procs)
+	graph := waitGraph(m.edges, m.procs.live)
 	m.adv.begin(wall)
 	m.advise(wall, now, graph, sample)
 	findings := m.adv.end(wall)
@@ -116,7 +119,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	procs := make([]Process, 0, len(hot))
 	for _, pid := range hot {
 		p := m.table.Lookup(pid)
-		st := m.procs[pid]
+		st := m.procs.get(pid)
 		if p == nil || st == nil {
 			continue
 		}
@@ -150,17 +153,16 @@ type scanAgg struct {
 
 // scan reads every live process's counters once and derives its numbers.
 // It is the only part of a tick that grows with the number of processes,
-// so it does no allocation per process beyond the first sight of one.
-func (m *model) scan(now, dt int64) scanAgg {
-	m.scanNo++
-	scanNo := m.scanNo
+// so it allocates nothing per process and touches each record once, in
+// the order the set holds them.
+func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	for i := range m.tops {
 		m.tops[i].reset()
 	}
 	m.cands = m.cands[:0]
 	m.edges = m.edges[:0]
 	m.sups = m.sups[:0]
-	structural := m.tree.wantStructure(m.table.Stats())
+	structural := m.tree.wantStructure(stats)
 	if structural {
 		m.tree.resetStructure()
 	}
@@ -169,21 +171,24 @@ func (m *model) scan(now, dt int64) scanAgg {
 		m.names.begin()
 	}
 	var agg scanAgg
-	m.table.Range(func(p *instrument.Proc) bool {
-		id := p.ID()
+	entries := m.procs.entries
+	for i := range entries {
+		e := &entries[i]
+		p, st := e.p, &e.st
 		c := p.Load(now)
-		st := m.procs[id]
-		if st == nil {
-			st = &procState{fresh: true}
-			m.procs[id] = st
+		if c.Status == instrument.StatusExited {
+			st.dead = true
+			continue
+		}
+		id := p.ID()
+		if st.fresh {
 			m.handled += c.Handled
 			st.observe(c, now, min(now-p.Started(), dt))
-		} else {
 			st.fresh = false
+		} else {
 			m.handled += sub(c.Handled, st.handled)
 			st.observe(c, now, dt)
 		}
-		st.seen = scanNo
 		agg.live++
 		agg.rate += float64(st.handling)
 		agg.queued += uint64(st.depth)
@@ -213,14 +218,6 @@ func (m *model) scan(now, dt int64) scanAgg {
 		}
 		if metrics {
 			m.names.add(p, st)
-		}
-		return true
-	})
-	if agg.live != len(m.procs) {
-		for id, st := range m.procs {
-			if st.seen != scanNo {
-				delete(m.procs, id)
-			}
 		}
 	}
 	return agg

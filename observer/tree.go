@@ -107,7 +107,7 @@ func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
 		} else {
 			n.Status = instrument.StatusExited.String()
 		}
-		if st := m.procs[n.PID]; st != nil {
+		if st := m.procs.get(n.PID); st != nil {
 			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
 		}
 		n.Finding = m.adv.subjects[n.PID]
@@ -124,7 +124,7 @@ func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
 func (t *treeBuilder) shape(m *model) {
 	// Children whose parent has exited are shown as roots.
 	for parent, k := range t.kids {
-		if _, live := m.procs[parent]; !live {
+		if !m.procs.live(parent) {
 			t.roots = append(t.roots, k.pids...)
 		}
 	}

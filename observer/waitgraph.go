@@ -25,16 +25,16 @@ type chain struct {
 
 func (c chain) root() instrument.PID { return c.path[len(c.path)-1] }
 
-// waitGraph builds the graph from the scan's edges. procs tells which
+// waitGraph builds the graph from the scan's edges. live tells which
 // targets are live.
-func waitGraph(edges []edge, procs map[instrument.PID]*procState) graph {
+func waitGraph(edges []edge, live func(instrument.PID) bool) graph {
 	g := graph{out: make(map[instrument.PID]instrument.PID, len(edges))}
 	if len(edges) == 0 {
 		return g
 	}
 	hasIn := make(map[instrument.PID]bool, len(edges))
 	for _, e := range edges {
-		if _, live := procs[e.to]; !live {
+		if !live(e.to) {
 			continue
 		}
 		g.out[e.from] = e.to
