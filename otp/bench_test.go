@@ -141,3 +141,72 @@ func benchChanCall[M any](b *testing.B, m M) {
 		<-reply
 	}
 }
+
+// BenchmarkSpawnExit starts a process that returns at once and waits for
+// it to be gone, against a bare goroutine and a WaitGroup.
+func BenchmarkSpawnExit(b *testing.B) {
+	b.Run("otp", func(b *testing.B) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		done := make(chan struct{})
+		b.ReportAllocs()
+		for b.Loop() {
+			otp.Go(n, func(ctx context.Context) error { done <- struct{}{}; return nil })
+			<-done
+		}
+	})
+	b.Run("server/otp", func(b *testing.B) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		ctx := context.Background()
+		b.ReportAllocs()
+		for b.Loop() {
+			ref, _ := otp.Start(n, &sink[int]{})
+			otp.Call(ctx, ref, 0)
+			n.Exit(ref.PID(), otp.ErrShutdown)
+		}
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		done := make(chan struct{})
+		b.ReportAllocs()
+		for b.Loop() {
+			go func() { done <- struct{}{} }()
+			<-done
+		}
+	})
+}
+
+// BenchmarkIdleMemory reports the memory one idle server holds (its record,
+// mailbox, goroutine and stack), against a bare goroutine blocked on a
+// channel: bytes/proc, from the heap and stacks in use before and after.
+func BenchmarkIdleMemory(b *testing.B) {
+	const count = 10000
+	measure := func(b *testing.B, start func(), stop func()) {
+		for b.Loop() {
+			before := inUse()
+			for range count {
+				start()
+			}
+			after := inUse()
+			b.ReportMetric(float64(after-before)/count, "bytes/proc")
+			stop()
+		}
+	}
+	b.Run("server/otp", func(b *testing.B) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		measure(b, func() { otp.Start(n, &sink[int]{}) }, func() { n.Stop(); n = otp.NewNode(otp.Config{Logger: discardLogger()}) })
+		n.Stop()
+	})
+	b.Run("goroutine", func(b *testing.B) {
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		measure(b, func() { wg.Go(func() { <-stop }) }, func() { close(stop); wg.Wait(); stop = make(chan struct{}) })
+	})
+}
+
+func inUse() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapInuse + m.StackInuse
+}

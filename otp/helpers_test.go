@@ -131,3 +131,16 @@ func events(t testing.TB, n *otp.Node) func(f func(instrument.Event) bool) instr
 		}
 	}
 }
+
+// eventually waits until cond holds, checking every millisecond for up to
+// 10 s: for state another goroutine is about to reach, with no event to wait on.
+func eventually(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 10s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -100,6 +100,10 @@ func (n *Node) Stop() error {
 		p.requestStop(ErrShutdown)
 	}
 	for _, p := range rest {
+		if p.proc.Status() == instrument.StatusUnresponsive {
+			stuck++ // its supervisor waited for it already
+			continue
+		}
 		if !p.awaitExit(n.stopTO) {
 			n.table.Unresponsive(p.proc, n.stopTO)
 			stuck++

@@ -72,7 +72,8 @@ type server[M, R any] struct {
 // Start starts a server and waits for its Init. The server is linked,
 // parented and named according to opts.
 func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], error) {
-	s := &server[M, R]{h: srv, slots: slotPoolFor[R](n), started: make(chan error, 1)}
+	started := make(chan error, 1)
+	s := &server[M, R]{h: srv, slots: slotPoolFor[R](n), started: started}
 	s.impl = s
 	s.mb.init()
 	o := collect(opts)
@@ -80,7 +81,7 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	if err := n.spawn(&s.process, o, info); err != nil {
 		return Ref[M, R]{}, fmt.Errorf("start %s: %w", info.Behaviour, err)
 	}
-	if err := <-s.started; err != nil {
+	if err := <-started; err != nil {
 		return Ref[M, R]{}, fmt.Errorf("start %s: init: %w", info.Behaviour, err)
 	}
 	return Ref[M, R]{s: s}, nil
@@ -110,6 +111,7 @@ func (s *server[M, R]) run(p *process) (reason error) {
 		}
 	}
 	s.started <- nil
+	s.started = nil // Start holds it until it returns; the server no longer needs it
 	defer func() {
 		// Terminate runs for every exit but a panic or a kill.
 		if v := recover(); v != nil {

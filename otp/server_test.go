@@ -3,6 +3,7 @@ package otp_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -81,13 +82,7 @@ func TestCallDeadProcess(t *testing.T) {
 // waitExit waits until pid has left the table.
 func waitExit(t *testing.T, n *otp.Node, pid otp.PID) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for n.Table().Lookup(pid) != nil {
-		if time.Now().After(deadline) {
-			t.Fatalf("%v did not exit", pid)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, pid.String()+" exits", func() bool { return n.Table().Lookup(pid) == nil })
 }
 
 func TestCalleePanics(t *testing.T) {
@@ -139,19 +134,13 @@ func TestQueuedCallsFailWhenServerExits(t *testing.T) {
 }
 
 // waitDepth waits until pid's mailbox holds depth messages and waiting callers.
-func waitDepth(t *testing.T, n *otp.Node, pid otp.PID, depth, waiting uint64) instrument.Counters {
+func waitDepth(t *testing.T, n *otp.Node, pid otp.PID, depth, waiting uint64) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c := n.Table().Lookup(pid).Load(instrument.Now())
-		if c.Depth() == depth && c.Waiting() == waiting {
-			return c
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("depth %d, waiting %d; want %d, %d", c.Depth(), c.Waiting(), depth, waiting)
-		}
-		time.Sleep(time.Millisecond)
-	}
+	pr := n.Table().Lookup(pid)
+	eventually(t, fmt.Sprintf("depth %d with %d waiting", depth, waiting), func() bool {
+		c := pr.Load(instrument.Now())
+		return c.Depth() == depth && c.Waiting() == waiting
+	})
 }
 
 func TestMailboxDepthCountsCastsBehindBlockedHandler(t *testing.T) {
@@ -161,9 +150,7 @@ func TestMailboxDepthCountsCastsBehindBlockedHandler(t *testing.T) {
 	otp.Cast(ref, msg{arg: 1}) // taken, blocks the handler
 	waitDepth(t, n, ref.PID(), 0, 0)
 	pr := n.Table().Lookup(ref.PID())
-	for !pr.Load(instrument.Now()).InHandler() {
-		time.Sleep(time.Millisecond)
-	}
+	eventually(t, "handler blocked", func() bool { return pr.Load(instrument.Now()).InHandler() })
 	const queued = 25
 	for i := range queued {
 		otp.Cast(ref, msg{arg: i})

@@ -1,0 +1,124 @@
+package instrument_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/pprof"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+func TestCountersDeriveDepthWaitingAndBusy(t *testing.T) {
+	tab := instrument.NewTable()
+	p := tab.Spawn(instrument.Info{Name: "price", Kind: instrument.KindServer})
+	for range 3 {
+		p.CallEnqueued()
+	}
+	p.Enqueued()
+	p.Dequeued()
+	c := p.Load(instrument.Now())
+	if c.Depth() != 3 || c.Waiting() != 3 || !c.InHandler() {
+		t.Fatalf("depth %d waiting %d in handler %v; want 3, 3, true", c.Depth(), c.Waiting(), c.InHandler())
+	}
+	// A slow handler is timed every time once one is seen.
+	var total time.Duration
+	for i := range instrument.BusySampleEvery + 2 {
+		start := p.HandlerStart()
+		if i > 0 {
+			p.Dequeued()
+		}
+		if start != 0 {
+			time.Sleep(2 * instrument.SlowHandler)
+			total += 2 * instrument.SlowHandler
+		}
+		p.HandlerEnd(start, true)
+	}
+	c = p.Load(instrument.Now())
+	if c.Handled != instrument.BusySampleEvery+2 || c.CallsDone != c.Handled {
+		t.Fatalf("handled %d, calls done %d; want %d each", c.Handled, c.CallsDone, instrument.BusySampleEvery+2)
+	}
+	if c.BusyNanos < int64(total) {
+		t.Fatalf("busy %v, want at least the %v slept in timed handlers", time.Duration(c.BusyNanos), total)
+	}
+}
+
+func TestExitEventsCarryReasonAndStack(t *testing.T) {
+	tab := instrument.NewTable()
+	sub := tab.Subscribe(8)
+	defer sub.Close()
+	g := tab.Go(context.Background(), "indexer", 0, func(ctx context.Context) error {
+		if _, ok := pprof.Label(ctx, instrument.LabelName); !ok {
+			return errors.New("no otp.name label")
+		}
+		panic("index corrupt")
+	})
+	var pe *instrument.PanicError
+	if err := g.Wait(); !errors.As(err, &pe) || pe.Value != "index corrupt" {
+		t.Fatalf("wait: got %v, want the panic", err)
+	}
+	spawned := (<-sub.C()).(instrument.Spawned)
+	exited := (<-sub.C()).(instrument.Exited)
+	if spawned.PID != g.PID() || spawned.Name != "indexer" || exited.PID != g.PID() {
+		t.Fatalf("events %+v %+v for %v", spawned, exited, g.PID())
+	}
+	if exited.Reason != instrument.ReasonPanic || exited.Stack == "" || exited.Err != "panic: index corrupt" {
+		t.Fatalf("exit %v %q with %d bytes of stack; want a panic with its stack", exited.Reason, exited.Err, len(exited.Stack))
+	}
+	if tab.Lookup(g.PID()) != nil || tab.Len() != 0 {
+		t.Fatal("exited goroutine still in the table")
+	}
+}
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		err  error
+		want instrument.Reason
+	}{
+		{nil, instrument.ReasonNormal},
+		{fmt.Errorf("stop: %w", instrument.ErrShutdown), instrument.ReasonShutdown},
+		{context.Canceled, instrument.ReasonShutdown},
+		{instrument.ErrKilled, instrument.ReasonKilled},
+		{&instrument.PanicError{Value: 1}, instrument.ReasonPanic},
+		{errors.New("disk full"), instrument.ReasonError},
+	}
+	for _, c := range cases {
+		if got := instrument.Classify(c.err); got != c.want {
+			t.Errorf("Classify(%v) = %v, want %v", c.err, got, c.want)
+		}
+	}
+}
+
+func TestRangeAndLookup(t *testing.T) {
+	tab := instrument.NewTable()
+	var ids []instrument.PID
+	for i := range 100 {
+		ids = append(ids, tab.Spawn(instrument.Info{Name: fmt.Sprint(i)}).ID())
+	}
+	seen := 0
+	tab.Range(func(p *instrument.Proc) bool { seen++; return true })
+	if seen != 100 || tab.Len() != 100 {
+		t.Fatalf("range saw %d of %d", seen, tab.Len())
+	}
+	p := tab.Lookup(ids[42])
+	if p == nil || p.Name() != "42" {
+		t.Fatalf("lookup: %v", p)
+	}
+	tab.Exit(p, instrument.ReasonNormal, nil)
+	tab.Exit(p, instrument.ReasonNormal, nil) // idempotent
+	if tab.Lookup(ids[42]) != nil || tab.Len() != 99 || tab.Stats().Exited != 1 {
+		t.Fatalf("after exit: len %d stats %+v", tab.Len(), tab.Stats())
+	}
+}
+
+func ExampleTable_Go() {
+	tab := instrument.NewTable()
+	g := tab.Go(context.Background(), "worker", 0, func(ctx context.Context) error {
+		return errors.New("disk full")
+	})
+	err := g.Wait()
+	fmt.Println(g.PID(), err, instrument.Classify(err))
+	// Output: <0.1.0> disk full error
+}

@@ -1,0 +1,5 @@
+//go:build !race
+
+package otp_test
+
+const raceEnabled = false
