@@ -19,7 +19,7 @@ func TestBottleneckFoundAndCleared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := start(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.Table(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		s := next(t, sub)
@@ -65,7 +65,7 @@ func TestWaitChainNamesDeepest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := start(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.Table(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		stop := load(8, func(ctx context.Context) { otp.Call(ctx, a, 1) })
@@ -101,7 +101,7 @@ func TestCastFloodToldApartFromBusyServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := start(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.Table(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		stopCasts := load(2, func(ctx context.Context) {
@@ -153,7 +153,7 @@ func TestHealthyBusyAppHasNoFinding(t *testing.T) {
 				stop()
 			}
 		}()
-		o := start(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.Table(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		var busiest float64

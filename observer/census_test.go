@@ -71,7 +71,7 @@ func TestCensusCountsUnownedGoroutines(t *testing.T) {
 func TestGoroutineLeakFinding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		table := instrument.NewTable()
-		o := start(t, table, observer.Options{CensusEvery: -1})
+		o := startBubble(t, table, observer.Options{CensusEvery: -1})
 		sub := o.Subscribe()
 		defer sub.Close()
 		stop := make(chan struct{})

@@ -41,7 +41,7 @@ func TestRestartStorm(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := node(t)
 		var logs lockedBuffer
-		o := start(t, n.Table(), observer.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+		o := startBubble(t, n.Table(), observer.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 		sub := o.Subscribe()
 		defer sub.Close()
 		sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{
@@ -100,7 +100,7 @@ func TestRestartStorm(t *testing.T) {
 func TestLinkedTaskTakesCallerDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		table := instrument.NewTable()
-		o := start(t, table, observer.Options{})
+		o := startBubble(t, table, observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		caller := table.Spawn(instrument.Info{Name: "checkout", Kind: instrument.KindServer})
@@ -124,7 +124,7 @@ func TestLinkedTaskTakesCallerDown(t *testing.T) {
 func TestUnresponsive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		table := instrument.NewTable()
-		o := start(t, table, observer.Options{})
+		o := startBubble(t, table, observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		p := table.Spawn(instrument.Info{Name: "stuck", Kind: instrument.KindServer})
@@ -143,7 +143,7 @@ func TestUnresponsive(t *testing.T) {
 func TestSlowSubscriberSkipsFrames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		table := instrument.NewTable()
-		o := start(t, table, observer.Options{})
+		o := startBubble(t, table, observer.Options{})
 		slow := o.Subscribe()
 		defer slow.Close()
 		fast := o.Subscribe()

@@ -21,6 +21,18 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 // start returns a started observer of table, closed when the test ends.
 func start(t testing.TB, table *instrument.Table, opts observer.Options) *observer.Observer {
 	t.Helper()
+	return startWith(t, table, opts, (*observer.Observer).Start)
+}
+
+// startBubble is start for tests in a synctest bubble: the sampler sleeps
+// on a Go timer, which follows the bubble's clock.
+func startBubble(t testing.TB, table *instrument.Table, opts observer.Options) *observer.Observer {
+	t.Helper()
+	return startWith(t, table, opts, (*observer.Observer).StartInBubble)
+}
+
+func startWith(t testing.TB, table *instrument.Table, opts observer.Options, run func(*observer.Observer) error) *observer.Observer {
+	t.Helper()
 	if opts.Logger == nil {
 		opts.Logger = quiet
 	}
@@ -28,7 +40,7 @@ func start(t testing.TB, table *instrument.Table, opts observer.Options) *observ
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
-	if err := o.Start(); err != nil {
+	if err := run(o); err != nil {
 		t.Fatalf("Start: %v", err)
 	}
 	t.Cleanup(func() { o.Close() })

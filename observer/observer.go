@@ -39,6 +39,7 @@ type Observer struct {
 	wg      sync.WaitGroup
 	events  *instrument.Subscription
 	censusQ chan struct{} // wakes the census goroutine
+	waiter  waiter        // the sampler's sleep between ticks
 }
 
 // New returns an observer of table, with opts validated and defaulted (see
@@ -79,6 +80,9 @@ func (o *Observer) Start() error {
 		return errors.New("observer: already started")
 	}
 	o.events = o.table.Subscribe(o.opts.EventBuffer)
+	if o.waiter == nil {
+		o.waiter = newWaiter()
+	}
 	o.wg.Add(3)
 	go o.readEvents()
 	go o.sample()
@@ -95,6 +99,7 @@ func (o *Observer) Close() error {
 	case o.state.CompareAndSwap(0, 2):
 	case o.state.CompareAndSwap(1, 2):
 		close(o.stop)
+		o.waiter.wake()
 		o.events.Close()
 		o.wg.Wait()
 	default:
@@ -172,17 +177,25 @@ func (o *Observer) Events(q EventQuery) EventPage {
 // Findings returns the advisor's current findings, most severe first.
 func (o *Observer) Findings() []Finding { return o.snap.Load().Findings }
 
-// sample is the sampler goroutine: one tick per period until Close.
+// sample is the sampler goroutine: one tick per period until Close. Every
+// Options.CensusEvery it also wakes the census goroutine.
 func (o *Observer) sample() {
 	defer o.wg.Done()
-	t := time.NewTicker(o.opts.Tick)
-	defer t.Stop()
+	defer o.waiter.release()
+	next := time.Now()
+	lastCensus := next
 	for {
-		select {
-		case <-o.stop:
+		next = next.Add(o.opts.Tick)
+		if now := time.Now(); next.Before(now) {
+			next = now // a slow tick: skip, do not catch up
+		}
+		if !o.waiter.wait(time.Until(next)) {
 			return
-		case <-t.C:
-			o.tick()
+		}
+		o.tick()
+		if o.opts.CensusEvery > 0 && time.Since(lastCensus) >= o.opts.CensusEvery {
+			lastCensus = time.Now()
+			o.wakeCensus()
 		}
 	}
 }
@@ -239,36 +252,27 @@ func (o *Observer) wakeCensus() {
 	}
 }
 
-// censusLoop runs the automatic goroutine census while someone subscribes,
-// every Options.CensusEvery, and when the sampler asks for one.
+// censusLoop runs a goroutine census when the sampler asks for one, while
+// someone subscribes: every Options.CensusEvery, and when unowned
+// goroutines grew. It waits on a channel, not a timer.
 func (o *Observer) censusLoop() {
 	defer o.wg.Done()
-	if o.opts.CensusEvery < 0 {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
 		<-o.stop
-		return
-	}
-	t := time.NewTicker(o.opts.CensusEvery)
-	defer t.Stop()
+		cancel()
+	}()
 	for {
 		select {
 		case <-o.stop:
 			return
-		case <-t.C:
 		case <-o.censusQ:
 		}
-		if o.subs.count() == 0 {
+		if o.opts.CensusEvery < 0 || o.subs.count() == 0 {
 			continue
 		}
-		ctx, cancel := context.WithCancel(context.Background())
-		go func() {
-			select {
-			case <-o.stop:
-			case <-ctx.Done():
-			}
-			cancel()
-		}()
 		_, _ = o.Census(ctx)
-		cancel()
 	}
 }
 
