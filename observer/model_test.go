@@ -1,0 +1,145 @@
+package observer_test
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
+)
+
+// The views a dashboard reads: the tree with its link and monitor edges,
+// the process list with sorting and search, one process's detail with
+// history, and JSON with snake_case names.
+func TestViews(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		o := startBubble(t, n.Table(), observer.Options{History: 5})
+		sub := o.Subscribe()
+		defer sub.Close()
+		sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{
+			Strategy: otp.OneForOne,
+			Children: []otp.ChildSpec{
+				otp.Worker("orders", func() otp.Server[int, int] { return &sleeper{d: 5 * time.Millisecond} }, otp.Name("orders")),
+				otp.Worker("stock", func() otp.Server[int, int] { return &sleeper{d: time.Millisecond} }, otp.Name("stock")),
+			},
+		}, otp.Name("shop"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		orders, ok := n.Whereis("orders")
+		if !ok {
+			t.Fatal("orders not registered")
+		}
+		stock, _ := n.Whereis("stock")
+		watcher, err := otp.Go(n, func(ctx context.Context) error {
+			if err := otp.Link(ctx, orders); err != nil {
+				return err
+			}
+			if _, err := otp.Monitor(ctx, stock); err != nil {
+				return err
+			}
+			<-ctx.Done()
+			return nil
+		}, otp.Name("auditor"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, err := otp.RefOf[int, int](n, orders)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.Watch(orders); err != nil {
+			t.Fatal(err)
+		}
+		stop := load(1, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+		defer stop()
+		s := await(t, sub, 5, "tree with edges", func(s *observer.Snapshot) bool {
+			return len(s.Tree.Links) > 0 && len(s.Tree.Monitors) > 0
+		})
+		for range 5 {
+			s = next(t, sub)
+		}
+
+		nodes := map[instrument.PID]observer.TreeNode{}
+		for _, nd := range s.Tree.Nodes {
+			nodes[nd.PID] = nd
+		}
+		if nodes[sup].Children != 2 || nodes[orders].Parent != sup || nodes[stock].Parent != sup {
+			t.Errorf("tree: got %+v, want shop with orders and stock under it", s.Tree.Nodes)
+		}
+		if !slices.Contains(s.Tree.Links, observer.Edge{From: min(orders, watcher), To: max(orders, watcher)}) {
+			t.Errorf("tree links: got %v, want auditor–orders", s.Tree.Links)
+		}
+		if !slices.Contains(s.Tree.Monitors, observer.Edge{From: watcher, To: stock}) {
+			t.Errorf("tree monitors: got %v, want auditor → stock", s.Tree.Monitors)
+		}
+
+		busiest := o.Processes(observer.Query{Sort: observer.SortBusy, Limit: 1})
+		if len(busiest) != 1 || busiest[0].PID != orders {
+			t.Errorf("busiest process: got %+v, want orders", busiest)
+		}
+		found := o.Processes(observer.Query{Match: "STO"})
+		if len(found) != 1 || found[0].PID != stock {
+			t.Errorf("search STO: got %+v, want stock", found)
+		}
+		if got := o.Processes(observer.Query{Sort: observer.SortPID}); len(got) != 4 || !slices.IsSortedFunc(got, func(a, b observer.Process) int { return int(a.PID) - int(b.PID) }) {
+			t.Errorf("all processes by PID: got %d, want 4 in order", len(got))
+		}
+
+		d, ok := o.Process(orders)
+		if !ok {
+			t.Fatal("Process(orders): not found")
+		}
+		if !d.Watched || len(d.History) != 5 || !slices.Contains(d.Links, watcher) {
+			t.Errorf("detail: got watched %v, %d samples, links %v; want watched, 5 samples (Options.History), linked to auditor", d.Watched, len(d.History), d.Links)
+		}
+		if d.Busy < 0.5 || d.Handling <= 0 || d.Supervisor != nil || d.Parent != sup {
+			t.Errorf("detail numbers: got %+v, want a busy child of shop", d.Process)
+		}
+		if sd, _ := o.Process(sup); sd.Supervisor == nil || sd.Supervisor.MaxRestarts != 3 || sd.ChildCount != 2 {
+			t.Errorf("supervisor detail: got %+v, want policy with intensity 3 and 2 children", sd)
+		}
+
+		b, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, key := range []string{`"processes":`, `"head_age":`, `"restart_budget":`, `"tree":`, `"folded":`, `"event_seq":`, `"kind":"server"`} {
+			if !strings.Contains(string(b), key) {
+				t.Errorf("snapshot JSON lacks %s", key)
+			}
+		}
+		var back observer.Snapshot
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Errorf("snapshot JSON does not decode: %v", err)
+		}
+	})
+}
+
+func TestFindingJSON(t *testing.T) {
+	f := observer.Finding{Kind: observer.KindCastFlood, Severity: observer.SeverityWarning}
+	b, err := json.Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"kind":"cast_flood"`) || !strings.Contains(string(b), `"severity":"warning"`) {
+		t.Errorf("got %s, want kind and severity as names", b)
+	}
+	var back observer.Finding
+	if err := json.Unmarshal(b, &back); err != nil || back.Kind != f.Kind || back.Severity != f.Severity {
+		t.Errorf("round trip: got %+v, %v; want %+v", back, err, f)
+	}
+	if _, err := observer.ParseSortKey("cpu"); err != nil {
+		t.Error(err)
+	}
+	if _, err := observer.ParseSortKey("size"); err == nil {
+		t.Error("ParseSortKey(size): got no error")
+	}
+}
