@@ -53,25 +53,15 @@ func (c chaotic) HandleInfo(ctx context.Context, msg any) error {
 	return nil
 }
 
-// chaosMonkey injects faults into random processes of the shop at rate
-// per second. Hangs are rare: each one leaves a process unresponsive.
-func chaosMonkey(n *otp.Node, rate float64, victims func() []otp.PID) func(ctx context.Context) error {
+// chaosMonkey injects faults into random servers of the shop at the knob's
+// rate per second. Hangs are rare: each one leaves a process unresponsive
+// when the shop stops.
+func chaosMonkey(n *otp.Node, rate *knob) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
-		if rate <= 0 {
-			<-ctx.Done()
-			return nil
-		}
-		tick := time.NewTicker(time.Duration(float64(time.Second) / rate))
-		defer tick.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-			vs := victims()
+		return paced(ctx, rate, func() {
+			vs := servers(n.Table())
 			if len(vs) == 0 {
-				continue
+				return
 			}
 			f := faultPanic
 			switch r := rand.IntN(100); {
@@ -83,7 +73,28 @@ func chaosMonkey(n *otp.Node, rate float64, victims func() []otp.PID) func(ctx c
 				f = faultError
 			}
 			n.Send(vs[rand.IntN(len(vs))], f)
+		})
+	}
+}
+
+// paced calls f at the knob's rate per second until ctx is done. A rate
+// of zero pauses it; a new rate applies after the current interval.
+func paced(ctx context.Context, rate *knob, f func()) error {
+	t := time.NewTimer(0)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
+		d, ok := every(rate.get())
+		if !ok {
+			t.Reset(250 * time.Millisecond)
+			continue
+		}
+		f()
+		t.Reset(d)
 	}
 }
 

@@ -2,29 +2,62 @@ package main
 
 import (
 	"fmt"
+	"math"
+	"sync/atomic"
 	"time"
 )
 
-// config is what the flags set.
+// config is what the flags set at start.
 type config struct {
+	Addr      string        // where the dashboard listens
 	Load      float64       // checkouts started per second
 	CrashRate float64       // crashes injected per second
 	PriceCost time.Duration // time one price quote takes
-	Sessions  int           // shoppers browsing at once
+	Actions   bool          // let the dashboard kill and restart processes
 }
 
 func defaultConfig() config {
-	return config{Load: 200, CrashRate: 0.5, PriceCost: 6 * time.Millisecond, Sessions: 200}
+	return config{Addr: "127.0.0.1:8080", Load: 200, CrashRate: 0.5, PriceCost: 6 * time.Millisecond}
 }
 
 func (c config) validate() error {
-	switch {
-	case c.Load < 0 || c.Load > 100000:
-		return fmt.Errorf("-load %v: want 0 to 100000 checkouts per second", c.Load)
-	case c.CrashRate < 0 || c.CrashRate > 1000:
-		return fmt.Errorf("-crash-rate %v: want 0 to 1000 crashes per second", c.CrashRate)
-	case c.PriceCost < 0 || c.PriceCost > time.Second:
+	if err := validLoad(c.Load); err != nil {
+		return fmt.Errorf("-load: %w", err)
+	}
+	if err := validCrashRate(c.CrashRate); err != nil {
+		return fmt.Errorf("-crash-rate: %w", err)
+	}
+	if c.PriceCost < 0 || c.PriceCost > time.Second {
 		return fmt.Errorf("-price-cost %v: want 0 to 1s", c.PriceCost)
 	}
 	return nil
+}
+
+func validLoad(v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 5000 {
+		return fmt.Errorf("%v: want 0 to 5000 checkouts per second", v)
+	}
+	return nil
+}
+
+func validCrashRate(v float64) error {
+	if math.IsNaN(v) || v < 0 || v > 100 {
+		return fmt.Errorf("%v: want 0 to 100 crashes per second", v)
+	}
+	return nil
+}
+
+// knob is a float64 the control panel changes while the demo runs.
+type knob struct{ bits atomic.Uint64 }
+
+func (k *knob) set(v float64) { k.bits.Store(math.Float64bits(v)) }
+func (k *knob) get() float64  { return math.Float64frombits(k.bits.Load()) }
+
+// every returns the interval between events at rate per second, and
+// false when the rate is zero (nothing to do).
+func every(rate float64) (time.Duration, bool) {
+	if rate <= 0 {
+		return 0, false
+	}
+	return time.Duration(float64(time.Second) / rate), true
 }

@@ -28,15 +28,18 @@ import (
 //	└── chaos         injects crashes
 type shop struct {
 	node      *otp.Node
-	cfg       config
 	log       *slog.Logger
+	load      knob // checkouts per second
+	crashRate knob // faults per second
 	release   chan struct{}
 	checkouts atomic.Uint64
 	failures  atomic.Uint64
 }
 
 func startShop(n *otp.Node, cfg config, log *slog.Logger) (*shop, error) {
-	s := &shop{node: n, cfg: cfg, log: log, release: make(chan struct{})}
+	s := &shop{node: n, log: log, release: make(chan struct{})}
+	s.load.set(cfg.Load)
+	s.crashRate.set(cfg.CrashRate)
 	c := chaotic{release: s.release}
 	_, err := otp.StartSupervisor(n, otp.SupervisorSpec{
 		Strategy: otp.OneForOne,
@@ -67,7 +70,7 @@ func startShop(n *otp.Node, cfg config, log *slog.Logger) (*shop, error) {
 				},
 			}),
 			otp.FuncWorker("load", s.loadGenerator, otp.Name("load")),
-			otp.FuncWorker("chaos", chaosMonkey(n, cfg.CrashRate, func() []otp.PID { return servers(n.Table()) }), otp.Name("chaos")),
+			otp.FuncWorker("chaos", chaosMonkey(n, &s.crashRate), otp.Name("chaos")),
 		},
 	})
 	return s, err
@@ -163,26 +166,14 @@ func (j *journal) HandleCast(ctx context.Context, e entry) error {
 
 // --- load ---
 
-// loadGenerator starts checkouts at the configured rate, each in its own
-// short-lived process, calling the cart.
+// loadGenerator starts checkouts at the load knob's rate, each in its own
+// short-lived process that calls the cart.
 func (s *shop) loadGenerator(ctx context.Context) error {
-	if s.cfg.Load <= 0 {
-		<-ctx.Done()
-		return nil
-	}
-	tick := time.NewTicker(time.Duration(float64(time.Second) / s.cfg.Load))
-	defer tick.Stop()
-	n := s.node
 	self := otp.Self(ctx)
-	cart := otp.Named[basket, int](n, "cart")
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-tick.C:
-		}
+	cart := otp.Named[basket, int](s.node, "cart")
+	return paced(ctx, &s.load, func() {
 		b := basket{Items: []int{rand.IntN(1000), rand.IntN(1000)}}
-		otp.Go(n, func(ctx context.Context) error {
+		otp.Go(s.node, func(ctx context.Context) error {
 			if _, err := otp.CallTimeout(ctx, cart, b, 2*time.Second); err != nil {
 				s.failures.Add(1)
 				return nil // a failed checkout is the shopper's problem, not a crash
@@ -190,5 +181,33 @@ func (s *shop) loadGenerator(ctx context.Context) error {
 			s.checkouts.Add(1)
 			return nil
 		}, otp.Parent(self))
+	})
+}
+
+// storm crashes the payments stage again as soon as each restart is done,
+// until its supervisor gives up: more restarts than its intensity allows,
+// so checkout exits and the shop restarts the whole pipeline.
+func (s *shop) storm() {
+	var last otp.PID
+	for range 6 {
+		pid := s.awaitRestart("payments", last)
+		if pid == 0 {
+			return
+		}
+		s.node.Send(pid, faultError)
+		last = pid
 	}
+}
+
+// awaitRestart waits up to a second for name to belong to a process other
+// than old, and returns it (0 if none came).
+func (s *shop) awaitRestart(name string, old otp.PID) otp.PID {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if pid, ok := s.node.Whereis(name); ok && pid != old {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0
 }
