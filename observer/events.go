@@ -11,6 +11,10 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
+// maxEarly bounds the restarts remembered while their child's exit event
+// is still on the way.
+const maxEarly = 1024
+
 // crashWait is how long a crash report waits for the supervisor's restart
 // event, so that the report can say how often the child was restarted.
 const crashWait = 50 * time.Millisecond
@@ -105,7 +109,14 @@ func (m *model) exited(e instrument.Exited) {
 	if p := m.table.Lookup(e.Parent); p != nil {
 		crash.SupervisorName = p.Name()
 	}
-	m.pending = append(m.pending, crash)
+	if r, ok := m.early[e.PID]; ok {
+		// The restart was reported before the exit.
+		delete(m.early, e.PID)
+		crash.Restarts, crash.NewPID = r.Count, r.New
+		m.crashReport(crash)
+	} else {
+		m.pending = append(m.pending, crash)
+	}
 	m.crashes.add(crashKey{e.ProcKind, m.names.slotOf(e.Name), e.Reason.String()}, crashKey{e.ProcKind, otherName, e.Reason.String()})
 
 	switch {
@@ -172,13 +183,15 @@ func (m *model) restarted(e instrument.Restarted) {
 	if p := m.table.Lookup(e.Supervisor); p != nil {
 		supName, counter = p.Name(), p.Restarts()
 	}
-	for i, c := range m.pending {
-		if c.PID == e.Old {
-			c.Restarts, c.NewPID = e.Count, e.New
-			m.crashReport(c)
-			m.pending = slices.Delete(m.pending, i, i+1)
-			break
-		}
+	i := slices.IndexFunc(m.pending, func(c Event) bool { return c.PID == e.Old })
+	switch {
+	case i >= 0:
+		c := m.pending[i]
+		c.Restarts, c.NewPID = e.Count, e.New
+		m.crashReport(c)
+		m.pending = slices.Delete(m.pending, i, i+1)
+	case e.Reason.Abnormal() && len(m.early) < maxEarly:
+		m.early[e.Old] = e // its exit is still on the way
 	}
 	m.budget.restarted(e.Supervisor, e.At, counter)
 	m.restarts.add(m.names.slotOf(supName), otherName)
@@ -198,6 +211,11 @@ func (m *model) flushCrashes(now time.Time) {
 	}
 	clear(m.pending[len(keep):])
 	m.pending = keep
+	for pid, r := range m.early {
+		if now.Sub(r.At) >= crashWait {
+			delete(m.early, pid)
+		}
+	}
 	m.tasks.sweep(now)
 }
 

@@ -174,7 +174,8 @@ func (o *Observer) Events(q EventQuery) EventPage {
 	return o.model.log.read(q)
 }
 
-// Findings returns the advisor's current findings, most severe first.
+// Findings returns the advisor's current findings, most severe first: the
+// newest snapshot's, shared, not to be modified.
 func (o *Observer) Findings() []Finding { return o.snap.Load().Findings }
 
 // sample is the sampler goroutine: one tick per period until Close. Every

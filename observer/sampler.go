@@ -38,10 +38,11 @@ type model struct {
 	census censusState
 
 	// Fed by events.
-	unresp   map[instrument.PID]time.Duration // how long each unresponsive process was waited for
-	pending  []Event                          // crash reports waiting for their restart
-	crashes  counterSet[crashKey]             // for metrics
-	restarts counterSet[string]               // for metrics, by supervisor name
+	unresp   map[instrument.PID]time.Duration        // how long each unresponsive process was waited for
+	pending  []Event                                 // crash reports waiting for their restart
+	early    map[instrument.PID]instrument.Restarted // restarts whose child's exit has not arrived
+	crashes  counterSet[crashKey]                    // for metrics
+	restarts counterSet[string]                      // for metrics, by supervisor name
 }
 
 // The sort keys the scan keeps a top-N for.
@@ -77,6 +78,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 		log:    newEventLog(opts.Events),
 		cpu:    make(map[instrument.PID]cpuFigure),
 		unresp: make(map[instrument.PID]time.Duration),
+		early:  make(map[instrument.PID]instrument.Restarted),
 	}
 	m.crashes.max, m.restarts.max = opts.MetricNames, opts.MetricNames
 	m.names.enabled = opts.MeterProvider != nil
