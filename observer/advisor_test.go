@@ -2,6 +2,7 @@ package observer_test
 
 import (
 	"context"
+	"errors"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -170,4 +171,83 @@ func TestHealthyBusyAppHasNoFinding(t *testing.T) {
 			t.Errorf("busiest server: got %.2f busy, want at least 0.2 (the app must be busy)", busiest)
 		}
 	})
+}
+
+// bouncer calls next for requests above zero, with the request minus one.
+type bouncer struct{ next otp.Ref[int, int] }
+
+func (b *bouncer) HandleCall(ctx context.Context, req int) (int, error) {
+	if req <= 0 {
+		return req, nil
+	}
+	return otp.Call(ctx, b.next, req-1)
+}
+
+// Two servers that call each other wait for each other until the calls
+// time out: a call cycle, reported as a deadlock, and cleared once the
+// calls have timed out.
+func TestDeadlock(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		a, err := otp.Start[int, int](n, &bouncer{next: otp.Named[int, int](n, "pong")}, otp.Name("ping"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := otp.Start[int, int](n, &bouncer{next: a}, otp.Name("pong"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := startBubble(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		done := make(chan error, 1)
+		go func() {
+			_, err := otp.CallTimeout(context.Background(), a, 2, time.Minute)
+			done <- err
+		}()
+		s := await(t, sub, 4, "deadlock found", has(observer.KindDeadlock, 0))
+		f := finding(s, observer.KindDeadlock, 0)
+		if len(f.Chain) != 2 || f.Chain[0] != a.PID() || f.Chain[1] != b.PID() || f.Severity != observer.SeverityCritical {
+			t.Errorf("deadlock: got chain %v severity %v, want [%v %v] critical", f.Chain, f.Severity, a.PID(), b.PID())
+		}
+		t.Logf("%s\n%s", f.Summary, f.Advice)
+		if err := <-done; !errors.Is(err, otp.ErrTimeout) {
+			t.Errorf("the cycle's call: got %v, want a timeout", err)
+		}
+		await(t, sub, 5, "deadlock cleared", hasNot(observer.KindDeadlock, 0))
+	})
+}
+
+// lookup is a server whose every call is a short read.
+type lookup struct{ d time.Duration }
+
+func (l *lookup) HandleCall(ctx context.Context, key int) (int, error) {
+	for end := time.Now().Add(l.d); time.Now().Before(end); {
+	}
+	return key, nil
+}
+
+// Many callers queue for short calls: the advice is to let reads bypass
+// the server through an owned table. Real time: handler durations are
+// measured on the real clock.
+func TestReadHeavyServer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a few seconds of real time")
+	}
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &lookup{d: 30 * time.Microsecond}, otp.Name("config"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	sub := o.Subscribe()
+	defer sub.Close()
+	stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	s := await(t, sub, 40, "read-heavy finding", has(observer.KindReadHeavy, ref.PID()))
+	if f := finding(s, observer.KindBottleneck, ref.PID()); f != nil {
+		t.Errorf("got a bottleneck finding too (%s), want only read-heavy", f.Summary)
+	}
+	f := finding(s, observer.KindReadHeavy, ref.PID())
+	t.Logf("%s\n%s", f.Summary, f.Advice)
 }

@@ -65,7 +65,13 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 			return nil, fmt.Errorf("observer: metrics: %w", err)
 		}
 	}
-	o.snap.Store(&Snapshot{Interval: opts.Tick, Processes: []Process{}, Findings: []Finding{}})
+	o.snap.Store(&Snapshot{
+		Interval:  opts.Tick,
+		System:    System{Load: []SystemSample{}},
+		Processes: []Process{},
+		Tree:      Tree{Nodes: []TreeNode{}, Links: []Edge{}, Monitors: []Edge{}},
+		Findings:  []Finding{},
+	})
 	return o, nil
 }
 

@@ -20,7 +20,7 @@ const (
 	floodGrowing  = 3      // ticks of growth in a row before a flood is called one
 	castDominant  = 0.5    // share of arrivals that are casts, for a flood
 
-	readShortHandler = 50 * time.Microsecond // a read-heavy server's handlers are shorter than this
+	readShortHandler = 100 * time.Microsecond // a read-heavy server's handlers are shorter than this
 	readRate         = 1000                  // and it handles at least this many per second
 	readBusyOn       = 0.6
 	readBusyOff      = 0.3
@@ -260,10 +260,14 @@ func (m *model) deadlockFinding(cyc []instrument.PID) Finding {
 func (m *model) unresponsiveFinding(p *instrument.Proc, wall time.Time) Finding {
 	name := label(p.Name(), p.ID())
 	waited := m.unresp[p.ID()]
+	summary := name + " did not stop when told"
+	if waited > 0 {
+		summary += fmt.Sprintf(" (waited %v)", waited)
+	}
 	return Finding{
 		Severity: SeverityCritical,
 		Name:     p.Name(),
-		Summary:  fmt.Sprintf("%s did not stop when told (waited %v)", name, waited),
+		Summary:  summary,
 		Evidence: []Evidence{{"waited", waited.Seconds(), "s"}},
 		Advice: fmt.Sprintf("Go cannot kill a goroutine: %s ignored its context's cancellation, so its goroutine and everything it holds stay alive. "+
 			"Make its loops and blocking calls select on ctx.Done(), use context-aware I/O, and keep handlers short.", name),

@@ -99,7 +99,7 @@ func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
 		t.rebuild = false
 		t.relationsChanged = true
 	}
-	nodes := slices.Clone(t.nodes)
+	nodes := append([]TreeNode{}, t.nodes...)
 	for i := range nodes {
 		n := &nodes[i]
 		if p := m.table.Lookup(n.PID); p != nil {
@@ -116,7 +116,12 @@ func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
 		t.readRelations(m.table)
 		t.relationsChanged = false
 	}
-	return Tree{Nodes: nodes, FoldedRoots: t.foldedRoots, Links: slices.Clone(t.links), Monitors: slices.Clone(t.monitors)}
+	return Tree{
+		Nodes:       nodes,
+		FoldedRoots: t.foldedRoots,
+		Links:       append([]Edge{}, t.links...),
+		Monitors:    append([]Edge{}, t.monitors...),
+	}
 }
 
 // shape lays the nodes out, parents before children, from the latest
