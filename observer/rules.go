@@ -21,7 +21,7 @@ const (
 	castDominant  = 0.5    // share of arrivals that are casts, for a flood
 
 	readShortHandler = 100 * time.Microsecond // a read-heavy server's handlers are shorter than this
-	readRate         = 1000                  // and it handles at least this many per second
+	readRate         = 1000                   // and it handles at least this many per second
 	readBusyOn       = 0.6
 	readBusyOff      = 0.3
 
