@@ -40,6 +40,8 @@ type Observer struct {
 	events  *instrument.Subscription
 	censusQ chan struct{} // wakes the census goroutine
 	waiter  waiter        // the sampler's sleep between ticks
+	ctx     context.Context
+	cancel  context.CancelFunc // ends a census in progress at Close
 }
 
 // New returns an observer of table, with opts validated and defaulted (see
@@ -59,6 +61,7 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 		stop:    make(chan struct{}),
 		censusQ: make(chan struct{}, 1),
 	}
+	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.model = newModel(table, &o.opts)
 	if opts.MeterProvider != nil {
 		if o.metrics, err = newMetrics(o, opts.MeterProvider); err != nil {
@@ -103,8 +106,10 @@ func (o *Observer) Start() error {
 func (o *Observer) Close() error {
 	switch {
 	case o.state.CompareAndSwap(0, 2):
+		o.cancel()
 	case o.state.CompareAndSwap(1, 2):
 		close(o.stop)
+		o.cancel()
 		o.waiter.wake()
 		o.events.Close()
 		o.wg.Wait()
@@ -264,12 +269,6 @@ func (o *Observer) wakeCensus() {
 // goroutines grew. It waits on a channel, not a timer.
 func (o *Observer) censusLoop() {
 	defer o.wg.Done()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go func() {
-		<-o.stop
-		cancel()
-	}()
 	for {
 		select {
 		case <-o.stop:
@@ -279,7 +278,7 @@ func (o *Observer) censusLoop() {
 		if o.opts.CensusEvery < 0 || o.subs.count() == 0 {
 			continue
 		}
-		_, _ = o.Census(ctx)
+		_, _ = o.Census(o.ctx)
 	}
 }
 

@@ -32,7 +32,7 @@ const (
 )
 
 // advise evaluates every rule for one tick.
-func (m *model) advise(wall time.Time, now int64, g graph, sample SystemSample) {
+func (m *model) advise(wall time.Time, g graph) {
 	tick := m.opts.Tick
 	roots := make(map[instrument.PID]bool, len(g.chains))
 	for _, c := range g.chains {

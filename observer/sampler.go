@@ -114,7 +114,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	m.budget.update(wall, m.sups)
 	graph := waitGraph(m.edges, m.procs.live)
 	m.adv.begin(wall)
-	m.advise(wall, now, graph, sample)
+	m.advise(wall, graph)
 	findings := m.adv.end(wall)
 
 	hot := m.hotSet(findings)
@@ -128,7 +128,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		procs = append(procs, m.view(p, st))
 	}
 	m.hist.record(wall, procs, m.adv.subjects)
-	tree := m.tree.build(m, findings, watching)
+	tree := m.tree.build(m, watching)
 
 	snap := &Snapshot{
 		Tick:      m.tickNo,

@@ -93,7 +93,7 @@ func maxIndex(s []instrument.PID) int {
 }
 
 // build returns this tick's tree.
-func (t *treeBuilder) build(m *model, findings []Finding, watching bool) Tree {
+func (t *treeBuilder) build(m *model, watching bool) Tree {
 	if t.rebuild {
 		t.shape(m)
 		t.rebuild = false
