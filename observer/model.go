@@ -86,8 +86,8 @@ type Process struct {
 	Growth   float64 `json:"growth"`   // change of depth per second; negative while draining
 	Arrival  float64 `json:"arrival"`  // messages enqueued per second
 	Handling float64 `json:"handling"` // messages handled per second
-	// CastShare is the share of arrivals during the tick that were casts
-	// (not calls): 1 for a mailbox fed only by casts.
+	// CastShare is the share of arrivals that were casts (not calls), over
+	// the latest tick that had arrivals: 1 for a mailbox fed only by casts.
 	CastShare float64 `json:"cast_share"`
 	Busy      float64 `json:"busy"` // share of the tick spent in handlers, 0..1
 	// HeadAge is roughly how long the oldest queued message has waited:

@@ -274,9 +274,6 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 		Handled:   st.handled,
 		Restarts:  st.restarts,
 	}
-	if v.CastShare == 0 && st.calls == 0 && st.enq > 0 {
-		v.CastShare = 1
-	}
 	if b := p.Supervisor(); b != nil {
 		v.Supervisor = &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
 		v.RestartBudget = m.budget.share(p.ID())
