@@ -108,3 +108,11 @@ func (b *budgets) share(sup instrument.PID) float64 {
 	}
 	return float64(b.count(sup)) / float64(w.max)
 }
+
+// limit returns the supervisor's MaxRestarts, or 0 if unknown.
+func (b *budgets) limit(sup instrument.PID) int {
+	if w := b.w[sup]; w != nil {
+		return w.max
+	}
+	return 0
+}

@@ -99,6 +99,13 @@ func (m *model) exited(e instrument.Exited) {
 	m.hist.forget(e.PID)
 	delete(m.unresp, e.PID)
 	links := m.tasks.exited(e.PID)
+	if e.ProcKind.IsSupervisor() && e.Reason != instrument.ReasonNormal {
+		// A supervisor past its intensity exits with reason shutdown, as
+		// in OTP: tell it from an orderly stop by its recent restarts.
+		if n, limit := m.budget.count(e.PID), m.budget.limit(e.PID); limit > 0 && n >= limit {
+			m.gaveUp(e, n)
+		}
+	}
 	if !e.Reason.Abnormal() {
 		return
 	}
@@ -127,10 +134,6 @@ func (m *model) exited(e instrument.Exited) {
 		}
 		for _, peer := range peers {
 			m.tasks.crashed[peer] = taskCrash{task: e.PID, name: e.Name, reason: e.Reason, err: e.Err, at: e.At}
-		}
-	case e.ProcKind.IsSupervisor():
-		if n := m.budget.count(e.PID); n > 0 {
-			m.gaveUp(e, n)
 		}
 	}
 	if tc, ok := m.tasks.crashed[e.PID]; ok {

@@ -68,6 +68,16 @@ func TestRestartStorm(t *testing.T) {
 			return f != nil && f.Severity == observer.SeverityCritical
 		})
 		t.Log(finding(s, observer.KindRestartStorm, sup).Summary)
+		gaveUp := func(*observer.Snapshot) bool {
+			return len(o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventGaveUp}, PID: sup}).Events) == 1
+		}
+		s = await(t, sub, 10, "supervisor gave up", gaveUp)
+		if f := finding(s, observer.KindRestartStorm, sup); f == nil || f.Severity != observer.SeverityCritical {
+			t.Errorf("after giving up: got %+v, want a critical restart storm finding kept", f)
+		}
+		if !strings.Contains(logs.String(), `msg="supervisor gave up"`) {
+			t.Errorf("slog: got %q, want a supervisor gave up record", logs.String())
+		}
 
 		page := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventCrash}})
 		if len(page.Events) == 0 {
