@@ -16,6 +16,13 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
+// maxDumpGoroutines is the most goroutines for which a census reads the
+// text goroutine dump to learn where unowned goroutines were created: that
+// dump stops the world for as long as it takes to print every stack, while
+// the profile the counts come from does not. Above it, Site.CreatedBy is
+// empty and sites are known by the function they run.
+const maxDumpGoroutines = 10_000
+
 // maxCensusPIDs bounds the per-process goroutine counts a census keeps for
 // [Process.Goroutines]; beyond it only the top processes are kept.
 const maxCensusPIDs = 20_000
@@ -24,8 +31,9 @@ const maxCensusPIDs = 20_000
 // per process (by the otp.pid label) and, for goroutines that belong to
 // no process, per function they run and where they were created. The
 // result also appears in later snapshots, and feeds the advisor's
-// goroutine-leak finding. A census of many goroutines is not free: the
-// runtime briefly stops the world to collect the profile.
+// goroutine-leak finding. A census is not free: its cost grows with the
+// number of goroutines, and it reads where goroutines were created only
+// while there are at most 10,000 of them (see Site.CreatedBy).
 func (o *Observer) Census(ctx context.Context) (*Census, error) {
 	o.censusMu.Lock()
 	defer o.censusMu.Unlock()
@@ -51,7 +59,7 @@ func (o *Observer) Census(ctx context.Context) (*Census, error) {
 		return nil, fmt.Errorf("observer: census: %w", err)
 	}
 	creators := map[string]string{}
-	if len(roots) > 0 {
+	if len(roots) > 0 && res.Total <= maxDumpGoroutines {
 		if creators, err = creationSites(ctx, roots); err != nil {
 			return nil, fmt.Errorf("observer: census: %w", err)
 		}

@@ -293,8 +293,10 @@ type ProcessGoroutines struct {
 
 // Site is where unowned goroutines were started.
 type Site struct {
-	Function  string `json:"function"`   // the function the goroutines run
-	CreatedBy string `json:"created_by"` // the go statement's function and file:line, when known
+	Function string `json:"function"` // the function the goroutines run
+	// CreatedBy is the go statement's function and file:line, when known:
+	// read only while the program has at most 10,000 goroutines.
+	CreatedBy string `json:"created_by"`
 	Count     int    `json:"count"`
 	Growth    int    `json:"growth"` // change since the previous census
 }
