@@ -205,7 +205,10 @@ func (o *Observer) sample() {
 			return
 		}
 		o.tick()
-		if o.opts.CensusEvery > 0 && time.Since(lastCensus) >= o.opts.CensusEvery {
+		// A census costs in proportion to the goroutines: space them out
+		// by one more period per 50,000 goroutines.
+		every := o.opts.CensusEvery * time.Duration(1+o.snap.Load().System.Now.Goroutines/50_000)
+		if o.opts.CensusEvery > 0 && time.Since(lastCensus) >= every {
 			lastCensus = time.Now()
 			o.wakeCensus()
 		}

@@ -35,8 +35,9 @@ type Options struct {
 	// table; events beyond it are dropped and counted. Default 16384.
 	EventBuffer int
 	// CensusEvery is how often a goroutine census runs while someone
-	// subscribes to snapshots. Default 10 s; negative disables the automatic
-	// census ([Observer.Census] still works).
+	// subscribes to snapshots, plus one period per 50,000 goroutines.
+	// Default 10 s; negative disables the automatic census
+	// ([Observer.Census] still works).
 	CensusEvery time.Duration
 	// FindingHold is how long a finding about a process that has exited
 	// (a restart storm that ended in the supervisor giving up, a crashed
