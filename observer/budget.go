@@ -74,7 +74,9 @@ func (b *budgets) update(now time.Time, sups []*instrument.Proc) {
 		}
 	}
 	for pid, w := range b.w {
-		if w.mark != b.mark {
+		// Kept a few ticks after the supervisor left the table: its exit
+		// event may still be on the way, and needs the count.
+		if b.mark-w.mark > 3 {
 			delete(b.w, pid)
 		}
 	}
