@@ -1,0 +1,119 @@
+package web
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// Actions reach a process through what its runtime attached to its
+// record (instrument.Proc.Actions). Every process that has actions can be
+// killed; the optional interfaces below add more, and the dashboard offers
+// only what a process supports.
+
+// restarter restarts a supervised process through its supervisor.
+type restarter interface{ Restart() error }
+
+// stater returns the state of a process that opted in to show it.
+type stater interface{ State() (any, error) }
+
+// tracer traces a process's messages for a while.
+type tracer interface {
+	Trace(n int, d time.Duration) ([]string, error)
+}
+
+type actionDef struct {
+	name, label, confirm string
+	danger               bool
+	has                  func(instrument.Actions) bool
+	do                   func(instrument.Actions) (any, error)
+}
+
+var actionDefs = []actionDef{
+	{name: "state", label: "Show state", has: func(a instrument.Actions) bool { _, ok := a.(stater); return ok },
+		do: func(a instrument.Actions) (any, error) { return a.(stater).State() }},
+	{name: "trace", label: "Trace 50 messages", has: func(a instrument.Actions) bool { _, ok := a.(tracer); return ok },
+		do: func(a instrument.Actions) (any, error) { return a.(tracer).Trace(50, 10*time.Second) }},
+	{name: "restart", label: "Restart", confirm: "Restart this process through its supervisor?", danger: true,
+		has: func(a instrument.Actions) bool { _, ok := a.(restarter); return ok },
+		do:  func(a instrument.Actions) (any, error) { return "restarted", a.(restarter).Restart() }},
+	{name: "kill", label: "Kill", confirm: "Kill this process? Its links and supervisor will react as to any kill.", danger: true,
+		has: func(a instrument.Actions) bool { return true },
+		do:  func(a instrument.Actions) (any, error) { return "killed", a.Kill() }},
+}
+
+// actionsFor lists the actions the page offers for pid, or says why none.
+func (h *Handler) actionsFor(pid instrument.PID) ([]actionView, string) {
+	if !h.opts.Actions {
+		return nil, "Read-only dashboard: the application did not turn actions on (web.Options.Actions)."
+	}
+	p := h.opts.Table.Lookup(pid)
+	if p == nil || p.Actions() == nil {
+		return nil, "This process's runtime offers no actions."
+	}
+	a := p.Actions()
+	var out []actionView
+	for _, d := range actionDefs {
+		if d.has(a) {
+			out = append(out, actionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger})
+		}
+	}
+	return out, ""
+}
+
+type actionReply struct {
+	PID    instrument.PID `json:"pid"`
+	Action string         `json:"action"`
+	Result any            `json:"result,omitempty"`
+}
+
+// apiAction runs one action: POST process/{pid}/{action}. 403 unless
+// actions are on and the request comes from the dashboard's origin.
+func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
+	if !h.opts.Actions {
+		writeJSONError(w, http.StatusForbidden, "", "actions are turned off: the application must set web.Options.Actions")
+		return
+	}
+	if !h.sameOrigin(r) {
+		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
+		return
+	}
+	pid, ok := h.pathPID(w, r)
+	if !ok {
+		return
+	}
+	name := r.PathValue("action")
+	var def *actionDef
+	for i := range actionDefs {
+		if actionDefs[i].name == name {
+			def = &actionDefs[i]
+		}
+	}
+	if def == nil {
+		writeJSONError(w, http.StatusBadRequest, "action", "unknown action "+trunc(name, 30)+"; want state, trace, restart or kill")
+		return
+	}
+	p := h.opts.Table.Lookup(pid)
+	if p == nil {
+		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
+		return
+	}
+	a := p.Actions()
+	if a == nil || !def.has(a) {
+		writeJSONError(w, http.StatusNotImplemented, "action", fmt.Sprintf("%v does not support %s", pid, name))
+		return
+	}
+	res, err := def.do(a)
+	if err != nil {
+		status := http.StatusConflict
+		if errors.Is(err, errors.ErrUnsupported) {
+			status = http.StatusNotImplemented
+		}
+		writeJSONError(w, status, "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, actionReply{PID: pid, Action: name, Result: res})
+}

@@ -1,0 +1,288 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// The JSON API, beside the pages, for scripts and tests. Errors are JSON
+// too: {"error": "...", "param": "limit"}, with 400 for a bad parameter.
+
+type apiError struct {
+	Error string `json:"error"`
+	Param string `json:"param,omitempty"`
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	_ = enc.Encode(v)
+}
+
+func writeJSONError(w http.ResponseWriter, status int, param, msg string) {
+	writeJSON(w, status, apiError{Error: msg, Param: param})
+}
+
+func writeParamError(w http.ResponseWriter, err error) {
+	var pe *paramError
+	if errors.As(err, &pe) {
+		writeJSONError(w, http.StatusBadRequest, pe.Param, pe.Error())
+		return
+	}
+	writeJSONError(w, http.StatusBadRequest, "", err.Error())
+}
+
+// onlyParams refuses query parameters other than those listed.
+func onlyParams(r *http.Request, allowed ...string) error {
+	for k := range r.URL.Query() {
+		ok := false
+		for _, a := range allowed {
+			ok = ok || k == a
+		}
+		if !ok {
+			return &paramError{k, "unknown parameter; this endpoint takes " + orNone(allowed)}
+		}
+	}
+	return nil
+}
+
+func orNone(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
+}
+
+func (h *Handler) apiSnapshot(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, h.obs.Snapshot())
+}
+
+type processesReply struct {
+	Sort      string             `json:"sort"`
+	Query     string             `json:"q,omitempty"`
+	Limit     int                `json:"limit"`
+	Processes []observer.Process `json:"processes"`
+}
+
+func (h *Handler) apiProcesses(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r, "sort", "limit", "q"); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	p, err := h.procParams(r.URL.Query())
+	if err != nil {
+		writeParamError(w, err)
+		return
+	}
+	ps := h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit})
+	if ps == nil {
+		ps = []observer.Process{}
+	}
+	writeJSON(w, http.StatusOK, processesReply{Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Processes: ps})
+}
+
+func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (instrument.PID, bool) {
+	pid, err := parsePID(r.PathValue("pid"))
+	if err != nil {
+		writeParamError(w, err)
+		return 0, false
+	}
+	return pid, true
+}
+
+func (h *Handler) apiProcess(w http.ResponseWriter, r *http.Request) {
+	pid, ok := h.pathPID(w, r)
+	if !ok {
+		return
+	}
+	d, ok := h.obs.Process(pid)
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
+		return
+	}
+	writeJSON(w, http.StatusOK, d)
+}
+
+func (h *Handler) apiStack(w http.ResponseWriter, r *http.Request) {
+	pid, ok := h.pathPID(w, r)
+	if !ok {
+		return
+	}
+	st, err := h.obs.Stack(pid)
+	if err != nil {
+		writeJSONError(w, http.StatusNotFound, "pid", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"pid": pid.String(), "stack": st})
+}
+
+type childrenReply struct {
+	Parent   instrument.PID     `json:"parent"`
+	Total    int                `json:"total"`
+	Children []observer.Process `json:"children"`
+}
+
+// apiChildren lists a parent's children beyond the tree's fan-out, in PID
+// order, for the tree's "+950 sessions" nodes. It scans the table.
+func (h *Handler) apiChildren(w http.ResponseWriter, r *http.Request) {
+	pid, ok := h.pathPID(w, r)
+	if !ok {
+		return
+	}
+	if err := onlyParams(r, "offset", "limit"); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	offset, limit := 0, 200
+	if s := q.Get("offset"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 0 {
+			writeJSONError(w, http.StatusBadRequest, "offset", "offset: want a whole number from 0")
+			return
+		}
+		offset = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			writeJSONError(w, http.StatusBadRequest, "limit", "limit: want a whole number from 1 to "+strconv.Itoa(MaxLimit))
+			return
+		}
+		limit = n
+	}
+	var kids []observer.Process
+	for _, p := range h.obs.Processes(observer.Query{Sort: observer.SortPID}) {
+		if p.Parent == pid {
+			kids = append(kids, p)
+		}
+	}
+	rep := childrenReply{Parent: pid, Total: len(kids), Children: []observer.Process{}}
+	if offset < len(kids) {
+		rep.Children = kids[offset:min(len(kids), offset+limit)]
+	}
+	writeJSON(w, http.StatusOK, rep)
+}
+
+func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r, "since", "limit", "kind", "pid"); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	q := r.URL.Query()
+	var eq observer.EventQuery
+	if s := q.Get("since"); s != "" {
+		n, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			writeJSONError(w, http.StatusBadRequest, "since", "since: want an event sequence number (a whole number from 0)")
+			return
+		}
+		eq.Since = n
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			writeJSONError(w, http.StatusBadRequest, "limit", "limit: want a whole number from 1 to "+strconv.Itoa(MaxLimit))
+			return
+		}
+		eq.Limit = n
+	}
+	for _, s := range q["kind"] {
+		var k observer.EventKind
+		if err := k.UnmarshalText([]byte(s)); err != nil {
+			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up or taken_down")
+			return
+		}
+		eq.Kinds = append(eq.Kinds, k)
+	}
+	if s := q.Get("pid"); s != "" {
+		pid, err := parsePID(s)
+		if err != nil {
+			writeParamError(w, err)
+			return
+		}
+		eq.PID = pid
+	}
+	page := h.obs.Events(eq)
+	if page.Events == nil {
+		page.Events = []observer.Event{}
+	}
+	writeJSON(w, http.StatusOK, page)
+}
+
+func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	fs := h.obs.Findings()
+	if fs == nil {
+		fs = []observer.Finding{}
+	}
+	writeJSON(w, http.StatusOK, fs)
+}
+
+// apiProfile runs a CPU profile (POST, seconds=1..60) and answers with
+// the attribution when it ends.
+func (h *Handler) apiProfile(w http.ResponseWriter, r *http.Request) {
+	if !h.sameOrigin(r) {
+		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
+		return
+	}
+	if err := onlyParams(r, "seconds"); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	maxS := int(observer.MaxProfile / time.Second)
+	secs := 5
+	if s := r.URL.Query().Get("seconds"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > maxS {
+			writeJSONError(w, http.StatusBadRequest, "seconds", "seconds: want a whole number from 1 to "+strconv.Itoa(maxS))
+			return
+		}
+		secs = n
+	}
+	d := time.Duration(secs) * time.Second
+	ctx, cancel := profileCtx(r, d)
+	defer cancel()
+	p, err := h.obs.ProfileCPU(ctx, d)
+	switch {
+	case errors.Is(err, observer.ErrProfilerBusy):
+		writeJSONError(w, http.StatusConflict, "", err.Error())
+	case err != nil:
+		writeJSONError(w, http.StatusServiceUnavailable, "", err.Error())
+	default:
+		writeJSON(w, http.StatusOK, p)
+	}
+}
+
+func (h *Handler) apiCensus(w http.ResponseWriter, r *http.Request) {
+	if !h.sameOrigin(r) {
+		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
+		return
+	}
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	c, err := h.obs.Census(r.Context())
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "", err.Error())
+		return
+	}
+	writeJSON(w, http.StatusOK, c)
+}

@@ -1,0 +1,375 @@
+package web
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// Browser tests drive the dashboard in real headless Chromium. They skip
+// when Chromium is missing, except under CI=true, where they fail.
+
+var updateDocs = flag.Bool("docs", false, "also write the README's tree screenshot to docs/img/tree.png")
+
+var browser struct {
+	once   sync.Once
+	ctx    context.Context
+	cancel func()
+	dir    string
+	err    error
+}
+
+func chromiumPath() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// newTab returns a context for a new tab of the shared browser, closed
+// at the end of the test.
+func newTab(t *testing.T) context.Context {
+	t.Helper()
+	path := chromiumPath()
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found, and CI=true: the browser tests must run (apt-get install chromium)")
+		}
+		t.Skip("chromium not found: apt-get install chromium to run the browser tests")
+	}
+	browser.once.Do(func() {
+		browser.dir, browser.err = os.MkdirTemp("", "observer-chromium-*")
+		if browser.err != nil {
+			return
+		}
+		opts := []chromedp.ExecAllocatorOption{
+			chromedp.ExecPath(path),
+			chromedp.Flag("headless", true),
+			chromedp.Flag("no-sandbox", true),
+			chromedp.Flag("disable-gpu", true),
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("no-first-run", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("hide-scrollbars", true),
+			chromedp.UserDataDir(browser.dir),
+			chromedp.WindowSize(1440, 900),
+		}
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		bctx, bcancel := chromedp.NewContext(actx)
+		if err := chromedp.Do(bctx); err != nil {
+			browser.err = err
+		}
+		browser.ctx, browser.cancel = bctx, func() { bcancel(); acancel() }
+	})
+	if browser.err != nil {
+		t.Fatalf("start chromium: %v", browser.err)
+	}
+	tab, cancel := chromedp.NewContext(browser.ctx)
+	// A JavaScript dialog means a name ran as code: fail, and dismiss it.
+	dialogs := chromedp.Events(tab, page.JavascriptDialogOpening)
+	var mu sync.Mutex
+	var opened []string
+	go func() {
+		for ev, err := range dialogs {
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			opened = append(opened, ev.Message)
+			mu.Unlock()
+			chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
+		}
+	}()
+	ctx, cancelT := context.WithTimeout(tab, 90*time.Second)
+	t.Cleanup(func() {
+		mu.Lock()
+		if len(opened) > 0 {
+			t.Errorf("JavaScript dialogs opened: %q", opened)
+		}
+		mu.Unlock()
+		cancelT()
+		cancel()
+	})
+	return ctx
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	if browser.cancel != nil {
+		browser.cancel()
+	}
+	if browser.dir != "" {
+		os.RemoveAll(browser.dir)
+	}
+	os.Exit(code)
+}
+
+// screenshot saves the page as testdata/screenshots/<name>.png (ignored
+// by git) and returns the path.
+func screenshot(t *testing.T, ctx context.Context, name string) string {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := filepath.Join("testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name+".png")
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: web/%s", path)
+	return path
+}
+
+// evalUntil evaluates a JavaScript expression until it returns true.
+func evalUntil(t *testing.T, ctx context.Context, d time.Duration, what, js string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			state, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`(document.getElementById("conn")||{}).textContent + " tick=" + document.body.dataset.tick`))
+			t.Fatalf("timed out after %v waiting for %s (err %v; page: %s)", d, what, err, state)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+func TestBrowserTreeRestart(t *testing.T) {
+	s := newSystem(t, sysOpts{sessions: 60, bottleneck: true})
+	ctx := newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"tree")); err != nil {
+		t.Fatal(err)
+	}
+	old := s.pidOf(t, "flaky")
+	nodeJS := func(pid uint64) string {
+		return fmt.Sprintf(`!!document.querySelector('[data-testid="tree-node"][data-pid="%d"]')`, pid)
+	}
+	evalUntil(t, ctx, 15*time.Second, "the tree to show the flaky worker", nodeJS(uint64(old)))
+	// The sessions supervisor has 60 children: some are folded.
+	evalUntil(t, ctx, 5*time.Second, "a folded fan-out node", `[...document.querySelectorAll('[data-testid="tree-fold"]')].some(e => / sessions$/.test(e.textContent))`)
+
+	s.crash()
+	var fresh uint64
+	waitFor(t, 5*time.Second, "the restart", func() bool {
+		p, ok := s.node.Whereis("flaky")
+		fresh = uint64(p)
+		return ok && p != old
+	})
+	evalUntil(t, ctx, 15*time.Second, "the restarted worker in the tree", nodeJS(fresh))
+	evalUntil(t, ctx, 5*time.Second, "the old incarnation to leave the tree", "!"+nodeJS(uint64(old)))
+	evalUntil(t, ctx, 5*time.Second, "a restart pulse", `!!document.querySelector('[data-testid="pulse"]')`)
+	time.Sleep(300 * time.Millisecond) // let the pulse grow for the picture
+	path := screenshot(t, ctx, "tree")
+	if *updateDocs {
+		copyFile(t, path, filepath.Join("..", "docs", "img", "tree.png"))
+	}
+
+	// The folded sessions expand on click.
+	before := eval[int](t, ctx, `document.querySelectorAll('[data-testid="tree-node"]').length`)
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="tree-fold"]`))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "more nodes after expanding the fold", fmt.Sprintf(`document.querySelectorAll('[data-testid="tree-node"]').length > %d`, before))
+}
+
+func copyFile(t *testing.T, from, to string) {
+	t.Helper()
+	b, err := os.ReadFile(from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(to, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBrowserBottleneck(t *testing.T) {
+	s := newSystem(t, sysOpts{sessions: 8, bottleneck: true})
+	price := uint64(s.pidOf(t, "price"))
+	ctx := newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"tree")); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 20*time.Second, "the price server flagged in the tree",
+		fmt.Sprintf(`(n => n && n.dataset.sev !== "" && n.dataset.heat === "5")(document.querySelector('[data-testid="tree-node"][data-pid="%d"]'))`, price))
+	evalUntil(t, ctx, 5*time.Second, "the bottleneck listed beside the tree",
+		fmt.Sprintf(`!!document.querySelector('[data-testid="alert"][data-pid="%d"]')`, price))
+	screenshot(t, ctx, "bottleneck-tree")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"advisor")); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the bottleneck in the advisor",
+		fmt.Sprintf(`!!document.querySelector('[data-testid="finding"][data-kind="bottleneck"][data-pid="%d"]')`, price))
+	advice := eval[string](t, ctx, fmt.Sprintf(`document.querySelector('[data-testid="finding"][data-kind="bottleneck"][data-pid="%d"] .advice').textContent`, price))
+	if !strings.Contains(advice, "one message at a time") {
+		t.Errorf("advice = %q, want the OTP explanation", advice)
+	}
+	screenshot(t, ctx, "advisor")
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "charts drawn and the finding on the overview",
+		`document.querySelectorAll('.uplot').length === 4 && !!document.querySelector('#top-findings [data-kind="bottleneck"]')`)
+	time.Sleep(1500 * time.Millisecond) // a few points on the charts
+	screenshot(t, ctx, "overview")
+}
+
+func TestBrowserProcessesSort(t *testing.T) {
+	s := newSystem(t, sysOpts{sessions: 30, bottleneck: true})
+	for range 2 {
+		old := s.pidOf(t, "flaky")
+		s.crash()
+		waitFor(t, 5*time.Second, "restart", func() bool { p, ok := s.node.Whereis("flaky"); return ok && p != old })
+	}
+	ctx := newTab(t)
+	price := uint64(s.pidOf(t, "price"))
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"processes?sort=busy")); err != nil {
+		t.Fatal(err)
+	}
+	firstRow := `(r => r ? Number(r.dataset.pid) : 0)(document.querySelector('[data-testid="proc-row"]'))`
+	evalUntil(t, ctx, 20*time.Second, "the price server first by busy", fmt.Sprintf(`%s === %d`, firstRow, price))
+	screenshot(t, ctx, "processes-busy")
+
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="sort-restarts"]`))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the table sorted by restarts",
+		`document.getElementById("proc-table").dataset.sort === "restarts" && document.querySelectorAll('[data-testid="proc-row"]').length > 3`)
+	col := eval[[]string](t, ctx, `[...document.querySelectorAll('[data-testid="proc-row"] [data-col="restarts"]')].map(e => e.textContent.trim())`)
+	var prev = 1 << 30
+	for i, c := range col {
+		n, err := strconv.Atoi(c)
+		if err != nil {
+			t.Fatalf("restarts cell %d = %q, not a number", i, c)
+		}
+		if n > prev {
+			t.Fatalf("restarts column %v is not sorted largest first", col)
+		}
+		prev = n
+	}
+	if len(col) == 0 || col[0] != "2" {
+		t.Fatalf("restarts column = %v, want 2 first (flaky and its supervisor)", col)
+	}
+	screenshot(t, ctx, "processes-restarts")
+}
+
+func TestBrowserEvilNameInert(t *testing.T) {
+	s := newSystem(t, sysOpts{sessions: 3})
+	evil := uint64(s.pidOf(t, evilName))
+	ctx := newTab(t)
+	for _, path := range []string{"processes?sort=pid&limit=100", "process/" + strconv.FormatUint(evil, 10), "tree"} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+path)); err != nil {
+			t.Fatal(err)
+		}
+		evalUntil(t, ctx, 15*time.Second, "a live frame on "+path, `document.getElementById("conn").dataset.state === "live"`)
+		var names []string
+		switch {
+		case strings.HasPrefix(path, "processes"):
+			names = eval[[]string](t, ctx, `[...document.querySelectorAll('[data-testid="proc-name"]')].map(e => e.textContent.trim())`)
+		case strings.HasPrefix(path, "process/"):
+			names = eval[[]string](t, ctx, `[document.querySelector('[data-testid="proc-title"]').textContent]`)
+		default:
+			evalUntil(t, ctx, 10*time.Second, "the tree", fmt.Sprintf(`!!document.querySelector('[data-testid="tree-node"][data-pid="%d"]')`, evil))
+			names = eval[[]string](t, ctx, fmt.Sprintf(`[document.querySelector('[data-testid="tree-node"][data-pid="%d"] text.name').textContent]`, evil))
+		}
+		found := false
+		for _, n := range names {
+			found = found || n == evilName || (strings.HasSuffix(n, "…") && strings.HasPrefix(evilName, strings.TrimSuffix(n, "…")))
+		}
+		if !found {
+			t.Errorf("%s: names %q, want %q shown as text", path, names, evilName)
+		}
+		// Only the dashboard's own scripts are in the document.
+		scripts := eval[[]string](t, ctx, `[...document.scripts].map(s => s.getAttribute("src") || "inline")`)
+		for _, src := range scripts {
+			if src == "inline" || !strings.HasSuffix(src, ".js") {
+				t.Errorf("%s: unexpected script %q in the document", path, src)
+			}
+		}
+		if got := eval[int](t, ctx, `document.querySelectorAll("body script:not([src])").length`); got != 0 {
+			t.Errorf("%s: %d inline scripts, want 0", path, got)
+		}
+		screenshot(t, ctx, "inert-"+strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-").Replace(path))
+	}
+}
+
+func TestBrowserReconnect(t *testing.T) {
+	s := newSystem(t, sysOpts{sessions: 3})
+	ctx := newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 15*time.Second, "live", `document.getElementById("conn").dataset.state === "live"`)
+
+	// The server goes away: its listener and every connection, websocket
+	// included.
+	addr := s.srv.Listener.Addr().String()
+	s.srv.Close()
+	s.dash.Close()
+	evalUntil(t, ctx, 10*time.Second, "the page to say it is disconnected",
+		`document.getElementById("conn").dataset.state === "down" && !document.getElementById("banner").hidden`)
+	screenshot(t, ctx, "disconnected")
+
+	// A new server on the same address, as after a restart.
+	dash, err := New(s.obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dash.Close()
+	mux := http.NewServeMux()
+	dash.Register(mux, "/debug/observer/")
+	var ln net.Listener
+	waitFor(t, 5*time.Second, "the address to be free", func() bool {
+		ln, err = net.Listen("tcp", addr)
+		return err == nil
+	})
+	srv := &http.Server{Handler: mux}
+	go srv.Serve(ln)
+	defer srv.Close()
+	evalUntil(t, ctx, 20*time.Second, "the page to reconnect by itself",
+		`document.getElementById("conn").dataset.state === "live" && document.getElementById("banner").hidden`)
+	if dash.hub.count() != 1 {
+		t.Errorf("new server has %d websockets, want 1", dash.hub.count())
+	}
+	screenshot(t, ctx, "reconnected")
+}

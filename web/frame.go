@@ -1,0 +1,427 @@
+package web
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/a-h/templ"
+	"github.com/gorilla/websocket"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// A frame is one websocket message: the parts of a view at one tick. A
+// full frame holds everything; a delta frame holds only what changed
+// since the previous tick. Frames are built once per view and tick and
+// shared by every connection watching that view, as prepared (and, when
+// negotiated, compressed-once) messages.
+type frame struct {
+	Tick     uint64            `json:"tick"`
+	Full     bool              `json:"full"`
+	At       int64             `json:"at"`       // Unix milliseconds
+	Interval int64             `json:"interval"` // milliseconds
+	HTML     map[string]string `json:"html,omitempty"`
+	Sys      []sysPoint        `json:"sys,omitempty"`
+	Tree     *treeFrame        `json:"tree,omitempty"`
+	Hist     []histPoint       `json:"hist,omitempty"`
+	Gone     bool              `json:"gone,omitempty"` // the process of a process view exited
+}
+
+// sysPoint is one system sample, in the charts' units.
+type sysPoint struct {
+	T    float64 `json:"t"`  // Unix seconds
+	G    int64   `json:"g"`  // goroutines
+	P    int64   `json:"p"`  // processes
+	H    uint64  `json:"h"`  // heap bytes
+	HG   uint64  `json:"hg"` // heap goal
+	GC   float64 `json:"gc"` // max GC pause, ms
+	SL   float64 `json:"sl"` // scheduler latency p99, ms
+	M    float64 `json:"m"`  // messages per second
+	Q    uint64  `json:"q"`  // queued messages
+	Busy int     `json:"b"`  // busy servers
+}
+
+type histPoint struct {
+	T float64 `json:"t"`
+	D uint64  `json:"d"`
+	A float64 `json:"a"`
+	H float64 `json:"h"`
+	B float64 `json:"b"` // percent
+	W uint64  `json:"w"`
+}
+
+// treeNode is one node of the tree as the browser draws it: short JSON
+// names because a tree has up to thousands of nodes; a delta sends only
+// nodes whose numbers changed.
+type treeNode struct {
+	ID     uint64 `json:"id"`
+	Parent uint64 `json:"p,omitempty"`
+	Name   string `json:"n,omitempty"`
+	Kind   string `json:"k"`
+	Status string `json:"s,omitempty"` // omitted while running
+	Busy   int    `json:"b,omitempty"` // percent
+	Depth  uint64 `json:"d,omitempty"`
+	Heat   int    `json:"h,omitempty"` // 0..5
+	Rest   uint32 `json:"r,omitempty"`
+	Kids   int    `json:"c,omitempty"`  // live children, listed or not
+	Folded int    `json:"f,omitempty"`  // children not listed
+	FoldAs string `json:"fl,omitempty"` // what the folded children are: "sessions"
+	Sev    string `json:"x,omitempty"`  // the worst finding about it
+	Issue  string `json:"fk,omitempty"` // that finding's kind: "bottleneck"
+	Policy string `json:"sv,omitempty"` // supervisors: strategy and intensity
+	Budget int    `json:"rb,omitempty"` // supervisors: restart budget used, percent
+}
+
+type treeFrame struct {
+	Nodes       []treeNode  `json:"nodes"`
+	Removed     []uint64    `json:"removed,omitempty"`
+	Links       [][2]uint64 `json:"links,omitempty"`
+	Monitors    [][2]uint64 `json:"monitors,omitempty"`
+	Relations   bool        `json:"relations,omitempty"` // Links and Monitors are set (else unchanged)
+	FoldedRoots int         `json:"folded_roots"`
+}
+
+// parts are a view rendered at one tick, kept to compute the next delta.
+type parts struct {
+	html  map[string]string
+	sys   []observer.SystemSample
+	nodes []treeNode // in the snapshot's order
+	links [][2]uint64
+	mons  [][2]uint64
+	roots int
+	hist  []observer.ProcessSample
+	gone  bool
+}
+
+// frameCache holds this tick's frames and parts, and the previous tick's
+// parts.
+type frameCache struct {
+	mu       sync.Mutex
+	tick     uint64
+	frames   map[frameKey]*frameEntry
+	cur      map[string]*partsEntry
+	prev     map[string]*partsEntry
+	prevTick uint64
+}
+
+type frameKey struct {
+	view string
+	full bool
+}
+
+type frameEntry struct {
+	once sync.Once
+	msg  *websocket.PreparedMessage
+	size int
+	err  error
+}
+
+type partsEntry struct {
+	once sync.Once
+	p    *parts
+}
+
+// frame returns the prepared message for view at snap: a delta when
+// full is false and the previous tick's parts are known, else a full
+// frame.
+func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (*websocket.PreparedMessage, int, error) {
+	c := &h.hub.cache
+	key := v.key()
+	c.mu.Lock()
+	switch {
+	case s.Tick > c.tick || c.frames == nil:
+		c.prev, c.prevTick = c.cur, c.tick
+		c.cur = map[string]*partsEntry{}
+		c.frames = map[frameKey]*frameEntry{}
+		c.tick = s.Tick
+	case s.Tick < c.tick:
+		// An older snapshot than the cache's: build it alone, in full.
+		c.mu.Unlock()
+		data, err := json.Marshal(h.encode(v, s, h.render(v, s), nil))
+		if err != nil {
+			return nil, 0, err
+		}
+		m, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
+		return m, len(data), err
+	}
+	var prev *partsEntry
+	if !full && c.prevTick+1 == s.Tick && c.prev != nil {
+		prev = c.prev[key]
+	}
+	if prev == nil {
+		full = true
+	}
+	cur := c.cur[key]
+	if cur == nil {
+		cur = &partsEntry{}
+		c.cur[key] = cur
+	}
+	fk := frameKey{key, full}
+	e := c.frames[fk]
+	if e == nil {
+		e = &frameEntry{}
+		c.frames[fk] = e
+	}
+	c.mu.Unlock()
+
+	e.once.Do(func() {
+		cur.once.Do(func() { cur.p = h.render(v, s) })
+		var base *parts
+		if !full {
+			prev.once.Do(func() { prev.p = h.render(v, s) }) // never rendered: nothing to diff against
+			base = prev.p
+		}
+		data, err := json.Marshal(h.encode(v, s, cur.p, base))
+		if err != nil {
+			e.err = err
+			return
+		}
+		e.size = len(data)
+		e.msg, e.err = websocket.NewPreparedMessage(websocket.TextMessage, data)
+	})
+	return e.msg, e.size, e.err
+}
+
+// encode makes the frame of p; against base, only what changed.
+func (h *Handler) encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
+	f := frame{Tick: s.Tick, Full: base == nil, At: s.At.UnixMilli(), Interval: s.Interval.Milliseconds(), Gone: p.gone}
+	f.HTML = map[string]string{}
+	for id, html := range p.html {
+		if base == nil || base.html[id] != html {
+			f.HTML[id] = html
+		}
+	}
+	sys := p.sys
+	if base != nil && len(sys) > 0 {
+		sys = newerSys(sys, base.sys)
+	}
+	for _, x := range sys {
+		f.Sys = append(f.Sys, sysPointOf(x))
+	}
+	hist := p.hist
+	if base != nil {
+		hist = newerHist(hist, base.hist)
+	}
+	for _, x := range hist {
+		f.Hist = append(f.Hist, histPoint{T: float64(x.At.UnixMilli()) / 1000, D: x.Depth, A: x.Arrival, H: x.Handling, B: float64(pct(x.Busy)), W: x.Waiting})
+	}
+	if v.View == "tree" {
+		f.Tree = treeDelta(p, base)
+	}
+	return f
+}
+
+func newerSys(cur, old []observer.SystemSample) []observer.SystemSample {
+	if len(old) == 0 {
+		return cur
+	}
+	last := old[len(old)-1].At
+	i := len(cur)
+	for i > 0 && cur[i-1].At.After(last) {
+		i--
+	}
+	return cur[i:]
+}
+
+func newerHist(cur, old []observer.ProcessSample) []observer.ProcessSample {
+	if len(old) == 0 {
+		return cur
+	}
+	last := old[len(old)-1].At
+	i := len(cur)
+	for i > 0 && cur[i-1].At.After(last) {
+		i--
+	}
+	return cur[i:]
+}
+
+func sysPointOf(x observer.SystemSample) sysPoint {
+	return sysPoint{
+		T: float64(x.At.UnixMilli()) / 1000, G: x.Goroutines, P: x.Processes, H: x.HeapBytes, HG: x.HeapGoal,
+		GC: float64(x.GCPauseMax) / 1e6, SL: float64(x.SchedLatency) / 1e6, M: x.MessageRate, Q: x.QueuedTotal, Busy: x.BusyServers,
+	}
+}
+
+func treeDelta(p, base *parts) *treeFrame {
+	t := &treeFrame{FoldedRoots: p.roots, Nodes: []treeNode{}}
+	if base == nil {
+		t.Nodes = p.nodes
+		t.Links, t.Monitors, t.Relations = p.links, p.mons, true
+		return t
+	}
+	old := make(map[uint64]treeNode, len(base.nodes))
+	for _, n := range base.nodes {
+		old[n.ID] = n
+	}
+	for _, n := range p.nodes {
+		if o, ok := old[n.ID]; !ok || o != n {
+			t.Nodes = append(t.Nodes, n)
+		}
+		delete(old, n.ID)
+	}
+	for id := range old {
+		t.Removed = append(t.Removed, id)
+	}
+	slices.Sort(t.Removed)
+	if !slices.Equal(p.links, base.links) || !slices.Equal(p.mons, base.mons) {
+		t.Links, t.Monitors, t.Relations = p.links, p.mons, true
+	}
+	return t
+}
+
+// render builds every part of view v at snapshot s.
+func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
+	p := &parts{html: map[string]string{}}
+	root := v.root()
+	p.html["status"] = html(statusBar(statusOf(s)))
+	switch v.View {
+	case "overview":
+		stats, kinds, note, fs, more := h.overviewParts(s)
+		p.html["stats"] = html(statsFrag(stats))
+		p.html["kinds"] = html(kindsFrag(kinds, note))
+		p.html["top-findings"] = html(findingsFrag("top-findings", root, fs, more, true))
+		p.sys = s.System.Load
+	case "tree":
+		p.html["alerts"] = html(alertsFrag(root, alerts(s)))
+		h.treeParts(p, s)
+	case "processes":
+		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
+		p.html["proc-table"] = html(procTableFrag(root, h.procTable(s, pp)))
+	case "process":
+		d, ok := h.obs.Process(instrument.PID(v.PID))
+		if !ok {
+			p.gone = true
+			break
+		}
+		var pv processView
+		h.fillProcess(&pv, d, s)
+		p.html["proc-info"] = html(procInfoFrag(root, pv.Info))
+		p.html["proc-rel"] = html(relFrag(root, pv.Rel))
+		p.html["proc-findings"] = html(findingsFrag("proc-findings", root, pv.Findings, 0, false))
+		p.hist = d.History
+	case "advisor":
+		p.html["findings"] = html(findingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
+	case "events":
+		ev := h.eventsView(pageView{Root: root}, s)
+		p.html["events"] = html(eventsFrag(root, ev.Events, ev.Missed))
+		p.html["timeline"] = html(timelineFrag(ev))
+	case "profile":
+		nm := newNames(s)
+		p.html["cpu"] = html(cpuFrag(root, cpuViewOf(s.CPU, nm, s.At)))
+		p.html["census"] = html(censusFrag(root, censusViewOf(s.Census, nm, s.At)))
+	}
+	return p
+}
+
+func html(c templ.Component) string {
+	var b bytes.Buffer
+	_ = c.Render(context.Background(), &b)
+	return b.String()
+}
+
+// treeParts converts the snapshot's tree, with each supervisor's policy.
+func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
+	t := s.Tree
+	sups := h.supervisors(s)
+	issues := map[instrument.PID]observer.Finding{}
+	for _, f := range s.Findings { // most severe first
+		if _, ok := issues[f.PID]; !ok {
+			issues[f.PID] = f
+		}
+	}
+	names := map[instrument.PID][]string{}
+	for _, n := range t.Nodes {
+		if n.Parent != 0 {
+			names[n.Parent] = append(names[n.Parent], n.Name)
+		}
+	}
+	p.nodes = make([]treeNode, len(t.Nodes))
+	for i, n := range t.Nodes {
+		tn := treeNode{
+			ID: uint64(n.PID), Parent: uint64(n.Parent), Name: n.Name, Kind: n.Kind, Busy: pct(n.Busy), Depth: n.Depth,
+			Heat: heat(n.Busy, n.Depth), Rest: n.Restarts, Kids: n.Children, Folded: n.Folded,
+		}
+		if n.Status != "running" {
+			tn.Status = n.Status
+		}
+		if n.Finding != observer.SeverityNone {
+			tn.Sev = n.Finding.String()
+		}
+		if f, ok := issues[n.PID]; ok {
+			tn.Sev, tn.Issue = f.Severity.String(), strings.ReplaceAll(f.Kind.String(), "_", " ")
+		}
+		if n.Folded > 0 {
+			tn.FoldAs = foldLabel(names[n.PID])
+		}
+		if sp, ok := sups[n.PID]; ok {
+			tn.Policy = policyShort(sp.Supervisor)
+			tn.Budget = pct(sp.RestartBudget)
+		}
+		p.nodes[i] = tn
+	}
+	p.roots = t.FoldedRoots
+	p.links = edges(t.Links)
+	p.mons = edges(t.Monitors)
+}
+
+func edges(es []observer.Edge) [][2]uint64 {
+	out := make([][2]uint64, len(es))
+	for i, e := range es {
+		out[i] = [2]uint64{uint64(e.From), uint64(e.To)}
+	}
+	return out
+}
+
+func policyShort(s *observer.Policy) string {
+	return s.Strategy + " · " + strconv.Itoa(s.MaxRestarts) + "/" + fmtDur(s.Period)
+}
+
+// supervisors returns the live supervisors with their policies: from the
+// snapshot's hot set, else from one scan of the table per tick.
+func (h *Handler) supervisors(s *observer.Snapshot) map[instrument.PID]observer.Process {
+	c := &h.hub.sups
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.tick == s.Tick && c.m != nil {
+		return c.m
+	}
+	m := map[instrument.PID]observer.Process{}
+	for _, p := range h.obs.Processes(observer.Query{Match: "supervisor", Sort: observer.SortPID}) {
+		if p.Supervisor != nil {
+			m[p.PID] = p
+		}
+	}
+	c.tick, c.m = s.Tick, m
+	return m
+}
+
+// foldLabel says what folded children are, from the names of the listed
+// ones: "session-1", "session-2" → "sessions"; mixed names → "more".
+func foldLabel(names []string) string {
+	stem := ""
+	for i, n := range names {
+		st := strings.TrimRightFunc(n, func(r rune) bool { return unicode.IsDigit(r) || strings.ContainsRune("-_.:#/ ", r) })
+		if st == "" {
+			return "more"
+		}
+		if i == 0 {
+			stem = st
+		} else if st != stem {
+			return "more"
+		}
+	}
+	if stem == "" {
+		return "more"
+	}
+	if !strings.HasSuffix(stem, "s") {
+		stem += "s"
+	}
+	return stem
+}

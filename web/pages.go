@@ -1,0 +1,262 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/a-h/templ"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// Page handlers: each builds a view struct from the observer and renders
+// the page's templ component. The websocket keeps the page live afterwards.
+
+func (h *Handler) page(r *http.Request, nav, title string, s *observer.Snapshot) pageView {
+	return pageView{
+		App: h.opts.Title, Title: title, Root: root(r), Nav: nav, View: nav,
+		Status: statusOf(s), Actions: h.opts.Actions,
+	}
+}
+
+func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_ = c.Render(r.Context(), w)
+}
+
+func attrsOf(m map[string]string) templ.Attributes {
+	a := make(templ.Attributes, len(m))
+	for k, v := range m {
+		a[k] = v
+	}
+	return a
+}
+
+func urlEscape(s string) string { return url.QueryEscape(s) }
+
+func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	v := overviewView{pageView: h.page(r, "overview", "Overview", s)}
+	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = h.overviewParts(s)
+	render(w, r, http.StatusOK, overviewPage(v))
+}
+
+const topFindings = 5
+
+func (h *Handler) overviewParts(s *observer.Snapshot) ([]stat, []kindCount, string, []findingView, int) {
+	nm := newNames(s)
+	stats, kinds, note := overviewOf(s, nm)
+	fs := findingViews(s.Findings, nm, s.At, topFindings)
+	return stats, kinds, note, fs, max(0, len(s.Findings)-topFindings)
+}
+
+func (h *Handler) treePage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	v := treeView{pageView: h.page(r, "tree", "Tree", s), Alerts: alerts(s)}
+	if f := r.URL.Query().Get("focus"); f != "" {
+		if _, err := strconv.ParseUint(f, 10, 64); err == nil {
+			v.Attrs = map[string]string{"data-focus": f}
+		}
+	}
+	render(w, r, http.StatusOK, treePage(v))
+}
+
+// alerts are the findings worth a glance beside the tree.
+func alerts(s *observer.Snapshot) []findingView {
+	fs := s.Findings
+	n := 0
+	for n < len(fs) && fs[n].Severity >= observer.SeverityWarning {
+		n++
+	}
+	return findingViews(fs[:n], newNames(s), s.At, 12)
+}
+
+// procParams are the processes page's parameters, validated.
+type procParams struct {
+	Sort  observer.SortKey
+	Query string
+	Limit int
+}
+
+// paramError names the parameter a request got wrong.
+type paramError struct{ Param, Msg string }
+
+func (e *paramError) Error() string { return e.Param + ": " + e.Msg }
+
+func (h *Handler) procParams(q url.Values) (procParams, error) {
+	p := procParams{Sort: observer.SortMailbox, Limit: h.opts.TopN}
+	if s := q.Get("sort"); s != "" {
+		k, err := observer.ParseSortKey(s)
+		if err != nil {
+			return p, &paramError{"sort", "unknown sort key " + strconv.Quote(s) + "; want one of mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name"}
+		}
+		p.Sort = k
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > MaxLimit {
+			return p, &paramError{"limit", "want a whole number from 1 to " + strconv.Itoa(MaxLimit)}
+		}
+		p.Limit = n
+	}
+	p.Query = strings.TrimSpace(q.Get("q"))
+	if len(p.Query) > MaxQuery {
+		return p, &paramError{"q", "longer than " + strconv.Itoa(MaxQuery) + " bytes"}
+	}
+	return p, nil
+}
+
+// processes answers a processes query. Without a search, and for sort
+// keys the snapshot keeps a top-N of, the snapshot's hot set holds the
+// answer; otherwise every live process is scanned.
+func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
+	hot := p.Query == "" && p.Limit <= hotLimit && p.Sort <= observer.SortHeadAge
+	if hot {
+		return s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit}), "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
+	}
+	scope := "every live process"
+	if p.Query != "" {
+		scope = "matching " + strconv.Quote(p.Query)
+	}
+	return h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}), scope + ", by " + p.Sort.String()
+}
+
+// hotLimit is the largest limit the snapshot's hot set answers exactly:
+// it holds the observer's top 20 per sort key.
+const hotLimit = 20
+
+func (h *Handler) procTable(s *observer.Snapshot, p procParams) procTable {
+	ps, scope := h.processes(s, p)
+	t := procTable{
+		Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Rows: procRows(ps, severityOf(s.Findings)),
+		Sorts: sortLinks(p.Sort.String(), p.Query, p.Limit), Live: fmtCount(s.System.Processes), Scope: scope,
+	}
+	switch {
+	case s.Tick == 0:
+		t.Message = "Waiting for the first sample…"
+	case p.Query != "":
+		t.Message = "No live process matches " + strconv.Quote(p.Query) + "."
+	default:
+		t.Message = "No processes are running."
+	}
+	return t
+}
+
+func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	p, err := h.procParams(r.URL.Query())
+	if err != nil {
+		v := h.page(r, "processes", "Bad request", s)
+		render(w, r, http.StatusBadRequest, notFoundPage(v, err.Error()))
+		return
+	}
+	v := processesView{pageView: h.page(r, "processes", "Processes", s), Table: h.procTable(s, p)}
+	v.Attrs = map[string]string{"data-sort": v.Table.Sort, "data-q": p.Query, "data-limit": strconv.Itoa(p.Limit)}
+	render(w, r, http.StatusOK, processesPage(v))
+}
+
+func parsePID(s string) (instrument.PID, error) {
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "<0."), ".0>")
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil || n == 0 {
+		return 0, &paramError{"pid", "want a process ID such as 42 or <0.42.0>"}
+	}
+	return instrument.PID(n), nil
+}
+
+func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	pid, err := parsePID(r.PathValue("pid"))
+	if err != nil {
+		render(w, r, http.StatusBadRequest, notFoundPage(h.page(r, "processes", "Bad request", s), err.Error()))
+		return
+	}
+	v := processView{pageView: h.page(r, "process", pid.String(), s)}
+	v.Nav = "processes"
+	v.View = "process"
+	v.Attrs = map[string]string{"data-pid": strconv.FormatUint(uint64(pid), 10)}
+	d, ok := h.obs.Process(pid)
+	if !ok {
+		v.Info = procInfo{PIDText: pid.String()}
+		render(w, r, http.StatusNotFound, processPage(v))
+		return
+	}
+	h.fillProcess(&v, d, s)
+	render(w, r, http.StatusOK, processPage(v))
+}
+
+func (h *Handler) fillProcess(v *processView, d observer.ProcessDetail, s *observer.Snapshot) {
+	nm := newNames(s)
+	v.Title = label(d.Name, d.PID)
+	v.Info = procInfoOf(d, nm, s.At)
+	v.Rel = relOf(d, s, nm)
+	v.Findings = findingViews(d.Findings, nm, s.At, 0)
+	v.Actions, v.Note = h.actionsFor(d.PID)
+}
+
+func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	v := advisorView{pageView: h.page(r, "advisor", "Advisor", s), Findings: findingViews(s.Findings, newNames(s), s.At, 0)}
+	render(w, r, http.StatusOK, advisorPage(v))
+}
+
+// eventWindow is the span of the restart timeline.
+const eventWindow = 5 * time.Minute
+
+// eventsShown is how many events the events page lists.
+const eventsShown = 200
+
+func (h *Handler) eventsView(pv pageView, s *observer.Snapshot) eventsView {
+	page := h.obs.Events(observer.EventQuery{})
+	evs := page.Events
+	if len(evs) > eventsShown {
+		evs = evs[len(evs)-eventsShown:]
+	}
+	now := s.At
+	if now.IsZero() {
+		now = time.Now()
+	}
+	v := eventsView{pageView: pv, Events: eventViews(evs, newNames(s), now), Missed: page.Missed, Window: fmtDur(eventWindow)}
+	v.Marks, v.Crashes, v.Restarts = timeline(page.Events, now, eventWindow)
+	return v
+}
+
+func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	render(w, r, http.StatusOK, eventsPage(h.eventsView(h.page(r, "events", "Events", s), s)))
+}
+
+func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	nm := newNames(s)
+	v := profileView{pageView: h.page(r, "profile", "Profile", s), CPU: cpuViewOf(s.CPU, nm, s.At), Census: censusViewOf(s.Census, nm, s.At), Max: int(observer.MaxProfile / time.Second)}
+	render(w, r, http.StatusOK, profilePage(v))
+}
+
+func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	v := tablesView{pageView: h.page(r, "tables", "Tables", s),
+		Note: "Nothing to show yet: the process table reports no owned tables, registry or process groups to the observer. When the runtime reports them, they will be listed here."}
+	render(w, r, http.StatusOK, tablesPage(v))
+}
+
+func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		writeJSONError(w, http.StatusNotFound, "", "no such endpoint")
+		return
+	}
+	s := h.obs.Snapshot()
+	render(w, r, http.StatusNotFound, notFoundPage(h.page(r, "", "Not found", s), "There is no page at this address."))
+}
+
+// heatShare grades a CPU share on the load colour scale.
+func heatShare(p int) int { return heat(float64(p)/100, 0) }
+
+var _ = context.Background

@@ -1,0 +1,633 @@
+package web
+
+import (
+	"cmp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// View structs: what the templ components render. Handlers and the
+// websocket build them from observer values; components only print them.
+
+// pageView is what every page's layout needs.
+type pageView struct {
+	App     string // Options.Title
+	Title   string // the page's own title
+	Root    string // relative path to the handler's root, ending in "/"
+	Nav     string // the active navigation entry
+	View    string // the websocket view the page asks for
+	Attrs   map[string]string
+	Status  statusView
+	Actions bool
+}
+
+// statusView is the header's live summary.
+type statusView struct {
+	Tick      uint64
+	Processes string
+	Critical  int
+	Warning   int
+	Info      int
+	Starting  bool // no tick yet
+}
+
+type stat struct {
+	Label, Value, Hint string
+	TestID             string
+	Level              string // "", "warn" or "crit"
+}
+
+type kindCount struct {
+	Kind  string
+	Count string
+}
+
+type pidRef struct {
+	PID   uint64
+	Text  string // name or <0.N.0>
+	Title string // <0.N.0> and kind
+}
+
+type evidenceView struct{ Name, Value string }
+
+type findingView struct {
+	ID       string
+	Kind     string
+	Severity string
+	Subject  pidRef
+	Summary  string
+	Advice   string
+	Since    string
+	Evidence []evidenceView
+	Chain    []pidRef
+}
+
+type overviewView struct {
+	pageView
+	Stats    []stat
+	Kinds    []kindCount
+	KindNote string
+	Findings []findingView
+	More     int
+}
+
+type treeView struct {
+	pageView
+	Alerts []findingView
+}
+
+type procRow struct {
+	PID      uint64
+	PIDText  string
+	Name     string
+	Kind     string
+	Status   string
+	Depth    string
+	Growth   string
+	Rate     string
+	Busy     int
+	CPU      string
+	Restarts string
+	Waiting  string
+	Heat     int
+	Finding  string // worst severity, or ""
+}
+
+type sortLink struct {
+	Key, Label, Href string
+	Active           bool
+}
+
+type procTable struct {
+	Sort    string
+	Query   string
+	Limit   int
+	Rows    []procRow
+	Sorts   []sortLink
+	Live    string // live processes in the program
+	Scope   string // what the rows are drawn from
+	Message string // empty state
+}
+
+type processesView struct {
+	pageView
+	Table procTable
+}
+
+type procInfo struct {
+	Found     bool
+	PID       uint64
+	PIDText   string
+	Name      string
+	Kind      string
+	Status    string
+	Behaviour string
+	Started   string
+	Parent    *pidRef
+	Heat      int
+	Policy    string
+	Metrics   []stat
+}
+
+type relView struct {
+	Links      []pidRef
+	Monitors   []pidRef
+	Children   []pidRef
+	ChildCount int
+	BlockedOn  *pidRef
+	WaitedBy   []pidRef
+	Waiting    uint64
+}
+
+type actionView struct {
+	Name, Label, Confirm string
+	Danger               bool
+}
+
+type processView struct {
+	pageView
+	Info     procInfo
+	Rel      relView
+	Findings []findingView
+	Actions  []actionView
+	Note     string // why actions are absent
+}
+
+type advisorView struct {
+	pageView
+	Findings []findingView
+}
+
+type eventView struct {
+	Seq        uint64
+	Clock      string
+	Ago        string
+	Kind       string
+	Subject    pidRef
+	Supervisor *pidRef
+	Child      string
+	NewPID     *pidRef
+	Reason     string
+	Error      string
+	Stack      string
+	Restarts   uint32
+	Cause      *pidRef
+	Waited     string
+}
+
+type timelineMark struct {
+	X     string // percent of the width
+	Kind  string
+	Title string
+}
+
+type eventsView struct {
+	pageView
+	Events   []eventView
+	Marks    []timelineMark
+	Window   string
+	Missed   uint64
+	Restarts int
+	Crashes  int
+}
+
+type cpuRow struct {
+	Proc         pidRef
+	Kind         string
+	CPU          string
+	Share        int
+	Subtree      string
+	SubtreeShare int
+}
+
+type cpuView struct {
+	Taken        bool
+	Start        string
+	Duration     string
+	Total        string
+	Unattributed string
+	UnattrShare  int
+	Rows         []cpuRow
+}
+
+type siteRow struct {
+	Function, CreatedBy string
+	Count, Growth       string
+	Growing             bool
+}
+
+type censusRow struct {
+	Proc       pidRef
+	Goroutines string
+}
+
+type censusView struct {
+	Taken   bool
+	At      string
+	Total   string
+	Owned   string
+	Unowned string
+	Procs   []censusRow
+	Sites   []siteRow
+}
+
+type profileView struct {
+	pageView
+	CPU    cpuView
+	Census censusView
+	Max    int // longest profile, seconds
+}
+
+type tablesView struct {
+	pageView
+	Note string
+}
+
+// names finds display names for PIDs from what a snapshot holds.
+type names map[instrument.PID]pidRef
+
+func newNames(s *observer.Snapshot) names {
+	n := make(names, len(s.Tree.Nodes)+len(s.Processes))
+	for _, t := range s.Tree.Nodes {
+		n[t.PID] = mkRef(t.PID, t.Name, t.Kind)
+	}
+	for _, p := range s.Processes {
+		n[p.PID] = mkRef(p.PID, p.Name, p.Kind)
+	}
+	return n
+}
+
+func mkRef(pid instrument.PID, name, kind string) pidRef {
+	t := pid.String()
+	if kind != "" {
+		t += " · " + fmtKind(kind)
+	}
+	return pidRef{PID: uint64(pid), Text: label(name, pid), Title: t}
+}
+
+func (n names) ref(pid instrument.PID) pidRef {
+	if r, ok := n[pid]; ok {
+		return r
+	}
+	return pidRef{PID: uint64(pid), Text: pid.String(), Title: pid.String()}
+}
+
+func (n names) refs(pids []instrument.PID) []pidRef {
+	out := make([]pidRef, len(pids))
+	for i, p := range pids {
+		out[i] = n.ref(p)
+	}
+	return out
+}
+
+func statusOf(s *observer.Snapshot) statusView {
+	v := statusView{Tick: s.Tick, Processes: fmtCount(s.System.Processes), Starting: s.Tick == 0}
+	for _, f := range s.Findings {
+		switch f.Severity {
+		case observer.SeverityCritical:
+			v.Critical++
+		case observer.SeverityWarning:
+			v.Warning++
+		default:
+			v.Info++
+		}
+	}
+	return v
+}
+
+func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []findingView {
+	if limit > 0 && len(fs) > limit {
+		fs = fs[:limit]
+	}
+	out := make([]findingView, len(fs))
+	for i, f := range fs {
+		ref := nm.ref(f.PID)
+		if f.Name != "" {
+			ref.Text = f.Name
+		}
+		v := findingView{
+			ID: f.ID, Kind: strings.ReplaceAll(f.Kind.String(), "_", " "), Severity: f.Severity.String(),
+			Subject: ref, Summary: f.Summary, Advice: f.Advice, Since: fmtAgo(now, f.Since),
+			Chain: nm.refs(f.Chain),
+		}
+		for _, e := range f.Evidence {
+			v.Evidence = append(v.Evidence, evidenceView{Name: e.Name, Value: fmtValue(e.Value, e.Unit)})
+		}
+		out[i] = v
+	}
+	return out
+}
+
+func overviewOf(s *observer.Snapshot, nm names) ([]stat, []kindCount, string) {
+	n := s.System.Now
+	lvl := func(bad bool) string {
+		if bad {
+			return "crit"
+		}
+		return ""
+	}
+	stats := []stat{
+		{Label: "processes", Value: fmtCount(s.System.Processes), Hint: fmtCount(s.System.Supervisors) + " supervisors", TestID: "stat-processes"},
+		{Label: "goroutines", Value: fmtCount(n.Goroutines), Hint: fmtCount(n.Unowned) + " outside processes", TestID: "stat-goroutines"},
+		{Label: "messages", Value: fmtRate(n.MessageRate), Hint: fmtCount(s.System.Messages) + " handled", TestID: "stat-messages"},
+		{Label: "busy servers", Value: strconv.Itoa(n.BusyServers), Hint: "≥ 90 % busy", TestID: "stat-busy", Level: lvl(n.BusyServers > 0)},
+		{Label: "queued", Value: fmtCount(n.QueuedTotal), Hint: fmtCount(n.WaitingTotal) + " callers waiting", TestID: "stat-queued"},
+		{Label: "heap", Value: fmtBytes(n.HeapBytes), Hint: "goal " + fmtBytes(n.HeapGoal), TestID: "stat-heap"},
+		{Label: "sched latency", Value: fmtDur(n.SchedLatency), Hint: "p99 wait to run", TestID: "stat-sched"},
+		{Label: "cpu", Value: trim(n.CPUUsed) + " cores", Hint: fmtCount(n.GCCycles) + " GC/tick, pause ≤ " + fmtDur(n.GCPauseMax), TestID: "stat-cpu"},
+	}
+	if s.System.Unresponsive > 0 {
+		stats = append(stats, stat{Label: "unresponsive", Value: fmtCount(s.System.Unresponsive), Hint: "did not stop when told", TestID: "stat-unresponsive", Level: "crit"})
+	}
+	if s.System.EventsDropped > 0 {
+		stats = append(stats, stat{Label: "events dropped", Value: fmtCount(s.System.EventsDropped), Hint: "lifecycle buffer full", TestID: "stat-dropped", Level: "warn"})
+	}
+	kinds, exact := kindCounts(s.Tree)
+	note := "all live processes"
+	if !exact {
+		note = "from the tree; folded children counted as their listed siblings' kind"
+	}
+	return stats, kinds, note
+}
+
+// kindCounts counts processes by kind from the tree: listed nodes, plus
+// folded children attributed to the kind most of their listed siblings
+// have. It reports whether the count is exact (nothing was folded).
+func kindCounts(t observer.Tree) ([]kindCount, bool) {
+	counts := map[string]int{}
+	kidKind := map[instrument.PID]map[string]int{}
+	for _, n := range t.Nodes {
+		counts[n.Kind]++
+		if n.Parent != 0 {
+			m := kidKind[n.Parent]
+			if m == nil {
+				m = map[string]int{}
+				kidKind[n.Parent] = m
+			}
+			m[n.Kind]++
+		}
+	}
+	exact := t.FoldedRoots == 0
+	for _, n := range t.Nodes {
+		if n.Folded == 0 {
+			continue
+		}
+		exact = false
+		best, bestN := "", 0
+		for k, c := range kidKind[n.PID] {
+			if c > bestN || (c == bestN && k < best) {
+				best, bestN = k, c
+			}
+		}
+		if best == "" {
+			best = "unknown"
+		}
+		counts[best] += n.Folded
+	}
+	out := make([]kindCount, 0, len(counts))
+	keys := make([]string, 0, len(counts))
+	for k := range counts {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], cmp.Compare(a, b)) })
+	for _, k := range keys {
+		out = append(out, kindCount{Kind: fmtKind(k), Count: fmtCount(counts[k])})
+	}
+	return out, exact
+}
+
+var sortLabels = []struct{ key, label string }{
+	{"mailbox", "mailbox"}, {"growth", "growth"}, {"rate", "rate"}, {"busy", "busy"},
+	{"cpu", "cpu"}, {"restarts", "restarts"}, {"waiting", "waiting"},
+}
+
+func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
+	m := map[instrument.PID]observer.Severity{}
+	for _, f := range fs {
+		if f.Severity > m[f.PID] {
+			m[f.PID] = f.Severity
+		}
+	}
+	return m
+}
+
+func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) []procRow {
+	rows := make([]procRow, len(ps))
+	for i, p := range ps {
+		r := procRow{
+			PID: uint64(p.PID), PIDText: p.PID.String(), Name: p.Name, Kind: fmtKind(p.Kind), Status: p.Status,
+			Depth: fmtCount(p.Depth), Growth: fmtGrowth(p.Growth), Rate: fmtRate(p.Handling), Busy: pct(p.Busy),
+			Restarts: fmtCount(p.Restarts), Waiting: fmtCount(p.Waiting), Heat: heat(p.Busy, p.Depth),
+		}
+		if p.CPU > 0 {
+			r.CPU = fmtDur(p.CPU)
+		}
+		if s := sev[p.PID]; s != observer.SeverityNone {
+			r.Finding = s.String()
+		}
+		rows[i] = r
+	}
+	return rows
+}
+
+func sortLinks(active, q string, limit int) []sortLink {
+	out := make([]sortLink, len(sortLabels))
+	for i, s := range sortLabels {
+		out[i] = sortLink{Key: s.key, Label: s.label, Active: s.key == active, Href: "processes?" + processesQuery(s.key, q, limit)}
+	}
+	return out
+}
+
+func processesQuery(sort, q string, limit int) string {
+	v := make([]string, 0, 3)
+	v = append(v, "sort="+sort)
+	if q != "" {
+		v = append(v, "q="+urlEscape(q))
+	}
+	v = append(v, "limit="+strconv.Itoa(limit))
+	return strings.Join(v, "&")
+}
+
+func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) procInfo {
+	p := d.Process
+	v := procInfo{
+		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: label(p.Name, p.PID), Kind: fmtKind(p.Kind),
+		Status: p.Status, Behaviour: p.Behaviour, Started: fmtAgo(now, p.Started), Heat: heat(p.Busy, p.Depth),
+	}
+	if p.Parent != 0 {
+		r := nm.ref(p.Parent)
+		v.Parent = &r
+	}
+	if s := p.Supervisor; s != nil {
+		v.Policy = policyText(s, p.RestartBudget)
+	}
+	warn := func(b bool) string {
+		if b {
+			return "warn"
+		}
+		return ""
+	}
+	v.Metrics = []stat{
+		{Label: "mailbox", Value: fmtCount(p.Depth), Hint: fmtGrowth(p.Growth) + " growth", TestID: "m-depth", Level: warn(p.Depth >= 50)},
+		{Label: "busy", Value: fmtPct(p.Busy), Hint: "of the tick in handlers", TestID: "m-busy", Level: warn(p.Busy >= 0.9)},
+		{Label: "arrival", Value: fmtRate(p.Arrival), Hint: fmtPct(p.CastShare) + " casts", TestID: "m-arrival"},
+		{Label: "handling", Value: fmtRate(p.Handling), Hint: fmtCount(p.Handled) + " handled", TestID: "m-handling"},
+		{Label: "oldest message", Value: fmtDur(p.HeadAge), Hint: "head-of-line age", TestID: "m-headage"},
+		{Label: "callers waiting", Value: fmtCount(p.Waiting), Hint: "blocked in a call to it", TestID: "m-waiting", Level: warn(p.Waiting > 0)},
+		{Label: "restarts", Value: fmtCount(p.Restarts), Hint: fmtPct(p.RestartBudget) + " of the restart budget", TestID: "m-restarts", Level: warn(p.RestartBudget >= 0.66)},
+	}
+	if p.CPU > 0 {
+		v.Metrics = append(v.Metrics, stat{Label: "cpu", Value: fmtDur(p.CPU), Hint: fmtPct(p.CPUShare) + " of the last profile", TestID: "m-cpu"})
+	}
+	if p.Goroutines > 0 {
+		v.Metrics = append(v.Metrics, stat{Label: "goroutines", Value: strconv.Itoa(p.Goroutines), Hint: "carrying its label", TestID: "m-goroutines"})
+	}
+	return v
+}
+
+func policyText(s *observer.Policy, budget float64) string {
+	t := strings.ReplaceAll(s.Strategy, "_", " ") + " · " + strconv.Itoa(s.MaxRestarts) + " restarts in " + fmtDur(s.Period)
+	if s.MaxChildren > 0 {
+		t += " · max " + strconv.Itoa(s.MaxChildren) + " children"
+	}
+	return t + " · budget used " + fmtPct(budget)
+}
+
+func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) relView {
+	v := relView{
+		Links: nm.refs(d.Links), Monitors: nm.refs(d.Monitors), Children: nm.refs(d.Children),
+		ChildCount: d.ChildCount, Waiting: d.Waiting,
+	}
+	if d.BlockedOn != 0 {
+		r := nm.ref(d.BlockedOn)
+		v.BlockedOn = &r
+	}
+	seen := map[instrument.PID]bool{}
+	for _, p := range s.Processes {
+		if p.BlockedOn == d.PID && !seen[p.PID] {
+			seen[p.PID] = true
+			v.WaitedBy = append(v.WaitedBy, nm.ref(p.PID))
+		}
+	}
+	for _, f := range s.Findings {
+		if i := slices.Index(f.Chain, d.PID); i > 0 && !seen[f.Chain[i-1]] {
+			seen[f.Chain[i-1]] = true
+			v.WaitedBy = append(v.WaitedBy, nm.ref(f.Chain[i-1]))
+		}
+	}
+	return v
+}
+
+func eventViews(evs []observer.Event, nm names, now time.Time) []eventView {
+	out := make([]eventView, 0, len(evs))
+	for i := len(evs) - 1; i >= 0; i-- { // newest first
+		e := evs[i]
+		ref := nm.ref(e.PID)
+		if e.Name != "" {
+			ref.Text = e.Name
+		}
+		v := eventView{
+			Seq: e.Seq, Clock: e.At.Format("15:04:05.000"), Ago: fmtAgo(now, e.At), Kind: strings.ReplaceAll(e.Kind.String(), "_", " "),
+			Subject: ref, Child: e.Child, Reason: e.Reason, Error: e.Error, Stack: e.Stack, Restarts: e.Restarts,
+		}
+		if e.Supervisor != 0 {
+			r := nm.ref(e.Supervisor)
+			if e.SupervisorName != "" {
+				r.Text = e.SupervisorName
+			}
+			v.Supervisor = &r
+		}
+		if e.NewPID != 0 {
+			r := nm.ref(e.NewPID)
+			v.NewPID = &r
+		}
+		if e.Cause != 0 {
+			r := nm.ref(e.Cause)
+			v.Cause = &r
+		}
+		if e.Waited > 0 {
+			v.Waited = fmtDur(e.Waited)
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// timeline places crashes and restarts of the last window on a strip.
+func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks []timelineMark, crashes, restarts int) {
+	from := now.Add(-window)
+	for _, e := range evs {
+		if e.At.Before(from) {
+			continue
+		}
+		x := float64(e.At.Sub(from)) / float64(window) * 100
+		x = max(0, min(x, 100))
+		k := e.Kind.String()
+		switch e.Kind {
+		case observer.EventCrash:
+			crashes++
+		case observer.EventRestart:
+			restarts++
+		}
+		marks = append(marks, timelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
+			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + label(e.Name, e.PID)})
+	}
+	return marks, crashes, restarts
+}
+
+func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) cpuView {
+	if p == nil {
+		return cpuView{}
+	}
+	v := cpuView{Taken: true, Start: fmtAgo(now, p.Start), Duration: fmtDur(p.Duration.Round(time.Millisecond)), Total: fmtDur(p.Total), Unattributed: fmtDur(p.Unattributed)}
+	if p.Total > 0 {
+		v.UnattrShare = pct(float64(p.Unattributed) / float64(p.Total))
+	}
+	for i, c := range p.Processes {
+		if i == 50 {
+			break
+		}
+		ref := nm.ref(c.PID)
+		if c.Name != "" {
+			ref.Text = c.Name
+		}
+		kind := fmtKind(c.Kind)
+		if c.Kind == "" {
+			kind = "exited"
+		}
+		v.Rows = append(v.Rows, cpuRow{Proc: ref, Kind: kind, CPU: fmtDur(c.CPU), Share: pct(c.Share), Subtree: fmtDur(c.Subtree), SubtreeShare: pct(c.SubtreeShare)})
+	}
+	return v
+}
+
+func censusViewOf(c *observer.Census, nm names, now time.Time) censusView {
+	if c == nil {
+		return censusView{}
+	}
+	v := censusView{Taken: true, At: fmtAgo(now, c.At), Total: fmtCount(c.Total), Owned: fmtCount(c.Owned), Unowned: fmtCount(c.Unowned)}
+	for _, p := range c.Processes {
+		ref := nm.ref(p.PID)
+		if p.Name != "" {
+			ref.Text = p.Name
+		}
+		v.Procs = append(v.Procs, censusRow{Proc: ref, Goroutines: fmtCount(p.Goroutines)})
+	}
+	for i, s := range c.Sites {
+		if i == 50 {
+			break
+		}
+		g := ""
+		if s.Growth > 0 {
+			g = "+" + fmtCount(s.Growth)
+		} else if s.Growth < 0 {
+			g = "−" + fmtCount(-s.Growth)
+		}
+		v.Sites = append(v.Sites, siteRow{Function: s.Function, CreatedBy: s.CreatedBy, Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
+	}
+	return v
+}

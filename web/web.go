@@ -1,0 +1,265 @@
+package web
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/static"
+)
+
+// Options configure a [Handler]. The zero Options is a read-only
+// dashboard, open to whoever can reach it, whose websocket accepts only
+// same-origin pages. [New] validates them and fills the defaults listed.
+type Options struct {
+	// Actions turns on what the dashboard may do to processes: kill a
+	// process, restart a supervisor's child, trace it, show its state
+	// (for processes that opt in). Off by default: a request for an
+	// action then gets 403. Actions need Table.
+	Actions bool
+	// Table is the process table the observer watches. The dashboard
+	// reaches a process's actions (instrument.Proc.Actions) through it;
+	// nil leaves every process read-only.
+	Table *instrument.Table
+	// Authorize, when set, is asked about every request, pages, assets,
+	// API and websocket alike. A non-nil error refuses the request with
+	// 403 and the error's text. It runs on the request's goroutine.
+	Authorize func(*http.Request) error
+	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
+	// may open the websocket and post actions, besides the dashboard's own
+	// origin. "*" allows any origin: do not use it where the dashboard is
+	// reachable from a browser that visits other sites.
+	AllowedOrigins []string
+	// Title is shown in the page header and the browser tab. Default
+	// "observer".
+	Title string
+	// TopN is how many rows the processes page shows by default. Default
+	// 20 (the top of each sort key every snapshot keeps); at most [MaxLimit].
+	TopN int
+	// WriteTimeout bounds each websocket write. A browser that does not
+	// take a frame within it is dropped. Default 10 s.
+	WriteTimeout time.Duration
+	// PingPeriod is how often the server pings each websocket; a client
+	// that answers no ping for two periods is dropped. Default 20 s.
+	PingPeriod time.Duration
+	// MaxClients caps the websockets served at once; more get 503.
+	// Default 256.
+	MaxClients int
+}
+
+// Limits on what clients may ask for.
+const (
+	// MaxLimit is the largest limit the processes page and API accept.
+	MaxLimit = 1000
+	// MaxMessage is the largest message a websocket client may send, in
+	// bytes. A larger one closes the connection with status 1009.
+	MaxMessage = 1024
+	// MaxQuery is the longest search string accepted, in bytes.
+	MaxQuery = 200
+)
+
+// ErrOptions is matched (errors.Is) by every error [New] returns for
+// invalid options.
+var ErrOptions = errors.New("invalid options")
+
+func (o Options) withDefaults() (Options, error) {
+	bad := func(field string, v any, want string) error {
+		return fmt.Errorf("web: %w: %s is %v, want %s", ErrOptions, field, v, want)
+	}
+	if o.Title == "" {
+		o.Title = "observer"
+	}
+	switch {
+	case o.TopN < 0 || o.TopN > MaxLimit:
+		return o, bad("TopN", o.TopN, fmt.Sprintf("0 (default) to %d", MaxLimit))
+	case o.TopN == 0:
+		o.TopN = 20
+	}
+	durs := []struct {
+		name string
+		p    *time.Duration
+		def  time.Duration
+	}{{"WriteTimeout", &o.WriteTimeout, 10 * time.Second}, {"PingPeriod", &o.PingPeriod, 20 * time.Second}}
+	for _, d := range durs {
+		switch {
+		case *d.p < 0:
+			return o, bad(d.name, *d.p, "0 (default) or more")
+		case *d.p == 0:
+			*d.p = d.def
+		}
+	}
+	switch {
+	case o.MaxClients < 0:
+		return o, bad("MaxClients", o.MaxClients, "0 (default) or more")
+	case o.MaxClients == 0:
+		o.MaxClients = 256
+	}
+	for _, origin := range o.AllowedOrigins {
+		if origin == "*" {
+			continue
+		}
+		u, err := url.Parse(origin)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") {
+			return o, bad("AllowedOrigins", origin, "scheme://host[:port] or *")
+		}
+	}
+	if o.Actions && o.Table == nil {
+		return o, bad("Table", "nil", "the observer's table when Actions is on")
+	}
+	return o, nil
+}
+
+// Handler is the dashboard: pages, assets, JSON API and websocket under
+// one root. It knows nothing about where it is mounted: every link is
+// relative, so mount it with [Handler.Register] or behind
+// [http.StripPrefix]. Its methods are safe for concurrent use.
+type Handler struct {
+	obs    *observer.Observer
+	opts   Options
+	mux    *http.ServeMux
+	assets http.Handler
+	hub    *hub
+
+	closeOnce sync.Once
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns a dashboard of obs, which the caller starts and closes.
+// It fails for a nil observer and for invalid options (see [Options]).
+// It starts no goroutine until a browser connects; [Handler.Close]
+// disconnects every browser and waits for their goroutines.
+func New(obs *observer.Observer, opts Options) (*Handler, error) {
+	if obs == nil {
+		return nil, errors.New("web: nil observer")
+	}
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{obs: obs, opts: opts, mux: http.NewServeMux()}
+	h.hub = newHub(h)
+	h.assets = http.StripPrefix("/static/", http.FileServerFS(static.FS))
+	h.routes()
+	return h, nil
+}
+
+// Register mounts h on mux under prefix ("/debug/observer/", or "/"):
+// it registers prefix as a subtree, strips it before h sees the request,
+// and redirects the prefix without its trailing slash to it.
+func (h *Handler) Register(mux *http.ServeMux, prefix string) {
+	if !strings.HasPrefix(prefix, "/") {
+		prefix = "/" + prefix
+	}
+	if !strings.HasSuffix(prefix, "/") {
+		prefix += "/"
+	}
+	mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
+}
+
+// Close disconnects every websocket and waits for their goroutines. The
+// pages and API keep answering; new websockets are refused.
+func (h *Handler) Close() error {
+	h.closeOnce.Do(h.hub.close)
+	return nil
+}
+
+// ServeHTTP serves the dashboard. The request's path is taken relative to
+// the handler's root: "/" is the overview, "/tree" the tree, and so on.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	hdr := w.Header()
+	hdr.Set("Content-Security-Policy", csp)
+	hdr.Set("X-Content-Type-Options", "nosniff")
+	hdr.Set("Referrer-Policy", "same-origin")
+	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	if h.opts.Authorize != nil {
+		if err := h.opts.Authorize(r); err != nil {
+			http.Error(w, "forbidden: "+err.Error(), http.StatusForbidden)
+			return
+		}
+	}
+	if r.URL.Path == "" {
+		r.URL.Path = "/"
+	}
+	h.mux.ServeHTTP(w, r)
+}
+
+// csp allows only the page's own origin: scripts and styles from files
+// (no inline code), the websocket back to the server.
+const csp = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"connect-src 'self'; font-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'self'"
+
+func (h *Handler) routes() {
+	m := h.mux
+	m.HandleFunc("GET /{$}", h.overviewPage)
+	m.HandleFunc("GET /tree", h.treePage)
+	m.HandleFunc("GET /processes", h.processesPage)
+	m.HandleFunc("GET /process/{pid}", h.processPage)
+	m.HandleFunc("GET /advisor", h.advisorPage)
+	m.HandleFunc("GET /events", h.eventsPage)
+	m.HandleFunc("GET /profile", h.profilePage)
+	m.HandleFunc("GET /tables", h.tablesPage)
+	m.Handle("GET /static/", h.assets)
+	m.HandleFunc("GET /ws", h.serveWS)
+
+	m.HandleFunc("GET /api/snapshot", h.apiSnapshot)
+	m.HandleFunc("GET /api/processes", h.apiProcesses)
+	m.HandleFunc("GET /api/process/{pid}", h.apiProcess)
+	m.HandleFunc("GET /api/process/{pid}/stack", h.apiStack)
+	m.HandleFunc("GET /api/children/{pid}", h.apiChildren)
+	m.HandleFunc("GET /api/events", h.apiEvents)
+	m.HandleFunc("GET /api/findings", h.apiFindings)
+	m.HandleFunc("POST /api/profile", h.apiProfile)
+	m.HandleFunc("POST /api/census", h.apiCensus)
+	m.HandleFunc("POST /api/process/{pid}/{action}", h.apiAction)
+	m.HandleFunc("/", h.notFound)
+}
+
+// sameOrigin reports whether the request comes from the dashboard's own
+// origin or an allowed one. Requests without an Origin header (curl,
+// scripts) are not from a page, and pass.
+func (h *Handler) sameOrigin(r *http.Request) bool {
+	origin := r.Header.Get("Origin")
+	if origin == "" {
+		return true
+	}
+	u, err := url.Parse(origin)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(u.Host, r.Host) {
+		return true
+	}
+	for _, a := range h.opts.AllowedOrigins {
+		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
+			return true
+		}
+	}
+	return false
+}
+
+// root returns the relative path from the request's page to the
+// handler's root: "./" for /tree, "../" for /process/42.
+func root(r *http.Request) string {
+	depth := strings.Count(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	if depth == 0 {
+		return "./"
+	}
+	return strings.Repeat("../", depth)
+}
+
+// assetsFS is the embedded asset tree, for tests.
+var assetsFS fs.FS = static.FS
+
+// profileCtx bounds an on-demand profile by the request and the maximum.
+func profileCtx(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(r.Context(), d+10*time.Second)
+}

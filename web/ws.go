@@ -1,0 +1,458 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// The websocket. Each connection has one reader goroutine (client
+// messages, pongs) and one writer goroutine (frames, pings). The hub
+// subscribes to the observer while at least one browser is connected and
+// wakes every writer on each snapshot through a one-slot channel: a
+// writer that is still busy with the previous frame is not queued to, it
+// just finds the newest snapshot when it is ready (latest wins). A write
+// that takes longer than Options.WriteTimeout drops the connection. The
+// observer and the program never wait for a browser.
+
+// viewReq is what a page asks the websocket for: its view and the view's
+// parameters. It arrives in the websocket URL's query and, to change
+// view without reconnecting, as a JSON message.
+type viewReq struct {
+	View  string `json:"view"`
+	Sort  string `json:"sort,omitempty"`
+	Q     string `json:"q,omitempty"`
+	Limit int    `json:"limit,omitempty"`
+	PID   uint64 `json:"pid,omitempty"`
+	Root  string `json:"root,omitempty"` // the page's path to the handler root: "./" or "../"
+
+	sort observer.SortKey
+}
+
+var views = map[string]bool{
+	"overview": true, "tree": true, "processes": true, "process": true,
+	"advisor": true, "events": true, "profile": true, "tables": true,
+}
+
+// validate checks a view request and fills its defaults.
+func (v *viewReq) validate(topN int) error {
+	if !views[v.View] {
+		return &paramError{"view", "unknown view " + strconv.Quote(trunc(v.View, 20))}
+	}
+	switch v.Root {
+	case "":
+		v.Root = "./"
+	case "./", "../":
+	default:
+		return &paramError{"root", "want ./ or ../"}
+	}
+	if v.View == "processes" {
+		p, err := (&Handler{opts: Options{TopN: topN}}).procParams(url.Values{
+			"sort": {v.Sort}, "q": {v.Q}, "limit": {limitText(v.Limit)},
+		})
+		if err != nil {
+			return err
+		}
+		v.sort, v.Q, v.Limit, v.Sort = p.Sort, p.Query, p.Limit, p.Sort.String()
+	} else if v.Sort != "" || v.Q != "" || v.Limit != 0 {
+		return &paramError{"sort", "only the processes view takes sort, q and limit"}
+	}
+	if (v.View == "process") != (v.PID != 0) {
+		return &paramError{"pid", "the process view needs a pid, and only it"}
+	}
+	return nil
+}
+
+func limitText(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return strconv.Itoa(n)
+}
+
+func trunc(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+func (v *viewReq) key() string {
+	return v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + v.Q
+}
+
+func (v *viewReq) root() string { return v.Root }
+
+func viewFromQuery(q url.Values, topN int) (viewReq, error) {
+	v := viewReq{View: q.Get("view"), Sort: q.Get("sort"), Q: q.Get("q"), Root: q.Get("root")}
+	if v.View == "" {
+		v.View = "overview"
+	}
+	if s := q.Get("limit"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return v, &paramError{"limit", "want a whole number from 1 to " + strconv.Itoa(MaxLimit)}
+		}
+		v.Limit = n
+	}
+	if s := q.Get("pid"); s != "" {
+		pid, err := parsePID(s)
+		if err != nil {
+			return v, err
+		}
+		v.PID = uint64(pid)
+	}
+	return v, v.validate(topN)
+}
+
+// hub fans snapshots out to the connections.
+type hub struct {
+	h      *Handler
+	mu     sync.Mutex
+	conns  map[*conn]struct{}
+	sub    *observer.Subscription
+	closed bool
+	wg     sync.WaitGroup
+	latest atomic.Pointer[observer.Snapshot]
+
+	watchMu sync.Mutex
+	watches map[instrument.PID]int
+
+	cache frameCache
+	sups  struct {
+		mu   sync.Mutex
+		tick uint64
+		m    map[instrument.PID]observer.Process
+	}
+
+	sent atomic.Uint64 // bytes of frames written, all connections
+}
+
+func newHub(h *Handler) *hub {
+	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[instrument.PID]int{}}
+}
+
+// add registers c, subscribing to the observer for the first connection.
+func (b *hub) add(c *conn) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("dashboard closed")
+	}
+	if len(b.conns) >= b.h.opts.MaxClients {
+		return errors.New("too many dashboards connected")
+	}
+	b.conns[c] = struct{}{}
+	b.wg.Add(2) // the connection's reader and writer
+	if b.sub == nil {
+		b.sub = b.h.obs.Subscribe()
+		b.wg.Add(1)
+		go b.fanOut(b.sub)
+	}
+	return nil
+}
+
+func (b *hub) remove(c *conn) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if _, ok := b.conns[c]; !ok {
+		return
+	}
+	delete(b.conns, c)
+	if len(b.conns) == 0 && b.sub != nil {
+		b.sub.Close() // ends fanOut
+		b.sub = nil
+	}
+}
+
+func (b *hub) count() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.conns)
+}
+
+// fanOut wakes every connection on each snapshot until sub closes.
+func (b *hub) fanOut(sub *observer.Subscription) {
+	defer b.wg.Done()
+	for s := range sub.C() {
+		b.latest.Store(s)
+		b.mu.Lock()
+		for c := range b.conns {
+			c.wake()
+		}
+		b.mu.Unlock()
+	}
+}
+
+func (b *hub) snapshot() *observer.Snapshot {
+	s := b.h.obs.Snapshot()
+	if l := b.latest.Load(); l != nil && l.Tick > s.Tick {
+		return l
+	}
+	return s
+}
+
+func (b *hub) close() {
+	b.mu.Lock()
+	b.closed = true
+	for c := range b.conns {
+		c.stop(websocket.CloseGoingAway, "dashboard closed")
+	}
+	b.mu.Unlock()
+	b.wg.Wait()
+	b.mu.Lock()
+	if b.sub != nil {
+		b.sub.Close()
+		b.sub = nil
+	}
+	b.mu.Unlock()
+}
+
+func (b *hub) watch(pid instrument.PID) {
+	if pid == 0 {
+		return
+	}
+	b.watchMu.Lock()
+	defer b.watchMu.Unlock()
+	b.watches[pid]++
+	if b.watches[pid] == 1 {
+		_ = b.h.obs.Watch(pid) // at the cap, or exited: the page shows what the hot set has
+	}
+}
+
+func (b *hub) unwatch(pid instrument.PID) {
+	if pid == 0 {
+		return
+	}
+	b.watchMu.Lock()
+	defer b.watchMu.Unlock()
+	if b.watches[pid]--; b.watches[pid] <= 0 {
+		delete(b.watches, pid)
+		b.h.obs.Unwatch(pid)
+	}
+}
+
+// conn is one browser.
+type conn struct {
+	h      *Handler
+	ws     *websocket.Conn
+	notify chan struct{}
+	done   chan struct{}
+	once   sync.Once
+
+	mu       sync.Mutex
+	view     viewReq
+	viewSeq  uint64 // bumped by every view change
+	closeMsg []byte // the close frame the writer sends on stop
+}
+
+func (c *conn) wake() {
+	select {
+	case c.notify <- struct{}{}:
+	default:
+	}
+}
+
+// stop ends the connection with a close status; the writer sends it.
+func (c *conn) stop(code int, reason string) {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.closeMsg = websocket.FormatCloseMessage(code, reason)
+		c.mu.Unlock()
+		close(c.done)
+	})
+}
+
+func (c *conn) setView(v viewReq) {
+	c.mu.Lock()
+	old := c.view
+	c.view = v
+	c.viewSeq++
+	c.mu.Unlock()
+	if old.PID != v.PID {
+		c.h.hub.watch(instrument.PID(v.PID))
+		c.h.hub.unwatch(instrument.PID(old.PID))
+	}
+	c.wake()
+}
+
+func (c *conn) currentView() (viewReq, uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.view, c.viewSeq
+}
+
+func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
+	if !websocket.IsWebSocketUpgrade(r) {
+		writeJSONError(w, http.StatusBadRequest, "", "this address takes websocket connections only")
+		return
+	}
+	if !h.sameOrigin(r) {
+		writeJSONError(w, http.StatusForbidden, "Origin", "origin "+strconv.Quote(trunc(r.Header.Get("Origin"), 100))+" is not allowed: add it to Options.AllowedOrigins")
+		return
+	}
+	v, err := viewFromQuery(r.URL.Query(), h.opts.TopN)
+	if err != nil {
+		writeParamError(w, err)
+		return
+	}
+	up := websocket.Upgrader{
+		ReadBufferSize:    1024,
+		WriteBufferSize:   16 << 10,
+		EnableCompression: true,
+		CheckOrigin:       func(*http.Request) bool { return true }, // checked above
+	}
+	ws, err := up.Upgrade(w, r, nil)
+	if err != nil {
+		return // the upgrader wrote the error
+	}
+	c := &conn{h: h, ws: ws, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	if err := h.hub.add(c); err != nil {
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, err.Error()), time.Now().Add(time.Second))
+		ws.Close()
+		return
+	}
+	c.setView(v)
+	go c.writeLoop()
+	go c.readLoop()
+}
+
+// readLoop reads client messages until the connection fails or a
+// message is invalid, which closes the connection with a reason.
+func (c *conn) readLoop() {
+	defer c.h.hub.wg.Done()
+	ws := c.ws
+	// The hard limit guards memory; MaxMessage, checked below, gives the
+	// client a clear reason.
+	ws.SetReadLimit(64 << 10)
+	pongWait := 2 * c.h.opts.PingPeriod
+	ws.SetReadDeadline(time.Now().Add(pongWait))
+	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
+	var (
+		budget = 20.0 // messages; refills at 2 per second
+		last   = time.Now()
+	)
+	for {
+		typ, rd, err := ws.NextReader()
+		if err != nil {
+			if errors.Is(err, websocket.ErrReadLimit) {
+				c.stop(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", MaxMessage))
+			} else {
+				c.stop(websocket.CloseNormalClosure, "")
+			}
+			return
+		}
+		ws.SetReadDeadline(time.Now().Add(pongWait))
+		if typ != websocket.TextMessage {
+			c.stop(websocket.CloseUnsupportedData, "binary messages are not accepted: send JSON text")
+			return
+		}
+		data, err := io.ReadAll(io.LimitReader(rd, MaxMessage+1))
+		if err != nil {
+			c.stop(websocket.CloseNormalClosure, "")
+			return
+		}
+		if len(data) > MaxMessage {
+			c.stop(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", MaxMessage))
+			return
+		}
+		now := time.Now()
+		budget = min(20, budget+now.Sub(last).Seconds()*2)
+		last = now
+		if budget--; budget < 0 {
+			c.stop(websocket.ClosePolicyViolation, "too many messages: at most 2 per second")
+			return
+		}
+		v, err := decodeView(data, c.h.opts.TopN)
+		if err != nil {
+			c.stop(websocket.ClosePolicyViolation, trunc("invalid message: "+err.Error(), 110))
+			return
+		}
+		c.setView(v)
+	}
+}
+
+func decodeView(data []byte, topN int) (viewReq, error) {
+	var v viewReq
+	d := json.NewDecoder(bytes.NewReader(data))
+	d.DisallowUnknownFields()
+	if err := d.Decode(&v); err != nil {
+		msg := err.Error()
+		if i := strings.Index(msg, "json: "); i >= 0 {
+			msg = msg[i+6:]
+		}
+		return v, errors.New("want a JSON view request: " + msg)
+	}
+	if d.More() {
+		return v, errors.New("want one JSON object")
+	}
+	return v, v.validate(topN)
+}
+
+// writeLoop writes a frame for each new snapshot, and pings, until the
+// connection stops; then it sends the close frame and closes.
+func (c *conn) writeLoop() {
+	hb := c.h.hub
+	defer hb.wg.Done()
+	defer func() {
+		hb.remove(c)
+		v, _ := c.currentView()
+		hb.unwatch(instrument.PID(v.PID))
+		c.ws.Close()
+	}()
+	ping := time.NewTicker(c.h.opts.PingPeriod)
+	defer ping.Stop()
+	var (
+		lastTick uint64
+		lastSeq  uint64
+		sent     bool
+	)
+	for {
+		select {
+		case <-c.done:
+			c.mu.Lock()
+			msg := c.closeMsg
+			c.mu.Unlock()
+			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			return
+		case <-ping.C:
+			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.opts.WriteTimeout)); err != nil {
+				c.stop(websocket.CloseGoingAway, "")
+				return
+			}
+			continue
+		case <-c.notify:
+		}
+		s := hb.snapshot()
+		v, seq := c.currentView()
+		if sent && s.Tick == lastTick && seq == lastSeq {
+			continue
+		}
+		full := !sent || seq != lastSeq || s.Tick != lastTick+1
+		msg, n, err := c.h.frame(v, s, full)
+		if err != nil {
+			c.stop(websocket.CloseInternalServerErr, "could not build the frame")
+			continue
+		}
+		c.ws.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout))
+		if err := c.ws.WritePreparedMessage(msg); err != nil {
+			return // a stuck or gone browser: drop it
+		}
+		hb.sent.Add(uint64(n))
+		sent, lastTick, lastSeq = true, s.Tick, seq
+	}
+}
