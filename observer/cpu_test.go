@@ -45,18 +45,26 @@ func TestCPUAttributionRanksProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	half, err := otp.Go(n, func(ctx context.Context) error {
-		for ctx.Err() == nil {
-			burn(5 * time.Millisecond)
-			select {
-			case <-time.After(5 * time.Millisecond):
-			case <-ctx.Done():
+	// The half-busy process runs under a supervisor, whose subtree then
+	// holds its CPU.
+	sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{Children: []otp.ChildSpec{
+		otp.FuncWorker("half", func(ctx context.Context) error {
+			for ctx.Err() == nil {
+				burn(5 * time.Millisecond)
+				select {
+				case <-time.After(5 * time.Millisecond):
+				case <-ctx.Done():
+				}
 			}
-		}
-		return nil
-	}, otp.Name("half"))
+			return nil
+		}, otp.Name("half")),
+	}}, otp.Name("workers"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	half, ok := n.Whereis("half")
+	if !ok {
+		t.Fatal("half not registered")
 	}
 	idle, err := otp.Go(n, func(ctx context.Context) error { <-ctx.Done(); return nil }, otp.Name("idle"))
 	if err != nil {
@@ -68,8 +76,12 @@ func TestCPUAttributionRanksProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	cpu := map[instrument.PID]time.Duration{}
+	subtree := map[instrument.PID]time.Duration{}
 	for _, p := range prof.Processes {
-		cpu[p.PID] = p.CPU
+		cpu[p.PID], subtree[p.PID] = p.CPU, p.Subtree
+	}
+	if subtree[sup] < cpu[half] || cpu[sup] >= cpu[half] {
+		t.Errorf("supervisor: got own %v, subtree %v; want its subtree to hold half's %v", cpu[sup], subtree[sup], cpu[half])
 	}
 	t.Logf("total %v, unattributed %v, full %v, half %v, idle %v", prof.Total, prof.Unattributed, cpu[full], cpu[half], cpu[idle])
 	if !(cpu[full] > cpu[half] && cpu[half] > cpu[idle]) {
