@@ -81,6 +81,9 @@ func TestViews(t *testing.T) {
 			t.Errorf("tree monitors: got %v, want auditor → stock", s.Tree.Monitors)
 		}
 
+		if sys := s.System; len(sys.Load) == 0 || sys.Now.Goroutines == 0 || sys.Now.HeapBytes == 0 || sys.Processes != 4 || sys.Supervisors != 1 {
+			t.Errorf("system: got %+v, want load samples, goroutines, heap, 4 processes, 1 supervisor", sys)
+		}
 		busiest := o.Processes(observer.Query{Sort: observer.SortBusy, Limit: 1})
 		if len(busiest) != 1 || busiest[0].PID != orders {
 			t.Errorf("busiest process: got %+v, want orders", busiest)
