@@ -60,15 +60,20 @@ type fstate struct {
 // advisor turns rule readings into findings with hysteresis.
 type advisor struct {
 	states map[fkey]*fstate
-	// subjects maps the PIDs of active or pending findings to their worst
-	// severity: the scan treats them as candidates so that their findings
-	// are evaluated, and can clear, every tick.
+	// subjects maps the PIDs of active findings to their worst severity,
+	// pending the PIDs of findings not on yet: the scan treats both as
+	// candidates so that their findings are evaluated every tick.
 	subjects map[instrument.PID]Severity
+	pending  map[instrument.PID]bool
 	now      time.Time
 }
 
 func newAdvisor(*Options) *advisor {
-	return &advisor{states: make(map[fkey]*fstate), subjects: make(map[instrument.PID]Severity)}
+	return &advisor{
+		states:   make(map[fkey]*fstate),
+		subjects: make(map[instrument.PID]Severity),
+		pending:  make(map[instrument.PID]bool),
+	}
 }
 
 func (a *advisor) begin(now time.Time) {
@@ -169,13 +174,17 @@ func (a *advisor) end(now time.Time) []Finding {
 		}
 	}
 	clear(a.subjects)
+	clear(a.pending)
 	out := []Finding{}
 	for k, s := range a.states {
-		if k.pid != 0 {
-			a.subjects[k.pid] = max(a.subjects[k.pid], s.f.Severity, SeverityInfo)
-		}
-		if s.on {
+		switch {
+		case s.on:
 			out = append(out, s.f)
+			if k.pid != 0 {
+				a.subjects[k.pid] = max(a.subjects[k.pid], s.f.Severity)
+			}
+		case k.pid != 0:
+			a.pending[k.pid] = true
 		}
 	}
 	slices.SortFunc(out, func(x, y Finding) int {
@@ -186,4 +195,10 @@ func (a *advisor) end(now time.Time) []Finding {
 		)
 	})
 	return out
+}
+
+// watches reports whether the advisor needs pid evaluated this tick.
+func (a *advisor) watches(pid instrument.PID) bool {
+	_, ok := a.subjects[pid]
+	return ok || a.pending[pid]
 }

@@ -212,7 +212,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 			m.sups = append(m.sups, p)
 		}
 		if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
-			c.Status == instrument.StatusUnresponsive || m.adv.subjects[id] != 0 {
+			c.Status == instrument.StatusUnresponsive || m.adv.watches(id) {
 			m.cands = append(m.cands, candidate{p, st})
 		}
 		if structural {
