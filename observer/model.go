@@ -149,8 +149,9 @@ type ProcessSample struct {
 
 // Tree is the supervision tree: who started whom, plus link and monitor
 // edges between the processes shown. Big fan-outs are folded: a parent
-// lists at most Options.TreeFanout children (the oldest) and counts the
-// rest in Folded; the tree holds at most Options.TreeNodes nodes.
+// lists at most Options.TreeFanout children (the oldest, plus any hot one:
+// busy, queued or the subject of a finding) and counts the rest in Folded;
+// the tree holds at most Options.TreeNodes nodes and the hot ones.
 type Tree struct {
 	Nodes []TreeNode `json:"nodes"` // parents before their children
 	// FoldedRoots counts root processes (no live parent) not listed.

@@ -146,3 +146,41 @@ func TestFindingJSON(t *testing.T) {
 		t.Error("ParseSortKey(size): got no error")
 	}
 }
+
+// A parent with more children than the fan-out folds the rest, but a hot
+// child is listed even when folded away.
+func TestTreeFoldsButShowsHotChildren(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		table := instrument.NewTable()
+		o := startBubble(t, table, observer.Options{TreeFanout: 3})
+		sub := o.Subscribe()
+		defer sub.Close()
+		sup := table.Spawn(instrument.Info{Name: "sessions", Kind: instrument.KindDynamicSupervisor})
+		var kids []*instrument.Proc
+		for range 10 {
+			kids = append(kids, table.Spawn(instrument.Info{Name: "session", Kind: instrument.KindServer, Parent: sup.ID()}))
+		}
+		hot := kids[9]
+		for range 300 { // a queue that is not drained
+			hot.CallEnqueued()
+		}
+		s := next(t, sub)
+		var listed []instrument.PID
+		var parent observer.TreeNode
+		for _, n := range s.Tree.Nodes {
+			switch {
+			case n.PID == sup.ID():
+				parent = n
+			case n.Parent == sup.ID():
+				listed = append(listed, n.PID)
+			}
+		}
+		want := []instrument.PID{kids[0].ID(), kids[1].ID(), kids[2].ID(), hot.ID()}
+		if !slices.Equal(listed, want) || parent.Children != 10 || parent.Folded != 6 {
+			t.Errorf("tree: got children %v (of %d, %d folded), want %v (of 10, 6 folded)", listed, parent.Children, parent.Folded, want)
+		}
+		for _, k := range append(kids, sup) {
+			table.Exit(k, instrument.ReasonShutdown, nil)
+		}
+	})
+}

@@ -128,7 +128,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		procs = append(procs, m.view(p, st))
 	}
 	m.hist.record(wall, procs, m.adv.subjects)
-	tree := m.tree.build(m, watching)
+	tree := m.tree.build(m, watching, procs)
 
 	snap := &Snapshot{
 		Tick:      m.tickNo,

@@ -92,8 +92,10 @@ func maxIndex(s []instrument.PID) int {
 	return m
 }
 
-// build returns this tick's tree.
-func (t *treeBuilder) build(m *model, watching bool) Tree {
+// build returns this tick's tree. Hot processes (busy, queued or the
+// subject of a finding) folded away by their parent's fan-out are listed
+// too, after the others.
+func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 	if t.rebuild {
 		t.shape(m)
 		t.rebuild = false
@@ -111,6 +113,20 @@ func (t *treeBuilder) build(m *model, watching bool) Tree {
 			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
 		}
 		n.Finding = m.adv.subjects[n.PID]
+	}
+	for _, h := range hot {
+		if _, listed := t.index[h.PID]; listed || !(h.Busy >= 0.5 || h.Depth >= floodOff || m.adv.subjects[h.PID] != SeverityNone) {
+			continue
+		}
+		i, ok := t.index[h.Parent]
+		if !ok || nodes[i].Folded == 0 {
+			continue
+		}
+		nodes[i].Folded--
+		nodes = append(nodes, TreeNode{
+			PID: h.PID, Parent: h.Parent, Name: h.Name, Kind: h.Kind, Status: h.Status,
+			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Finding: m.adv.subjects[h.PID],
+		})
 	}
 	if watching && t.relationsChanged {
 		t.readRelations(m.table)
