@@ -103,7 +103,7 @@
     while (Math.abs(v) >= 1024 && i < u.length - 1) { v /= 1024; i++; }
     return v.toFixed(i ? 1 : 0) + " " + u[i];
   }
-  function fmtMs(v) { return v == null ? "–" : (v >= 100 ? Math.round(v) : v.toFixed(2)) + " ms"; }
+  function fmtMs(v) { return v == null ? "–" : (v >= 10 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1) : v === 0 ? "0" : v.toFixed(2)) + " ms"; }
   Obs.fmtNum = fmtNum;
 
   function Chart(name, series, fmt) {
@@ -132,7 +132,7 @@
         scales: { x: { time: true } },
         axes: [
           { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" } },
-          { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 60,
+          { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 72,
             values: function (u, vals) { return vals.map(fmt); } }
         ],
         series: [{}].concat(this.series.map(function (s) {

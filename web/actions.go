@@ -17,12 +17,21 @@ import (
 // restarter restarts a supervised process through its supervisor.
 type restarter interface{ Restart() error }
 
-// stater returns the state of a process that opted in to show it.
+// stater returns the state of a process that opted in to show it (the
+// method set of instrument.StateReader).
 type stater interface{ State() (any, error) }
 
-// tracer traces a process's messages for a while.
+// tracer records the next n messages a process handles, for at most d
+// (instrument.Tracer).
 type tracer interface {
 	Trace(n int, d time.Duration) ([]string, error)
+}
+
+// suspender stops a process taking messages, and lets it go on
+// (instrument.Suspender).
+type suspender interface {
+	Suspend() error
+	Resume() error
 }
 
 type actionDef struct {
@@ -37,6 +46,11 @@ var actionDefs = []actionDef{
 		do: func(a instrument.Actions) (any, error) { return a.(stater).State() }},
 	{name: "trace", label: "Trace 50 messages", has: func(a instrument.Actions) bool { _, ok := a.(tracer); return ok },
 		do: func(a instrument.Actions) (any, error) { return a.(tracer).Trace(50, 10*time.Second) }},
+	{name: "suspend", label: "Suspend", confirm: "Suspend this process? Messages to it queue up until you resume it.",
+		has: func(a instrument.Actions) bool { _, ok := a.(suspender); return ok },
+		do:  func(a instrument.Actions) (any, error) { return "suspended", a.(suspender).Suspend() }},
+	{name: "resume", label: "Resume", has: func(a instrument.Actions) bool { _, ok := a.(suspender); return ok },
+		do: func(a instrument.Actions) (any, error) { return "resumed", a.(suspender).Resume() }},
 	{name: "restart", label: "Restart", confirm: "Restart this process through its supervisor?", danger: true,
 		has: func(a instrument.Actions) bool { _, ok := a.(restarter); return ok },
 		do:  func(a instrument.Actions) (any, error) { return "restarted", a.(restarter).Restart() }},
@@ -93,7 +107,7 @@ func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if def == nil {
-		writeJSONError(w, http.StatusBadRequest, "action", "unknown action "+trunc(name, 30)+"; want state, trace, restart or kill")
+		writeJSONError(w, http.StatusBadRequest, "action", "unknown action "+trunc(name, 30)+"; want state, trace, suspend, resume, restart or kill")
 		return
 	}
 	p := h.opts.Table.Lookup(pid)

@@ -119,7 +119,12 @@ func (h *Handler) procParams(q url.Values) (procParams, error) {
 func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
 	hot := p.Query == "" && p.Limit <= hotLimit && p.Sort <= observer.SortHeadAge
 	if hot {
-		return s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit}), "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
+		ps := s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit})
+		// The hot set holds only processes with some activity: in a small
+		// program, fill the page from a full scan instead.
+		if len(ps) >= p.Limit || int64(len(ps)) >= s.System.Processes || s.System.Processes > smallProgram {
+			return ps, "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
+		}
 	}
 	scope := "every live process"
 	if p.Query != "" {
@@ -127,6 +132,10 @@ func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Proc
 	}
 	return h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}), scope + ", by " + p.Sort.String()
 }
+
+// smallProgram is the process count up to which a processes view may scan
+// the whole table every tick.
+const smallProgram = 10_000
 
 // hotLimit is the largest limit the snapshot's hot set answers exactly:
 // it holds the observer's top 20 per sort key.

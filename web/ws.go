@@ -248,11 +248,12 @@ func (b *hub) unwatch(pid instrument.PID) {
 
 // conn is one browser.
 type conn struct {
-	h      *Handler
-	ws     *websocket.Conn
-	notify chan struct{}
-	done   chan struct{}
-	once   sync.Once
+	h        *Handler
+	ws       *websocket.Conn
+	notify   chan struct{}
+	done     chan struct{}
+	readDone chan struct{} // closed when the reader returns
+	once     sync.Once
 
 	mu       sync.Mutex
 	view     viewReq
@@ -320,7 +321,7 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		return // the upgrader wrote the error
 	}
-	c := &conn{h: h, ws: ws, notify: make(chan struct{}, 1), done: make(chan struct{})}
+	c := &conn{h: h, ws: ws, notify: make(chan struct{}, 1), done: make(chan struct{}), readDone: make(chan struct{})}
 	if err := h.hub.add(c); err != nil {
 		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, err.Error()), time.Now().Add(time.Second))
 		ws.Close()
@@ -336,9 +337,10 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 func (c *conn) readLoop() {
 	defer c.h.hub.wg.Done()
 	ws := c.ws
-	// The hard limit guards memory; MaxMessage, checked below, gives the
-	// client a clear reason.
-	ws.SetReadLimit(64 << 10)
+	// No read limit in the websocket itself: messages are read through a
+	// reader limited to MaxMessage+1 bytes, so a huge one never lands in
+	// memory, and the client gets a close reason that says why.
+	defer close(c.readDone)
 	pongWait := 2 * c.h.opts.PingPeriod
 	ws.SetReadDeadline(time.Now().Add(pongWait))
 	ws.SetPongHandler(func(string) error { return ws.SetReadDeadline(time.Now().Add(pongWait)) })
@@ -359,6 +361,7 @@ func (c *conn) readLoop() {
 		ws.SetReadDeadline(time.Now().Add(pongWait))
 		if typ != websocket.TextMessage {
 			c.stop(websocket.CloseUnsupportedData, "binary messages are not accepted: send JSON text")
+			c.drain()
 			return
 		}
 		data, err := io.ReadAll(io.LimitReader(rd, MaxMessage+1))
@@ -368,6 +371,7 @@ func (c *conn) readLoop() {
 		}
 		if len(data) > MaxMessage {
 			c.stop(websocket.CloseMessageTooBig, fmt.Sprintf("message larger than %d bytes", MaxMessage))
+			c.drain()
 			return
 		}
 		now := time.Now()
@@ -375,14 +379,28 @@ func (c *conn) readLoop() {
 		last = now
 		if budget--; budget < 0 {
 			c.stop(websocket.ClosePolicyViolation, "too many messages: at most 2 per second")
+			c.drain()
 			return
 		}
 		v, err := decodeView(data, c.h.opts.TopN)
 		if err != nil {
 			c.stop(websocket.ClosePolicyViolation, trunc("invalid message: "+err.Error(), 110))
+			c.drain()
 			return
 		}
 		c.setView(v)
+	}
+}
+
+// drain discards what the client still sends, for up to a second, until
+// it answers the close frame: closing the socket with unread data would
+// reset the connection and lose the close reason on the way.
+func (c *conn) drain() {
+	c.ws.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		if _, _, err := c.ws.NextReader(); err != nil {
+			return
+		}
 	}
 }
 
@@ -428,6 +446,11 @@ func (c *conn) writeLoop() {
 			msg := c.closeMsg
 			c.mu.Unlock()
 			c.ws.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
+			// Give the reader a moment to see the client's answer.
+			select {
+			case <-c.readDone:
+			case <-time.After(time.Second):
+			}
 			return
 		case <-ping.C:
 			if err := c.ws.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.h.opts.WriteTimeout)); err != nil {

@@ -1,0 +1,470 @@
+package web
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// These tests use a bare instrument table with records made by hand, so
+// that they depend on nothing but the reporting contract.
+
+type fakeActions struct {
+	kills atomic.Int32
+	state any
+}
+
+func (f *fakeActions) Kill() error                                { f.kills.Add(1); return nil }
+func (f *fakeActions) State() (any, error)                        { return f.state, nil }
+func (f *fakeActions) Suspend() error                             { return errors.ErrUnsupported }
+func (f *fakeActions) Resume() error                              { return nil }
+func (f *fakeActions) Trace(int, time.Duration) ([]string, error) { return []string{"call ping"}, nil }
+
+type fixture struct {
+	table *instrument.Table
+	obs   *observer.Observer
+	dash  *Handler
+	srv   *httptest.Server
+	base  string
+	proc  *instrument.Proc
+	acts  *fakeActions
+}
+
+func newFixture(t *testing.T, prefix string, opts Options) *fixture {
+	t.Helper()
+	f := &fixture{table: instrument.NewTable(), acts: &fakeActions{state: map[string]int{"count": 3}}}
+	sup := f.table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
+		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
+	f.proc = f.table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer, Parent: sup.ID()})
+	f.proc.SetActions(f.acts)
+	var err error
+	f.obs, err = observer.New(f.table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.obs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if opts.Actions && opts.Table == nil {
+		opts.Table = f.table
+	}
+	f.dash, err = New(f.obs, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	f.dash.Register(mux, prefix)
+	f.srv = httptest.NewServer(mux)
+	f.base = f.srv.URL + strings.TrimSuffix(prefix, "/") + "/"
+	t.Cleanup(func() {
+		f.srv.Close()
+		f.dash.Close()
+		f.obs.Close()
+	})
+	return f
+}
+
+func (f *fixture) get(t *testing.T, path string) (*http.Response, string) {
+	t.Helper()
+	resp, err := http.Get(f.base + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (f *fixture) post(t *testing.T, path string, hdr map[string]string) (*http.Response, string) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.base+path, nil)
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func (f *fixture) wsURL(query string) string {
+	return "ws" + strings.TrimPrefix(f.base, "http") + "ws" + query
+}
+
+func (f *fixture) dial(t *testing.T, query string, hdr http.Header) (*websocket.Conn, *http.Response, error) {
+	t.Helper()
+	if hdr == nil {
+		hdr = http.Header{"Origin": {f.srv.URL}}
+	}
+	c, resp, err := websocket.DefaultDialer.Dial(f.wsURL(query), hdr)
+	if c != nil {
+		t.Cleanup(func() { c.Close() })
+	}
+	return c, resp, err
+}
+
+// readFrame reads one frame within 5 s.
+func readFrame(t *testing.T, c *websocket.Conn) frame {
+	t.Helper()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var fr frame
+	if err := c.ReadJSON(&fr); err != nil {
+		t.Fatalf("read frame: %v", err)
+	}
+	return fr
+}
+
+func TestPrefixes(t *testing.T) {
+	for _, prefix := range []string{"/debug/observer/", "/"} {
+		t.Run(prefix, func(t *testing.T) {
+			f := newFixture(t, prefix, Options{})
+			pid := strconv.FormatUint(uint64(f.proc.ID()), 10)
+			for _, path := range []string{"", "tree", "processes", "process/" + pid, "advisor", "events", "profile", "tables"} {
+				resp, body := f.get(t, path)
+				if resp.StatusCode != 200 {
+					t.Fatalf("GET %s%s: %d, want 200", prefix, path, resp.StatusCode)
+				}
+				if strings.Contains(body, `href="/`) || strings.Contains(body, `src="/`) {
+					t.Errorf("GET %s%s: an absolute link, want only relative ones", prefix, path)
+				}
+				if !strings.Contains(body, `data-testid="nav"`) {
+					t.Errorf("GET %s%s: no navigation", prefix, path)
+				}
+			}
+			// The process page is one level down: its links climb back.
+			_, body := f.get(t, "process/"+pid)
+			if !strings.Contains(body, `src="../static/app.js"`) {
+				t.Errorf("process page does not load ../static/app.js")
+			}
+			for path, ctype := range map[string]string{
+				"static/app.js": "text/javascript", "static/app.css": "text/css",
+				"static/vendor/d3-hierarchy/d3-hierarchy.min.js": "text/javascript",
+				"static/vendor/uplot/uPlot.iife.min.js":          "text/javascript",
+				"api/snapshot":                                   "application/json",
+			} {
+				resp, _ := f.get(t, path)
+				if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), ctype) {
+					t.Errorf("GET %s%s: %d %s, want 200 %s", prefix, path, resp.StatusCode, resp.Header.Get("Content-Type"), ctype)
+				}
+			}
+			c, _, err := f.dial(t, "?view=overview", nil)
+			if err != nil {
+				t.Fatalf("websocket under %s: %v", prefix, err)
+			}
+			if fr := readFrame(t, c); !fr.Full || fr.HTML["stats"] == "" {
+				t.Errorf("first frame: full=%v with stats=%v, want a full frame with the stats", fr.Full, fr.HTML["stats"] != "")
+			}
+			if prefix != "/" {
+				client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+				resp, err := client.Get(f.srv.URL + strings.TrimSuffix(prefix, "/"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode/100 != 3 || resp.Header.Get("Location") != prefix {
+					t.Errorf("GET %s: %d to %q, want a redirect to %s", strings.TrimSuffix(prefix, "/"), resp.StatusCode, resp.Header.Get("Location"), prefix)
+				}
+			}
+		})
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	resp, body := f.get(t, "")
+	csp := resp.Header.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "script-src 'self'", "connect-src 'self'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if strings.Contains(csp, "unsafe-inline") || strings.Contains(csp, "unsafe-eval") {
+		t.Errorf("CSP %q allows inline code", csp)
+	}
+	if strings.Contains(body, "<script>") || strings.Contains(body, " style=") {
+		t.Errorf("page has an inline script or style attribute")
+	}
+	if strings.Contains(body, "http://") || strings.Contains(body, "https://") {
+		t.Errorf("page refers to another origin")
+	}
+}
+
+func TestOriginChecked(t *testing.T) {
+	f := newFixture(t, "/debug/observer/", Options{AllowedOrigins: []string{"https://ops.example.com"}})
+	_, resp, err := f.dial(t, "", http.Header{"Origin": {"https://evil.example.com"}})
+	if err == nil || resp == nil || resp.StatusCode != http.StatusForbidden {
+		t.Fatalf("foreign origin: err %v, response %v; want 403", err, resp)
+	}
+	if n := f.dash.hub.count(); n != 0 {
+		t.Errorf("%d connections after a refused upgrade, want 0", n)
+	}
+	for _, origin := range []string{f.srv.URL, "https://ops.example.com"} {
+		if _, _, err := f.dial(t, "", http.Header{"Origin": {origin}}); err != nil {
+			t.Errorf("origin %s: %v, want the upgrade", origin, err)
+		}
+	}
+}
+
+func TestActions(t *testing.T) {
+	pidPath := func(f *fixture, action string) string {
+		return "api/process/" + strconv.FormatUint(uint64(f.proc.ID()), 10) + "/" + action
+	}
+	t.Run("off", func(t *testing.T) {
+		f := newFixture(t, "/", Options{})
+		for _, a := range []string{"kill", "state", "trace"} {
+			resp, body := f.post(t, pidPath(f, a), nil)
+			if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("%s with actions off: %d %s, want 403", a, resp.StatusCode, body)
+			}
+		}
+		if n := f.acts.kills.Load(); n != 0 {
+			t.Errorf("killed %d times with actions off", n)
+		}
+		_, body := f.get(t, "process/"+strconv.FormatUint(uint64(f.proc.ID()), 10))
+		if strings.Contains(body, `data-action="kill"`) {
+			t.Errorf("the process page offers kill with actions off")
+		}
+	})
+	t.Run("on", func(t *testing.T) {
+		f := newFixture(t, "/", Options{Actions: true})
+		_, body := f.get(t, "process/"+strconv.FormatUint(uint64(f.proc.ID()), 10))
+		for _, a := range []string{"kill", "state", "trace"} {
+			if !strings.Contains(body, `data-action="`+a+`"`) {
+				t.Errorf("the process page does not offer %s", a)
+			}
+		}
+		resp, body := f.post(t, pidPath(f, "kill"), map[string]string{"Origin": "https://evil.example.com"})
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("cross-origin kill: %d %s, want 403", resp.StatusCode, body)
+		}
+		resp, body = f.post(t, pidPath(f, "kill"), map[string]string{"Origin": f.srv.URL})
+		if resp.StatusCode != 200 || f.acts.kills.Load() != 1 {
+			t.Errorf("kill: %d %s, %d kills; want 200 and one kill", resp.StatusCode, body, f.acts.kills.Load())
+		}
+		resp, body = f.post(t, pidPath(f, "state"), nil)
+		if resp.StatusCode != 200 || !strings.Contains(body, `"count":3`) {
+			t.Errorf("state: %d %s, want 200 with the state", resp.StatusCode, body)
+		}
+		resp, body = f.post(t, pidPath(f, "suspend"), nil)
+		if resp.StatusCode != http.StatusNotImplemented {
+			t.Errorf("unsupported suspend: %d %s, want 501", resp.StatusCode, body)
+		}
+		resp, body = f.post(t, pidPath(f, "explode"), nil)
+		if resp.StatusCode != 400 || !strings.Contains(body, `"param":"action"`) {
+			t.Errorf("unknown action: %d %s, want 400 naming the action", resp.StatusCode, body)
+		}
+		resp, body = f.post(t, "api/process/999999/kill", nil)
+		if resp.StatusCode != 404 {
+			t.Errorf("kill of an unknown process: %d %s, want 404", resp.StatusCode, body)
+		}
+	})
+	t.Run("authorize", func(t *testing.T) {
+		f := newFixture(t, "/", Options{Actions: true, Authorize: func(r *http.Request) error {
+			if r.Header.Get("X-Token") != "s3cret" {
+				return errors.New("no token")
+			}
+			return nil
+		}})
+		resp, _ := f.post(t, pidPath(f, "kill"), nil)
+		if resp.StatusCode != http.StatusForbidden || f.acts.kills.Load() != 0 {
+			t.Errorf("unauthorized kill: %d, %d kills; want 403 and none", resp.StatusCode, f.acts.kills.Load())
+		}
+		resp, _ = f.post(t, pidPath(f, "kill"), map[string]string{"X-Token": "s3cret"})
+		if resp.StatusCode != 200 {
+			t.Errorf("authorized kill: %d, want 200", resp.StatusCode)
+		}
+	})
+}
+
+func TestBadClientMessages(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	// A well-behaved browser on the side: it must not notice.
+	good, _, err := f.dial(t, "?view=tree", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readFrame(t, good)
+	cases := []struct {
+		name   string
+		typ    int
+		msg    string
+		code   int
+		reason string
+	}{
+		{"not json", websocket.TextMessage, "hello", websocket.ClosePolicyViolation, "invalid message: want a JSON view request"},
+		{"unknown field", websocket.TextMessage, `{"view":"tree","exec":"rm"}`, websocket.ClosePolicyViolation, `unknown field "exec"`},
+		{"unknown view", websocket.TextMessage, `{"view":"admin"}`, websocket.ClosePolicyViolation, `view: unknown view "admin"`},
+		{"bad limit", websocket.TextMessage, `{"view":"processes","limit":100000}`, websocket.ClosePolicyViolation, "limit: want a whole number"},
+		{"two objects", websocket.TextMessage, `{"view":"tree"}{"view":"tree"}`, websocket.ClosePolicyViolation, "want one JSON object"},
+		{"oversized", websocket.TextMessage, `{"view":"processes","q":"` + strings.Repeat("x", 2000) + `"}`, websocket.CloseMessageTooBig, "message larger than 1024 bytes"},
+		{"huge", websocket.TextMessage, strings.Repeat("x", 200<<10), websocket.CloseMessageTooBig, "message larger than 1024 bytes"},
+		{"binary", websocket.BinaryMessage, "\x00\x01", websocket.CloseUnsupportedData, "binary messages are not accepted"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, err := f.dial(t, "", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			readFrame(t, c)
+			c.WriteMessage(tc.typ, []byte(tc.msg)) // the server may close before it has all of it
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for {
+				_, _, err = c.ReadMessage()
+				if err != nil {
+					break
+				}
+			}
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) {
+				t.Fatalf("read: %v, want a close frame", err)
+			}
+			if ce.Code != tc.code || !strings.Contains(ce.Text, tc.reason) {
+				t.Errorf("closed with %d %q, want %d containing %q", ce.Code, ce.Text, tc.code, tc.reason)
+			}
+		})
+	}
+	// The good connection still gets frames, and can change its view.
+	if err := good.WriteJSON(map[string]any{"view": "processes", "sort": "busy", "limit": 10}); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fr := readFrame(t, good)
+		if fr.HTML["proc-table"] != "" {
+			if !fr.Full {
+				t.Errorf("first frame of a new view is a delta, want full")
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no processes frame after the view change")
+		}
+	}
+	waitFor(t, 5*time.Second, "the bad connections to go", func() bool { return f.dash.hub.count() == 1 })
+}
+
+func TestDeltas(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	c, _, err := f.dial(t, "?view=tree", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := readFrame(t, c)
+	if !first.Full || first.Tree == nil {
+		t.Fatalf("first frame full=%v tree=%v, want a full tree", first.Full, first.Tree != nil)
+	}
+	for fr := first; fr.Tick == 0 || len(fr.Tree.Nodes) == 0; fr = readFrame(t, c) {
+	} // until a tick has seen the processes
+	// Ticks go on; a new process appears in a delta.
+	kid := f.table.Spawn(instrument.Info{Name: "late", Kind: instrument.KindServer, Parent: f.proc.Parent()})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		fr := readFrame(t, c)
+		if !fr.Full && fr.Tree != nil {
+			for _, n := range fr.Tree.Nodes {
+				if n.ID == uint64(kid.ID()) {
+					if len(fr.Tree.Nodes) > 2 { // the new node, and its parent's child count
+						t.Errorf("delta carries %+v, want only what changed", fr.Tree.Nodes)
+					}
+					return
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new process never came in a delta")
+		}
+	}
+}
+
+func TestAPIParams(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	for _, tc := range []struct{ path, param string }{
+		{"api/processes?sort=size", "sort"},
+		{"api/processes?limit=0", "limit"},
+		{"api/processes?limit=abc", "limit"},
+		{"api/processes?q=" + strings.Repeat("a", 300), "q"},
+		{"api/processes?bogus=1", "bogus"},
+		{"api/events?since=-1", "since"},
+		{"api/events?kind=boom", "kind"},
+		{"api/process/abc", "pid"},
+		{"api/children/1?limit=5000", "limit"},
+	} {
+		resp, body := f.get(t, tc.path)
+		var e apiError
+		json.Unmarshal([]byte(body), &e)
+		if resp.StatusCode != 400 || e.Param != tc.param || e.Error == "" {
+			t.Errorf("GET %s: %d %s, want 400 naming %q", tc.path, resp.StatusCode, body, tc.param)
+		}
+	}
+	waitFor(t, 5*time.Second, "a tick", func() bool { return f.obs.Snapshot().Tick > 0 })
+	resp, body := f.get(t, "api/processes?sort=name&limit=1&q=work")
+	var rep processesReply
+	if err := json.Unmarshal([]byte(body), &rep); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("api/processes: %d %s", resp.StatusCode, body)
+	}
+	if len(rep.Processes) != 1 || rep.Processes[0].Name != "worker" {
+		t.Errorf("api/processes?q=work: %+v, want the worker", rep.Processes)
+	}
+	resp, body = f.get(t, "api/process/"+strconv.FormatUint(uint64(f.proc.ID()), 10))
+	if resp.StatusCode != 200 || !strings.Contains(body, `"name":"worker"`) {
+		t.Errorf("api/process: %d %s", resp.StatusCode, body)
+	}
+	resp, _ = f.get(t, "api/process/424242")
+	if resp.StatusCode != 404 {
+		t.Errorf("api/process of an unknown pid: %d, want 404", resp.StatusCode)
+	}
+	for _, p := range []string{"api/events?since=0", "api/findings", "api/snapshot"} {
+		if resp, body := f.get(t, p); resp.StatusCode != 200 || !json.Valid([]byte(body)) {
+			t.Errorf("GET %s: %d, valid JSON %v", p, resp.StatusCode, json.Valid([]byte(body)))
+		}
+	}
+}
+
+func TestOptionsValidated(t *testing.T) {
+	obs, err := observer.New(instrument.NewTable(), observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range []Options{
+		{TopN: -1}, {TopN: MaxLimit + 1}, {WriteTimeout: -time.Second}, {MaxClients: -2},
+		{AllowedOrigins: []string{"evil.example.com"}}, {AllowedOrigins: []string{"https://x.example/path"}},
+		{Actions: true},
+	} {
+		if _, err := New(obs, o); !errors.Is(err, ErrOptions) {
+			t.Errorf("New(%+v): %v, want ErrOptions", o, err)
+		}
+	}
+	if _, err := New(nil, Options{}); err == nil {
+		t.Error("New(nil): no error")
+	}
+}
+
+func TestComponentsEscape(t *testing.T) {
+	rows := procRows([]observer.Process{{PID: 7, Name: evilName, Kind: "server", Busy: 1, Depth: 2000}}, nil)
+	got := html(procTableFrag("./", procTable{Sort: "busy", Rows: rows, Sorts: sortLinks("busy", "", 20)}))
+	if strings.Contains(got, "<script>") {
+		t.Fatalf("procTableFrag printed a raw <script>: %s", got)
+	}
+	if !strings.Contains(got, `data-testid="proc-row" data-pid="7"`) || !strings.Contains(got, "&lt;script&gt;") {
+		t.Errorf("procTableFrag: the row or its escaped name is missing: %s", got)
+	}
+	if !strings.Contains(got, "heat-row h5") {
+		t.Errorf("a saturated process is not drawn hot: %s", got)
+	}
+}
