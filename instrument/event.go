@@ -20,10 +20,12 @@ const (
 	EventDemonitored
 	EventRegistered
 	EventUnregistered
+	EventJoined
+	EventLeft
 	numEventKinds
 )
 
-var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered"}
+var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered", "joined", "left"}
 
 // String returns the event kind's lowercase name.
 func (k EventKind) String() string {
@@ -108,18 +110,38 @@ type Demonitored struct {
 	Watcher, Target PID
 }
 
-// Registered: PID took a name.
+// Registered: PID took a name, or a key in a registry.
 type Registered struct {
 	At   time.Time
 	PID  PID
-	Name string
+	Name string // the name or key
+	// Registry names the registry the key is in; "" for a node's own
+	// names, which are also the process's display name.
+	Registry string
 }
 
-// Unregistered: PID gave up a name, or exited holding it.
+// Unregistered: PID gave up a name or registry key, or exited holding it.
 type Unregistered struct {
-	At   time.Time
-	PID  PID
-	Name string
+	At       time.Time
+	PID      PID
+	Name     string
+	Registry string // as in [Registered]
+}
+
+// Joined: PID joined a process group (like Erlang's pg).
+type Joined struct {
+	At    time.Time
+	PID   PID
+	Group string
+	Scope string // the group scope's name
+}
+
+// Left: PID left a process group, or exited while in it.
+type Left struct {
+	At    time.Time
+	PID   PID
+	Group string
+	Scope string
 }
 
 func (Spawned) Kind() EventKind      { return EventSpawned }
@@ -132,6 +154,8 @@ func (Monitored) Kind() EventKind    { return EventMonitored }
 func (Demonitored) Kind() EventKind  { return EventDemonitored }
 func (Registered) Kind() EventKind   { return EventRegistered }
 func (Unregistered) Kind() EventKind { return EventUnregistered }
+func (Joined) Kind() EventKind       { return EventJoined }
+func (Left) Kind() EventKind         { return EventLeft }
 
 func (e Spawned) Subject() PID      { return e.PID }
 func (e Exited) Subject() PID       { return e.PID }
@@ -143,6 +167,8 @@ func (e Monitored) Subject() PID    { return e.Watcher }
 func (e Demonitored) Subject() PID  { return e.Watcher }
 func (e Registered) Subject() PID   { return e.PID }
 func (e Unregistered) Subject() PID { return e.PID }
+func (e Joined) Subject() PID       { return e.PID }
+func (e Left) Subject() PID         { return e.PID }
 
 func (e Spawned) When() time.Time      { return e.At }
 func (e Exited) When() time.Time       { return e.At }
@@ -154,3 +180,5 @@ func (e Monitored) When() time.Time    { return e.At }
 func (e Demonitored) When() time.Time  { return e.At }
 func (e Registered) When() time.Time   { return e.At }
 func (e Unregistered) When() time.Time { return e.At }
+func (e Joined) When() time.Time       { return e.At }
+func (e Left) When() time.Time         { return e.At }

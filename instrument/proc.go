@@ -284,6 +284,28 @@ type Actions interface {
 	Kill() error
 }
 
+// The optional actions a runtime may add to [Actions]. A dashboard checks
+// for each with a type assertion and offers only what a process supports.
+type (
+	// StateReader returns a process's state, for processes whose type
+	// opted in to show it (state may hold secrets, so none does by
+	// default). It runs on the process's own goroutine, between messages.
+	StateReader interface {
+		State() (any, error)
+	}
+	// Tracer records the next n messages a process handles, one line
+	// each, for at most d, then switches itself off and returns them.
+	Tracer interface {
+		Trace(n int, d time.Duration) ([]string, error)
+	}
+	// Suspender stops a process from taking messages (its status becomes
+	// [StatusSuspended]; messages queue up) and lets it go on again.
+	Suspender interface {
+		Suspend() error
+		Resume() error
+	}
+)
+
 // SetActions attaches the actions a dashboard may take on the process.
 func (p *Proc) SetActions(a Actions) { p.actions.Store(&actionsBox{a}) }
 

@@ -26,6 +26,9 @@ type Table struct {
 
 	subMu sync.RWMutex // held for reading while emitting
 	subs  atomic.Pointer[[]*Subscription]
+
+	tablesMu sync.Mutex
+	tables   map[TableReporter]struct{}
 }
 
 // NewTable returns an empty table.
@@ -233,3 +236,87 @@ func (t *Table) Stats() Stats {
 
 // Len returns the number of live processes.
 func (t *Table) Len() int { return int(t.live.Load()) }
+
+// RegisterKey records that p took key in the registry named registry and
+// emits [Registered]. Unlike [Table.Register] it leaves p's name alone: a
+// process may hold many keys.
+func (t *Table) RegisterKey(p *Proc, registry, key string) {
+	if t.listened() {
+		t.emit(Registered{At: time.Now(), PID: p.id, Name: key, Registry: registry})
+	}
+}
+
+// UnregisterKey records that p gave up key in registry and emits
+// [Unregistered].
+func (t *Table) UnregisterKey(p PID, registry, key string) {
+	if t.listened() {
+		t.emit(Unregistered{At: time.Now(), PID: p, Name: key, Registry: registry})
+	}
+}
+
+// Join records that p joined group in scope and emits [Joined].
+func (t *Table) Join(p PID, scope, group string) {
+	if t.listened() {
+		t.emit(Joined{At: time.Now(), PID: p, Group: group, Scope: scope})
+	}
+}
+
+// Leave records that p left group in scope and emits [Left].
+func (t *Table) Leave(p PID, scope, group string) {
+	if t.listened() {
+		t.emit(Left{At: time.Now(), PID: p, Group: group, Scope: scope})
+	}
+}
+
+// TableStats describe a table owned by a process (the ETS pattern: its
+// owner writes, anyone reads without passing through the owner).
+type TableStats struct {
+	Name   string
+	Owner  PID
+	Size   int    // entries now
+	Reads  uint64 // lookups ever made, from any goroutine
+	Writes uint64 // inserts and deletes ever made, by the owner
+}
+
+// TableReporter is an owned table as a runtime reports it: its stats,
+// read at any time from any goroutine.
+type TableReporter interface {
+	TableStats() TableStats
+}
+
+// AddTable records a table owned by a process. The runtime calls
+// [Table.RemoveTable] when the table goes away, with its owner at the
+// latest.
+func (t *Table) AddTable(r TableReporter) {
+	t.tablesMu.Lock()
+	if t.tables == nil {
+		t.tables = make(map[TableReporter]struct{})
+	}
+	t.tables[r] = struct{}{}
+	t.tablesMu.Unlock()
+}
+
+// RemoveTable forgets a table recorded by [Table.AddTable].
+func (t *Table) RemoveTable(r TableReporter) {
+	t.tablesMu.Lock()
+	delete(t.tables, r)
+	t.tablesMu.Unlock()
+}
+
+// Tables returns the stats of every live owned table, in no order; with a
+// non-zero owner, only that process's tables.
+func (t *Table) Tables(owner PID) []TableStats {
+	t.tablesMu.Lock()
+	rs := make([]TableReporter, 0, len(t.tables))
+	for r := range t.tables {
+		rs = append(rs, r)
+	}
+	t.tablesMu.Unlock()
+	out := make([]TableStats, 0, len(rs))
+	for _, r := range rs {
+		if st := r.TableStats(); owner == 0 || st.Owner == owner {
+			out = append(out, st)
+		}
+	}
+	return out
+}

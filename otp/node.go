@@ -35,6 +35,8 @@ type Node struct {
 	wg     sync.WaitGroup
 	// slotPools holds a *slotPool[R] per reply type R.
 	slotPools sync.Map
+	// tables holds the named owned tables: name → *Table[K, V].
+	tables sync.Map
 
 	mu      sync.RWMutex
 	names   map[string]*process
@@ -122,8 +124,10 @@ func (n *Node) owned(pr *instrument.Proc) *process {
 	if pr == nil {
 		return nil
 	}
-	if p, ok := pr.Actions().(*process); ok && p.node == n {
-		return p
+	if h, ok := pr.Actions().(interface{ base() *process }); ok {
+		if p := h.base(); p.node == n {
+			return p
+		}
 	}
 	return nil
 }

@@ -14,6 +14,25 @@ type spawnOptions struct {
 	restarts uint32
 	kind     instrument.Kind
 	kindSet  bool
+	// childLink: the link to the parent is recorded on the child's side
+	// only (children of dynamic supervisors; see childLink).
+	childLink bool
+	link2     PID // a second link: an async task's caller
+	via       []viaKey
+}
+
+type viaKey struct {
+	reg *Registry
+	key string
+}
+
+// Via registers the process under key in r before it runs, as OTP's
+// {via, Registry, Key} names do: start fails with an error wrapping
+// [ErrAlreadyRegistered] when another live process holds the key, and the
+// key is freed when the process exits. [ViaRef] addresses a server by it.
+// With r's keys [Duplicate], the process joins the others under key.
+func Via(r *Registry, key string) Option {
+	return func(o *spawnOptions) { o.via = append(o.via, viaKey{r, key}) }
 }
 
 // Name registers the process under a unique name, usable with [Whereis] and
@@ -43,6 +62,13 @@ func AsKind(k instrument.Kind) Option {
 func asChild(sup PID, id string, restarts uint32) Option {
 	return func(o *spawnOptions) {
 		o.parent, o.link, o.childID, o.restarts = sup, sup, id, restarts
+	}
+}
+
+// asDynamicChild is what a dynamic supervisor adds to a child's options.
+func asDynamicChild(sup PID, id string, restarts uint32) Option {
+	return func(o *spawnOptions) {
+		o.parent, o.link, o.childID, o.restarts, o.childLink = sup, sup, id, restarts, true
 	}
 }
 

@@ -49,9 +49,13 @@ type process struct {
 	reason     error     // the exit reason, once exited
 }
 
+// monitor is one watcher of a process: a process that gets a Down
+// message, or a hook run by the exiting process (registries, groups and
+// tables clean up this way, before the exit is announced).
 type monitor struct {
 	ref     MonitorRef
 	watcher *process
+	hook    func(pid PID, reason error)
 }
 
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
@@ -84,7 +88,11 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	}
 	p.proc = n.table.Spawn(info)
 	p.id = p.proc.ID()
-	p.proc.SetActions(p)
+	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
+		p.proc.SetActions(a.actions())
+	} else {
+		p.proc.SetActions(p)
+	}
 	if o.name != "" {
 		n.names[o.name] = p
 		p.name = o.name
@@ -100,14 +108,59 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 
 	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {
-		if q := n.lookup(o.link); q != nil && link(p, q) {
-			// linked
-		} else {
+		q := n.lookup(o.link)
+		ok := q != nil
+		if ok && o.childLink {
+			ok = childLink(p, q)
+		} else if ok {
+			ok = link(p, q)
+		}
+		if !ok {
 			p.exitSignal(o.link, ErrNoProc, false)
+		}
+	}
+	if o.link2 != 0 {
+		if q := n.lookup(o.link2); q == nil || !link(p, q) {
+			p.exitSignal(o.link2, ErrNoProc, false)
+		}
+	}
+	for _, v := range o.via {
+		if err := v.reg.claim(p, v.key, nil); err != nil {
+			// As OTP does when a via name is taken: the process exits
+			// normally before running, and the start fails.
+			p.exit(nil)
+			return err
 		}
 	}
 	go p.main()
 	return nil
+}
+
+// newRef returns a fresh monitor or hook reference on p.
+func (p *process) newRef() MonitorRef { return MonitorRef{id: monitorIDs.Add(1), target: p.id} }
+
+// addHook makes fn run when p exits, before the exit is announced; ref
+// (from newRef) removes it. It returns false when p is exiting.
+func (p *process) addHook(ref MonitorRef, fn func(pid PID, reason error)) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.exiting {
+		return false
+	}
+	p.monitors = append(p.monitors, monitor{ref: ref, hook: fn})
+	return true
+}
+
+// removeHook removes a hook added by addHook.
+func (p *process) removeHook(ref MonitorRef) {
+	p.mu.Lock()
+	for i, m := range p.monitors {
+		if m.ref == ref {
+			p.monitors = append(p.monitors[:i], p.monitors[i+1:]...)
+			break
+		}
+	}
+	p.mu.Unlock()
 }
 
 func (p *process) main() {
@@ -137,6 +190,11 @@ func (p *process) exit(reason error) {
 	p.impl.closeMailbox(reason)
 	n := p.node
 	n.unregister(p)
+	for _, m := range mons {
+		if m.hook != nil {
+			m.hook(p.id, reason)
+		}
+	}
 	why := instrument.Classify(reason)
 	if why.Abnormal() {
 		n.crashReport(p, why, reason)
@@ -150,6 +208,9 @@ func (p *process) exit(reason error) {
 		q.exitSignal(p.id, reason, false)
 	}
 	for _, m := range mons {
+		if m.hook != nil {
+			continue
+		}
 		n.table.Demonitor(m.watcher.proc, p.id)
 		m.watcher.deliver(Down{Ref: m.ref, PID: p.id, Reason: reason})
 	}
@@ -368,3 +429,6 @@ func Self(ctx context.Context) PID {
 	}
 	return 0
 }
+
+// base returns the process behind a record's actions (see Node.owned).
+func (p *process) base() *process { return p }

@@ -9,7 +9,16 @@ import "fmt"
 type Ref[M, R any] struct {
 	s    *server[M, R]
 	n    *Node
+	via  *Registry
 	name string
+}
+
+// ViaRef returns a Ref that resolves key in the registry r at every use:
+// a name that works wherever a process ID does, for processes started
+// with [Via] or registered with [Registry.Register]. With duplicate keys
+// it addresses the first process registered under key.
+func ViaRef[M, R any](r *Registry, key string) Ref[M, R] {
+	return Ref[M, R]{via: r, name: key}
 }
 
 // Named returns a Ref that resolves name on n at every use.
@@ -56,10 +65,15 @@ func (r Ref[M, R]) resolve() (*server[M, R], error) {
 	if r.s != nil {
 		return r.s, nil
 	}
-	if r.n == nil {
+	var p *process
+	switch {
+	case r.via != nil:
+		p = r.via.first(r.name)
+	case r.n == nil:
 		return nil, fmt.Errorf("zero Ref: %w", ErrNoProc)
+	default:
+		p = r.n.whereis(r.name)
 	}
-	p := r.n.whereis(r.name)
 	if p == nil {
 		return nil, fmt.Errorf("%q: %w", r.name, ErrNoProc)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync/atomic"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -66,6 +67,7 @@ type server[M, R any] struct {
 	h       Server[M, R]
 	slots   *slotPool[R]
 	started chan error
+	dbg     atomic.Pointer[debugState] // nil until a debug function is used
 	mb      mailbox[M, R]
 }
 
@@ -140,6 +142,11 @@ func (s *server[M, R]) run(p *process) (reason error) {
 			}
 			continue
 		}
+		if d := s.dbg.Load(); d != nil && d.suspended.Load() {
+			// Suspended: only system messages and stop requests wake it.
+			<-d.wake
+			continue
+		}
 		e, ok := s.mb.receive(p, true)
 		if !ok {
 			continue
@@ -160,6 +167,9 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		s.mb.headed = true
 	}
 	t := pr.HandlerStart()
+	if s.dbg.Load() != nil {
+		s.traceMsg(e)
+	}
 	if e.call != nil {
 		s.mb.curCall, s.mb.curGen = e.call, e.gen
 		r, err := s.h.HandleCall(p, e.msg)
@@ -186,6 +196,12 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 
 func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, stop bool) {
 	for _, m := range p.takeSys() {
+		if r, ok := m.(*sysRequest); ok {
+			r.fn()
+			close(r.done)
+			continue
+		}
+		s.traced("info", m)
 		if x, ok := m.(Exit); ok && x.From == p.parent && x.From != 0 {
 			// A trapping server whose parent exits stops with it.
 			return x.Reason, true
@@ -202,7 +218,24 @@ func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, st
 
 func (s *server[M, R]) closeMailbox(reason error) { s.mb.close(&s.process, reason) }
 
-func (s *server[M, R]) wakeup() { s.mb.wakeup() }
+func (s *server[M, R]) wakeup() {
+	if d := s.dbg.Load(); d != nil {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+	s.mb.wakeup()
+}
+
+// traceMsg records a mailbox message when a trace is on.
+func (s *server[M, R]) traceMsg(e *envelope[M, R]) {
+	if e.call != nil {
+		s.traced("call", e.msg)
+	} else {
+		s.traced("cast", e.msg)
+	}
+}
 
 // unwrapStop turns a handler's error into an exit reason.
 func unwrapStop(err error) error {

@@ -238,3 +238,22 @@ func (p *process) popSys() (any, bool) {
 	}
 	return m, true
 }
+
+// childLink links a dynamic supervisor's child to it, recording the link on
+// the child's side only: a supervisor of a million children would scan a
+// million links at every start and exit. The supervisor keeps its children
+// in a map and stops them itself when it exits; a child's exit reaches it
+// through the child's side of the link, as an Exit message. The observer
+// sees the relation as the child's parent.
+func childLink(child, sup *process) bool {
+	sup.mu.Lock()
+	exiting := sup.exiting
+	sup.mu.Unlock()
+	if exiting {
+		return false
+	}
+	child.mu.Lock()
+	child.links = append(child.links, sup)
+	child.mu.Unlock()
+	return true
+}

@@ -154,9 +154,14 @@ func (c *child) shutdownTimeout() time.Duration {
 type supervisor struct {
 	process
 	spec     SupervisorSpec
-	children []*child
-	recent   []int64 // restart times within the period
+	children []*child // static supervisors' children, in start order
+	recent   []int64  // restart times within the period
 	started  chan error
+
+	// Dynamic supervisors keep their running children by PID instead.
+	dynamic     bool
+	maxChildren int
+	byPID       map[PID]*child
 }
 
 // StartSupervisor starts a supervisor and its children, in order, and
@@ -192,6 +197,11 @@ func (s *supervisor) run(p *process) error {
 		}
 	}
 	s.started <- nil
+	if s.dynamic {
+		// A dynamic supervisor's children are linked on their side only:
+		// whatever ends this loop, they go with it.
+		defer s.stopDynamic()
+	}
 	for {
 		if p.stopping.Load() {
 			s.stopChildren(s.children)
@@ -224,7 +234,11 @@ func (s *supervisor) closeMailbox(error) {}
 
 // startChild starts c with the supervisor as its parent and link.
 func (s *supervisor) startChild(c *child) error {
-	pid, err := c.spec.Start(s.node, asChild(s.id, c.spec.ID, c.restarts))
+	opt := asChild(s.id, c.spec.ID, c.restarts)
+	if s.dynamic {
+		opt = asDynamicChild(s.id, c.spec.ID, c.restarts)
+	}
+	pid, err := c.spec.Start(s.node, opt)
 	if err != nil {
 		return err
 	}
@@ -255,6 +269,9 @@ func (s *supervisor) stopChildren(cs []*child) {
 // childExited applies the restart strategy to the exit of pid; a non-nil
 // result is the supervisor's own exit reason.
 func (s *supervisor) childExited(pid PID, reason error) error {
+	if s.dynamic {
+		return s.dynamicChildExited(pid, reason)
+	}
 	i := s.indexOf(pid)
 	if i < 0 {
 		return nil // a child we stopped ourselves, or unknown
@@ -351,11 +368,12 @@ type ChildInfo struct {
 	Restarts uint32
 }
 
-// WhichChildren lists a supervisor's children in start order.
+// WhichChildren lists a supervisor's children in start order (for a
+// dynamic supervisor, its running children in PID order).
 func WhichChildren(n *Node, sup PID) ([]ChildInfo, error) {
 	var out []ChildInfo
-	err := n.supervisorDo(sup, func(s *supervisor) {
-		for _, c := range s.children {
+	err := n.supervisorDo(sup, DefaultCallTimeout, func(s *supervisor) {
+		for _, c := range s.childList() {
 			ci := ChildInfo{ID: c.spec.ID, Restart: c.spec.Restart, Restarts: c.restarts}
 			if c.proc != nil {
 				ci.PID = c.proc.id
@@ -366,7 +384,9 @@ func WhichChildren(n *Node, sup PID) ([]ChildInfo, error) {
 	return out, err
 }
 
-func (n *Node) supervisorDo(pid PID, fn func(*supervisor)) error {
+// supervisorDo runs fn on the supervisor's goroutine and waits for it, at
+// most timeout ([Infinity]: as long as the supervisor lives).
+func (n *Node) supervisorDo(pid PID, timeout time.Duration, fn func(*supervisor)) error {
 	p := n.lookup(pid)
 	if p == nil {
 		return errNoProcFor(pid)
@@ -378,14 +398,24 @@ func (n *Node) supervisorDo(pid PID, fn func(*supervisor)) error {
 	if !p.deliver(req) {
 		return errNoProcFor(pid)
 	}
-	t := time.NewTimer(DefaultCallTimeout)
-	defer t.Stop()
+	var expired <-chan time.Time
+	if timeout >= 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
 	select {
 	case <-req.done:
 		return nil
 	case <-p.done:
+		// It may have run fn on its way out.
+		select {
+		case <-req.done:
+			return nil
+		default:
+		}
 		return errNoProcFor(pid)
-	case <-t.C:
+	case <-expired:
 		return fmt.Errorf("supervisor %v: %w", pid, ErrTimeout)
 	}
 }
