@@ -23,6 +23,7 @@ type procState struct {
 	depth, waiting, restarts uint32
 	seen                     uint32 // the scan that last saw the process
 	growTicks, calmTicks     uint8  // consecutive ticks the queue grew, did not grow
+	crowdTicks               uint8  // ticks left in which callers recently crowded (waiting >= 2)
 	inHandler                bool
 	fresh                    bool // not read by a scan yet
 	dead                     bool // a scan saw it exited: dropped at the next tick
@@ -69,6 +70,14 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	st.enq, st.handled, st.calls, st.busy = c.Enqueued, c.Handled, c.Calls, c.BusyNanos
 	st.depth = depth
 	st.waiting = sat32(c.Waiting())
+	// Waiting is an instant's count: a crowd of callers seen at one tick
+	// is remembered for a few, so that a reading between two calls does
+	// not hide it.
+	if st.waiting >= 2 {
+		st.crowdTicks = crowdMemory
+	} else if st.crowdTicks > 0 {
+		st.crowdTicks--
+	}
 	st.restarts = c.Restarts
 	st.inHandler = c.InHandler()
 }
@@ -91,6 +100,9 @@ func (st *procState) head(c instrument.Counters, now int64) int64 {
 	}
 	return now - st.nonEmpty
 }
+
+// crowdMemory is how many ticks a crowd of waiting callers is remembered.
+const crowdMemory = 8
 
 func sub(a, b uint64) uint64 {
 	if a < b {

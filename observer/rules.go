@@ -112,7 +112,7 @@ func floodLevel(st *procState) level {
 
 // readHeavy: many callers, short handlers, mostly calls, at a high rate.
 func readHeavy(st *procState) bool {
-	return st.waiting >= 2 && st.castShare <= 0.1 && st.meanHandler > 0 &&
+	return st.crowdTicks > 0 && st.castShare <= 0.1 && st.meanHandler > 0 &&
 		float64(st.meanHandler) < readShortHandler.Seconds() && st.handling >= readRate
 }
 
@@ -120,7 +120,7 @@ func readLevel(st *procState) level {
 	switch {
 	case readHeavy(st) && st.busyFrac >= readBusyOn:
 		return levelOn
-	case st.busyFrac >= readBusyOff && st.waiting >= 1:
+	case st.busyFrac >= readBusyOff && st.crowdTicks > 0:
 		return levelHold
 	}
 	return levelOff
