@@ -10,7 +10,7 @@
   var wrap = document.getElementById("tree");
   var msgEl = document.getElementById("tree-msg");
   var SHOW = 12;          // children shown per parent before folding the rest
-  var DX = 250, DY = 24;  // column width, row height
+  var DX = 260, DY = 30;  // column width, row height
 
   var nodes = new Map();      // id -> node from the server
   var extra = new Map();      // parent id -> children fetched beyond the server's fan-out
@@ -68,12 +68,12 @@
   function fit() {
     if (!bounds) return;
     var w = wrap.clientWidth, h = wrap.clientHeight;
-    var bw = bounds.x1 - bounds.x0 + 260, bh = bounds.y1 - bounds.y0 + 60;
+    var bw = bounds.x1 - bounds.x0 + 280, bh = bounds.y1 - bounds.y0 + 90;
     var k = Math.min(1.2, w / bw, h / bh);
     if (k < 0.55) k = 0.55; // stay readable: pan for the rest
     tx.k = k;
-    tx.x = 30 - bounds.x0 * k;
-    tx.y = bh * k < h ? (h - bh * k) / 2 - bounds.y0 * k + 30 * k : 30 - bounds.y0 * k;
+    tx.x = 40 - bounds.x0 * k;
+    tx.y = bh * k < h ? (h - bh * k) / 2 - bounds.y0 * k + 50 * k : 50 - bounds.y0 * k;
     applyTx();
   }
   function centerOn(id) {
@@ -214,27 +214,34 @@
     if (n.x) el("circle", { class: "ring " + n.x, r: r + 4 }, g);
     var name = n.n || "<0." + n.id + ".0>";
     if (name.length > 34) name = name.slice(0, 33) + "…";
-    var label = text(g, "name", r + 7, 4, name);
+    // Leaves are labelled on their right; parents above and below, clear
+    // of the edges that leave them to the right.
+    var inner = !!(d.children && d.children.length);
+    var lx = inner ? -r : r + 7, ly = inner ? -r - 5 : 4, sy = inner ? r + 13 : 15;
+    var label = text(g, "name", lx, ly, name);
     var title = el("title", {}, g);
     title.textContent = (n.n || "") + " <0." + n.id + ".0> " + n.k + (n.s ? " (" + n.s + ")" : "") + " · busy " + (n.b || 0) + "% · mailbox " + (n.d || 0) + (n.r ? " · restarts " + n.r : "");
     // Load, said in words where it matters.
     var hot = [];
     if ((n.b || 0) >= 50) hot.push((n.b || 0) + "% busy");
     if ((n.d || 0) >= 10) hot.push(Obs.fmtNum(n.d) + " queued");
-    if (n.r) hot.push("↻" + n.r);
+    if (n.r) hot.push("↻ " + n.r + (n.r === 1 ? " restart" : " restarts"));
     if (n.s && n.s !== "running") hot.push(n.s);
     var line2 = [];
-    if (sup && n.sv) line2.push(n.sv.replace(/_/g, " ") + (n.rb ? " · budget " + n.rb + "%" : ""));
+    if (sup && n.sv) {
+      var pol = n.sv.split(" · ");
+      line2.push(pol[0].replace(/_/g, " ") + " · " + (pol[1] || "").replace("/", " in ") + " · budget " + (n.rb || 0) + "%");
+    }
     if (hot.length) {
-      var t = text(g, (n.h >= 4 || n.x) ? "sub hot" : "sub", r + 7, 15, hot.join(" · ") + (line2.length ? "  " : ""));
+      var t = text(g, (n.h >= 4 || n.x) ? "sub hot" : "sub", lx, sy, hot.join(" · ") + (line2.length ? "  " : ""));
       if (line2.length) { var ts = el("tspan", { class: "sub" }, t); ts.textContent = line2[0]; }
     } else if (line2.length) {
-      text(g, "sub", r + 7, 15, line2[0]);
+      text(g, "sub", lx, sy, line2[0]);
     }
     if (n.x === "critical" || n.x === "warning") {
       var word = (n.fk || n.x).toUpperCase();
       var bw = word.length * 7 + 12;
-      var bx = -r, by = -r - 19;
+      var bx = -r, by = inner ? -r - 33 : -r - 19;
       el("rect", { class: "badge", x: bx, y: by, width: bw, height: 13, rx: 3, fill: n.x === "critical" ? "#c62828" : "#c77700" }, g);
       text(g, "badge", bx + 5, by + 10, word);
     }
@@ -250,7 +257,7 @@
         if (collapsed.has(n.id)) collapsed.delete(n.id); else collapsed.add(n.id);
         draw();
       });
-      if (hidden) text(g, "sub", r + 7 + label.getComputedTextLength() + 6, 4, "(" + hidden + " folded)");
+      if (hidden) text(g, "sub", lx + label.getComputedTextLength() + 6, ly, "(" + hidden + " folded)");
     }
     a.addEventListener("mouseenter", function () { select(n); });
     a.addEventListener("focus", function () { select(n); });

@@ -200,6 +200,14 @@ func TestBrowserTreeRestart(t *testing.T) {
 	}
 
 	// The folded sessions expand on click.
+	defer func() { // then the crash report and the restart on the events page
+		if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"events")); err != nil {
+			t.Fatal(err)
+		}
+		evalUntil(t, ctx, 10*time.Second, "the crash and the restart in the events",
+			`!!document.querySelector('[data-testid="event"][data-kind="crash"]') && !!document.querySelector('[data-testid="event"][data-kind="restart"]') && document.querySelectorAll('#timeline .mark').length >= 2`)
+		screenshot(t, ctx, "events")
+	}()
 	before := eval[int](t, ctx, `document.querySelectorAll('[data-testid="tree-node"]').length`)
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="tree-fold"]`))); err != nil {
 		t.Fatal(err)
@@ -252,6 +260,23 @@ func TestBrowserBottleneck(t *testing.T) {
 		`document.querySelectorAll('.uplot').length === 4 && !!document.querySelector('#top-findings [data-kind="bottleneck"]')`)
 	time.Sleep(1500 * time.Millisecond) // a few points on the charts
 	screenshot(t, ctx, "overview")
+
+	// A one-second CPU profile from the profile page.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"profile")); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "live", `document.getElementById("conn").dataset.state === "live"`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("profile-seconds").value = "1", document.querySelector('[data-testid="profile-run"]').click(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 3*time.Second, "the progress bar", `!document.getElementById("profile-progress").hidden`)
+	evalUntil(t, ctx, 15*time.Second, "the profile to finish", `document.getElementById("profile-progress").hidden`)
+	if msg := eval[string](t, ctx, `document.getElementById("profile-msg").textContent`); !strings.HasPrefix(msg, "done") {
+		t.Fatalf("profile: %q, want done", msg)
+	}
+	evalUntil(t, ctx, 15*time.Second, "the profile's result", `!!document.querySelector('[data-testid="cpu-note"]')`)
+	evalUntil(t, ctx, 15*time.Second, "the goroutine census", `!!document.querySelector('[data-testid="census-unowned"]')`)
+	screenshot(t, ctx, "profile")
 }
 
 func TestBrowserProcessesSort(t *testing.T) {

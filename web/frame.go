@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 
 	"github.com/a-h/templ"
@@ -172,6 +173,8 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (*websocket.
 	c.mu.Unlock()
 
 	e.once.Do(func() {
+		start := time.Now()
+		defer func() { h.hub.buildNanos.Add(int64(time.Since(start))) }()
 		cur.once.Do(func() { cur.p = h.render(v, s) })
 		var base *parts
 		if !full {
@@ -383,8 +386,11 @@ func policyShort(s *observer.Policy) string {
 	return s.Strategy + " · " + strconv.Itoa(s.MaxRestarts) + "/" + fmtDur(s.Period)
 }
 
-// supervisors returns the live supervisors with their policies: from the
-// snapshot's hot set, else from one scan of the table per tick.
+// supervisors returns the restart policy and budget of the tree's
+// supervisors. A policy never changes, so it is read once per supervisor
+// (one process lookup) and kept while the supervisor is in the tree; the
+// budget used comes from the snapshot's hot set, which holds every
+// supervisor among the top restarters.
 func (h *Handler) supervisors(s *observer.Snapshot) map[instrument.PID]observer.Process {
 	c := &h.hub.sups
 	c.mu.Lock()
@@ -392,10 +398,37 @@ func (h *Handler) supervisors(s *observer.Snapshot) map[instrument.PID]observer.
 	if c.tick == s.Tick && c.m != nil {
 		return c.m
 	}
-	m := map[instrument.PID]observer.Process{}
-	for _, p := range h.obs.Processes(observer.Query{Match: "supervisor", Sort: observer.SortPID}) {
+	if c.policies == nil {
+		c.policies = map[instrument.PID]*observer.Policy{}
+	}
+	hot := make(map[instrument.PID]float64, len(s.Processes))
+	for _, p := range s.Processes {
 		if p.Supervisor != nil {
-			m[p.PID] = p
+			hot[p.PID] = p.RestartBudget
+		}
+	}
+	m := map[instrument.PID]observer.Process{}
+	seen := map[instrument.PID]bool{}
+	for _, n := range s.Tree.Nodes {
+		if !strings.Contains(n.Kind, "supervisor") {
+			continue
+		}
+		seen[n.PID] = true
+		pol, ok := c.policies[n.PID]
+		if !ok {
+			if d, found := h.obs.Process(n.PID); found {
+				pol = d.Supervisor
+				hot[n.PID] = max(hot[n.PID], d.RestartBudget)
+			}
+			c.policies[n.PID] = pol
+		}
+		if pol != nil {
+			m[n.PID] = observer.Process{PID: n.PID, Supervisor: pol, RestartBudget: hot[n.PID]}
+		}
+	}
+	for pid := range c.policies {
+		if !seen[pid] {
+			delete(c.policies, pid)
 		}
 	}
 	c.tick, c.m = s.Tick, m

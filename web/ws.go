@@ -134,12 +134,14 @@ type hub struct {
 
 	cache frameCache
 	sups  struct {
-		mu   sync.Mutex
-		tick uint64
-		m    map[instrument.PID]observer.Process
+		mu       sync.Mutex
+		tick     uint64
+		m        map[instrument.PID]observer.Process
+		policies map[instrument.PID]*observer.Policy
 	}
 
-	sent atomic.Uint64 // bytes of frames written, all connections
+	sent       atomic.Uint64 // bytes of frames written, all connections
+	buildNanos atomic.Int64  // time spent building frames
 }
 
 func newHub(h *Handler) *hub {
