@@ -22,10 +22,11 @@ const (
 	EventUnregistered
 	EventJoined
 	EventLeft
+	EventBackoff
 	numEventKinds
 )
 
-var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered", "joined", "left"}
+var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered", "joined", "left", "backoff"}
 
 // String returns the event kind's lowercase name.
 func (k EventKind) String() string {
@@ -144,6 +145,16 @@ type Left struct {
 	Scope string
 }
 
+// Backoff: a supervisor of an adapted runtime (suture) stopped restarting
+// its children for a while after too many failures, or, with Resumed,
+// started again.
+type Backoff struct {
+	At      time.Time
+	PID     PID
+	Name    string
+	Resumed bool
+}
+
 func (Spawned) Kind() EventKind      { return EventSpawned }
 func (Exited) Kind() EventKind       { return EventExited }
 func (Restarted) Kind() EventKind    { return EventRestarted }
@@ -156,6 +167,7 @@ func (Registered) Kind() EventKind   { return EventRegistered }
 func (Unregistered) Kind() EventKind { return EventUnregistered }
 func (Joined) Kind() EventKind       { return EventJoined }
 func (Left) Kind() EventKind         { return EventLeft }
+func (Backoff) Kind() EventKind      { return EventBackoff }
 
 func (e Spawned) Subject() PID      { return e.PID }
 func (e Exited) Subject() PID       { return e.PID }
@@ -169,6 +181,7 @@ func (e Registered) Subject() PID   { return e.PID }
 func (e Unregistered) Subject() PID { return e.PID }
 func (e Joined) Subject() PID       { return e.PID }
 func (e Left) Subject() PID         { return e.PID }
+func (e Backoff) Subject() PID      { return e.PID }
 
 func (e Spawned) When() time.Time      { return e.At }
 func (e Exited) When() time.Time       { return e.At }
@@ -182,3 +195,4 @@ func (e Registered) When() time.Time   { return e.At }
 func (e Unregistered) When() time.Time { return e.At }
 func (e Joined) When() time.Time       { return e.At }
 func (e Left) When() time.Time         { return e.At }
+func (e Backoff) When() time.Time      { return e.At }

@@ -316,3 +316,8 @@ func (p *Proc) Actions() Actions {
 	}
 	return nil
 }
+
+// Pending returns the messages counted as enqueued and not yet dequeued:
+// a runtime's owner checks it, after announcing that it is about to park,
+// to see whether a message is on its way.
+func (p *Proc) Pending() uint64 { return p.enqueued.Load() - p.dequeued.Load() }

@@ -320,3 +320,11 @@ func (t *Table) Tables(owner PID) []TableStats {
 	}
 	return out
 }
+
+// Backoff records that supervisor p paused restarting its children
+// (resumed false) or started again (resumed true), and emits [Backoff].
+func (t *Table) Backoff(p *Proc, resumed bool) {
+	if t.listened() {
+		t.emit(Backoff{At: time.Now(), PID: p.id, Name: p.Name(), Resumed: resumed})
+	}
+}

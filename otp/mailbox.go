@@ -3,6 +3,7 @@ package otp
 import (
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -35,9 +36,14 @@ type mailbox[M, R any] struct {
 	ch          chan envelope[M, R]
 	overflowing atomic.Bool // the list is in use: senders must append to it
 	closed      atomic.Bool
+	hibernated  atomic.Uint32 // 1 while the owner has no goroutine; see server.idle
 	mu          sync.Mutex
 	overflow    []envelope[M, R]
-	_           [64]byte // keep the owner's fields off the senders' cache line
+	_           [48]byte // keep the owner's fields off the senders' cache line
+
+	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
+	hibAfter time.Duration // < 0: never hibernate
+	hibTimer *time.Timer
 
 	// The owner's alone: the overflow batch being handled, the next one in
 	// it, and the call being handled (failed if the handler panics).
@@ -48,7 +54,10 @@ type mailbox[M, R any] struct {
 	headed  bool // a head stamp is published
 }
 
-func (m *mailbox[M, R]) init() { m.ch = make(chan envelope[M, R], mailboxChan) }
+func (m *mailbox[M, R]) init() {
+	m.ch = make(chan envelope[M, R], mailboxChan)
+	m.hibAfter = -1
+}
 
 // put enqueues e for p. It fails with an error wrapping ErrNoProc once the
 // mailbox is closed.
@@ -71,6 +80,9 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if e.call != nil && !m.overflowing.Load() {
 		select {
 		case m.ch <- e:
+			if m.hibernated.Load() != 0 {
+				m.rouse(p)
+			}
 			return m.sent(p, &e)
 		default:
 		}
@@ -87,7 +99,19 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 		// The owner may be waiting on the channel.
 		m.wakeup()
 	}
+	if m.hibernated.Load() != 0 {
+		m.rouse(p)
+	}
 	return nil
+}
+
+// rouse gives a hibernated owner a goroutine again. Of all the senders,
+// wakers and the owner itself racing for it, one takes the flag down and
+// starts it.
+func (m *mailbox[M, R]) rouse(p *process) {
+	if m.hibernated.CompareAndSwap(1, 0) {
+		go p.resume()
+	}
 }
 
 // sent catches a call that slipped into the channel after the owner

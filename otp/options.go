@@ -1,6 +1,10 @@
 package otp
 
-import "github.com/go-observer/observer/instrument"
+import (
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
 
 // Option configures a process at start.
 type Option func(*spawnOptions)
@@ -16,6 +20,8 @@ type spawnOptions struct {
 	kindSet  bool
 	// childLink: the link to the parent is recorded on the child's side
 	// only (children of dynamic supervisors; see childLink).
+	hibAfter  time.Duration
+	hibSet    bool
 	childLink bool
 	link2     PID // a second link: an async task's caller
 	via       []viaKey
@@ -56,6 +62,18 @@ func Trap() Option { return func(o *spawnOptions) { o.trap = true } }
 // built on servers (agents, table owners, tasks).
 func AsKind(k instrument.Kind) Option {
 	return func(o *spawnOptions) { o.kind, o.kindSet = k, true }
+}
+
+// HibernateAfter makes a server hibernate once it has been idle for d (0:
+// as soon as its mailbox is empty), as OTP's hibernate_after: its
+// goroutine returns, so an idle server holds no goroutine and no stack,
+// only its state, record and mailbox. The next message, system message or
+// stop request starts a new goroutine for it, which carries the same pprof
+// labels. Waking costs a goroutine start (about a microsecond): use it for
+// the many servers that sit idle, not for busy ones. Other processes
+// ignore it.
+func HibernateAfter(d time.Duration) Option {
+	return func(o *spawnOptions) { o.hibAfter, o.hibSet = max(d, 0), true }
 }
 
 // asChild is what a supervisor adds to a child's options.

@@ -174,7 +174,27 @@ func (p *process) main() {
 		}()
 		reason = p.impl.run(p)
 	}()
-	p.exit(reason)
+	if reason != errHibernated {
+		p.exit(reason)
+	}
+}
+
+// resume runs a hibernated server again, on a goroutine started by
+// whoever woke it, with the process's pprof labels.
+func (p *process) resume() {
+	pprof.SetGoroutineLabels(p.labels)
+	var reason error
+	func() {
+		defer func() {
+			if v := recover(); v != nil {
+				reason = instrument.NewPanicError(v)
+			}
+		}()
+		reason = p.impl.(interface{ resume(*process) error }).resume(p)
+	}()
+	if reason != errHibernated {
+		p.exit(reason)
+	}
 }
 
 // exit tears the process down: mailbox, name, table record, then links and

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -79,6 +80,9 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	s.impl = s
 	s.mb.init()
 	o := collect(opts)
+	if o.hibSet {
+		s.mb.hibAfter = o.hibAfter
+	}
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	if err := n.spawn(&s.process, o, info); err != nil {
 		return Ref[M, R]{}, fmt.Errorf("start %s: %w", info.Behaviour, err)
@@ -114,17 +118,30 @@ func (s *server[M, R]) run(p *process) (reason error) {
 	}
 	s.started <- nil
 	s.started = nil // Start holds it until it returns; the server no longer needs it
+	return s.loop(p, true)
+}
+
+// resume runs the server on the goroutine a message started after it
+// hibernated.
+func (s *server[M, R]) resume(p *process) error { return s.loop(p, false) }
+
+// loop handles messages until the server exits, or hibernates (then it
+// returns errHibernated, and the goroutine ends without exiting).
+func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 	defer func() {
 		// Terminate runs for every exit but a panic or a kill.
 		if v := recover(); v != nil {
 			reason = instrument.NewPanicError(v)
 			return
 		}
+		if reason == errHibernated {
+			return
+		}
 		if t, ok := s.h.(Terminator); ok && !errors.Is(reason, ErrKilled) {
 			t.Terminate(p, reason)
 		}
 	}()
-	if c, ok := s.h.(Continuer); ok {
+	if c, ok := s.h.(Continuer); ok && first {
 		if err := c.Continue(p); err != nil {
 			return unwrapStop(err)
 		}
@@ -147,8 +164,12 @@ func (s *server[M, R]) run(p *process) (reason error) {
 			<-d.wake
 			continue
 		}
-		e, ok := s.mb.receive(p, true)
+		hib := s.mb.hibAfter >= 0
+		e, ok := s.mb.receive(p, !hib)
 		if !ok {
+			if hib && s.idle(p) {
+				return errHibernated
+			}
 			continue
 		}
 		if reason, stop := s.handle(p, &e, cast); stop {
@@ -174,13 +195,15 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		s.mb.curCall, s.mb.curGen = e.call, e.gen
 		r, err := s.h.HandleCall(p, e.msg)
 		s.mb.curCall = nil
+		// Count the call handled before answering it: a caller that has
+		// its reply sees it counted.
 		if se, ok := err.(*stopError); ok {
-			e.call.answer(e.gen, r, se.reason)
 			pr.HandlerEnd(t, true)
+			e.call.answer(e.gen, r, se.reason)
 			return se.reason, true
 		}
-		e.call.answer(e.gen, r, err)
 		pr.HandlerEnd(t, true)
+		e.call.answer(e.gen, r, err)
 		return nil, false
 	}
 	var err error
@@ -226,6 +249,59 @@ func (s *server[M, R]) wakeup() {
 		}
 	}
 	s.mb.wakeup()
+	if s.mb.hibernated.Load() != 0 {
+		s.mb.rouse(&s.process)
+	}
+}
+
+// errHibernated is what the server's loop returns when it hibernated: its
+// goroutine ends, and the process lives on.
+var errHibernated = errors.New("hibernated")
+
+// idle is called when the mailbox is empty. It waits up to the server's
+// hibAfter for a message (put back in the batch for the loop to take),
+// then hibernates: it reports true when this goroutine must end.
+//
+// Hibernating races with senders without a lock: the server raises the
+// hibernated flag, then looks once more for work (messages counted as
+// enqueued but not yet dequeued, system messages, a stop request); a
+// sender counts its message, enqueues it, then looks at the flag. With
+// sequentially consistent atomics on both sides, either the server sees
+// the message or the sender sees the flag, and whoever takes the flag
+// down (see mailbox.rouse) owns the server from then on.
+func (s *server[M, R]) idle(p *process) bool {
+	m := &s.mb
+	if d := s.dbg.Load(); d != nil && d.suspended.Load() {
+		return false // debugging: stay put
+	}
+	if m.headed {
+		m.headed = false
+		p.proc.SetHead(0)
+	}
+	if m.hibAfter > 0 {
+		if m.hibTimer == nil {
+			m.hibTimer = time.NewTimer(m.hibAfter)
+		} else {
+			m.hibTimer.Reset(m.hibAfter)
+		}
+		select {
+		case e := <-m.ch:
+			m.hibTimer.Stop()
+			if e.stamp != wakeStamp {
+				m.batch = append(m.batch[:0], e)
+				m.next = 0
+			}
+			return false
+		case <-m.hibTimer.C:
+		}
+	}
+	m.hibernated.Store(1)
+	if p.proc.Pending() == 0 && !p.hasSys.Load() && !p.stopping.Load() {
+		return true
+	}
+	// Work arrived meanwhile: carry on, unless a waker already started a
+	// goroutine for it.
+	return !m.hibernated.CompareAndSwap(1, 0)
 }
 
 // traceMsg records a mailbox message when a trace is on.

@@ -1,0 +1,76 @@
+package otp_test
+
+import (
+	"bytes"
+	"context"
+	"runtime/pprof"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/otp"
+)
+
+// goroutinesOf counts the goroutines labelled with pid.
+func goroutinesOf(pid otp.PID) int {
+	var buf bytes.Buffer
+	pprof.Lookup("goroutine").WriteTo(&buf, 1)
+	return strings.Count(buf.String(), `"otp.pid":"`+pid.String()+`"`)
+}
+
+func TestHibernatedServerWakesOnEveryKindOfMessage(t *testing.T) {
+	n := newNode(t)
+	rec := newRecorder()
+	ctx := context.Background()
+	ref, err := otp.Start(n, &lifecycle{rec: rec}, otp.HibernateAfter(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := ref.PID()
+	asleep := func(what string) {
+		t.Helper()
+		eventually(t, what, func() bool { return goroutinesOf(pid) == 0 })
+	}
+	asleep("hibernated after start")
+	if _, err := otp.Call(ctx, ref, msg{}); err != nil {
+		t.Fatal(err)
+	}
+	asleep("hibernated after a call")
+	n.Send(pid, "hello") // a system message wakes it too
+	rec.waitFor(t, 3)
+	asleep("hibernated after an info")
+	n.Exit(pid, otp.ErrShutdown) // and a stop request
+	got := rec.waitFor(t, 4)
+	if got[1] != "continue" || got[3] != "terminate: shutdown" {
+		t.Fatalf("notes %v: continue once, terminate on stop", got)
+	}
+	waitExit(t, n, pid)
+}
+
+func TestHibernatingServerUnderConcurrentLoad(t *testing.T) {
+	n := newNode(t)
+	ctx := context.Background()
+	for _, after := range []time.Duration{0, time.Microsecond} {
+		ref, _ := otp.Start(n, &counter{}, otp.HibernateAfter(after))
+		var wg sync.WaitGroup
+		for range 8 {
+			wg.Go(func() {
+				for i := range 500 {
+					if i%2 == 0 {
+						otp.Cast(ref, msg{arg: 1})
+					} else if _, err := otp.Call(ctx, ref, msg{op: "add", arg: 1}); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if got, _ := otp.Call(ctx, ref, msg{op: "get"}); got != 8*500 {
+			t.Fatalf("hibernate after %v: sum %d, want %d: a message was lost", after, got, 8*500)
+		}
+		pid := ref.PID()
+		eventually(t, "idle again", func() bool { return goroutinesOf(pid) == 0 })
+	}
+}
