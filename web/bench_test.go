@@ -73,9 +73,9 @@ func (c countingConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func dialCounting(b *testing.B, url string, origin string, n *atomic.Int64) *websocket.Conn {
+func dialCounting(b *testing.B, url string, origin string, n *atomic.Int64, compress bool) *websocket.Conn {
 	d := websocket.Dialer{
-		EnableCompression: true,
+		EnableCompression: compress,
 		NetDialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
 			c, err := (&net.Dialer{}).DialContext(ctx, network, addr)
 			if err != nil {
@@ -119,7 +119,7 @@ func BenchmarkClient100k(b *testing.B) {
 	for _, view := range []string{"overview", "tree", "processes", "advisor", "events"} {
 		b.Run(view, func(b *testing.B) {
 			var n atomic.Int64
-			c := dialCounting(b, ws+"?view="+view, srv.URL, &n)
+			c := dialCounting(b, ws+"?view="+view, srv.URL, &n, true)
 			defer c.Close()
 			c.SetReadDeadline(time.Now().Add(time.Minute))
 			if _, _, err := c.ReadMessage(); err != nil { // the full first frame
@@ -162,8 +162,9 @@ func (echo) HandleCall(ctx context.Context, n int) (int, error) { return n + 1, 
 // throughput (two callers against one server, real otp message passing)
 // beside 100,000 observed processes, alternately with no dashboard client
 // and with 100 connected (40 on the overview, 30 on the tree, 30 on the
-// processes page), three windows of each, and reports the drop of the
-// median. One iteration is one pair of windows.
+// processes page), and reports the median over iterations of the drop
+// from each window without clients to the window with them that follows.
+// One iteration is one pair of windows.
 func BenchmarkThroughput100Clients(b *testing.B) {
 	stop := make(chan struct{})
 	defer close(stop)
@@ -209,10 +210,10 @@ func BenchmarkThroughput100Clients(b *testing.B) {
 
 	window := func() float64 {
 		c0, t0 := calls.Load(), time.Now()
-		time.Sleep(3 * time.Second)
+		time.Sleep(2 * time.Second)
 		return float64(calls.Load()-c0) / time.Since(t0).Seconds()
 	}
-	var without, with []float64
+	var without, with, drops []float64
 	var received atomic.Int64
 	b.ResetTimer()
 	for range b.N {
@@ -227,7 +228,9 @@ func BenchmarkThroughput100Clients(b *testing.B) {
 			case i >= 40:
 				view = "tree"
 			}
-			c := dialCounting(b, ws+"?view="+view, srv.URL, &received)
+			// Browsers would inflate frames in their own processes: these
+			// clients, in the benchmark's process, take them uncompressed.
+			c := dialCounting(b, ws+"?view="+view, srv.URL, &received, false)
 			conns = append(conns, c)
 			rw.Add(1)
 			go func() {
@@ -241,6 +244,7 @@ func BenchmarkThroughput100Clients(b *testing.B) {
 		}
 		time.Sleep(1500 * time.Millisecond) // first frames out of the way
 		with = append(with, window())
+		drops = append(drops, (1-with[len(with)-1]/without[len(without)-1])*100)
 		for _, c := range conns {
 			c.Close()
 		}
@@ -251,6 +255,6 @@ func BenchmarkThroughput100Clients(b *testing.B) {
 	med := func(s []float64) float64 { s = slices.Clone(s); slices.Sort(s); return s[len(s)/2] }
 	b.ReportMetric(med(without), "calls/s-0-clients")
 	b.ReportMetric(med(with), "calls/s-100-clients")
-	b.ReportMetric((1-med(with)/med(without))*100, "drop-%")
+	b.ReportMetric(med(drops), "drop-%")
 	b.ReportMetric(0, "ns/op")
 }
