@@ -14,7 +14,7 @@
 
   var nodes = new Map();      // id -> node from the server
   var extra = new Map();      // parent id -> children fetched beyond the server's fan-out
-  var links = [], monitors = [], foldedRoots = 0;
+  var links = [], monitors = [], waits = [], foldedRoots = 0;
   var collapsed = new Set();  // supervisors the user folded
   var opened = new Set();     // parents whose client-side fold the user opened
   var pulses = new Map();     // id -> time the pulse ends
@@ -35,6 +35,9 @@
   }
 
   var svg = el("svg", { class: "treesvg", "data-testid": "tree-svg", role: "img", "aria-label": "supervision tree" });
+  var defs = el("defs", {}, svg);
+  var mk = el("marker", { id: "wait-arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" }, defs);
+  el("path", { d: "M0,0L10,5L0,10z", class: "wait-head" }, mk);
   var vp = el("g", { class: "viewport" }, svg);
   var gEdges = el("g", { class: "edges" }, vp);
   var gRel = el("g", { class: "relations" }, vp);
@@ -172,6 +175,12 @@
       });
     }
     rel(links, "rel-link"); rel(monitors, "rel-monitor");
+    waits.forEach(function (e) { // caller → callee, an arrow into the one that keeps it waiting
+      var a = pos.get(e[0]), b = pos.get(e[1]);
+      if (!a || !b) return;
+      var mx = (a.x + b.x) / 2 - 30, my = (a.y + b.y) / 2;
+      el("path", { class: "rel-wait", d: "M" + a.x + "," + a.y + "Q" + mx + "," + my + " " + (b.x - 9) + "," + b.y, "marker-end": "url(#wait-arrow)", "data-testid": "tree-wait" }, gRel);
+    });
 
     var liveMarks = new Set(), now = Date.now();
     h.each(function (d) {
@@ -381,7 +390,7 @@
         nodes.set(n.id, n);
       });
     }
-    if (t.relations) { links = t.links || []; monitors = t.monitors || []; }
+    if (t.relations) { links = t.links || []; monitors = t.monitors || []; waits = t.waits || []; }
     foldedRoots = t.folded_roots || 0;
     extra.forEach(function (list, parent) {
       extra.set(parent, list.filter(function (c) { return !nodes.has(c.id); }));

@@ -17,6 +17,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/observer"
 )
 
 // Browser tests drive the dashboard in real headless Chromium. They skip
@@ -198,6 +200,19 @@ func TestBrowserTreeRestart(t *testing.T) {
 	if *updateDocs {
 		copyFile(t, path, filepath.Join("..", "docs", "img", "tree.png"))
 	}
+
+	// A search reveals a process the server folded away (the tree lists
+	// 50 of the 60 sessions).
+	found := s.obs.Processes(observer.Query{Match: "session-55", Limit: 1})
+	if len(found) != 1 {
+		t.Fatalf("no session-55 among the processes: %v", found)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("tree-q").value = "session-55", document.querySelector('#tree-search button').click(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "session-55 revealed and marked",
+		fmt.Sprintf(`!!document.querySelector('[data-testid="tree-node"][data-pid="%d"].match')`, found[0].PID))
+	screenshot(t, ctx, "tree-search")
 
 	// The folded sessions expand on click.
 	defer func() { // then the crash report and the restart on the events page

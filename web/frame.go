@@ -85,7 +85,8 @@ type treeFrame struct {
 	Removed     []uint64    `json:"removed,omitempty"`
 	Links       [][2]uint64 `json:"links,omitempty"`
 	Monitors    [][2]uint64 `json:"monitors,omitempty"`
-	Relations   bool        `json:"relations,omitempty"` // Links and Monitors are set (else unchanged)
+	Waits       [][2]uint64 `json:"waits,omitempty"`     // caller → the process it waits on in a call
+	Relations   bool        `json:"relations,omitempty"` // Links, Monitors and Waits are set (else unchanged)
 	FoldedRoots int         `json:"folded_roots"`
 }
 
@@ -96,6 +97,7 @@ type parts struct {
 	nodes []treeNode // in the snapshot's order
 	links [][2]uint64
 	mons  [][2]uint64
+	waits [][2]uint64
 	roots int
 	hist  []observer.ProcessSample
 	gone  bool
@@ -256,7 +258,7 @@ func treeDelta(p, base *parts) *treeFrame {
 	t := &treeFrame{FoldedRoots: p.roots, Nodes: []treeNode{}}
 	if base == nil {
 		t.Nodes = p.nodes
-		t.Links, t.Monitors, t.Relations = p.links, p.mons, true
+		t.Links, t.Monitors, t.Waits, t.Relations = p.links, p.mons, p.waits, true
 		return t
 	}
 	old := make(map[uint64]treeNode, len(base.nodes))
@@ -273,8 +275,8 @@ func treeDelta(p, base *parts) *treeFrame {
 		t.Removed = append(t.Removed, id)
 	}
 	slices.Sort(t.Removed)
-	if !slices.Equal(p.links, base.links) || !slices.Equal(p.mons, base.mons) {
-		t.Links, t.Monitors, t.Relations = p.links, p.mons, true
+	if !slices.Equal(p.links, base.links) || !slices.Equal(p.mons, base.mons) || !slices.Equal(p.waits, base.waits) {
+		t.Links, t.Monitors, t.Waits, t.Relations = p.links, p.mons, p.waits, true
 	}
 	return t
 }
@@ -372,6 +374,29 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 	p.roots = t.FoldedRoots
 	p.links = edges(t.Links)
 	p.mons = edges(t.Monitors)
+	// Who waits on whom, among the hot processes: the wait-for graph that
+	// makes a bottleneck's callers visible.
+	for _, q := range s.Processes {
+		if q.BlockedOn != 0 {
+			p.waits = append(p.waits, [2]uint64{uint64(q.PID), uint64(q.BlockedOn)})
+		}
+	}
+	slices.SortFunc(p.waits, func(a, b [2]uint64) int { return cmpPair(a, b) })
+}
+
+func cmpPair(a, b [2]uint64) int {
+	if a[0] != b[0] {
+		if a[0] < b[0] {
+			return -1
+		}
+		return 1
+	}
+	if a[1] < b[1] {
+		return -1
+	} else if a[1] > b[1] {
+		return 1
+	}
+	return 0
 }
 
 func edges(es []observer.Edge) [][2]uint64 {
