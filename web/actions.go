@@ -17,22 +17,12 @@ import (
 // restarter restarts a supervised process through its supervisor.
 type restarter interface{ Restart() error }
 
-// stater returns the state of a process that opted in to show it (the
-// method set of instrument.StateReader).
-type stater interface{ State() (any, error) }
-
-// tracer records the next n messages a process handles, for at most d
-// (instrument.Tracer).
-type tracer interface {
-	Trace(n int, d time.Duration) ([]string, error)
-}
-
-// suspender stops a process taking messages, and lets it go on
-// (instrument.Suspender).
-type suspender interface {
-	Suspend() error
-	Resume() error
-}
+// The optional actions instrument defines and runtimes implement.
+type (
+	stater    = instrument.StateReader
+	tracer    = instrument.Tracer
+	suspender = instrument.Suspender
+)
 
 type actionDef struct {
 	name, label, confirm string
@@ -72,10 +62,21 @@ func (h *Handler) actionsFor(pid instrument.PID) ([]actionView, string) {
 	var out []actionView
 	for _, d := range actionDefs {
 		if d.has(a) {
-			out = append(out, actionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger})
+			v := actionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger}
+			if d.name == "kill" && h.supervised(p) {
+				v.Label = "Kill (its supervisor restarts it)"
+			}
+			out = append(out, v)
 		}
 	}
 	return out, ""
+}
+
+// supervised reports whether p's parent is a supervisor, which restarts
+// it after a kill according to its restart type.
+func (h *Handler) supervised(p *instrument.Proc) bool {
+	parent := h.opts.Table.Lookup(p.Parent())
+	return parent != nil && parent.Kind().IsSupervisor()
 }
 
 type actionReply struct {

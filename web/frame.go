@@ -317,6 +317,9 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		ev := h.eventsView(pageView{Root: root}, s)
 		p.html["events"] = html(eventsFrag(root, ev.Events, ev.Missed))
 		p.html["timeline"] = html(timelineFrag(ev))
+	case "tables":
+		rows, known := h.tables(s)
+		p.html["tables"] = html(tablesFrag(root, rows, known))
 	case "profile":
 		nm := newNames(s)
 		p.html["cpu"] = html(cpuFrag(root, cpuViewOf(s.CPU, nm, s.At)))

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -90,8 +89,11 @@ type paramError struct{ Param, Msg string }
 
 func (e *paramError) Error() string { return e.Param + ": " + e.Msg }
 
-func (h *Handler) procParams(q url.Values) (procParams, error) {
-	p := procParams{Sort: observer.SortMailbox, Limit: h.opts.TopN}
+func (h *Handler) procParams(q url.Values) (procParams, error) { return parseProcParams(q, h.opts.TopN) }
+
+// parseProcParams validates sort, limit and q, with limit topN when absent.
+func parseProcParams(q url.Values, topN int) (procParams, error) {
+	p := procParams{Sort: observer.SortMailbox, Limit: topN}
 	if s := q.Get("sort"); s != "" {
 		k, err := observer.ParseSortKey(s)
 		if err != nil {
@@ -251,9 +253,18 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := tablesView{pageView: h.page(r, "tables", "Tables", s),
-		Note: "Nothing to show yet: the process table reports no owned tables, registry or process groups to the observer. When the runtime reports them, they will be listed here."}
+	v := tablesView{pageView: h.page(r, "tables", "Tables", s)}
+	v.Tables, v.Known = h.tables(s)
 	render(w, r, http.StatusOK, tablesPage(v))
+}
+
+// tables lists the owned tables the process table reports, when the
+// dashboard was given it.
+func (h *Handler) tables(s *observer.Snapshot) ([]tableRow, bool) {
+	if h.opts.Table == nil {
+		return nil, false
+	}
+	return tableRows(h.opts.Table.Tables(0), newNames(s)), true
 }
 
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
@@ -268,4 +279,3 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 // heatShare grades a CPU share on the load colour scale.
 func heatShare(p int) int { return heat(float64(p)/100, 0) }
 
-var _ = context.Background

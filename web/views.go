@@ -243,9 +243,21 @@ type profileView struct {
 	Max    int // longest profile, seconds
 }
 
+type tableRow struct {
+	Name   string
+	Owner  pidRef
+	Size   string
+	Reads  string
+	Writes string
+	// ReadShare is the share of operations that were reads, which owned
+	// tables exist for: readers bypass the owner.
+	ReadShare int
+}
+
 type tablesView struct {
 	pageView
-	Note string
+	Tables []tableRow
+	Known  bool // the dashboard can see the table (Options.Table is set)
 }
 
 // names finds display names for PIDs from what a snapshot holds.
@@ -630,4 +642,19 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) censusView {
 		v.Sites = append(v.Sites, siteRow{Function: s.Function, CreatedBy: s.CreatedBy, Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
 	}
 	return v
+}
+
+func tableRows(ts []instrument.TableStats, nm names) []tableRow {
+	slices.SortFunc(ts, func(a, b instrument.TableStats) int {
+		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))
+	})
+	out := make([]tableRow, len(ts))
+	for i, t := range ts {
+		r := tableRow{Name: t.Name, Owner: nm.ref(t.Owner), Size: fmtCount(t.Size), Reads: fmtCount(t.Reads), Writes: fmtCount(t.Writes)}
+		if ops := t.Reads + t.Writes; ops > 0 {
+			r.ReadShare = pct(float64(t.Reads) / float64(ops))
+		}
+		out[i] = r
+	}
+	return out
 }

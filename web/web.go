@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -26,8 +25,9 @@ type Options struct {
 	// action then gets 403. Actions need Table.
 	Actions bool
 	// Table is the process table the observer watches. The dashboard
-	// reaches a process's actions (instrument.Proc.Actions) through it;
-	// nil leaves every process read-only.
+	// reaches a process's actions (instrument.Proc.Actions) and the owned
+	// tables (instrument.Table.Tables) through it; nil leaves every
+	// process read-only and the tables page empty.
 	Table *instrument.Table
 	// Authorize, when set, is asked about every request, pages, assets,
 	// API and websocket alike. A non-nil error refuses the request with
@@ -255,9 +255,6 @@ func root(r *http.Request) string {
 	}
 	return strings.Repeat("../", depth)
 }
-
-// assetsFS is the embedded asset tree, for tests.
-var assetsFS fs.FS = static.FS
 
 // profileCtx bounds an on-demand profile by the request and the maximum.
 func profileCtx(r *http.Request, d time.Duration) (context.Context, context.CancelFunc) {

@@ -468,3 +468,22 @@ func TestComponentsEscape(t *testing.T) {
 		t.Errorf("a saturated process is not drawn hot: %s", got)
 	}
 }
+
+type fakeETS struct{ st instrument.TableStats }
+
+func (f fakeETS) TableStats() instrument.TableStats { return f.st }
+
+func TestTablesPage(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	_, body := f.get(t, "tables")
+	if !strings.Contains(body, `data-testid="tables-empty"`) || !strings.Contains(body, "web.Options.Table") {
+		t.Errorf("tables page without the table: no honest empty state")
+	}
+	g := newFixture(t, "/", Options{Table: nil})
+	g.dash.opts.Table = g.table
+	g.table.AddTable(fakeETS{instrument.TableStats{Name: "prices<b>", Owner: g.proc.ID(), Size: 1200, Reads: 90, Writes: 10}})
+	_, body = g.get(t, "tables")
+	if !strings.Contains(body, `data-testid="table-row"`) || !strings.Contains(body, "prices&lt;b&gt;") || !strings.Contains(body, ">90%<") {
+		t.Errorf("tables page: the table, its escaped name or its read share is missing:\n%s", body)
+	}
+}

@@ -61,9 +61,9 @@ func (v *viewReq) validate(topN int) error {
 		return &paramError{"root", "want ./ or ../"}
 	}
 	if v.View == "processes" {
-		p, err := (&Handler{opts: Options{TopN: topN}}).procParams(url.Values{
+		p, err := parseProcParams(url.Values{
 			"sort": {v.Sort}, "q": {v.Q}, "limit": {limitText(v.Limit)},
-		})
+		}, topN)
 		if err != nil {
 			return err
 		}
