@@ -245,7 +245,7 @@ func copyFile(t *testing.T, from, to string) {
 }
 
 func TestBrowserBottleneck(t *testing.T) {
-	s := newSystem(t, sysOpts{sessions: 8, bottleneck: true})
+	s := newSystem(t, sysOpts{sessions: 8, bottleneck: true, web: Options{Actions: true}})
 	price := uint64(s.pidOf(t, "price"))
 	ctx := newTab(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"tree")); err != nil {
@@ -275,6 +275,18 @@ func TestBrowserBottleneck(t *testing.T) {
 		`document.querySelectorAll('.uplot').length === 4 && !!document.querySelector('#top-findings [data-kind="bottleneck"]')`)
 	time.Sleep(1500 * time.Millisecond) // a few points on the charts
 	screenshot(t, ctx, "overview")
+
+	// The process page: live charts, and a trace when actions are on.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"process/"+strconv.FormatUint(price, 10))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "three live charts", `document.querySelectorAll('.uplot').length === 3`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 15*time.Second, "the trace", `(o => !o.hidden && o.textContent.length > 20)(document.querySelector('[data-testid="action-out"]'))`)
+	time.Sleep(time.Second)
+	screenshot(t, ctx, "process")
 
 	// A one-second CPU profile from the profile page.
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"profile")); err != nil {

@@ -89,7 +89,9 @@ type paramError struct{ Param, Msg string }
 
 func (e *paramError) Error() string { return e.Param + ": " + e.Msg }
 
-func (h *Handler) procParams(q url.Values) (procParams, error) { return parseProcParams(q, h.opts.TopN) }
+func (h *Handler) procParams(q url.Values) (procParams, error) {
+	return parseProcParams(q, h.opts.TopN)
+}
 
 // parseProcParams validates sort, limit and q, with limit topN when absent.
 func parseProcParams(q url.Values, topN int) (procParams, error) {
@@ -278,4 +280,3 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 
 // heatShare grades a CPU share on the load colour scale.
 func heatShare(p int) int { return heat(float64(p)/100, 0) }
-
