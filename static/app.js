@@ -106,9 +106,11 @@
   function fmtMs(v) { return v == null ? "–" : (v >= 10 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1) : v === 0 ? "0" : v.toFixed(2)) + " ms"; }
   Obs.fmtNum = fmtNum;
 
-  function Chart(name, series, fmt) {
+  // Every quantity charted is non-negative: the y axis starts at zero, so
+  // a flat line at 5 does not look like a cliff; max fixes the top (busy %).
+  function Chart(name, series, fmt, max) {
     this.el = document.querySelector('[data-chart="' + name + '"] .plot');
-    this.series = series; this.fmt = fmt || fmtNum;
+    this.series = series; this.fmt = fmt || fmtNum; this.max = max;
     this.data = [[]].concat(series.map(function () { return []; }));
     this.plot = null;
   }
@@ -127,9 +129,11 @@
       this.el.textContent = "";
       var fmt = this.fmt;
       var opts = {
-        width: w, height: 170, legend: { live: true },
+        width: w, height: 170, legend: { live: false },
         cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true } },
+        scales: { x: { time: true }, y: { range: (function (fixed) {
+          return function (u, min, max) { return [0, fixed || (max > 0 ? max * 1.15 : 1)]; };
+        })(this.max) } },
         axes: [
           { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" } },
           { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 72,
@@ -172,7 +176,7 @@
     var pc = {
       depth: new Chart("p-depth", [{ label: "depth", color: "#d32f1e", fill: "rgba(211,47,30,.08)" }, { label: "callers waiting", color: "#c77700" }]),
       rate: new Chart("p-rate", [{ label: "arrival/s", color: "#2563c9" }, { label: "handled/s", color: "#2e7d4f" }]),
-      busy: new Chart("p-busy", [{ label: "busy %", color: "#ea7148", fill: "rgba(234,113,72,.12)" }])
+      busy: new Chart("p-busy", [{ label: "busy %", color: "#ea7148", fill: "rgba(234,113,72,.12)" }], null, 100)
     };
     Obs.handlers.push(function (f) {
       if (f.gone) {
