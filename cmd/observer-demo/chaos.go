@@ -80,7 +80,11 @@ func chaosMonkey(n *otp.Node, rate *knob) func(ctx context.Context) error {
 // paced calls f at the knob's rate per second until ctx is done. A rate
 // of zero pauses it; a new rate applies after the current interval.
 func paced(ctx context.Context, rate *knob, f func()) error {
-	t := time.NewTimer(0)
+	first, ok := every(rate.get())
+	if !ok {
+		first = 250 * time.Millisecond
+	}
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
@@ -108,4 +112,36 @@ func servers(t *instrument.Table) []otp.PID {
 		return true
 	})
 	return out
+}
+
+// storm crashes the payments stage again as soon as each restart is done,
+// until its supervisor gives up: more restarts than its intensity allows,
+// so checkout exits and the shop restarts the whole pipeline.
+func (s *shop) storm(ctx context.Context) error {
+	var last otp.PID
+	for range 6 {
+		if ctx.Err() != nil {
+			return nil
+		}
+		pid := s.awaitRestart("payments", last)
+		if pid == 0 {
+			return nil
+		}
+		s.node.Send(pid, faultError)
+		last = pid
+	}
+	return nil
+}
+
+// awaitRestart waits up to a second for name to belong to a process other
+// than old, and returns it (0 if none came).
+func (s *shop) awaitRestart(name string, old otp.PID) otp.PID {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		if pid, ok := s.node.Whereis(name); ok && pid != old {
+			return pid
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return 0
 }

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"go.uber.org/goleak"
+)
+
+// The demo, started in-process, shows through the observer's API what a
+// new user should see in the first minute: every kind of process, restarts,
+// the price server found as a bottleneck, and the finding gone once prices
+// are read from the owned table. Stopping it leaves no goroutine behind.
+func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo for several seconds")
+	}
+	defer goleak.VerifyNone(t)
+	cfg := defaultConfig()
+	cfg.CrashRate = 4 // restarts within seconds
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := startApp(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.stop(log)
+	sub := a.obs.Subscribe()
+	defer sub.Close()
+
+	// Within 10 s: every kind, restarts, and the bottleneck.
+	want := map[string]bool{}
+	for _, k := range instrument.Kinds() {
+		if k != instrument.KindService { // suture's; the demo uses otp only
+			want[k.String()] = false
+		}
+	}
+	var prices instrument.PID
+	restarts := false
+	deadline := time.After(10 * time.Second)
+	for prices == 0 || !restarts || missing(want) != "" {
+		select {
+		case s := <-sub.C():
+			for _, p := range a.obs.Processes(observer.Query{}) {
+				want[p.Kind] = true
+			}
+			restarts = restarts || s.System.Spawned > 0 && countRestarts(a.obs) > 0
+			if f := findingAbout(s, observer.KindBottleneck, "prices"); f != nil {
+				prices = f.PID
+			}
+		case <-deadline:
+			t.Fatalf("after 10 s: bottleneck on prices %v, restarts %v, kinds missing %q", prices != 0, restarts, missing(want))
+		}
+	}
+
+	// The fix, switched from the control panel as a user would.
+	panel := httptest.NewServer(a.mux)
+	defer panel.Close()
+	resp, err := http.PostForm(panel.URL+"/demo/design", url.Values{"fixed": {"true"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if !a.shop.fixed.Load() {
+		t.Fatalf("the design switch did not take (status %s)", resp.Status)
+	}
+	deadline = time.After(20 * time.Second)
+	for {
+		select {
+		case s := <-sub.C():
+			if findingAbout(s, observer.KindBottleneck, "prices") == nil {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the price server is still reported as a bottleneck 20 s after the fix")
+		}
+	}
+}
+
+func missing(kinds map[string]bool) string {
+	var out []string
+	for k, seen := range kinds {
+		if !seen {
+			out = append(out, k)
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+func countRestarts(o *observer.Observer) int {
+	page := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}})
+	return len(page.Events)
+}
+
+func findingAbout(s *observer.Snapshot, kind observer.FindingKind, name string) *observer.Finding {
+	for i, f := range s.Findings {
+		if f.Kind == kind && f.Name == name {
+			return &s.Findings[i]
+		}
+	}
+	return nil
+}
+
+func TestControlPanelRefusesBadInput(t *testing.T) {
+	c := &controls{shop: &shop{}, dash: "/debug/observer/"}
+	c.shop.load.set(200)
+	srv := httptest.NewServer(http.StripPrefix("/demo/", c))
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.PostForm(srv.URL+"/demo/load", url.Values{"value": {"lots"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if loc := resp.Header.Get("Location"); resp.StatusCode != http.StatusSeeOther || !strings.Contains(loc, "error=") {
+		t.Fatalf("got %s to %q, want a redirect back carrying the error", resp.Status, loc)
+	}
+	if got := c.shop.load.get(); got != 200 {
+		t.Fatalf("load %v after a bad value, want it unchanged at 200", got)
+	}
+	req, _ := http.NewRequestWithContext(context.Background(), http.MethodPost, srv.URL+"/demo/load", strings.NewReader("value=5"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Origin", "http://evil.example")
+	resp, err = client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden || c.shop.load.get() != 200 {
+		t.Fatalf("cross-origin post: %s, load %v; want 403 and no change", resp.Status, c.shop.load.get())
+	}
+}
