@@ -133,8 +133,10 @@ type partsEntry struct {
 
 // frame returns the prepared message for view at snap: a delta when
 // full is false and the previous tick's parts are known, else a full
-// frame.
-func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (*websocket.PreparedMessage, int, error) {
+// frame. shared reports whether the frame came from the cache, so that a
+// delta against it can follow; a frame for a snapshot older than the
+// cache's is built alone, and the next frame must be full.
+func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websocket.PreparedMessage, size int, shared bool, err error) {
 	c := &h.hub.cache
 	key := v.key()
 	c.mu.Lock()
@@ -149,10 +151,10 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (*websocket.
 		c.mu.Unlock()
 		data, err := json.Marshal(h.encode(v, s, h.render(v, s), nil))
 		if err != nil {
-			return nil, 0, err
+			return nil, 0, false, err
 		}
 		m, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-		return m, len(data), err
+		return m, len(data), false, err
 	}
 	var prev *partsEntry
 	if !full && c.prevTick+1 == s.Tick && c.prev != nil {
@@ -191,7 +193,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (*websocket.
 		e.size = len(data)
 		e.msg, e.err = websocket.NewPreparedMessage(websocket.TextMessage, data)
 	})
-	return e.msg, e.size, e.err
+	return e.msg, e.size, true, e.err
 }
 
 // encode makes the frame of p; against base, only what changed.

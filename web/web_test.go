@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
@@ -486,4 +487,68 @@ func TestTablesPage(t *testing.T) {
 	if !strings.Contains(body, `data-testid="table-row"`) || !strings.Contains(body, "prices&lt;b&gt;") || !strings.Contains(body, ">90%<") {
 		t.Errorf("tables page: the table, its escaped name or its read share is missing:\n%s", body)
 	}
+}
+
+func TestPingTimeoutDropsSilentClient(t *testing.T) {
+	f := newFixture(t, "/", Options{PingPeriod: 100 * time.Millisecond})
+	silent, _, err := f.dial(t, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = silent // never reads, so never answers a ping
+	live, _, err := f.dial(t, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "the silent client to be dropped", func() bool {
+		live.SetReadDeadline(time.Now().Add(time.Second))
+		live.ReadMessage() // reading answers pings
+		return f.dash.hub.count() == 1
+	})
+	for range 5 { // the reading client stays, well past two ping periods
+		readFrame(t, live)
+	}
+	if n := f.dash.hub.count(); n != 1 {
+		t.Errorf("%d clients, want the reading one", n)
+	}
+}
+
+func TestMaxClients(t *testing.T) {
+	f := newFixture(t, "/", Options{MaxClients: 2})
+	for range 2 {
+		if _, _, err := f.dial(t, "", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, 5*time.Second, "two clients", func() bool { return f.dash.hub.count() == 2 })
+	if _, resp, err := f.dial(t, "", nil); err == nil || resp == nil || resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("third client: %v, want 503", err)
+	}
+}
+
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	table := instrument.NewTable()
+	table.Spawn(instrument.Info{Name: "solo", Kind: instrument.KindServer})
+	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Start()
+	dash, _ := New(obs, Options{})
+	srv := httptest.NewServer(dash)
+	for _, view := range []string{"overview", "tree", "processes"} {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+srv.URL[4:]+"/ws?view="+view, http.Header{"Origin": {srv.URL}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		readFrame(t, c)
+	}
+	dash.Close() // disconnects the three and waits for their goroutines
+	if n := dash.hub.count(); n != 0 {
+		t.Errorf("%d clients after Close", n)
+	}
+	srv.Close()
+	obs.Close()
 }

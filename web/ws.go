@@ -313,6 +313,10 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeParamError(w, err)
 		return
 	}
+	if h.hub.count() >= h.opts.MaxClients {
+		writeJSONError(w, http.StatusServiceUnavailable, "", "too many dashboards connected: at most "+strconv.Itoa(h.opts.MaxClients))
+		return
+	}
 	up := websocket.Upgrader{
 		ReadBufferSize:    1024,
 		WriteBufferSize:   16 << 10,
@@ -440,6 +444,7 @@ func (c *conn) writeLoop() {
 		lastTick uint64
 		lastSeq  uint64
 		sent     bool
+		needFull bool // the last frame was not shared: no delta can follow it
 	)
 	for {
 		select {
@@ -467,8 +472,8 @@ func (c *conn) writeLoop() {
 		if sent && s.Tick == lastTick && seq == lastSeq {
 			continue
 		}
-		full := !sent || seq != lastSeq || s.Tick != lastTick+1
-		msg, n, err := c.h.frame(v, s, full)
+		full := !sent || needFull || seq != lastSeq || s.Tick != lastTick+1
+		msg, n, shared, err := c.h.frame(v, s, full)
 		if err != nil {
 			c.stop(websocket.CloseInternalServerErr, "could not build the frame")
 			continue
@@ -478,6 +483,6 @@ func (c *conn) writeLoop() {
 			return // a stuck or gone browser: drop it
 		}
 		hb.sent.Add(uint64(n))
-		sent, lastTick, lastSeq = true, s.Tick, seq
+		sent, lastTick, lastSeq, needFull = true, s.Tick, seq, !shared
 	}
 }
