@@ -197,6 +197,12 @@ func BenchmarkIdleMemory(b *testing.B) {
 		measure(b, func() { otp.Start(n, &sink[int]{}) }, func() { n.Stop(); n = otp.NewNode(otp.Config{Logger: discardLogger()}) })
 		n.Stop()
 	})
+	b.Run("server/otp/hibernated", func(b *testing.B) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		measure(b, func() { otp.Start(n, &sink[int]{}, otp.HibernateAfter(0)) },
+			func() { n.Stop(); n = otp.NewNode(otp.Config{Logger: discardLogger()}) })
+		n.Stop()
+	})
 	b.Run("goroutine", func(b *testing.B) {
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
