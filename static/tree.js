@@ -9,7 +9,7 @@
   var NS = "http://www.w3.org/2000/svg";
   var wrap = document.getElementById("tree");
   var msgEl = document.getElementById("tree-msg");
-  var SHOW = 12;          // children shown per parent before folding the rest
+  var SHOW = 12;          // children shown per parent before folding the rest (fewer when many parents fan out)
   var DX = 260, DY = 30;  // column width, row height
 
   var nodes = new Map();      // id -> node from the server
@@ -73,7 +73,7 @@
     var w = wrap.clientWidth, h = wrap.clientHeight;
     var bw = bounds.x1 - bounds.x0 + 280, bh = bounds.y1 - bounds.y0 + 90;
     var k = Math.min(1.2, w / bw, h / bh);
-    if (k < 0.55) k = 0.55; // stay readable: pan for the rest
+    if (k < 0.7) k = 0.7; // stay readable: pan for the rest
     tx.k = k;
     tx.x = 40 - bounds.x0 * k;
     tx.y = bh * k < h ? (h - bh * k) / 2 - bounds.y0 * k + 50 * k : 50 - bounds.y0 * k;
@@ -104,6 +104,11 @@
       kids.get(p).push(n);
     });
     kids.forEach(function (list) { list.sort(function (a, b) { return a.id - b.id; }); });
+    // Keep the tree about 40 rows tall: the more parents fan out, the
+    // fewer children each shows before folding.
+    var fans = 0;
+    kids.forEach(function (list, p) { if (p && list.length > 4) fans++; });
+    var show = Math.max(4, Math.min(SHOW, Math.floor(40 / Math.max(1, fans))));
     // Ancestors of the focus and of the match stay open.
     var keep = new Set();
     [focusId, matchId].forEach(function (id) {
@@ -115,8 +120,8 @@
       var list = kids.get(n.id) || [];
       if (collapsed.has(n.id) && !keep.has(n.id)) { d.hidden = list.length + (n.f || 0); return d; }
       var shown = list, hiddenHere = 0;
-      if (!opened.has(n.id) && list.length > SHOW) {
-        var first = list.slice(0, SHOW), rest = list.slice(SHOW).filter(function (c) { return interesting(c) || keep.has(c.id); });
+      if (!opened.has(n.id) && list.length > show) {
+        var first = list.slice(0, show), rest = list.slice(show).filter(function (c) { return interesting(c) || keep.has(c.id); });
         shown = first.concat(rest);
         hiddenHere = list.length - shown.length;
       }
@@ -276,7 +281,7 @@
     var a = el("a", { href: "#", class: "node fold", "data-testid": "tree-fold", "data-parent": f.parent, "data-count": f.count }, gNodes);
     var g = el("g", { transform: "translate(" + p.x + "," + p.y + ")" }, a);
     el("circle", { class: "body", r: 6 }, g);
-    text(g, "name", 13, 4, "+" + f.count + " " + f.label);
+    text(g, "name", 13, 4, "+" + f.count.toLocaleString("en-US") + " " + f.label);
     a.addEventListener("click", function (ev) {
       ev.preventDefault();
       if (f.local > 0) { opened.add(f.parent); draw(); return; }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
+	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -381,6 +383,10 @@ func TestBrowserEvilNameInert(t *testing.T) {
 		if got := eval[int](t, ctx, `document.querySelectorAll("body script:not([src])").length`); got != 0 {
 			t.Errorf("%s: %d inline scripts, want 0", path, got)
 		}
+		// Every resource the page loaded came from the dashboard's origin.
+		if foreign := eval[[]string](t, ctx, `performance.getEntriesByType("resource").map(e => e.name).filter(u => !u.startsWith(location.origin + "/"))`); len(foreign) > 0 {
+			t.Errorf("%s: requests left the origin: %q", path, foreign)
+		}
 		screenshot(t, ctx, "inert-"+strings.NewReplacer("/", "-", "?", "-", "&", "-", "=", "-").Replace(path))
 	}
 }
@@ -424,4 +430,41 @@ func TestBrowserReconnect(t *testing.T) {
 		t.Errorf("new server has %d websockets, want 1", dash.hub.count())
 	}
 	screenshot(t, ctx, "reconnected")
+}
+
+// TestBrowserTreeLarge draws the tree of 20,000 processes: the observer
+// folds it to its top, the page folds it further, and big fan-outs say
+// how many they hide.
+func TestBrowserTreeLarge(t *testing.T) {
+	table := instrument.NewTable()
+	root := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
+		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
+	for i := range 4 {
+		sup := table.Spawn(instrument.Info{Name: "sessions-" + strconv.Itoa(i), Kind: instrument.KindDynamicSupervisor, Parent: root.ID(),
+			Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second, MaxChildren: 10000}})
+		for j := range 5000 {
+			table.Spawn(instrument.Info{Name: "session-" + strconv.Itoa(i*5000+j), Kind: instrument.KindServer, Parent: sup.ID()})
+		}
+	}
+	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Start()
+	defer obs.Close()
+	dash, _ := New(obs, Options{})
+	defer dash.Close()
+	srv := httptest.NewServer(dash)
+	defer srv.Close()
+
+	ctx := newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/tree")); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 20*time.Second, "four folds of thousands of sessions",
+		`[...document.querySelectorAll('[data-testid="tree-fold"]')].filter(e => /^\+4,?9\d\d sessions$/.test(e.textContent.trim())).length === 4`)
+	if n := eval[int](t, ctx, `document.querySelectorAll('[data-testid="tree-node"]').length`); n > 100 {
+		t.Errorf("%d nodes drawn, want the folded top of the tree", n)
+	}
+	screenshot(t, ctx, "tree-large")
 }
