@@ -379,15 +379,24 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 	p.roots = t.FoldedRoots
 	p.links = edges(t.Links)
 	p.mons = edges(t.Monitors)
-	// Who waits on whom, among the hot processes: the wait-for graph that
-	// makes a bottleneck's callers visible.
-	for _, q := range s.Processes {
+	// Who waits on whom: the wait-for graph that makes a bottleneck's
+	// callers visible. A small program is scanned whole; a big one shows
+	// the edges among its hot processes.
+	procs := s.Processes
+	if s.System.Processes <= waitScan {
+		procs = h.obs.Processes(observer.Query{Sort: observer.SortPID})
+	}
+	for _, q := range procs {
 		if q.BlockedOn != 0 {
 			p.waits = append(p.waits, [2]uint64{uint64(q.PID), uint64(q.BlockedOn)})
 		}
 	}
 	slices.SortFunc(p.waits, func(a, b [2]uint64) int { return cmpPair(a, b) })
 }
+
+// waitScan is the process count up to which the tree's wait-for edges come
+// from a scan of every process each tick (well under a millisecond).
+const waitScan = 2000
 
 func cmpPair(a, b [2]uint64) int {
 	if a[0] != b[0] {
