@@ -102,6 +102,13 @@ func newTab(t *testing.T) context.Context {
 			chromedp.Call(tab, page.HandleJavaScriptDialog, page.HandleJavaScriptDialogParams{Accept: false})
 		}
 	}()
+	// Record Content-Security-Policy violations: the dashboard must work
+	// under its own strict policy without tripping it.
+	if _, err := chromedp.Call(tab, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.__csp = []; document.addEventListener("securitypolicyviolation", e => window.__csp.push(e.violatedDirective + " " + e.blockedURI));`,
+	}); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancelT := context.WithTimeout(tab, 90*time.Second)
 	t.Cleanup(func() {
 		mu.Lock()
@@ -131,6 +138,11 @@ func TestMain(m *testing.M) {
 // by git) and returns the path.
 func screenshot(t *testing.T, ctx context.Context, name string) string {
 	t.Helper()
+	if !eval[bool](t, ctx, `Array.isArray(window.__csp)`) {
+		t.Errorf("%s: the CSP violation recorder is missing", name)
+	} else if v := eval[[]string](t, ctx, `window.__csp`); len(v) > 0 {
+		t.Errorf("%s: Content-Security-Policy violations: %q", name, v)
+	}
 	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
