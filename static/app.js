@@ -225,6 +225,46 @@
     });
   }
 
+  if (view === "processes") {
+    // Sorting and filtering change the websocket's view in place: no
+    // reload, the next frame brings the table; the address follows.
+    var pform = document.getElementById("proc-form");
+    var change = function (sort, q, limit) {
+      body.dataset.sort = sort; body.dataset.q = q; body.dataset.limit = limit;
+      var req = { view: "processes", sort: sort, limit: parseInt(limit, 10) || 0, root: root };
+      if (q) req.q = q;
+      Obs.send(req);
+      var u = new URL(location.href);
+      u.search = "";
+      u.searchParams.set("sort", sort);
+      if (q) u.searchParams.set("q", q);
+      u.searchParams.set("limit", limit);
+      history.replaceState(null, "", u.toString());
+      pform.querySelector('input[name="sort"]').value = sort;
+    };
+    var current = function () {
+      return { q: pform.querySelector('input[name="q"]').value.trim(), limit: pform.querySelector('select[name="limit"]').value };
+    };
+    document.addEventListener("click", function (ev) {
+      var a = ev.target.closest && ev.target.closest("#proc-table a[data-sort]");
+      if (!a || !ws || ws.readyState !== 1 || ev.metaKey || ev.ctrlKey) return;
+      ev.preventDefault();
+      var c = current();
+      change(a.dataset.sort, c.q, c.limit);
+    });
+    var typing = null;
+    pform.addEventListener("input", function () {
+      clearTimeout(typing);
+      typing = setTimeout(function () { var c = current(); change(body.dataset.sort || "mailbox", c.q, c.limit); }, 350);
+    });
+    pform.addEventListener("submit", function (ev) {
+      if (!ws || ws.readyState !== 1) return; // offline: a plain reload
+      ev.preventDefault();
+      var c = current();
+      change(body.dataset.sort || "mailbox", c.q, c.limit);
+    });
+  }
+
   if (view === "profile") {
     var form = document.getElementById("profile-form");
     form.addEventListener("submit", function (ev) {

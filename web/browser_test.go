@@ -357,6 +357,17 @@ func TestBrowserProcessesSort(t *testing.T) {
 		t.Fatalf("restarts column = %v, want 2 first (flaky and its supervisor)", col)
 	}
 	screenshot(t, ctx, "processes-restarts")
+
+	// Filtering as one types: the websocket's view changes, no reload.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__same = true, (q => (q.value = "session-1", q.dispatchEvent(new Event("input", {bubbles: true}))))(document.querySelector('[data-testid="proc-q"]')), true`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "only matching rows",
+		`(n => n.length > 0 && n.every(e => e.textContent.includes("session-1")))([...document.querySelectorAll('[data-testid="proc-name"]')]) && location.search.includes("q=session-1")`)
+	if !eval[bool](t, ctx, `window.__same === true`) {
+		t.Error("the page reloaded to filter")
+	}
+	screenshot(t, ctx, "processes-filtered")
 }
 
 func TestBrowserEvilNameInert(t *testing.T) {
