@@ -164,3 +164,25 @@ func TestPartitionSupervisorRoutesByKey(t *testing.T) {
 		t.Fatalf("default %d partitions, want GOMAXPROCS %d", def.Partitions(), runtime.GOMAXPROCS(0))
 	}
 }
+
+func TestStartChildOnStaticSupervisor(t *testing.T) {
+	n := newNode(t)
+	rec := newRecorder()
+	sup := startTree(t, n, rec, otp.OneForOne, "a")
+	pid, err := otp.StartChild(n, sup, worker(rec, "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := otp.StartChild(n, sup, worker(rec, "b")); !errors.Is(err, otp.ErrAlreadyRegistered) {
+		t.Fatalf("duplicate child ID: got %v, want ErrAlreadyRegistered", err)
+	}
+	if got := childPID(t, n, sup, "b"); got != pid {
+		t.Fatalf("child b is %v, want %v", got, pid)
+	}
+	if err := otp.TerminateChild(n, sup, pid); err != nil {
+		t.Fatal(err)
+	}
+	if children, _ := otp.WhichChildren(n, sup); len(children) != 1 {
+		t.Fatalf("children %+v after terminating b, want only a", children)
+	}
+}

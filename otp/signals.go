@@ -88,6 +88,12 @@ func Unlink(ctx context.Context, pid PID) error {
 	if p == nil {
 		return fmt.Errorf("unlink %v: %w", pid, ErrNotProcess)
 	}
+	unlink(p, pid)
+	return nil
+}
+
+// unlink removes the link between p and pid, if any.
+func unlink(p *process, pid PID) {
 	q := p.node.lookup(pid)
 	p.mu.Lock()
 	for _, l := range p.links {
@@ -105,7 +111,6 @@ func Unlink(ctx context.Context, pid PID) error {
 		q.mu.Unlock()
 		p.node.table.Unlink(p.proc, pid, q.proc)
 	}
-	return nil
 }
 
 // TrapExits sets whether the calling process receives exit signals as

@@ -25,9 +25,10 @@ func StartTaskSupervisor(n *Node, spec DynamicSpec, opts ...Option) (PID, error)
 // Task is a running computation whose result is awaited: the handle
 // [Async] and [AsyncNolink] return. Await or Yield it from one goroutine.
 type Task[T any] struct {
-	n    *Node
-	pid  PID
-	p    *process
+	n      *Node
+	pid    PID
+	p      *process
+	caller *process // the linked caller of Async, or nil
 	done chan struct{} // closed when the result is in
 	val  T
 	err  error
@@ -76,8 +77,12 @@ func startTask[T any](task *Task[T], fn func(context.Context) (T, error), linkTo
 	}
 }
 
-func async[T any](n *Node, sup PID, linkTo PID, fn func(ctx context.Context) (T, error)) (*Task[T], error) {
-	t := &Task[T]{n: n, done: make(chan struct{})}
+func async[T any](n *Node, sup PID, caller *process, fn func(ctx context.Context) (T, error)) (*Task[T], error) {
+	t := &Task[T]{n: n, caller: caller, done: make(chan struct{})}
+	var linkTo PID
+	if caller != nil {
+		linkTo = caller.id
+	}
 	_, err := StartChild(n, sup, ChildSpec{ID: "task", Restart: Temporary, Start: startTask(t, fn, linkTo)})
 	if err != nil {
 		return nil, err
@@ -97,7 +102,7 @@ func Async[T any](ctx context.Context, n *Node, sup PID, fn func(ctx context.Con
 	if caller == nil || caller.node != n {
 		return nil, fmt.Errorf("async: %w (use AsyncNolink outside processes)", ErrNotProcess)
 	}
-	t, err := async(n, sup, caller.id, fn)
+	t, err := async(n, sup, caller, fn)
 	if err != nil {
 		return nil, fmt.Errorf("async: %w", err)
 	}
@@ -110,7 +115,7 @@ func Async[T any](ctx context.Context, n *Node, sup PID, fn func(ctx context.Con
 // [*ExitError] carrying the reason (a [*PanicError] when it panicked). It
 // may be called from any goroutine.
 func AsyncNolink[T any](n *Node, sup PID, fn func(ctx context.Context) (T, error)) (*Task[T], error) {
-	t, err := async(n, sup, 0, fn)
+	t, err := async(n, sup, nil, fn)
 	if err != nil {
 		return nil, fmt.Errorf("async nolink: %w", err)
 	}
@@ -135,8 +140,9 @@ func (t *Task[T]) PID() PID { return t.pid }
 
 // Await waits up to timeout for the task's result. A task that failed
 // gives an [*ExitError] with its reason. When no result comes in time,
-// the task is told to stop (as the caller's exit would stop it in Elixir)
-// and the error wraps [ErrTimeout]. When ctx is done first (a process's
+// the task is unlinked from its caller and told to stop (in Elixir the
+// caller would exit, and the linked task with it), and the error wraps
+// [ErrTimeout]. When ctx is done first (a process's
 // context is done when it is told to stop — by a linked task's failure,
 // say) Await returns ctx's error, and the task goes on. While it waits, a
 // calling process is recorded as blocked on the task.
@@ -157,7 +163,7 @@ func (t *Task[T]) Await(ctx context.Context, timeout time.Duration) (T, error) {
 	case <-t.done:
 		return t.val, t.err
 	case <-timer.C:
-		t.p.requestStop(ErrShutdown)
+		t.stop()
 		return zero, fmt.Errorf("await task %v: no result within %v: %w", t.pid, timeout, ErrTimeout)
 	case <-ctx.Done():
 		select {
@@ -167,6 +173,15 @@ func (t *Task[T]) Await(ctx context.Context, timeout time.Duration) (T, error) {
 		}
 		return zero, fmt.Errorf("await task %v: %w", t.pid, ctx.Err())
 	}
+}
+
+// stop unlinks the caller, so that the task's shutdown does not take it
+// down (Elixir's Task.shutdown does the same), and tells the task to stop.
+func (t *Task[T]) stop() {
+	if t.caller != nil {
+		unlink(t.caller, t.pid)
+	}
+	t.p.requestStop(ErrShutdown)
 }
 
 // Yield waits up to timeout for the task's result, like Await, but leaves
@@ -183,10 +198,11 @@ func (t *Task[T]) Yield(timeout time.Duration) (val T, ok bool, err error) {
 	}
 }
 
-// Shutdown tells the task to stop and waits up to timeout for it. It
+// Shutdown unlinks the task from its caller, tells it to stop and waits up
+// to timeout for it. It
 // returns the task's result when it finished before it could stop.
 func (t *Task[T]) Shutdown(timeout time.Duration) (T, error) {
-	t.p.requestStop(ErrShutdown)
+	t.stop()
 	if !t.p.awaitExit(timeout) {
 		t.n.table.Unresponsive(t.p.proc, timeout)
 		var zero T

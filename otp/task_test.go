@@ -154,3 +154,35 @@ func TestStartTaskFireAndForget(t *testing.T) {
 		t.Fatalf("supervisor: kind %v restarts %d, want task_supervisor with 0", pr.Kind(), pr.Restarts())
 	}
 }
+
+// A linked task that times out in Await is unlinked before it is stopped:
+// the caller gets ErrTimeout and lives on.
+func TestAwaitTimeoutOfLinkedTaskSparesCaller(t *testing.T) {
+	n := newNode(t)
+	wait := events(t, n)
+	sup, _ := otp.StartTaskSupervisor(n, otp.DynamicSpec{})
+	result := make(chan error, 1)
+	tasks := make(chan otp.PID, 1)
+	caller, _ := otp.Go(n, func(ctx context.Context) error {
+		task, err := otp.Async(ctx, n, sup, func(ctx context.Context) (int, error) {
+			<-ctx.Done()
+			return 0, ctx.Err()
+		})
+		if err != nil {
+			return err
+		}
+		tasks <- task.PID()
+		_, err = task.Await(ctx, time.Millisecond)
+		result <- err
+		<-ctx.Done()
+		return nil
+	})
+	task := <-tasks
+	if err := <-result; !errors.Is(err, otp.ErrTimeout) {
+		t.Fatalf("await: got %v, want ErrTimeout", err)
+	}
+	wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventExited && ev.Subject() == task })
+	if pr := n.Table().Lookup(caller); pr == nil || pr.Status() != instrument.StatusRunning || len(pr.Links()) != 0 {
+		t.Fatalf("caller %v after its task timed out: want it running, unlinked", pr)
+	}
+}
