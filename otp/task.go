@@ -28,10 +28,10 @@ type Task[T any] struct {
 	n      *Node
 	pid    PID
 	p      *process
-	caller *process // the linked caller of Async, or nil
-	done chan struct{} // closed when the result is in
-	val  T
-	err  error
+	caller *process      // the linked caller of Async, or nil
+	done   chan struct{} // closed when the result is in
+	val    T
+	err    error
 }
 
 // taskProc is the process running a task's function.
