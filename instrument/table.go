@@ -27,8 +27,9 @@ type Table struct {
 	subMu sync.RWMutex // held for reading while emitting
 	subs  atomic.Pointer[[]*Subscription]
 
-	tablesMu sync.Mutex
-	tables   map[TableReporter]struct{}
+	tablesMu   sync.Mutex
+	tables     map[TableReporter]struct{}
+	registries []RegistryReporter
 }
 
 // NewTable returns an empty table.
@@ -327,4 +328,42 @@ func (t *Table) Backoff(p *Proc, resumed bool) {
 	if t.listened() {
 		t.emit(Backoff{At: time.Now(), PID: p.id, Name: p.Name(), Resumed: resumed})
 	}
+}
+
+// RegistryStats describe a registry of process names or a scope of
+// process groups.
+type RegistryStats struct {
+	Name    string
+	Kind    string // "unique", "duplicate" (registries) or "groups"
+	Keys    int    // keys, or groups, in use
+	Entries int    // registrations, or memberships
+}
+
+// RegistryEntry is one key held by one process (or one membership).
+type RegistryEntry struct {
+	Key string
+	PID PID
+}
+
+// RegistryReporter is a registry or group scope as a runtime reports it.
+// Both methods are safe to call at any time from any goroutine.
+type RegistryReporter interface {
+	RegistryStats() RegistryStats
+	// RegistryEntries returns up to limit entries, sorted by key.
+	RegistryEntries(limit int) []RegistryEntry
+}
+
+// AddRegistry records a registry or group scope for observers to list.
+func (t *Table) AddRegistry(r RegistryReporter) {
+	t.tablesMu.Lock()
+	t.registries = append(t.registries, r)
+	t.tablesMu.Unlock()
+}
+
+// Registries returns the registries and group scopes recorded with
+// [Table.AddRegistry], in the order they were added.
+func (t *Table) Registries() []RegistryReporter {
+	t.tablesMu.Lock()
+	defer t.tablesMu.Unlock()
+	return append([]RegistryReporter(nil), t.registries...)
 }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
+
+	"github.com/go-observer/observer/instrument"
 )
 
 // ErrNotJoined: the process is not a member of the group.
@@ -54,7 +56,37 @@ type GroupChange struct {
 
 // NewGroups returns an empty scope of groups on n.
 func NewGroups(n *Node, scope string) *Groups {
-	return &Groups{n: n, scope: scope, members: map[string][]groupMember{}, watchers: map[string][]groupWatcher{}}
+	g := &Groups{n: n, scope: scope, members: map[string][]groupMember{}, watchers: map[string][]groupWatcher{}}
+	n.table.AddRegistry(g)
+	return g
+}
+
+var _ instrument.RegistryReporter = (*Groups)(nil)
+
+// RegistryStats implements [instrument.RegistryReporter]: Keys counts the
+// groups, Entries the memberships.
+func (g *Groups) RegistryStats() instrument.RegistryStats {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	st := instrument.RegistryStats{Name: g.scope, Kind: "groups", Keys: len(g.members)}
+	for _, ms := range g.members {
+		st.Entries += len(ms)
+	}
+	return st
+}
+
+// RegistryEntries implements [instrument.RegistryReporter]: up to limit
+// memberships, sorted by group then PID.
+func (g *Groups) RegistryEntries(limit int) []instrument.RegistryEntry {
+	g.mu.Lock()
+	var out []instrument.RegistryEntry
+	for k, ms := range g.members {
+		for _, m := range ms {
+			out = append(out, instrument.RegistryEntry{Key: k, PID: m.p.id})
+		}
+	}
+	g.mu.Unlock()
+	return sortEntries(out, limit)
 }
 
 // Scope returns the scope's name.

@@ -70,6 +70,9 @@ func TestGroupMembershipAndMonitor(t *testing.T) {
 	if m := g.Members("room"); !slices.Equal(m, []otp.PID{a}) || !slices.Equal(g.Which(), []string{"room"}) {
 		t.Fatalf("members %v groups %v", m, g.Which())
 	}
+	if st := g.RegistryStats(); st != (instrument.RegistryStats{Name: "chat", Kind: "groups", Keys: 1, Entries: 1}) {
+		t.Fatalf("stats %+v", st)
+	}
 	if err := g.Join("room", b); !errors.Is(err, otp.ErrNoProc) {
 		t.Fatalf("joining a dead process: got %v, want ErrNoProc", err)
 	}

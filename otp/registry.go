@@ -1,10 +1,16 @@
 package otp
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"hash/maphash"
+	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
+
+	"github.com/go-observer/observer/instrument"
 )
 
 // Keys says whether a registry key names one process or many.
@@ -49,7 +55,11 @@ type Registry struct {
 	keys  Keys
 	seed  maphash.Seed
 	parts [registryShards]regShard
+
+	nkeys, nentries atomic.Int64 // for the observer
 }
+
+var _ instrument.RegistryReporter = (*Registry)(nil)
 
 type regShard struct {
 	mu sync.RWMutex
@@ -76,7 +86,44 @@ func NewRegistry(n *Node, name string, keys Keys) *Registry {
 	for i := range r.parts {
 		r.parts[i].m = make(map[string][]regEntry)
 	}
+	n.table.AddRegistry(r)
 	return r
+}
+
+// RegistryStats implements [instrument.RegistryReporter].
+func (r *Registry) RegistryStats() instrument.RegistryStats {
+	return instrument.RegistryStats{Name: r.name, Kind: r.keys.String(),
+		Keys: int(r.nkeys.Load()), Entries: int(r.nentries.Load())}
+}
+
+// RegistryEntries implements [instrument.RegistryReporter]: up to limit
+// entries, sorted by key then PID.
+func (r *Registry) RegistryEntries(limit int) []instrument.RegistryEntry {
+	var out []instrument.RegistryEntry
+	for i := range r.parts {
+		sh := &r.parts[i]
+		sh.mu.RLock()
+		for k, es := range sh.m {
+			for _, e := range es {
+				out = append(out, instrument.RegistryEntry{Key: k, PID: e.p.id})
+			}
+		}
+		sh.mu.RUnlock()
+	}
+	return sortEntries(out, limit)
+}
+
+func sortEntries(out []instrument.RegistryEntry, limit int) []instrument.RegistryEntry {
+	slices.SortFunc(out, func(a, b instrument.RegistryEntry) int {
+		if c := strings.Compare(a.Key, b.Key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.PID, b.PID)
+	})
+	if limit >= 0 && len(out) > limit {
+		out = out[:limit]
+	}
+	return out
 }
 
 // Name returns the registry's name.
@@ -115,7 +162,11 @@ func (r *Registry) claim(p *process, key string, value any) error {
 		sh.mu.Unlock()
 		return fmt.Errorf("registry %s: register %q: %w", r.name, key, errNoProcFor(p.id))
 	}
+	if len(sh.m[key]) == 0 {
+		r.nkeys.Add(1)
+	}
 	sh.m[key] = append(sh.m[key], regEntry{p: p, value: value, ref: ref})
+	r.nentries.Add(1)
 	sh.mu.Unlock()
 	r.n.table.RegisterKey(p.proc, r.name, key)
 	return nil
@@ -126,14 +177,22 @@ func (r *Registry) drop(key string, p *process, ref MonitorRef) {
 	sh := r.shard(key)
 	sh.mu.Lock()
 	es := sh.m[key]
+	found := false
 	for i, e := range es {
 		if e.ref == ref {
 			es = append(es[:i], es[i+1:]...)
+			found = true
 			break
 		}
 	}
+	if !found {
+		sh.mu.Unlock()
+		return
+	}
+	r.nentries.Add(-1)
 	if len(es) == 0 {
 		delete(sh.m, key)
+		r.nkeys.Add(-1)
 	} else {
 		sh.m[key] = es
 	}

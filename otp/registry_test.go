@@ -107,6 +107,17 @@ func TestRegistryDuplicateKeysPubSub(t *testing.T) {
 	if !slices.Equal(left, []otp.PID{pids[0], pids[2]}) {
 		t.Fatalf("after an exit: %v, want %v", left, []otp.PID{pids[0], pids[2]})
 	}
+	// The observer lists registries through the node's table.
+	regs := n.Table().Registries()
+	if len(regs) != 1 {
+		t.Fatalf("%d registries listed, want 1", len(regs))
+	}
+	if st := regs[0].RegistryStats(); st != (instrument.RegistryStats{Name: "topics", Kind: "duplicate", Keys: 1, Entries: 2}) {
+		t.Fatalf("stats %+v", st)
+	}
+	if es := regs[0].RegistryEntries(1); len(es) != 1 || es[0] != (instrument.RegistryEntry{Key: "prices", PID: pids[0]}) {
+		t.Fatalf("entries %+v, want the first of prices", es)
+	}
 	if keys := reg.KeysOf(pids[0]); !slices.Equal(keys, []string{"prices"}) {
 		t.Fatalf("keys of %v: %v", pids[0], keys)
 	}
