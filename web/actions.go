@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // Actions reach a process through what its runtime attached to its
@@ -50,7 +51,7 @@ var actionDefs = []actionDef{
 }
 
 // actionsFor lists the actions the page offers for pid, or says why none.
-func (h *Handler) actionsFor(pid instrument.PID) ([]actionView, string) {
+func (h *Handler) actionsFor(pid instrument.PID) ([]ui.ActionView, string) {
 	if !h.opts.Actions {
 		return nil, "Read-only dashboard: the application did not turn actions on (web.Options.Actions)."
 	}
@@ -59,10 +60,10 @@ func (h *Handler) actionsFor(pid instrument.PID) ([]actionView, string) {
 		return nil, "This process's runtime offers no actions."
 	}
 	a := p.Actions()
-	var out []actionView
+	var out []ui.ActionView
 	for _, d := range actionDefs {
 		if d.has(a) {
-			v := actionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger}
+			v := ui.ActionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger}
 			if d.name == "kill" && h.supervised(p) {
 				v.Label = "Kill (its supervisor restarts it)"
 			}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // A frame is one websocket message: the parts of a view at one tick. A
@@ -287,45 +288,45 @@ func treeDelta(p, base *parts) *treeFrame {
 func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 	p := &parts{html: map[string]string{}}
 	root := v.root()
-	p.html["status"] = html(statusBar(statusOf(s)))
+	p.html["status"] = html(ui.StatusBar(statusOf(s)))
 	switch v.View {
 	case "overview":
 		stats, kinds, note, fs, more := h.overviewParts(s)
-		p.html["stats"] = html(statsFrag(stats))
-		p.html["kinds"] = html(kindsFrag(kinds, note))
-		p.html["top-findings"] = html(findingsFrag("top-findings", root, fs, more, true))
+		p.html["stats"] = html(ui.StatsFrag(stats))
+		p.html["kinds"] = html(ui.KindsFrag(kinds, note))
+		p.html["top-findings"] = html(ui.FindingsFrag("top-findings", root, fs, more, true))
 		p.sys = s.System.Load
 	case "tree":
-		p.html["alerts"] = html(alertsFrag(root, alerts(s)))
+		p.html["alerts"] = html(ui.AlertsFrag(root, alerts(s)))
 		h.treeParts(p, s)
 	case "processes":
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
-		p.html["proc-table"] = html(procTableFrag(root, h.procTable(s, pp)))
+		p.html["proc-table"] = html(ui.ProcTableFrag(root, h.procTable(s, pp)))
 	case "process":
 		d, ok := h.obs.Process(instrument.PID(v.PID))
 		if !ok {
 			p.gone = true
 			break
 		}
-		var pv processView
+		var pv ui.ProcessView
 		h.fillProcess(&pv, d, s)
-		p.html["proc-info"] = html(procInfoFrag(root, pv.Info))
-		p.html["proc-rel"] = html(relFrag(root, pv.Rel))
-		p.html["proc-findings"] = html(findingsFrag("proc-findings", root, pv.Findings, 0, false))
+		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
+		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
+		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
 		p.hist = d.History
 	case "advisor":
-		p.html["findings"] = html(findingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
+		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
 	case "events":
-		ev := h.eventsView(pageView{Root: root}, s)
-		p.html["events"] = html(eventsFrag(root, ev.Events, ev.Missed))
-		p.html["timeline"] = html(timelineFrag(ev))
+		ev := h.eventsView(ui.PageView{Root: root}, s)
+		p.html["events"] = html(ui.EventsFrag(root, ev.Events, ev.Missed))
+		p.html["timeline"] = html(ui.TimelineFrag(ev))
 	case "tables":
 		rows, known := h.tables(s)
-		p.html["tables"] = html(tablesFrag(root, rows, known))
+		p.html["tables"] = html(ui.TablesFrag(root, rows, known))
 	case "profile":
 		nm := newNames(s)
-		p.html["cpu"] = html(cpuFrag(root, cpuViewOf(s.CPU, nm, s.At)))
-		p.html["census"] = html(censusFrag(root, censusViewOf(s.Census, nm, s.At)))
+		p.html["cpu"] = html(ui.CPUFrag(root, cpuViewOf(s.CPU, nm, s.At)))
+		p.html["census"] = html(ui.CensusFrag(root, censusViewOf(s.Census, nm, s.At)))
 	}
 	return p
 }

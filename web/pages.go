@@ -11,13 +11,14 @@ import (
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // Page handlers: each builds a view struct from the observer and renders
 // the page's templ component. The websocket keeps the page live afterwards.
 
-func (h *Handler) page(r *http.Request, nav, title string, s *observer.Snapshot) pageView {
-	return pageView{
+func (h *Handler) page(r *http.Request, nav, title string, s *observer.Snapshot) ui.PageView {
+	return ui.PageView{
 		App: h.opts.Title, Title: title, Root: root(r), Nav: nav, View: nav,
 		Status: statusOf(s), Actions: h.opts.Actions,
 	}
@@ -30,26 +31,18 @@ func render(w http.ResponseWriter, r *http.Request, status int, c templ.Componen
 	_ = c.Render(r.Context(), w)
 }
 
-func attrsOf(m map[string]string) templ.Attributes {
-	a := make(templ.Attributes, len(m))
-	for k, v := range m {
-		a[k] = v
-	}
-	return a
-}
-
 func urlEscape(s string) string { return url.QueryEscape(s) }
 
 func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := overviewView{pageView: h.page(r, "overview", "Overview", s)}
+	v := ui.OverviewView{PageView: h.page(r, "overview", "Overview", s)}
 	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = h.overviewParts(s)
-	render(w, r, http.StatusOK, overviewPage(v))
+	render(w, r, http.StatusOK, ui.OverviewPage(v))
 }
 
 const topFindings = 5
 
-func (h *Handler) overviewParts(s *observer.Snapshot) ([]stat, []kindCount, string, []findingView, int) {
+func (h *Handler) overviewParts(s *observer.Snapshot) ([]ui.Stat, []ui.KindCount, string, []ui.FindingView, int) {
 	nm := newNames(s)
 	stats, kinds, note := overviewOf(s, nm)
 	fs := findingViews(s.Findings, nm, s.At, topFindings)
@@ -58,17 +51,17 @@ func (h *Handler) overviewParts(s *observer.Snapshot) ([]stat, []kindCount, stri
 
 func (h *Handler) treePage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := treeView{pageView: h.page(r, "tree", "Tree", s), Alerts: alerts(s)}
+	v := ui.TreeView{PageView: h.page(r, "tree", "Tree", s), Alerts: alerts(s)}
 	if f := r.URL.Query().Get("focus"); f != "" {
 		if _, err := strconv.ParseUint(f, 10, 64); err == nil {
 			v.Attrs = map[string]string{"data-focus": f}
 		}
 	}
-	render(w, r, http.StatusOK, treePage(v))
+	render(w, r, http.StatusOK, ui.TreePage(v))
 }
 
 // alerts are the findings worth a glance beside the tree.
-func alerts(s *observer.Snapshot) []findingView {
+func alerts(s *observer.Snapshot) []ui.FindingView {
 	fs := s.Findings
 	n := 0
 	for n < len(fs) && fs[n].Severity >= observer.SeverityWarning {
@@ -145,9 +138,9 @@ const smallProgram = 10_000
 // it holds the observer's top 20 per sort key.
 const hotLimit = 20
 
-func (h *Handler) procTable(s *observer.Snapshot, p procParams) procTable {
+func (h *Handler) procTable(s *observer.Snapshot, p procParams) ui.ProcTable {
 	ps, scope := h.processes(s, p)
-	t := procTable{
+	t := ui.ProcTable{
 		Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Rows: procRows(ps, severityOf(s.Findings)),
 		Sorts: sortLinks(p.Sort.String(), p.Query, p.Limit), Live: fmtCount(s.System.Processes), Scope: scope,
 	}
@@ -167,12 +160,12 @@ func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
 	p, err := h.procParams(r.URL.Query())
 	if err != nil {
 		v := h.page(r, "processes", "Bad request", s)
-		render(w, r, http.StatusBadRequest, notFoundPage(v, err.Error()))
+		render(w, r, http.StatusBadRequest, ui.NotFoundPage(v, err.Error()))
 		return
 	}
-	v := processesView{pageView: h.page(r, "processes", "Processes", s), Table: h.procTable(s, p)}
+	v := ui.ProcessesView{PageView: h.page(r, "processes", "Processes", s), Table: h.procTable(s, p)}
 	v.Attrs = map[string]string{"data-sort": v.Table.Sort, "data-q": p.Query, "data-limit": strconv.Itoa(p.Limit)}
-	render(w, r, http.StatusOK, processesPage(v))
+	render(w, r, http.StatusOK, ui.ProcessesPage(v))
 }
 
 func parsePID(s string) (instrument.PID, error) {
@@ -188,24 +181,24 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	pid, err := parsePID(r.PathValue("pid"))
 	if err != nil {
-		render(w, r, http.StatusBadRequest, notFoundPage(h.page(r, "processes", "Bad request", s), err.Error()))
+		render(w, r, http.StatusBadRequest, ui.NotFoundPage(h.page(r, "processes", "Bad request", s), err.Error()))
 		return
 	}
-	v := processView{pageView: h.page(r, "process", pid.String(), s)}
+	v := ui.ProcessView{PageView: h.page(r, "process", pid.String(), s)}
 	v.Nav = "processes"
 	v.View = "process"
 	v.Attrs = map[string]string{"data-pid": strconv.FormatUint(uint64(pid), 10)}
 	d, ok := h.obs.Process(pid)
 	if !ok {
-		v.Info = procInfo{PIDText: pid.String()}
-		render(w, r, http.StatusNotFound, processPage(v))
+		v.Info = ui.ProcInfo{PIDText: pid.String()}
+		render(w, r, http.StatusNotFound, ui.ProcessPage(v))
 		return
 	}
 	h.fillProcess(&v, d, s)
-	render(w, r, http.StatusOK, processPage(v))
+	render(w, r, http.StatusOK, ui.ProcessPage(v))
 }
 
-func (h *Handler) fillProcess(v *processView, d observer.ProcessDetail, s *observer.Snapshot) {
+func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
 	v.Title = label(d.Name, d.PID)
 	v.Info = procInfoOf(d, nm, s.At)
@@ -216,8 +209,8 @@ func (h *Handler) fillProcess(v *processView, d observer.ProcessDetail, s *obser
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := advisorView{pageView: h.page(r, "advisor", "Advisor", s), Findings: findingViews(s.Findings, newNames(s), s.At, 0)}
-	render(w, r, http.StatusOK, advisorPage(v))
+	v := ui.AdvisorView{PageView: h.page(r, "advisor", "Advisor", s), Findings: findingViews(s.Findings, newNames(s), s.At, 0)}
+	render(w, r, http.StatusOK, ui.AdvisorPage(v))
 }
 
 // eventWindow is the span of the restart timeline.
@@ -226,7 +219,7 @@ const eventWindow = 5 * time.Minute
 // eventsShown is how many events the events page lists.
 const eventsShown = 200
 
-func (h *Handler) eventsView(pv pageView, s *observer.Snapshot) eventsView {
+func (h *Handler) eventsView(pv ui.PageView, s *observer.Snapshot) ui.EventsView {
 	page := h.obs.Events(observer.EventQuery{})
 	evs := page.Events
 	if len(evs) > eventsShown {
@@ -236,33 +229,33 @@ func (h *Handler) eventsView(pv pageView, s *observer.Snapshot) eventsView {
 	if now.IsZero() {
 		now = time.Now()
 	}
-	v := eventsView{pageView: pv, Events: eventViews(evs, newNames(s), now), Missed: page.Missed, Window: fmtDur(eventWindow)}
+	v := ui.EventsView{PageView: pv, Events: eventViews(evs, newNames(s), now), Missed: page.Missed, Window: fmtDur(eventWindow)}
 	v.Marks, v.Crashes, v.Restarts = timeline(page.Events, now, eventWindow)
 	return v
 }
 
 func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	render(w, r, http.StatusOK, eventsPage(h.eventsView(h.page(r, "events", "Events", s), s)))
+	render(w, r, http.StatusOK, ui.EventsPage(h.eventsView(h.page(r, "events", "Events", s), s)))
 }
 
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	nm := newNames(s)
-	v := profileView{pageView: h.page(r, "profile", "Profile", s), CPU: cpuViewOf(s.CPU, nm, s.At), Census: censusViewOf(s.Census, nm, s.At), Max: int(observer.MaxProfile / time.Second)}
-	render(w, r, http.StatusOK, profilePage(v))
+	v := ui.ProfileView{PageView: h.page(r, "profile", "Profile", s), CPU: cpuViewOf(s.CPU, nm, s.At), Census: censusViewOf(s.Census, nm, s.At), Max: int(observer.MaxProfile / time.Second)}
+	render(w, r, http.StatusOK, ui.ProfilePage(v))
 }
 
 func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := tablesView{pageView: h.page(r, "tables", "Tables", s)}
+	v := ui.TablesView{PageView: h.page(r, "tables", "Tables", s)}
 	v.Tables, v.Known = h.tables(s)
-	render(w, r, http.StatusOK, tablesPage(v))
+	render(w, r, http.StatusOK, ui.TablesPage(v))
 }
 
 // tables lists the owned tables the process table reports, when the
 // dashboard was given it.
-func (h *Handler) tables(s *observer.Snapshot) ([]tableRow, bool) {
+func (h *Handler) tables(s *observer.Snapshot) ([]ui.TableRow, bool) {
 	if h.opts.Table == nil {
 		return nil, false
 	}
@@ -275,8 +268,5 @@ func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s := h.obs.Snapshot()
-	render(w, r, http.StatusNotFound, notFoundPage(h.page(r, "", "Not found", s), "There is no page at this address."))
+	render(w, r, http.StatusNotFound, ui.NotFoundPage(h.page(r, "", "Not found", s), "There is no page at this address."))
 }
-
-// heatShare grades a CPU share on the load colour scale.
-func heatShare(p int) int { return heat(float64(p)/100, 0) }

@@ -9,259 +9,14 @@ import (
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // View structs: what the templ components render. Handlers and the
 // websocket build them from observer values; components only print them.
 
-// pageView is what every page's layout needs.
-type pageView struct {
-	App     string // Options.Title
-	Title   string // the page's own title
-	Root    string // relative path to the handler's root, ending in "/"
-	Nav     string // the active navigation entry
-	View    string // the websocket view the page asks for
-	Attrs   map[string]string
-	Status  statusView
-	Actions bool
-}
-
-// statusView is the header's live summary.
-type statusView struct {
-	Tick      uint64
-	Processes string
-	Critical  int
-	Warning   int
-	Info      int
-	Starting  bool // no tick yet
-}
-
-type stat struct {
-	Label, Value, Hint string
-	TestID             string
-	Level              string // "", "warn" or "crit"
-}
-
-type kindCount struct {
-	Kind  string
-	Count string
-}
-
-type pidRef struct {
-	PID   uint64
-	Text  string // name or <0.N.0>
-	Title string // <0.N.0> and kind
-}
-
-type evidenceView struct{ Name, Value string }
-
-type findingView struct {
-	ID       string
-	Kind     string
-	Severity string
-	Subject  pidRef
-	Summary  string
-	Advice   string
-	Since    string
-	Evidence []evidenceView
-	Chain    []pidRef
-}
-
-type overviewView struct {
-	pageView
-	Stats    []stat
-	Kinds    []kindCount
-	KindNote string
-	Findings []findingView
-	More     int
-}
-
-type treeView struct {
-	pageView
-	Alerts []findingView
-}
-
-type procRow struct {
-	PID      uint64
-	PIDText  string
-	Name     string
-	Kind     string
-	Status   string
-	Depth    string
-	Growth   string
-	Rate     string
-	Busy     int
-	CPU      string
-	Restarts string
-	Waiting  string
-	Heat     int
-	Finding  string // worst severity, or ""
-}
-
-type sortLink struct {
-	Key, Label, Href string
-	Active           bool
-}
-
-type procTable struct {
-	Sort    string
-	Query   string
-	Limit   int
-	Rows    []procRow
-	Sorts   []sortLink
-	Live    string // live processes in the program
-	Scope   string // what the rows are drawn from
-	Message string // empty state
-}
-
-type processesView struct {
-	pageView
-	Table procTable
-}
-
-type procInfo struct {
-	Found     bool
-	PID       uint64
-	PIDText   string
-	Name      string
-	Kind      string
-	Status    string
-	Behaviour string
-	Started   string
-	Parent    *pidRef
-	Heat      int
-	Policy    string
-	Metrics   []stat
-}
-
-type relView struct {
-	Links      []pidRef
-	Monitors   []pidRef
-	Children   []pidRef
-	ChildCount int
-	BlockedOn  *pidRef
-	WaitedBy   []pidRef
-	Waiting    uint64
-}
-
-type actionView struct {
-	Name, Label, Confirm string
-	Danger               bool
-}
-
-type processView struct {
-	pageView
-	Info     procInfo
-	Rel      relView
-	Findings []findingView
-	Actions  []actionView
-	Note     string // why actions are absent
-}
-
-type advisorView struct {
-	pageView
-	Findings []findingView
-}
-
-type eventView struct {
-	Seq        uint64
-	Clock      string
-	Ago        string
-	Kind       string
-	Subject    pidRef
-	Supervisor *pidRef
-	Child      string
-	NewPID     *pidRef
-	Reason     string
-	Error      string
-	Stack      string
-	Restarts   uint32
-	Cause      *pidRef
-	Waited     string
-}
-
-type timelineMark struct {
-	X     string // percent of the width
-	Kind  string
-	Title string
-}
-
-type eventsView struct {
-	pageView
-	Events   []eventView
-	Marks    []timelineMark
-	Window   string
-	Missed   uint64
-	Restarts int
-	Crashes  int
-}
-
-type cpuRow struct {
-	Proc         pidRef
-	Kind         string
-	CPU          string
-	Share        int
-	Subtree      string
-	SubtreeShare int
-}
-
-type cpuView struct {
-	Taken        bool
-	Start        string
-	Duration     string
-	Total        string
-	Unattributed string
-	UnattrShare  int
-	Rows         []cpuRow
-}
-
-type siteRow struct {
-	Function, CreatedBy string
-	Count, Growth       string
-	Growing             bool
-}
-
-type censusRow struct {
-	Proc       pidRef
-	Goroutines string
-}
-
-type censusView struct {
-	Taken   bool
-	At      string
-	Total   string
-	Owned   string
-	Unowned string
-	Procs   []censusRow
-	Sites   []siteRow
-}
-
-type profileView struct {
-	pageView
-	CPU    cpuView
-	Census censusView
-	Max    int // longest profile, seconds
-}
-
-type tableRow struct {
-	Name   string
-	Owner  pidRef
-	Size   string
-	Reads  string
-	Writes string
-	// ReadShare is the share of operations that were reads, which owned
-	// tables exist for: readers bypass the owner.
-	ReadShare int
-}
-
-type tablesView struct {
-	pageView
-	Tables []tableRow
-	Known  bool // the dashboard can see the table (Options.Table is set)
-}
-
 // names finds display names for PIDs from what a snapshot holds.
-type names map[instrument.PID]pidRef
+type names map[instrument.PID]ui.PidRef
 
 func newNames(s *observer.Snapshot) names {
 	n := make(names, len(s.Tree.Nodes)+len(s.Processes))
@@ -274,31 +29,31 @@ func newNames(s *observer.Snapshot) names {
 	return n
 }
 
-func mkRef(pid instrument.PID, name, kind string) pidRef {
+func mkRef(pid instrument.PID, name, kind string) ui.PidRef {
 	t := pid.String()
 	if kind != "" {
 		t += " · " + fmtKind(kind)
 	}
-	return pidRef{PID: uint64(pid), Text: label(name, pid), Title: t}
+	return ui.PidRef{PID: uint64(pid), Text: label(name, pid), Title: t}
 }
 
-func (n names) ref(pid instrument.PID) pidRef {
+func (n names) ref(pid instrument.PID) ui.PidRef {
 	if r, ok := n[pid]; ok {
 		return r
 	}
-	return pidRef{PID: uint64(pid), Text: pid.String(), Title: pid.String()}
+	return ui.PidRef{PID: uint64(pid), Text: pid.String(), Title: pid.String()}
 }
 
-func (n names) refs(pids []instrument.PID) []pidRef {
-	out := make([]pidRef, len(pids))
+func (n names) refs(pids []instrument.PID) []ui.PidRef {
+	out := make([]ui.PidRef, len(pids))
 	for i, p := range pids {
 		out[i] = n.ref(p)
 	}
 	return out
 }
 
-func statusOf(s *observer.Snapshot) statusView {
-	v := statusView{Tick: s.Tick, Processes: fmtCount(s.System.Processes), Starting: s.Tick == 0}
+func statusOf(s *observer.Snapshot) ui.StatusView {
+	v := ui.StatusView{Tick: s.Tick, Processes: fmtCount(s.System.Processes), Starting: s.Tick == 0}
 	for _, f := range s.Findings {
 		switch f.Severity {
 		case observer.SeverityCritical:
@@ -312,30 +67,30 @@ func statusOf(s *observer.Snapshot) statusView {
 	return v
 }
 
-func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []findingView {
+func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []ui.FindingView {
 	if limit > 0 && len(fs) > limit {
 		fs = fs[:limit]
 	}
-	out := make([]findingView, len(fs))
+	out := make([]ui.FindingView, len(fs))
 	for i, f := range fs {
 		ref := nm.ref(f.PID)
 		if f.Name != "" {
 			ref.Text = f.Name
 		}
-		v := findingView{
+		v := ui.FindingView{
 			ID: f.ID, Kind: strings.ReplaceAll(f.Kind.String(), "_", " "), Severity: f.Severity.String(),
 			Subject: ref, Summary: f.Summary, Advice: f.Advice, Since: fmtAgo(now, f.Since),
 			Chain: nm.refs(f.Chain),
 		}
 		for _, e := range f.Evidence {
-			v.Evidence = append(v.Evidence, evidenceView{Name: e.Name, Value: fmtValue(e.Value, e.Unit)})
+			v.Evidence = append(v.Evidence, ui.EvidenceView{Name: e.Name, Value: fmtValue(e.Value, e.Unit)})
 		}
 		out[i] = v
 	}
 	return out
 }
 
-func overviewOf(s *observer.Snapshot, nm names) ([]stat, []kindCount, string) {
+func overviewOf(s *observer.Snapshot, nm names) ([]ui.Stat, []ui.KindCount, string) {
 	n := s.System.Now
 	lvl := func(bad bool) string {
 		if bad {
@@ -343,7 +98,7 @@ func overviewOf(s *observer.Snapshot, nm names) ([]stat, []kindCount, string) {
 		}
 		return ""
 	}
-	stats := []stat{
+	stats := []ui.Stat{
 		{Label: "processes", Value: fmtCount(s.System.Processes), Hint: fmtCount(s.System.Supervisors) + " supervisors", TestID: "stat-processes"},
 		{Label: "goroutines", Value: fmtCount(n.Goroutines), Hint: fmtCount(n.Unowned) + " outside processes", TestID: "stat-goroutines"},
 		{Label: "messages", Value: fmtRate(n.MessageRate), Hint: fmtCount(s.System.Messages) + " handled", TestID: "stat-messages"},
@@ -354,10 +109,10 @@ func overviewOf(s *observer.Snapshot, nm names) ([]stat, []kindCount, string) {
 		{Label: "cpu", Value: trim(n.CPUUsed) + " cores", Hint: fmtCount(n.GCCycles) + " GC/tick, pause ≤ " + fmtDur(n.GCPauseMax), TestID: "stat-cpu"},
 	}
 	if s.System.Unresponsive > 0 {
-		stats = append(stats, stat{Label: "unresponsive", Value: fmtCount(s.System.Unresponsive), Hint: "did not stop when told", TestID: "stat-unresponsive", Level: "crit"})
+		stats = append(stats, ui.Stat{Label: "unresponsive", Value: fmtCount(s.System.Unresponsive), Hint: "did not stop when told", TestID: "stat-unresponsive", Level: "crit"})
 	}
 	if s.System.EventsDropped > 0 {
-		stats = append(stats, stat{Label: "events dropped", Value: fmtCount(s.System.EventsDropped), Hint: "lifecycle buffer full", TestID: "stat-dropped", Level: "warn"})
+		stats = append(stats, ui.Stat{Label: "events dropped", Value: fmtCount(s.System.EventsDropped), Hint: "lifecycle buffer full", TestID: "stat-dropped", Level: "warn"})
 	}
 	kinds, exact := kindCounts(s.Tree)
 	note := "all live processes"
@@ -370,7 +125,7 @@ func overviewOf(s *observer.Snapshot, nm names) ([]stat, []kindCount, string) {
 // kindCounts counts processes by kind from the tree: listed nodes, plus
 // folded children attributed to the kind most of their listed siblings
 // have. It reports whether the count is exact (nothing was folded).
-func kindCounts(t observer.Tree) ([]kindCount, bool) {
+func kindCounts(t observer.Tree) ([]ui.KindCount, bool) {
 	counts := map[string]int{}
 	kidKind := map[instrument.PID]map[string]int{}
 	for _, n := range t.Nodes {
@@ -401,14 +156,14 @@ func kindCounts(t observer.Tree) ([]kindCount, bool) {
 		}
 		counts[best] += n.Folded
 	}
-	out := make([]kindCount, 0, len(counts))
+	out := make([]ui.KindCount, 0, len(counts))
 	keys := make([]string, 0, len(counts))
 	for k := range counts {
 		keys = append(keys, k)
 	}
 	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], cmp.Compare(a, b)) })
 	for _, k := range keys {
-		out = append(out, kindCount{Kind: fmtKind(k), Count: fmtCount(counts[k])})
+		out = append(out, ui.KindCount{Kind: fmtKind(k), Count: fmtCount(counts[k])})
 	}
 	return out, exact
 }
@@ -428,10 +183,10 @@ func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
 	return m
 }
 
-func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) []procRow {
-	rows := make([]procRow, len(ps))
+func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) []ui.ProcRow {
+	rows := make([]ui.ProcRow, len(ps))
 	for i, p := range ps {
-		r := procRow{
+		r := ui.ProcRow{
 			PID: uint64(p.PID), PIDText: p.PID.String(), Name: p.Name, Kind: fmtKind(p.Kind), Status: p.Status,
 			Depth: fmtCount(p.Depth), Growth: fmtGrowth(p.Growth), Rate: fmtRate(p.Handling), Busy: pct(p.Busy),
 			Restarts: fmtCount(p.Restarts), Waiting: fmtCount(p.Waiting), Heat: heat(p.Busy, p.Depth),
@@ -447,10 +202,10 @@ func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) [
 	return rows
 }
 
-func sortLinks(active, q string, limit int) []sortLink {
-	out := make([]sortLink, len(sortLabels))
+func sortLinks(active, q string, limit int) []ui.SortLink {
+	out := make([]ui.SortLink, len(sortLabels))
 	for i, s := range sortLabels {
-		out[i] = sortLink{Key: s.key, Label: s.label, Active: s.key == active, Href: "processes?" + processesQuery(s.key, q, limit)}
+		out[i] = ui.SortLink{Key: s.key, Label: s.label, Active: s.key == active, Href: "processes?" + processesQuery(s.key, q, limit)}
 	}
 	return out
 }
@@ -465,9 +220,9 @@ func processesQuery(sort, q string, limit int) string {
 	return strings.Join(v, "&")
 }
 
-func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) procInfo {
+func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	p := d.Process
-	v := procInfo{
+	v := ui.ProcInfo{
 		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: label(p.Name, p.PID), Kind: fmtKind(p.Kind),
 		Status: p.Status, Behaviour: p.Behaviour, Started: fmtAgo(now, p.Started), Heat: heat(p.Busy, p.Depth),
 	}
@@ -484,7 +239,7 @@ func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) procInfo {
 		}
 		return ""
 	}
-	v.Metrics = []stat{
+	v.Metrics = []ui.Stat{
 		{Label: "mailbox", Value: fmtCount(p.Depth), Hint: fmtGrowth(p.Growth) + " growth", TestID: "m-depth", Level: warn(p.Depth >= 50)},
 		{Label: "busy", Value: fmtPct(p.Busy), Hint: "of the tick in handlers", TestID: "m-busy", Level: warn(p.Busy >= 0.9)},
 		{Label: "arrival", Value: fmtRate(p.Arrival), Hint: fmtPct(p.CastShare) + " casts", TestID: "m-arrival"},
@@ -494,10 +249,10 @@ func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) procInfo {
 		{Label: "restarts", Value: fmtCount(p.Restarts), Hint: fmtPct(p.RestartBudget) + " of the restart budget", TestID: "m-restarts", Level: warn(p.RestartBudget >= 0.66)},
 	}
 	if p.CPU > 0 {
-		v.Metrics = append(v.Metrics, stat{Label: "cpu", Value: fmtDur(p.CPU), Hint: fmtPct(p.CPUShare) + " of the last profile", TestID: "m-cpu"})
+		v.Metrics = append(v.Metrics, ui.Stat{Label: "cpu", Value: fmtDur(p.CPU), Hint: fmtPct(p.CPUShare) + " of the last profile", TestID: "m-cpu"})
 	}
 	if p.Goroutines > 0 {
-		v.Metrics = append(v.Metrics, stat{Label: "goroutines", Value: strconv.Itoa(p.Goroutines), Hint: "carrying its label", TestID: "m-goroutines"})
+		v.Metrics = append(v.Metrics, ui.Stat{Label: "goroutines", Value: strconv.Itoa(p.Goroutines), Hint: "carrying its label", TestID: "m-goroutines"})
 	}
 	return v
 }
@@ -510,8 +265,8 @@ func policyText(s *observer.Policy, budget float64) string {
 	return t + " · budget used " + fmtPct(budget)
 }
 
-func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) relView {
-	v := relView{
+func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView {
+	v := ui.RelView{
 		Links: nm.refs(d.Links), Monitors: nm.refs(d.Monitors), Children: nm.refs(d.Children),
 		ChildCount: d.ChildCount, Waiting: d.Waiting,
 	}
@@ -535,15 +290,15 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) relView {
 	return v
 }
 
-func eventViews(evs []observer.Event, nm names, now time.Time) []eventView {
-	out := make([]eventView, 0, len(evs))
+func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
+	out := make([]ui.EventView, 0, len(evs))
 	for i := len(evs) - 1; i >= 0; i-- { // newest first
 		e := evs[i]
 		ref := nm.ref(e.PID)
 		if e.Name != "" {
 			ref.Text = e.Name
 		}
-		v := eventView{
+		v := ui.EventView{
 			Seq: e.Seq, Clock: e.At.Format("15:04:05.000"), Ago: fmtAgo(now, e.At), Kind: strings.ReplaceAll(e.Kind.String(), "_", " "),
 			Subject: ref, Child: e.Child, Reason: e.Reason, Error: e.Error, Stack: e.Stack, Restarts: e.Restarts,
 		}
@@ -571,7 +326,7 @@ func eventViews(evs []observer.Event, nm names, now time.Time) []eventView {
 }
 
 // timeline places crashes and restarts of the last window on a strip.
-func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks []timelineMark, crashes, restarts int) {
+func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
 	from := now.Add(-window)
 	for _, e := range evs {
 		if e.At.Before(from) {
@@ -586,17 +341,17 @@ func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks 
 		case observer.EventRestart:
 			restarts++
 		}
-		marks = append(marks, timelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
+		marks = append(marks, ui.TimelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
 			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + label(e.Name, e.PID)})
 	}
 	return marks, crashes, restarts
 }
 
-func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) cpuView {
+func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) ui.CPUView {
 	if p == nil {
-		return cpuView{}
+		return ui.CPUView{}
 	}
-	v := cpuView{Taken: true, Start: fmtAgo(now, p.Start), Duration: fmtDur(p.Duration.Round(time.Millisecond)), Total: fmtDur(p.Total), Unattributed: fmtDur(p.Unattributed)}
+	v := ui.CPUView{Taken: true, Start: fmtAgo(now, p.Start), Duration: fmtDur(p.Duration.Round(time.Millisecond)), Total: fmtDur(p.Total), Unattributed: fmtDur(p.Unattributed)}
 	if p.Total > 0 {
 		v.UnattrShare = pct(float64(p.Unattributed) / float64(p.Total))
 	}
@@ -612,22 +367,23 @@ func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) cpuView {
 		if c.Kind == "" {
 			kind = "exited"
 		}
-		v.Rows = append(v.Rows, cpuRow{Proc: ref, Kind: kind, CPU: fmtDur(c.CPU), Share: pct(c.Share), Subtree: fmtDur(c.Subtree), SubtreeShare: pct(c.SubtreeShare)})
+		v.Rows = append(v.Rows, ui.CPURow{Proc: ref, Kind: kind, CPU: fmtDur(c.CPU), Share: pct(c.Share), Subtree: fmtDur(c.Subtree), SubtreeShare: pct(c.SubtreeShare),
+			ShareHeat: heat(c.Share, 0), SubtreeHeat: heat(c.SubtreeShare, 0)})
 	}
 	return v
 }
 
-func censusViewOf(c *observer.Census, nm names, now time.Time) censusView {
+func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	if c == nil {
-		return censusView{}
+		return ui.CensusView{}
 	}
-	v := censusView{Taken: true, At: fmtAgo(now, c.At), Total: fmtCount(c.Total), Owned: fmtCount(c.Owned), Unowned: fmtCount(c.Unowned)}
+	v := ui.CensusView{Taken: true, At: fmtAgo(now, c.At), Total: fmtCount(c.Total), Owned: fmtCount(c.Owned), Unowned: fmtCount(c.Unowned)}
 	for _, p := range c.Processes {
 		ref := nm.ref(p.PID)
 		if p.Name != "" {
 			ref.Text = p.Name
 		}
-		v.Procs = append(v.Procs, censusRow{Proc: ref, Goroutines: fmtCount(p.Goroutines)})
+		v.Procs = append(v.Procs, ui.CensusRow{Proc: ref, Goroutines: fmtCount(p.Goroutines)})
 	}
 	for i, s := range c.Sites {
 		if i == 50 {
@@ -639,18 +395,18 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) censusView {
 		} else if s.Growth < 0 {
 			g = "−" + fmtCount(-s.Growth)
 		}
-		v.Sites = append(v.Sites, siteRow{Function: s.Function, CreatedBy: s.CreatedBy, Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
+		v.Sites = append(v.Sites, ui.SiteRow{Function: s.Function, CreatedBy: s.CreatedBy, Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
 	}
 	return v
 }
 
-func tableRows(ts []instrument.TableStats, nm names) []tableRow {
+func tableRows(ts []instrument.TableStats, nm names) []ui.TableRow {
 	slices.SortFunc(ts, func(a, b instrument.TableStats) int {
 		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))
 	})
-	out := make([]tableRow, len(ts))
+	out := make([]ui.TableRow, len(ts))
 	for i, t := range ts {
-		r := tableRow{Name: t.Name, Owner: nm.ref(t.Owner), Size: fmtCount(t.Size), Reads: fmtCount(t.Reads), Writes: fmtCount(t.Writes)}
+		r := ui.TableRow{Name: t.Name, Owner: nm.ref(t.Owner), Size: fmtCount(t.Size), Reads: fmtCount(t.Reads), Writes: fmtCount(t.Writes)}
 		if ops := t.Reads + t.Writes; ops > 0 {
 			r.ReadShare = pct(float64(t.Reads) / float64(ops))
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // These tests use a bare instrument table with records made by hand, so
@@ -458,7 +459,7 @@ func TestOptionsValidated(t *testing.T) {
 
 func TestComponentsEscape(t *testing.T) {
 	rows := procRows([]observer.Process{{PID: 7, Name: evilName, Kind: "server", Busy: 1, Depth: 2000}}, nil)
-	got := html(procTableFrag("./", procTable{Sort: "busy", Rows: rows, Sorts: sortLinks("busy", "", 20)}))
+	got := html(ui.ProcTableFrag("./", ui.ProcTable{Sort: "busy", Rows: rows, Sorts: sortLinks("busy", "", 20)}))
 	if strings.Contains(got, "<script>") {
 		t.Fatalf("procTableFrag printed a raw <script>: %s", got)
 	}

@@ -1,0 +1,263 @@
+package ui
+
+import "github.com/a-h/templ"
+
+// View structs: what the components render. The web package builds them
+// from observer values; components only print them.
+
+// PageView is what every page's layout needs.
+type PageView struct {
+	App     string // Options.Title
+	Title   string // the page's own title
+	Root    string // relative path to the handler's root, ending in "/"
+	Nav     string // the active navigation entry
+	View    string // the websocket view the page asks for
+	Attrs   map[string]string
+	Status  StatusView
+	Actions bool
+}
+
+// StatusView is the header's live summary.
+type StatusView struct {
+	Tick      uint64
+	Processes string
+	Critical  int
+	Warning   int
+	Info      int
+	Starting  bool // no tick yet
+}
+
+type Stat struct {
+	Label, Value, Hint string
+	TestID             string
+	Level              string // "", "warn" or "crit"
+}
+
+type KindCount struct {
+	Kind  string
+	Count string
+}
+
+type PidRef struct {
+	PID   uint64
+	Text  string // name or <0.N.0>
+	Title string // <0.N.0> and kind
+}
+
+type EvidenceView struct{ Name, Value string }
+
+type FindingView struct {
+	ID       string
+	Kind     string
+	Severity string
+	Subject  PidRef
+	Summary  string
+	Advice   string
+	Since    string
+	Evidence []EvidenceView
+	Chain    []PidRef
+}
+
+type OverviewView struct {
+	PageView
+	Stats    []Stat
+	Kinds    []KindCount
+	KindNote string
+	Findings []FindingView
+	More     int
+}
+
+type TreeView struct {
+	PageView
+	Alerts []FindingView
+}
+
+type ProcRow struct {
+	PID      uint64
+	PIDText  string
+	Name     string
+	Kind     string
+	Status   string
+	Depth    string
+	Growth   string
+	Rate     string
+	Busy     int
+	CPU      string
+	Restarts string
+	Waiting  string
+	Heat     int
+	Finding  string // worst severity, or ""
+}
+
+type SortLink struct {
+	Key, Label, Href string
+	Active           bool
+}
+
+type ProcTable struct {
+	Sort    string
+	Query   string
+	Limit   int
+	Rows    []ProcRow
+	Sorts   []SortLink
+	Live    string // live processes in the program
+	Scope   string // what the rows are drawn from
+	Message string // empty state
+}
+
+type ProcessesView struct {
+	PageView
+	Table ProcTable
+}
+
+type ProcInfo struct {
+	Found     bool
+	PID       uint64
+	PIDText   string
+	Name      string
+	Kind      string
+	Status    string
+	Behaviour string
+	Started   string
+	Parent    *PidRef
+	Heat      int
+	Policy    string
+	Metrics   []Stat
+}
+
+type RelView struct {
+	Links      []PidRef
+	Monitors   []PidRef
+	Children   []PidRef
+	ChildCount int
+	BlockedOn  *PidRef
+	WaitedBy   []PidRef
+	Waiting    uint64
+}
+
+type ActionView struct {
+	Name, Label, Confirm string
+	Danger               bool
+}
+
+type ProcessView struct {
+	PageView
+	Info     ProcInfo
+	Rel      RelView
+	Findings []FindingView
+	Actions  []ActionView
+	Note     string // why actions are absent
+}
+
+type AdvisorView struct {
+	PageView
+	Findings []FindingView
+}
+
+type EventView struct {
+	Seq        uint64
+	Clock      string
+	Ago        string
+	Kind       string
+	Subject    PidRef
+	Supervisor *PidRef
+	Child      string
+	NewPID     *PidRef
+	Reason     string
+	Error      string
+	Stack      string
+	Restarts   uint32
+	Cause      *PidRef
+	Waited     string
+}
+
+type TimelineMark struct {
+	X     string // percent of the width
+	Kind  string
+	Title string
+}
+
+type EventsView struct {
+	PageView
+	Events   []EventView
+	Marks    []TimelineMark
+	Window   string
+	Missed   uint64
+	Restarts int
+	Crashes  int
+}
+
+type CPURow struct {
+	Proc         PidRef
+	Kind         string
+	CPU          string
+	Share        int
+	ShareHeat    int // Share on the load colour scale
+	Subtree      string
+	SubtreeShare int
+	SubtreeHeat  int
+}
+
+type CPUView struct {
+	Taken        bool
+	Start        string
+	Duration     string
+	Total        string
+	Unattributed string
+	UnattrShare  int
+	Rows         []CPURow
+}
+
+type SiteRow struct {
+	Function, CreatedBy string
+	Count, Growth       string
+	Growing             bool
+}
+
+type CensusRow struct {
+	Proc       PidRef
+	Goroutines string
+}
+
+type CensusView struct {
+	Taken   bool
+	At      string
+	Total   string
+	Owned   string
+	Unowned string
+	Procs   []CensusRow
+	Sites   []SiteRow
+}
+
+type ProfileView struct {
+	PageView
+	CPU    CPUView
+	Census CensusView
+	Max    int // longest profile, seconds
+}
+
+type TableRow struct {
+	Name   string
+	Owner  PidRef
+	Size   string
+	Reads  string
+	Writes string
+	// ReadShare is the share of operations that were reads, which owned
+	// tables exist for: readers bypass the owner.
+	ReadShare int
+}
+
+type TablesView struct {
+	PageView
+	Tables []TableRow
+	Known  bool // the dashboard can see the table (Options.Table is set)
+}
+
+// attrsOf turns a page's extra body attributes into templ attributes.
+func attrsOf(m map[string]string) templ.Attributes {
+	a := make(templ.Attributes, len(m))
+	for k, v := range m {
+		a[k] = v
+	}
+	return a
+}
