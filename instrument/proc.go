@@ -113,6 +113,13 @@ func (p *Proc) Status() Status { return Status(p.status.Load()) }
 // and [Table.Exit] set their statuses themselves.
 func (p *Proc) SetStatus(s Status) { p.status.Store(uint32(s)) }
 
+// CompareAndSwapStatus changes the status from old to new if it is still
+// old, and reports whether it did: for owners whose status changes race
+// with stop requests (hibernation).
+func (p *Proc) CompareAndSwapStatus(old, new Status) bool {
+	return p.status.CompareAndSwap(uint32(old), uint32(new))
+}
+
 // Restarts returns how often this child was restarted by its supervisor
 // (counting the incarnations before this one), or, for a supervisor, how
 // many restarts it has made.

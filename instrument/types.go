@@ -83,9 +83,13 @@ const (
 	StatusStopping                   // told to stop, not yet returned
 	StatusUnresponsive               // told to stop, did not return within its shutdown timeout
 	StatusExited                     // returned; the record leaves the table
+	// StatusHibernated: alive and idle, with no goroutine (OTP's
+	// hibernation); the next message gives it one again. Goroutine
+	// profiles show nothing for it meanwhile.
+	StatusHibernated
 )
 
-var statusNames = [...]string{"running", "suspended", "stopping", "unresponsive", "exited"}
+var statusNames = [...]string{"running", "suspended", "stopping", "unresponsive", "exited", "hibernated"}
 
 // String returns the status's lowercase name.
 func (s Status) String() string {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/otp"
 )
 
@@ -28,9 +29,12 @@ func TestHibernatedServerWakesOnEveryKindOfMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := ref.PID()
+	pr := n.Table().Lookup(pid)
 	asleep := func(what string) {
 		t.Helper()
-		eventually(t, what, func() bool { return goroutinesOf(pid) == 0 })
+		eventually(t, what, func() bool {
+			return goroutinesOf(pid) == 0 && pr.Status() == instrument.StatusHibernated
+		})
 	}
 	asleep("hibernated after start")
 	if _, err := otp.Call(ctx, ref, msg{}); err != nil {

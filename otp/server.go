@@ -121,9 +121,6 @@ func (s *server[M, R]) run(p *process) (reason error) {
 	return s.loop(p, true)
 }
 
-// resume runs the server on the goroutine a message started after it
-// hibernated.
-func (s *server[M, R]) resume(p *process) error { return s.loop(p, false) }
 
 // loop handles messages until the server exits, or hibernates (then it
 // returns errHibernated, and the goroutine ends without exiting).
@@ -295,13 +292,27 @@ func (s *server[M, R]) idle(p *process) bool {
 		case <-m.hibTimer.C:
 		}
 	}
+	// The status goes first: once the flag is up, a waker may own the
+	// server. A stop request's status wins over both.
+	p.proc.CompareAndSwapStatus(instrument.StatusRunning, instrument.StatusHibernated)
 	m.hibernated.Store(1)
 	if p.proc.Pending() == 0 && !p.hasSys.Load() && !p.stopping.Load() {
 		return true
 	}
 	// Work arrived meanwhile: carry on, unless a waker already started a
 	// goroutine for it.
-	return !m.hibernated.CompareAndSwap(1, 0)
+	if m.hibernated.CompareAndSwap(1, 0) {
+		p.proc.CompareAndSwapStatus(instrument.StatusHibernated, instrument.StatusRunning)
+		return false
+	}
+	return true
+}
+
+// resume runs the server on the goroutine a message started after it
+// hibernated.
+func (s *server[M, R]) resume(p *process) error {
+	p.proc.CompareAndSwapStatus(instrument.StatusHibernated, instrument.StatusRunning)
+	return s.loop(p, false)
 }
 
 // traceMsg records a mailbox message when a trace is on.
