@@ -121,7 +121,6 @@ func (s *server[M, R]) run(p *process) (reason error) {
 	return s.loop(p, true)
 }
 
-
 // loop handles messages until the server exits, or hibernates (then it
 // returns errHibernated, and the goroutine ends without exiting).
 func (s *server[M, R]) loop(p *process, first bool) (reason error) {
