@@ -269,7 +269,14 @@ func TestBrowserBottleneck(t *testing.T) {
 		fmt.Sprintf(`(n => n && n.dataset.sev !== "" && n.dataset.heat === "5")(document.querySelector('[data-testid="tree-node"][data-pid="%d"]'))`, price))
 	evalUntil(t, ctx, 5*time.Second, "the bottleneck listed beside the tree",
 		fmt.Sprintf(`!!document.querySelector('[data-testid="alert"][data-pid="%d"]')`, price))
+	evalUntil(t, ctx, 5*time.Second, "its callers' wait-for edges", `document.querySelectorAll('[data-testid="tree-wait"]').length >= 6`)
 	screenshot(t, ctx, "bottleneck-tree")
+
+	// "In tree" links land on the process, marked.
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%stree?focus=%d", s.base, price))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the focused process marked", fmt.Sprintf(`!!document.querySelector('[data-testid="tree-node"][data-pid="%d"].match')`, price))
 
 	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"advisor")); err != nil {
 		t.Fatal(err)
@@ -299,6 +306,10 @@ func TestBrowserBottleneck(t *testing.T) {
 		t.Fatal(err)
 	}
 	evalUntil(t, ctx, 15*time.Second, "the trace", `(o => !o.hidden && o.textContent.length > 20)(document.querySelector('[data-testid="action-out"]'))`)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="stack-load"]').click(), true`)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the current stack", `document.querySelector('[data-testid="stack"]').textContent.includes("goroutine(s) of <0.")`)
 	time.Sleep(time.Second)
 	screenshot(t, ctx, "process")
 
