@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
@@ -77,4 +78,21 @@ func TestHibernatingServerUnderConcurrentLoad(t *testing.T) {
 		pid := ref.PID()
 		eventually(t, "idle again", func() bool { return goroutinesOf(pid) == 0 })
 	}
+}
+
+// A server waiting to hibernate still takes system messages at once.
+func TestServerWaitingToHibernateTakesSystemMessages(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		rec := newRecorder()
+		ref, _ := otp.Start(n, &lifecycle{rec: rec}, otp.HibernateAfter(time.Hour))
+		synctest.Wait()
+		start := time.Now()
+		n.Send(ref.PID(), "hello")
+		synctest.Wait()
+		if got := rec.all(); len(got) != 3 || got[2] != "info" || time.Since(start) != 0 {
+			t.Fatalf("notes %v after %v, want the info handled at once", got, time.Since(start))
+		}
+	})
 }

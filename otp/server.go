@@ -270,6 +270,9 @@ func (s *server[M, R]) idle(p *process) bool {
 	if d := s.dbg.Load(); d != nil && d.suspended.Load() {
 		return false // debugging: stay put
 	}
+	if p.hasSys.Load() || p.stopping.Load() {
+		return false // the wake-up we took was for these
+	}
 	if m.headed {
 		m.headed = false
 		p.proc.SetHead(0)
