@@ -27,25 +27,30 @@ type StatusView struct {
 	Starting  bool // no tick yet
 }
 
+// Stat is one headline number with its label and a hint; Level is "", "warn" or "crit".
 type Stat struct {
 	Label, Value, Hint string
 	TestID             string
 	Level              string // "", "warn" or "crit"
 }
 
+// KindCount is how many processes have one kind.
 type KindCount struct {
 	Kind  string
 	Count string
 }
 
+// PidRef links to a process: its PID, its name (or PID) as text, and a title.
 type PidRef struct {
 	PID   uint64
 	Text  string // name or <0.N.0>
 	Title string // <0.N.0> and kind
 }
 
+// EvidenceView is one number behind a finding, formatted.
 type EvidenceView struct{ Name, Value string }
 
+// FindingView is an advisor finding, formatted.
 type FindingView struct {
 	ID       string
 	Kind     string
@@ -58,6 +63,7 @@ type FindingView struct {
 	Chain    []PidRef
 }
 
+// OverviewView is the overview page.
 type OverviewView struct {
 	PageView
 	Stats    []Stat
@@ -67,11 +73,13 @@ type OverviewView struct {
 	More     int
 }
 
+// TreeView is the tree page; the tree itself comes over the websocket.
 type TreeView struct {
 	PageView
 	Alerts []FindingView
 }
 
+// ProcRow is one row of the process table; Heat grades its load 0..5.
 type ProcRow struct {
 	PID      uint64
 	PIDText  string
@@ -89,11 +97,13 @@ type ProcRow struct {
 	Finding  string // worst severity, or ""
 }
 
+// SortLink is a sortable column header.
 type SortLink struct {
 	Key, Label, Href string
 	Active           bool
 }
 
+// ProcTable is the process table and what it was drawn from.
 type ProcTable struct {
 	Sort    string
 	Query   string
@@ -105,11 +115,13 @@ type ProcTable struct {
 	Message string // empty state
 }
 
+// ProcessesView is the processes page.
 type ProcessesView struct {
 	PageView
 	Table ProcTable
 }
 
+// ProcInfo is a process's identity and numbers; Found is false for an unknown or exited process.
 type ProcInfo struct {
 	Found     bool
 	PID       uint64
@@ -125,6 +137,7 @@ type ProcInfo struct {
 	Metrics   []Stat
 }
 
+// RelView is a process's relations.
 type RelView struct {
 	Links      []PidRef
 	Monitors   []PidRef
@@ -135,11 +148,13 @@ type RelView struct {
 	Waiting    uint64
 }
 
+// ActionView is a button for one action on a process.
 type ActionView struct {
 	Name, Label, Confirm string
 	Danger               bool
 }
 
+// ProcessView is the process page.
 type ProcessView struct {
 	PageView
 	Info     ProcInfo
@@ -149,11 +164,13 @@ type ProcessView struct {
 	Note     string // why actions are absent
 }
 
+// AdvisorView is the advisor page.
 type AdvisorView struct {
 	PageView
 	Findings []FindingView
 }
 
+// EventView is one entry of the event log, formatted.
 type EventView struct {
 	Seq        uint64
 	Clock      string
@@ -171,12 +188,14 @@ type EventView struct {
 	Waited     string
 }
 
+// TimelineMark is one event on the timeline strip, X in percent of its width.
 type TimelineMark struct {
 	X     string // percent of the width
 	Kind  string
 	Title string
 }
 
+// EventsView is the events page.
 type EventsView struct {
 	PageView
 	Events   []EventView
@@ -187,6 +206,7 @@ type EventsView struct {
 	Crashes  int
 }
 
+// CPURow is one process's share of a CPU profile.
 type CPURow struct {
 	Proc         PidRef
 	Kind         string
@@ -198,6 +218,7 @@ type CPURow struct {
 	SubtreeHeat  int
 }
 
+// CPUView is the newest CPU profile; Taken is false before the first.
 type CPUView struct {
 	Taken        bool
 	Start        string
@@ -208,17 +229,20 @@ type CPUView struct {
 	Rows         []CPURow
 }
 
+// SiteRow is where unsupervised goroutines were started.
 type SiteRow struct {
 	Function, CreatedBy string
 	Count, Growth       string
 	Growing             bool
 }
 
+// CensusRow is one process's goroutine count.
 type CensusRow struct {
 	Proc       PidRef
 	Goroutines string
 }
 
+// CensusView is the newest goroutine census; Taken is false before the first.
 type CensusView struct {
 	Taken   bool
 	At      string
@@ -229,6 +253,7 @@ type CensusView struct {
 	Sites   []SiteRow
 }
 
+// ProfileView is the profile page.
 type ProfileView struct {
 	PageView
 	CPU    CPUView
@@ -236,6 +261,7 @@ type ProfileView struct {
 	Max    int // longest profile, seconds
 }
 
+// TableRow is one owned table.
 type TableRow struct {
 	Name   string
 	Owner  PidRef
@@ -247,6 +273,7 @@ type TableRow struct {
 	ReadShare int
 }
 
+// TablesView is the tables page; Known says whether the dashboard can see the process table.
 type TablesView struct {
 	PageView
 	Tables []TableRow
