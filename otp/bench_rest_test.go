@@ -181,3 +181,28 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 		b.ReportMetric(time.Since(stopStart).Seconds(), "stop-s")
 	}
 }
+
+// BenchmarkHibernatedCall is a call to a server that hibernates as soon as
+// its mailbox is empty, so that every call wakes it: the price of
+// HibernateAfter(0) for a server that is not idle after all.
+//
+//	go test -run '^$' -bench 'HibernatedCall' -benchmem -count 5 ./otp/
+func BenchmarkHibernatedCall(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		opts []otp.Option
+	}{{"awake", nil}, {"hibernate_after=0", []otp.Option{otp.HibernateAfter(0)}}} {
+		b.Run(mode.name, func(b *testing.B) {
+			n := otp.NewNode(otp.Config{Logger: discardLogger()})
+			defer n.Stop()
+			ref, _ := otp.Start(n, &sink[point]{}, mode.opts...)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := otp.Call(ctx, ref, point{1, 2}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

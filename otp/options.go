@@ -69,9 +69,9 @@ func AsKind(k instrument.Kind) Option {
 // goroutine returns, so an idle server holds no goroutine and no stack,
 // only its state, record and mailbox. The next message, system message or
 // stop request starts a new goroutine for it, which carries the same pprof
-// labels. Waking costs a goroutine start (about a microsecond): use it for
-// the many servers that sit idle, not for busy ones. Other processes
-// ignore it.
+// labels. Waking costs a goroutine start: a call to a hibernated server
+// takes ~170 ns and 16 B more than to an awake one (BenchmarkHibernatedCall).
+// Use it for the many servers that sit idle. Other processes ignore it.
 func HibernateAfter(d time.Duration) Option {
 	return func(o *spawnOptions) { o.hibAfter, o.hibSet = max(d, 0), true }
 }
