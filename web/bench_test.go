@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -116,8 +117,9 @@ func BenchmarkClient100k(b *testing.B) {
 	srv := httptest.NewServer(dash)
 	defer srv.Close()
 	ws := "ws" + srv.URL[len("http"):] + "/ws"
-	for _, view := range []string{"overview", "tree", "processes", "advisor", "events"} {
-		b.Run(view, func(b *testing.B) {
+	for _, view := range []string{"overview", "tree", "processes", "processes&q=session-4242", "advisor", "events"} {
+		name := strings.ReplaceAll(strings.ReplaceAll(view, "&q=", "-search-"), "&", "-")
+		b.Run(name, func(b *testing.B) {
 			var n atomic.Int64
 			c := dialCounting(b, ws+"?view="+view, srv.URL, &n, true)
 			defer c.Close()

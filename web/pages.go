@@ -5,6 +5,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -127,7 +128,46 @@ func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Proc
 	if p.Query != "" {
 		scope = "matching " + strconv.Quote(p.Query)
 	}
-	return h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}), scope + ", by " + p.Sort.String()
+	scope += ", by " + p.Sort.String()
+	if s.System.Processes <= smallProgram {
+		return h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}), scope
+	}
+	// A scan of a big program costs tens of milliseconds: share it between
+	// views and refresh it every scanEvery ticks, not every tick.
+	return h.hub.scans.get(h.obs, s.Tick, p), scope + " · refreshed every " + strconv.Itoa(scanEvery) + " ticks at this size"
+}
+
+// scanEvery is how many ticks a full scan of a big program is reused for.
+const scanEvery = 5
+
+// scanCache keeps recent full scans of a big program, by query.
+type scanCache struct {
+	mu sync.Mutex
+	m  map[procParams]scanEntry
+}
+
+type scanEntry struct {
+	tick uint64
+	ps   []observer.Process
+}
+
+func (c *scanCache) get(obs *observer.Observer, tick uint64, p procParams) []observer.Process {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[p]; ok && tick < e.tick+scanEvery && tick >= e.tick {
+		return e.ps
+	}
+	if c.m == nil {
+		c.m = map[procParams]scanEntry{}
+	}
+	for k, e := range c.m { // forget queries nobody asked for lately
+		if tick >= e.tick+2*scanEvery {
+			delete(c.m, k)
+		}
+	}
+	ps := obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit})
+	c.m[p] = scanEntry{tick, ps}
+	return ps
 }
 
 // smallProgram is the process count up to which a processes view may scan

@@ -133,6 +133,7 @@ type hub struct {
 	watches map[instrument.PID]int
 
 	cache frameCache
+	scans scanCache
 	sups  struct {
 		mu       sync.Mutex
 		tick     uint64
