@@ -553,3 +553,24 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	srv.Close()
 	obs.Close()
 }
+
+func TestProcessViewGone(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	c, _, err := f.dial(t, "?view=process&pid="+strconv.FormatUint(uint64(f.proc.ID()), 10), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fr := readFrame(t, c); fr.Gone || fr.HTML["proc-info"] == "" {
+		t.Fatalf("first frame: gone=%v, info=%v; want the live process", fr.Gone, fr.HTML["proc-info"] != "")
+	}
+	f.table.Exit(f.proc, instrument.ReasonKilled, errors.New("killed"))
+	deadline := time.Now().Add(5 * time.Second)
+	for fr := readFrame(t, c); !fr.Gone; fr = readFrame(t, c) {
+		if time.Now().After(deadline) {
+			t.Fatal("no frame says the process is gone")
+		}
+	}
+	if _, _, err := f.dial(t, "?view=process", nil); err == nil {
+		t.Error("a process view without a pid was accepted")
+	}
+}
