@@ -270,6 +270,7 @@ func TestBrowserBottleneck(t *testing.T) {
 	evalUntil(t, ctx, 5*time.Second, "the bottleneck listed beside the tree",
 		fmt.Sprintf(`!!document.querySelector('[data-testid="alert"][data-pid="%d"]')`, price))
 	evalUntil(t, ctx, 5*time.Second, "its callers' wait-for edges", `document.querySelectorAll('[data-testid="tree-wait"]').length >= 6`)
+	evalUntil(t, ctx, 5*time.Second, "dashed monitor and link edges", `document.querySelectorAll('.rel-monitor').length >= 6 && document.querySelectorAll('.rel-link').length >= 1`)
 	screenshot(t, ctx, "bottleneck-tree")
 
 	// "In tree" links land on the process, marked.

@@ -89,6 +89,15 @@ func newSystem(t testing.TB, o sysOpts) *system {
 	if o.bottleneck {
 		for i := range 6 {
 			_, err := otp.Go(n, func(ctx context.Context) error {
+				// Each caller monitors the server it depends on; the first
+				// also links to the sessions supervisor: relations the
+				// tree draws as dashed edges.
+				otp.Monitor(ctx, s.price.PID())
+				if i == 0 {
+					if sup, ok := n.Whereis("sessions"); ok {
+						otp.Link(ctx, sup)
+					}
+				}
 				for ctx.Err() == nil {
 					otp.CallTimeout(ctx, s.price, "widget", time.Second)
 				}
