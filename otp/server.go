@@ -287,8 +287,7 @@ func (s *server[M, R]) idle(p *process) bool {
 		case e := <-m.ch:
 			m.hibTimer.Stop()
 			if e.stamp != wakeStamp {
-				m.batch = append(m.batch[:0], e)
-				m.next = 0
+				m.hold(e)
 			}
 			return false
 		case <-m.hibTimer.C:
