@@ -574,3 +574,33 @@ func TestProcessViewGone(t *testing.T) {
 		t.Error("a process view without a pid was accepted")
 	}
 }
+
+func TestWatchReleased(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	pid := strconv.FormatUint(uint64(f.proc.ID()), 10)
+	var conns []*websocket.Conn
+	for range 3 {
+		c, _, err := f.dial(t, "?view=process&pid="+pid, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		readFrame(t, c)
+		conns = append(conns, c)
+	}
+	watches := func() int {
+		f.dash.hub.watchMu.Lock()
+		defer f.dash.hub.watchMu.Unlock()
+		return f.dash.hub.watches[f.proc.ID()]
+	}
+	if n := watches(); n != 3 {
+		t.Fatalf("%d watchers of the process, want 3", n)
+	}
+	// One browser moves to the tree; the others leave.
+	if err := conns[0].WriteJSON(map[string]string{"view": "tree"}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "one watcher fewer", func() bool { return watches() == 2 })
+	conns[1].Close()
+	conns[2].Close()
+	waitFor(t, 5*time.Second, "no watcher left", func() bool { return watches() == 0 })
+}

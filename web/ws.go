@@ -434,9 +434,10 @@ func (c *conn) writeLoop() {
 	defer hb.wg.Done()
 	defer func() {
 		hb.remove(c)
+		c.ws.Close()
+		<-c.readDone // the reader fails on the closed socket: no view change after this
 		v, _ := c.currentView()
 		hb.unwatch(instrument.PID(v.PID))
-		c.ws.Close()
 	}()
 	ping := time.NewTicker(c.h.opts.PingPeriod)
 	defer ping.Stop()
