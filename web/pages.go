@@ -19,10 +19,14 @@ import (
 // the page's templ component. The websocket keeps the page live afterwards.
 
 func (h *Handler) page(r *http.Request, nav, title string, s *observer.Snapshot) ui.PageView {
-	return ui.PageView{
+	v := ui.PageView{
 		App: h.opts.Title, Title: title, Root: root(r), Nav: nav, View: nav,
 		Status: statusOf(s), Actions: h.opts.Actions,
 	}
+	for _, l := range h.opts.Links {
+		v.Links = append(v.Links, ui.Link{Text: l.Text, Href: l.Href})
+	}
+	return v
 }
 
 func render(w http.ResponseWriter, r *http.Request, status int, c templ.Component) {

@@ -15,6 +15,12 @@ import (
 	"github.com/go-observer/observer/static"
 )
 
+// Link is an entry of the dashboard's navigation that leads out of it.
+type Link struct {
+	Text string // what the navigation shows
+	Href string // where it leads
+}
+
 // Options configure a [Handler]. The zero Options is a read-only
 // dashboard, open to whoever can reach it, whose websocket accepts only
 // same-origin pages. [New] validates them and fills the defaults listed.
@@ -41,6 +47,11 @@ type Options struct {
 	// Title is shown in the page header and the browser tab. Default
 	// "observer".
 	Title string
+	// Links are the application's own pages, shown after the dashboard's
+	// in its navigation (an admin page, a demo's control panel). Their
+	// addresses are the application's: absolute paths are safest, since
+	// the dashboard's own links are relative to its prefix.
+	Links []Link
 	// TopN is how many rows the processes page shows by default. Default
 	// 20 (the top of each sort key every snapshot keeps); at most [MaxLimit].
 	TopN int

@@ -604,3 +604,17 @@ func TestWatchReleased(t *testing.T) {
 	conns[2].Close()
 	waitFor(t, 5*time.Second, "no watcher left", func() bool { return watches() == 0 })
 }
+
+func TestAppLinksInNavigation(t *testing.T) {
+	f := newFixture(t, "/debug/observer/", Options{Links: []Link{
+		{Text: "Shop controls", Href: "/demo/"},
+		{Text: "<b>bad</b>", Href: "javascript:alert(1)"},
+	}})
+	_, body := f.get(t, "tree")
+	if !strings.Contains(body, `href="/demo/" data-testid="nav-link">Shop controls</a>`) {
+		t.Errorf("tree page: no navigation link to /demo/")
+	}
+	if strings.Contains(body, "javascript:") || strings.Contains(body, "<b>bad</b>") {
+		t.Errorf("an app link's text or a javascript: address reached the page unescaped")
+	}
+}

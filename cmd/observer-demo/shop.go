@@ -108,7 +108,7 @@ func startShop(n *otp.Node, cfg config, log *slog.Logger) (*shop, error) {
 			otp.FuncWorker("load", s.loadGenerator, otp.Name("load")),
 			otp.FuncWorker("chaos", chaosMonkey(n, &s.crashRate), otp.Name("chaos")),
 		},
-	})
+	}, otp.Name("shop"))
 	return s, err
 }
 

@@ -15,6 +15,12 @@ type PageView struct {
 	Attrs   map[string]string
 	Status  StatusView
 	Actions bool
+	Links   []Link // the application's own pages, after the dashboard's
+}
+
+// Link is a navigation entry that leads out of the dashboard.
+type Link struct {
+	Text, Href string
 }
 
 // StatusView is the header's live summary.

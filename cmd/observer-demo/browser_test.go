@@ -1,0 +1,121 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+var updateDocs = flag.Bool("docs", false, "also write the README's demo screenshot to docs/img/demo.png")
+
+// A new user's first look, in a real browser: the dashboard's tree shows
+// the shop within seconds, the price server badged as a bottleneck, and
+// the navigation leads to the shop's controls. It saves a screenshot.
+func TestBrowserFirstLook(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo in a browser")
+	}
+	ctx := browserTab(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := startApp(defaultConfig(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.stop(log)
+	srv := httptest.NewServer(a.mux)
+	defer srv.Close()
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/")); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`location.href`))
+	if want := srv.URL + "/debug/observer/"; loc != want {
+		t.Fatalf("/ led to %s, want the dashboard %s", loc, want)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/debug/observer/tree")); err != nil {
+		t.Fatal(err)
+	}
+	pid, ok := a.node.Whereis("prices")
+	if !ok {
+		t.Fatal("no price server")
+	}
+	waitJS(ctx, t, 15*time.Second, "the tree, with the price server badged as a bottleneck",
+		fmt.Sprintf(`(n => !!n && n.dataset.sev !== "")(document.querySelector('[data-testid="tree-node"][data-pid="%d"]'))`, pid))
+	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="nav-link"]').getAttribute("href")`))
+	if err != nil || href != "/demo/" {
+		t.Fatalf("navigation link to the controls: %q, %v", href, err)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), "demo.png")
+	if *updateDocs {
+		shot = filepath.Join("..", "..", "docs", "img", "demo.png")
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+}
+
+// waitJS evaluates expr until it is true, or fails the test after d.
+func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the page: there is no event to wait on
+	}
+}
+
+// browserTab starts headless Chromium for the test, as the project's
+// browser tests do; it skips without Chromium unless CI=true.
+func browserTab(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found, and CI=true: the browser tests must run (apt-get install chromium)")
+		}
+		t.Skip("chromium not found: apt-get install chromium to run the browser tests")
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1440, 900),
+	)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	return ctx
+}
