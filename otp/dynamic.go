@@ -378,3 +378,46 @@ func (ps *PartitionSupervisor) Count() (ChildCount, error) {
 	}
 	return total, nil
 }
+
+// RestartChild stops the running child pid of the supervisor sup and starts
+// it again from its spec, as an operator does with OTP's terminate_child
+// and restart_child, and returns the new PID. The restart is reported
+// (instrument.Restarted, reason shutdown) and counted on the child, but not
+// against the supervisor's restart intensity: nothing failed.
+func RestartChild(n *Node, sup PID, pid PID) (PID, error) {
+	var fresh PID
+	var err error
+	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { fresh, err = s.restartChild(pid) })
+	if derr != nil {
+		return 0, fmt.Errorf("restart child %v: %w", pid, derr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("restart child %v of %v: %w", pid, sup, err)
+	}
+	return fresh, nil
+}
+
+func (s *supervisor) restartChild(pid PID) (PID, error) {
+	var c *child
+	if s.dynamic {
+		c = s.byPID[pid]
+	} else if i := s.indexOf(pid); i >= 0 {
+		c = s.children[i]
+	}
+	if c == nil {
+		return 0, ErrNotChild
+	}
+	s.stopChildren([]*child{c})
+	if s.dynamic {
+		delete(s.byPID, pid)
+	}
+	c.restarts++
+	if err := s.startChild(c); err != nil {
+		return 0, err
+	}
+	if s.dynamic {
+		s.byPID[c.proc.id] = c
+	}
+	s.node.table.Restarted(s.proc, c.spec.ID, pid, c.proc.id, c.restarts, instrument.ReasonShutdown)
+	return c.proc.id, nil
+}

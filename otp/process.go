@@ -2,6 +2,7 @@ package otp
 
 import (
 	"context"
+	"fmt"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -341,6 +342,17 @@ func (p *process) awaitExit(timeout time.Duration) bool {
 func (p *process) Kill() error {
 	p.requestStop(ErrKilled)
 	return nil
+}
+
+// Restart has the process's supervisor stop it and start it again (see
+// [RestartChild]): a dashboard's restart action. It fails with an error
+// wrapping [ErrWrongType] when the parent is not a supervisor.
+func (p *process) Restart() error {
+	if p.parent == 0 {
+		return fmt.Errorf("restart %v: %w", p.id, ErrNotChild)
+	}
+	_, err := RestartChild(p.node, p.parent, p.id)
+	return err
 }
 
 // deliver appends a message to the system queue.

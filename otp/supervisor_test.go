@@ -272,3 +272,38 @@ func TestChildFailingToStartFailsTheSupervisor(t *testing.T) {
 		t.Fatalf("got %v: the started child must be stopped", got)
 	}
 }
+
+func TestRestartChildOnDemand(t *testing.T) {
+	n := newNode(t)
+	wait := events(t, n)
+	rec := newRecorder()
+	sup := startTree(t, n, rec, otp.OneForOne, "a", "b")
+	old := childPID(t, n, sup, "b")
+	pr := n.Table().Lookup(old)
+	if err := pr.Actions().(interface{ Restart() error }).Restart(); err != nil {
+		t.Fatalf("restart action: %v", err)
+	}
+	ev := wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventRestarted }).(instrument.Restarted)
+	if ev.Old != old || ev.Child != "b" || ev.Reason != instrument.ReasonShutdown || ev.Count != 1 {
+		t.Fatalf("restart event %+v, want b from %v, reason shutdown, count 1", ev, old)
+	}
+	if got := childPID(t, n, sup, "b"); got != ev.New || got == old {
+		t.Fatalf("child b is %v, want the new %v", got, ev.New)
+	}
+	if got := rec.waitFor(t, 4)[2:]; !slices.Equal(got, []string{"stop b", "start b"}) {
+		t.Fatalf("got %v, want b stopped then started, a untouched", got)
+	}
+	// An operator's restart is not a failure: it leaves the intensity alone.
+	for range 5 {
+		pid := childPID(t, n, sup, "a")
+		if _, err := otp.RestartChild(n, sup, pid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n.Table().Lookup(sup) == nil {
+		t.Fatal("the supervisor gave up over restarts nobody caused by failing")
+	}
+	if _, err := otp.RestartChild(n, sup, 999999); !errors.Is(err, otp.ErrNotChild) {
+		t.Fatalf("restart of a stranger: got %v, want ErrNotChild", err)
+	}
+}

@@ -62,6 +62,9 @@ func (h *Handler) actionsFor(pid instrument.PID) ([]ui.ActionView, string) {
 	a := p.Actions()
 	var out []ui.ActionView
 	for _, d := range actionDefs {
+		if d.name == "restart" && !h.supervised(p) {
+			continue // only a supervisor can restart a process
+		}
 		if d.has(a) {
 			v := ui.ActionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger}
 			if d.name == "kill" && h.supervised(p) {
