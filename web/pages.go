@@ -294,7 +294,27 @@ func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.TablesView{PageView: h.page(r, "tables", "Tables", s)}
 	v.Tables, v.Known = h.tables(s)
+	if v.Known {
+		v.Registries = registryViews(h.opts.Table.Registries(), newNames(s))
+	}
 	render(w, r, http.StatusOK, ui.TablesPage(v))
+}
+
+// registryShown is how many entries of each registry the tables page lists.
+const registryShown = 50
+
+func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView {
+	out := make([]ui.RegistryView, 0, len(rs))
+	for _, r := range rs {
+		st := r.RegistryStats()
+		v := ui.RegistryView{Name: st.Name, Kind: st.Kind, Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
+		for _, e := range r.RegistryEntries(registryShown) {
+			v.Rows = append(v.Rows, ui.RegistryRow{Key: e.Key, Proc: nm.ref(e.PID)})
+		}
+		v.More = max(st.Entries-len(v.Rows), 0)
+		out = append(out, v)
+	}
+	return out
 }
 
 // tables lists the owned tables the process table reports, when the

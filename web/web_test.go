@@ -3,6 +3,7 @@ package web
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -616,5 +617,44 @@ func TestAppLinksInNavigation(t *testing.T) {
 	}
 	if strings.Contains(body, "javascript:") || strings.Contains(body, "<b>bad</b>") {
 		t.Errorf("an app link's text or a javascript: address reached the page unescaped")
+	}
+}
+
+// fakeRegistry reports a registry the way a runtime would.
+type fakeRegistry struct {
+	name    string
+	entries []instrument.RegistryEntry
+}
+
+func (r fakeRegistry) RegistryStats() instrument.RegistryStats {
+	return instrument.RegistryStats{Name: r.name, Kind: "unique", Keys: len(r.entries), Entries: len(r.entries)}
+}
+
+func (r fakeRegistry) RegistryEntries(limit int) []instrument.RegistryEntry {
+	return r.entries[:min(limit, len(r.entries))]
+}
+
+func TestTablesPageListsRegistries(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	_, body := f.get(t, "tables")
+	if !strings.Contains(body, "cannot list registries") {
+		t.Errorf("without the process table: no note that registries cannot be listed")
+	}
+	var entries []instrument.RegistryEntry
+	for i := range registryShown + 3 {
+		entries = append(entries, instrument.RegistryEntry{Key: fmt.Sprintf("session-%03d", i), PID: f.proc.ID()})
+	}
+	entries[0].Key = `<img src=x onerror=alert(1)>`
+	f.table.AddRegistry(fakeRegistry{name: "sessions", entries: entries})
+	g := newFixture(t, "/", Options{Table: f.table})
+	_, body = g.get(t, "tables")
+	if got := strings.Count(body, `data-testid="registry-row"`); got != registryShown {
+		t.Errorf("%d registry rows, want the first %d", got, registryShown)
+	}
+	if !strings.Contains(body, "session-001") || !strings.Contains(body, "and 3 more") {
+		t.Errorf("the registry's keys or its remainder are missing")
+	}
+	if strings.Contains(body, "<img src=x") {
+		t.Errorf("a registry key reached the page unescaped")
 	}
 }

@@ -282,8 +282,24 @@ type TableRow struct {
 // TablesView is the tables page; Known says whether the dashboard can see the process table.
 type TablesView struct {
 	PageView
-	Tables []TableRow
-	Known  bool // the dashboard can see the table (Options.Table is set)
+	Tables     []TableRow
+	Registries []RegistryView
+	Known      bool // the dashboard can see the table (Options.Table is set)
+}
+
+// RegistryView is one registry or scope of process groups, with the first
+// of its entries.
+type RegistryView struct {
+	Name, Kind    string
+	Keys, Entries string
+	Rows          []RegistryRow
+	More          int // entries not listed
+}
+
+// RegistryRow is one key (or group) held by one process.
+type RegistryRow struct {
+	Key  string
+	Proc PidRef
 }
 
 // attrsOf turns a page's extra body attributes into templ attributes.
