@@ -46,7 +46,7 @@ button.warn{background:#c2361c} .hint{color:#5a6272;font-size:13px;margin:6px 0 
 <section><h2>Load</h2><form method="post" action="load">
 <input type="number" name="value" min="0" max="5000" step="any" value="{{.Load}}" aria-label="checkouts per second"> checkouts per second
 <button>Set</button></form>
-<p class="hint">Around 100/s the price server is busy all the time; beyond it, callers queue and time out.</p></section>
+<p class="hint">Each checkout asks the price server for 2 to 4 prices: from about 50 checkouts/s it is busy all the time, and beyond that callers queue and time out.</p></section>
 <section><h2>Price server design</h2><form method="post" action="design">
 {{if .Fixed}}<span class="on" data-testid="design">Fixed: shoppers read prices from the table the server owns</span>
 <input type="hidden" name="fixed" value="false"><button>Back to calling the server</button>

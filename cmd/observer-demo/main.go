@@ -39,7 +39,7 @@ func main() {
 func run() error {
 	cfg := defaultConfig()
 	flag.StringVar(&cfg.Addr, "addr", cfg.Addr, "address the dashboard listens on (loopback by default: it shows the app's internals)")
-	flag.Float64Var(&cfg.Load, "load", cfg.Load, "checkouts started per second; the price server saturates at about 100")
+	flag.Float64Var(&cfg.Load, "load", cfg.Load, "checkouts started per second; the price server saturates at about 50")
 	flag.Float64Var(&cfg.CrashRate, "crash-rate", cfg.CrashRate, "crashes per second the chaos monkey injects (0 turns it off)")
 	flag.DurationVar(&cfg.PriceCost, "price-cost", cfg.PriceCost, "time the price server spends on one quote")
 	flag.BoolVar(&cfg.Actions, "actions", cfg.Actions, "let the dashboard kill processes, restart children, trace and show state")
