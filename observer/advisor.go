@@ -160,15 +160,19 @@ func (a *advisor) active(k fkey) bool {
 }
 
 // end closes a tick: findings not evaluated read as off (their subject
-// exited or cooled below every threshold), held ones expire. It returns
-// the active findings, most severe first.
-func (a *advisor) end(now time.Time) []Finding {
+// cooled below every threshold), and go at once when their subject has
+// exited (gone says so): a bottleneck on a process that no longer exists
+// only confuses. Held ones expire. It returns the active findings, most
+// severe first.
+func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 	for k, s := range a.states {
 		switch {
 		case !s.hold.IsZero():
 			if now.After(s.hold) {
 				delete(a.states, k)
 			}
+		case !s.evaluated && k.pid != 0 && gone(k.pid):
+			delete(a.states, k)
 		case !s.evaluated:
 			a.step(k, s, levelOff)
 		}

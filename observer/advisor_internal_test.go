@@ -3,6 +3,8 @@ package observer
 import (
 	"testing"
 	"time"
+
+	"github.com/go-observer/observer/instrument"
 )
 
 // A finding turns on at the on level, holds between the levels and clears
@@ -28,7 +30,7 @@ func TestHysteresis(t *testing.T) {
 		at = at.Add(time.Second)
 		a.begin(at)
 		a.eval(k, s.lvl, func() Finding { return Finding{Severity: SeverityWarning} })
-		got := len(a.end(at)) == 1
+		got := len(a.end(at, alive)) == 1
 		if got != s.want {
 			t.Errorf("step %d (%v): got on=%v, want %v", i, s.lvl, got, s.want)
 		}
@@ -46,13 +48,13 @@ func TestUnevaluatedAndHeld(t *testing.T) {
 	a.eval(k, levelOn, func() Finding { return Finding{} })
 	held := fkey{kind: KindLinkedTask, pid: 2}
 	a.raise(held, Finding{}, at.Add(3*time.Second))
-	if got := len(a.end(at)); got != 2 {
+	if got := len(a.end(at, alive)); got != 2 {
 		t.Fatalf("findings: got %d, want 2", got)
 	}
 	for i := range 2 {
 		at = at.Add(time.Second)
 		a.begin(at)
-		a.end(at)
+		a.end(at, alive)
 		if a.active(k) != (i == 0) {
 			t.Errorf("tick %d: bottleneck active %v, want %v", i, a.active(k), i == 0)
 		}
@@ -62,8 +64,29 @@ func TestUnevaluatedAndHeld(t *testing.T) {
 	}
 	at = at.Add(2 * time.Second)
 	a.begin(at)
-	a.end(at)
+	a.end(at, alive)
 	if a.active(held) {
 		t.Error("held finding kept after its hold")
+	}
+}
+
+// alive says no process has exited.
+func alive(instrument.PID) bool { return false }
+
+// A finding whose subject has exited goes at once, without waiting out
+// the ticks that keep a cooling one from flapping.
+func TestFindingOfExitedProcessGoesAtOnce(t *testing.T) {
+	a := newAdvisor(nil)
+	at := time.Unix(0, 0)
+	k := fkey{kind: KindBottleneck, pid: 9}
+	a.begin(at)
+	a.eval(k, levelOn, func() Finding { return Finding{} })
+	if got := len(a.end(at, alive)); got != 1 {
+		t.Fatalf("findings: got %d, want 1", got)
+	}
+	at = at.Add(time.Second)
+	a.begin(at)
+	if got := len(a.end(at, func(pid instrument.PID) bool { return pid == 9 })); got != 0 {
+		t.Fatalf("a tick after its subject exited: %d findings, want 0", got)
 	}
 }

@@ -115,7 +115,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	graph := waitGraph(m.edges, m.procs.live)
 	m.adv.begin(wall)
 	m.advise(wall, graph)
-	findings := m.adv.end(wall)
+	findings := m.adv.end(wall, func(pid instrument.PID) bool { return m.table.Lookup(pid) == nil })
 
 	hot := m.hotSet(findings)
 	procs := make([]Process, 0, len(hot))
