@@ -151,7 +151,9 @@
     }
     if (svg.parentNode !== wrap) { wrap.textContent = ""; wrap.appendChild(svg); }
     var h = d3.hierarchy(data, function (d) { return d.children; });
-    d3.tree().nodeSize([DY, DX]).separation(function (a, b) { return a.parent === b.parent ? 1 : 1.25; })(h);
+    // A finding's badge sits above its node: leave it a row of its own.
+    var badged = function (d) { var x = d.data.n && d.data.n.x; return x === "critical" || x === "warning"; };
+    d3.tree().nodeSize([DY, DX]).separation(function (a, b) { return (a.parent === b.parent ? 1 : 1.25) + (badged(a) || badged(b) ? 0.8 : 0); })(h);
     pos.clear();
     var x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     h.each(function (d) {
