@@ -160,10 +160,10 @@ func (a *advisor) active(k fkey) bool {
 }
 
 // end closes a tick: findings not evaluated read as off (their subject
-// cooled below every threshold), and go at once when their subject has
-// exited (gone says so): a bottleneck on a process that no longer exists
-// only confuses. Held ones expire. It returns the active findings, most
-// severe first.
+// cooled below every threshold or exited); a finding about a process's
+// load goes at once when the process has exited (gone says so), since a
+// bottleneck on a process that no longer exists only confuses. Held ones
+// expire. It returns the active findings, most severe first.
 func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 	for k, s := range a.states {
 		switch {
@@ -171,7 +171,7 @@ func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 			if now.After(s.hold) {
 				delete(a.states, k)
 			}
-		case !s.evaluated && k.pid != 0 && gone(k.pid):
+		case !s.evaluated && loadKind(k.kind) && gone(k.pid):
 			delete(a.states, k)
 		case !s.evaluated:
 			a.step(k, s, levelOff)
@@ -205,4 +205,11 @@ func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 func (a *advisor) watches(pid instrument.PID) bool {
 	_, ok := a.subjects[pid]
 	return ok || a.pending[pid]
+}
+
+// loadKind reports whether findings of kind k describe a live process's
+// load: they mean nothing once it has exited. Others (a storm that ended in
+// the supervisor giving up, say) tell what happened and stay their while.
+func loadKind(k FindingKind) bool {
+	return k == KindBottleneck || k == KindCastFlood || k == KindReadHeavy
 }
