@@ -54,7 +54,10 @@ func (r *relay) HandleCall(ctx context.Context, req int) (int, error) {
 func TestWaitChainNamesDeepest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := node(t)
-		c, err := otp.Start[int, int](n, &sleeper{d: 10 * time.Millisecond}, otp.Name("ledger"))
+		// 7 ms, not 10: in the bubble's exact time a handler that divides
+		// the 1 s tick ends at the very instant of every sample, and the
+		// sampler may then see accounts between two calls to ledger.
+		c, err := otp.Start[int, int](n, &sleeper{d: 7 * time.Millisecond}, otp.Name("ledger"))
 		if err != nil {
 			t.Fatal(err)
 		}
