@@ -35,6 +35,10 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 	defer a.stop(log)
 	sub := a.obs.Subscribe()
 	defer sub.Close()
+	// Kinds are gathered from the table: tasks live for a few milliseconds,
+	// so a snapshot may never hold one; their spawn events do.
+	spawns := a.node.Table().Subscribe(1 << 16)
+	defer spawns.Close()
 
 	// Within 10 s: every kind, restarts, and the bottleneck.
 	want := map[string]bool{}
@@ -48,6 +52,10 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 	deadline := time.After(10 * time.Second)
 	for prices == 0 || !restarts || missing(want) != "" {
 		select {
+		case ev := <-spawns.C():
+			if sp, ok := ev.(instrument.Spawned); ok {
+				want[sp.ProcKind.String()] = true
+			}
 		case s := <-sub.C():
 			for _, p := range a.obs.Processes(observer.Query{}) {
 				want[p.Kind] = true
