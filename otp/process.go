@@ -164,25 +164,18 @@ func (p *process) removeHook(ref MonitorRef) {
 	p.mu.Unlock()
 }
 
-func (p *process) main() {
-	pprof.SetGoroutineLabels(p.labels)
-	var reason error
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				reason = instrument.NewPanicError(v)
-			}
-		}()
-		reason = p.impl.run(p)
-	}()
-	if reason != errHibernated {
-		p.exit(reason)
-	}
-}
+func (p *process) main() { p.live(func() error { return p.impl.run(p) }) }
 
 // resume runs a hibernated server again, on a goroutine started by
 // whoever woke it, with the process's pprof labels.
 func (p *process) resume() {
+	p.live(func() error { return p.impl.(interface{ resume(*process) error }).resume(p) })
+}
+
+// live runs body as the process on this goroutine: labelled for pprof, a
+// panic recovered as the exit reason, and the process exited afterwards
+// unless it hibernated.
+func (p *process) live(body func() error) {
 	pprof.SetGoroutineLabels(p.labels)
 	var reason error
 	func() {
@@ -191,7 +184,7 @@ func (p *process) resume() {
 				reason = instrument.NewPanicError(v)
 			}
 		}()
-		reason = p.impl.(interface{ resume(*process) error }).resume(p)
+		reason = body()
 	}()
 	if reason != errHibernated {
 		p.exit(reason)
