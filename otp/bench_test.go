@@ -41,21 +41,26 @@ func benchCast[M any](b *testing.B, senders int, m M) {
 	ref, _ := otp.Start(n, s)
 	b.ReportAllocs()
 	b.ResetTimer()
+	fanOut(b.N, senders, func() { otp.Cast(ref, m) })
+	<-s.done
+}
+
+// fanOut calls send n times in all from senders goroutines, and waits.
+func fanOut(n, senders int, send func()) {
 	var wg sync.WaitGroup
-	per := b.N / senders
+	per := n / senders
 	for i := range senders {
 		k := per
 		if i == 0 {
-			k += b.N - per*senders
+			k += n - per*senders
 		}
 		wg.Go(func() {
 			for range k {
-				otp.Cast(ref, m)
+				send()
 			}
 		})
 	}
 	wg.Wait()
-	<-s.done
 }
 
 func benchChan[M any](b *testing.B, senders int, m M) {
@@ -69,20 +74,7 @@ func benchChan[M any](b *testing.B, senders int, m M) {
 	}()
 	b.ReportAllocs()
 	b.ResetTimer()
-	var wg sync.WaitGroup
-	per := b.N / senders
-	for i := range senders {
-		k := per
-		if i == 0 {
-			k += b.N - per*senders
-		}
-		wg.Go(func() {
-			for range k {
-				c <- m
-			}
-		})
-	}
-	wg.Wait()
+	fanOut(b.N, senders, func() { c <- m })
 	<-done
 }
 
