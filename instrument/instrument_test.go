@@ -17,19 +17,23 @@ func TestCountersDeriveDepthWaitingAndBusy(t *testing.T) {
 	for range 3 {
 		p.CallEnqueued()
 	}
+	p.HandedOff(true)
 	p.Enqueued()
-	p.Dequeued()
+	p.HandlerStart(false)
 	c := p.Load(instrument.Now())
-	if c.Depth() != 3 || c.Waiting() != 3 || !c.InHandler() {
-		t.Fatalf("depth %d waiting %d in handler %v; want 3, 3, true", c.Depth(), c.Waiting(), c.InHandler())
+	if c.Depth() != 4 || c.Waiting() != 4 || !c.InHandler() {
+		t.Fatalf("depth %d waiting %d in handler %v; want 4, 4, true", c.Depth(), c.Waiting(), c.InHandler())
+	}
+	// A cast counts as handled once the next message is taken.
+	p.HandlerEnd(0, false)
+	if c := p.Load(instrument.Now()); c.Handled != 0 || !c.InHandler() {
+		t.Fatalf("after the cast's handler: handled %d, in handler %v; want 0, true until the next message", c.Handled, c.InHandler())
 	}
 	// A slow handler is timed every time once one is seen.
 	var total time.Duration
-	for i := range instrument.BusySampleEvery + 2 {
-		start := p.HandlerStart()
-		if i > 0 {
-			p.Dequeued()
-		}
+	for range instrument.BusySampleEvery + 2 {
+		p.CallEnqueued()
+		start := p.HandlerStart(true)
 		if start != 0 {
 			time.Sleep(2 * instrument.SlowHandler)
 			total += 2 * instrument.SlowHandler
@@ -37,8 +41,12 @@ func TestCountersDeriveDepthWaitingAndBusy(t *testing.T) {
 		p.HandlerEnd(start, true)
 	}
 	c = p.Load(instrument.Now())
-	if c.Handled != instrument.BusySampleEvery+2 || c.CallsDone != c.Handled {
-		t.Fatalf("handled %d, calls done %d; want %d each", c.Handled, c.CallsDone, instrument.BusySampleEvery+2)
+	if want := uint64(instrument.BusySampleEvery + 2); c.CallsDone != want || c.Handled != want+1 || c.InHandler() || c.Depth() != 4 || c.Waiting() != 4 {
+		t.Fatalf("handled %d, calls done %d, in handler %v, depth %d, waiting %d; want %d, %d, false, 4, 4",
+			c.Handled, c.CallsDone, c.InHandler(), c.Depth(), c.Waiting(), want+1, want)
+	}
+	if p.Pending() != 4 {
+		t.Fatalf("pending %d, want 4", p.Pending())
 	}
 	if c.BusyNanos < int64(total) {
 		t.Fatalf("busy %v, want at least the %v slept in timed handlers", time.Duration(c.BusyNanos), total)

@@ -56,21 +56,28 @@ type Proc struct {
 	restarts  atomic.Uint32
 	actions   atomic.Pointer[actionsBox]
 
-	// Written by senders.
+	// Written by senders: messages appended to the queue (calls included),
+	// the calls among them, and casts and calls handed straight to the
+	// process.
 	enqueued atomic.Uint64
-	calls    atomic.Uint64
-	_        [48]byte // keep the owner's counters off the senders' cache line
+	qcalls   atomic.Uint64
+	dcasts   atomic.Uint64
+	dcalls   atomic.Uint64
+	_        [32]byte // keep the owner's counters off the senders' cache line
 
-	// Written by the process itself.
-	dequeued  atomic.Uint64
-	handled   atomic.Uint64
-	callsDone atomic.Uint64
+	// Written by the process itself. Each progress counter is twice the
+	// messages of its kind handled, plus one while one is being handled:
+	// one atomic add when a message is taken, one when it is done, and a
+	// single add of two between two casts in a row.
+	castProg  atomic.Uint64
+	callProg  atomic.Uint64
 	busyNanos atomic.Int64
 	busySince atomic.Int64
 	head      atomic.Int64
 	blockedOn atomic.Uint64
 	sampled   uint32 // messages since the last timed one; the owner's alone
 	slow      bool   // the last timed handler was slow: time every one
+	castOpen  bool   // the last cast taken is not yet counted handled
 	lastEnd   int64  // when the last timed handler returned; the owner's alone
 
 	mu       sync.Mutex
@@ -130,27 +137,52 @@ func (p *Proc) AddRestart() { p.restarts.Add(1) }
 
 // --- hot path: senders ---
 
-// Enqueued counts one message put in the mailbox and returns the count so
-// far, which a mailbox may use to stamp one message in HeadStampEvery.
-// Senders call it.
+// Enqueued counts one message appended to the mailbox's queue and returns
+// how many have been, calls included. A mailbox that counts under its
+// queue's lock may use the count as the message's position (see
+// [Proc.Queued]). Senders call it.
 func (p *Proc) Enqueued() uint64 { return p.enqueued.Add(1) }
 
-// CallEnqueued counts one call request put in the mailbox: a message whose
-// sender now waits for the reply. It returns the count of all messages.
+// CallEnqueued counts one call request appended to the queue: a message
+// whose sender now waits for the reply. It returns what Enqueued returns.
 func (p *Proc) CallEnqueued() uint64 {
-	p.calls.Add(1)
+	p.qcalls.Add(1)
 	return p.enqueued.Add(1)
 }
 
+// HandedOff counts one message handed straight to the process, past its
+// queue: a mailbox's fast lane while the queue is empty. call says whether
+// it is a call request.
+func (p *Proc) HandedOff(call bool) {
+	if call {
+		p.dcalls.Add(1)
+	} else {
+		p.dcasts.Add(1)
+	}
+}
+
+// Queued returns the count Enqueued and CallEnqueued have reached.
+func (p *Proc) Queued() uint64 { return p.enqueued.Load() }
+
 // --- hot path: the process itself ---
+//
+// Only the process's own goroutine may call these.
 
-// Dequeued counts one message taken from the mailbox by the process. Only
-// the process's own goroutine may call it, and the methods below.
-func (p *Proc) Dequeued() { p.dequeued.Add(1) }
-
-// HandlerStart is called just before a handler runs. It returns a timestamp
-// to pass to [Proc.HandlerEnd], or 0 when this message is not timed.
-func (p *Proc) HandlerStart() int64 {
+// HandlerStart is called when the process takes a message and is about to
+// run its handler; call says whether the message is a call request. It
+// returns a timestamp to pass to [Proc.HandlerEnd], or 0 when this message
+// is not timed.
+func (p *Proc) HandlerStart(call bool) int64 {
+	switch {
+	case call:
+		p.Idle()
+		p.callProg.Add(1)
+	case p.castOpen:
+		p.castProg.Add(2) // the last cast is done, this one starts
+	default:
+		p.castProg.Add(1)
+		p.castOpen = true
+	}
 	if !p.slow {
 		if p.sampled++; p.sampled < BusySampleEvery {
 			return 0
@@ -162,8 +194,10 @@ func (p *Proc) HandlerStart() int64 {
 	return t
 }
 
-// HandlerEnd is called when the handler returns, with HandlerStart's result.
-// call says whether the message was a call, now answered.
+// HandlerEnd is called when the handler returns, with HandlerStart's
+// result. A call is counted handled at once, before its reply goes out, so
+// that a caller holding its reply sees it counted. A cast is counted when
+// the process takes its next message or calls [Proc.Idle].
 func (p *Proc) HandlerEnd(start int64, call bool) {
 	if start != 0 {
 		end := Now()
@@ -182,9 +216,18 @@ func (p *Proc) HandlerEnd(start int64, call bool) {
 		p.slow = d >= int64(SlowHandler)
 	}
 	if call {
-		p.callsDone.Add(1)
+		p.callProg.Add(1)
 	}
-	p.handled.Add(1)
+}
+
+// Idle counts the last cast handled, if it is not yet. The process calls it
+// before it waits for mail and before it turns to other work (system
+// messages, exiting), so that it is never seen in a handler it has left.
+func (p *Proc) Idle() {
+	if p.castOpen {
+		p.castProg.Add(1)
+		p.castOpen = false
+	}
 }
 
 // SetHead records the enqueue time of the oldest message still queued, as
@@ -226,18 +269,20 @@ func (c Counters) InHandler() bool { return c.Dequeued != c.Handled }
 // running handler's time so far when it is being timed.
 func (p *Proc) Load(now int64) Counters {
 	// Read the consumer side first so that Depth never underflows.
+	casts, calls := p.castProg.Load(), p.callProg.Load()
 	c := Counters{
-		Handled:   p.handled.Load(),
-		CallsDone: p.callsDone.Load(),
-		Dequeued:  p.dequeued.Load(),
+		Handled:   casts/2 + calls/2,
+		CallsDone: calls / 2,
+		Dequeued:  (casts+1)/2 + (calls+1)/2,
 		BusyNanos: p.busyNanos.Load(),
 		Head:      p.head.Load(),
 		BlockedOn: PID(p.blockedOn.Load()),
 		Restarts:  p.restarts.Load(),
 		Status:    Status(p.status.Load()),
 	}
-	c.Calls = p.calls.Load()
-	c.Enqueued = p.enqueued.Load()
+	dcalls := p.dcalls.Load()
+	c.Calls = p.qcalls.Load() + dcalls
+	c.Enqueued = p.enqueued.Load() + p.dcasts.Load() + dcalls
 	if s := p.busySince.Load(); s != 0 && now > s {
 		c.BusyNanos += now - s
 	}
@@ -324,7 +369,15 @@ func (p *Proc) Actions() Actions {
 	return nil
 }
 
-// Pending returns the messages counted as enqueued and not yet dequeued:
-// a runtime's owner checks it, after announcing that it is about to park,
-// to see whether a message is on its way.
-func (p *Proc) Pending() uint64 { return p.enqueued.Load() - p.dequeued.Load() }
+// Pending returns the messages counted as enqueued and not yet taken: a
+// runtime's owner checks it, after announcing that it is about to park, to
+// see whether a message is on its way. A hand-off counted after the owner
+// took it reads as none pending.
+func (p *Proc) Pending() uint64 {
+	casts, calls := p.castProg.Load(), p.callProg.Load()
+	taken := (casts+1)/2 + (calls+1)/2
+	if in := p.enqueued.Load() + p.dcasts.Load() + p.dcalls.Load(); in > taken {
+		return in - taken
+	}
+	return 0
+}

@@ -47,8 +47,7 @@ func bigTable(n int) (*instrument.Table, []*instrument.Proc) {
 func churn(p *instrument.Proc, k int) {
 	for range k {
 		p.CallEnqueued()
-		p.Dequeued()
-		p.HandlerEnd(p.HandlerStart(), true)
+		p.HandlerEnd(p.HandlerStart(true), true)
 	}
 }
 
@@ -212,8 +211,7 @@ func BenchmarkCounters(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				p.CallEnqueued()
-				p.Dequeued()
-				p.HandlerEnd(p.HandlerStart(), true)
+				p.HandlerEnd(p.HandlerStart(true), true)
 			}
 		})
 	}

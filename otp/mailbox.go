@@ -8,7 +8,7 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
-// mailboxChan is the capacity of a mailbox's channel: a few calls pass
+// mailboxChan is the capacity of a mailbox's channel: a few messages pass
 // through it without a lock; beyond it, messages queue in the list.
 const mailboxChan = 4
 
@@ -36,47 +36,59 @@ type envelope[M, R any] struct {
 }
 
 // segment is a run of queued envelopes. Senders append at n under the
-// mailbox lock; the owner reads entries below the n it last saw, without
-// the lock.
+// mailbox lock; the owner reads without it, as far as the process's queue
+// count says entries are written.
 type segment[M, R any] struct {
-	next *segment[M, R]
-	n    int // entries written; guarded by the mailbox lock
+	next *segment[M, R] // written under the mailbox lock, before the count that makes it visible
+	n    int            // entries written; guarded by the mailbox lock
 	buf  []envelope[M, R]
 }
 
-// mailbox is a server's unbounded FIFO queue. Casts append to a list under
-// a lock, and the owner reads what was appended without it, taking the
-// lock once per run of messages: a cast never blocks, and a flood costs
-// one short lock per message on the sender's side only. A call passes
-// through a small channel while the list is empty, which costs no more
-// than a bare channel request; once the list is in use every message goes
-// to it until the owner has caught up, so order from each sender is kept.
+// mailbox is a server's unbounded FIFO queue.
+//
+// A message passes through a small channel while the channel has room and
+// the list is not in use: to an idle server, a cast or call costs no more
+// than a bare channel send. Beyond that, messages append to a list of
+// segments under a lock and count themselves in the process's record under
+// the same lock: the count is then also the list's length so far, and the
+// owner reads entries up to it without the lock, taking the lock only to
+// recycle a drained segment and when it has caught up. A send never
+// blocks.
+//
+// Order from each sender is kept: once one message went to the list, every
+// message goes there until the owner has caught up and reset it, and the
+// owner always empties the channel before it reads the list, since what is
+// in the channel was sent before the list came into use (or by a sender
+// with nothing in the list).
 type mailbox[M, R any] struct {
 	ch          chan envelope[M, R]
 	overflowing atomic.Bool // the list is in use: senders must append to it
 	closed      atomic.Bool
 	hibernated  atomic.Uint32 // 1 while the owner has no goroutine; see server.idle
 
-	mu         sync.Mutex
-	head, tail *segment[M, R] // the list, oldest segment first; nil until the first cast
-	small      *segment[M, R] // the first segment, reused whenever the owner catches up
-	free       *segment[M, R] // drained big segments
-	nfree      int
-	_          [64]byte // keep the owner's fields off the senders' cache line
+	mu          sync.Mutex
+	first, tail *segment[M, R] // the list, oldest segment first; nil while it is not in use
+	small       *segment[M, R] // the first segment, reused whenever the owner catches up
+	free        *segment[M, R] // drained big segments
+	nfree       int
+	_           [64]byte // keep the owner's fields off the senders' cache line
 
 	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
 	hibAfter time.Duration // < 0: never hibernate
 	hibTimer *time.Timer
 
-	// The owner's alone: the read position in head, how far it may read
-	// without the lock, an envelope taken while idling, and the call being
+	// The owner's alone: where it reads in the list (head, nil until it
+	// takes first; ri within it), how many queued messages it has taken
+	// and knows of, an envelope taken while idling, and the call being
 	// handled (failed if the handler panics).
-	ri, rn  int
-	held    envelope[M, R]
-	holding bool
-	curCall *callSlot[R]
-	curGen  uint64
-	headed  bool // a head stamp is published
+	head        *segment[M, R]
+	ri          int
+	read, avail uint64
+	held        envelope[M, R]
+	holding     bool
+	curCall     *callSlot[R]
+	curGen      uint64
+	headed      bool // a head stamp is published
 }
 
 func (m *mailbox[M, R]) init() {
@@ -94,15 +106,16 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if m.closed.Load() {
 		return errNoProcFor(p.id)
 	}
-	// Calls take the channel when the list is not in use: the owner is
-	// probably waiting, and a channel hand-off is the quickest way to wake
-	// it. Casts go to the list, which the owner drains in runs.
-	counted := false
-	if e.call != nil && !m.overflowing.Load() {
-		m.count(p, &e)
-		counted = true
+	// While the list is not in use, messages take the channel: the owner
+	// is probably waiting, and a channel hand-off is the quickest way to
+	// wake it. When the channel is full they go to the list, and so do all
+	// messages after them until the owner has caught up.
+	if !m.overflowing.Load() {
 		select {
 		case m.ch <- e:
+			// Counted after the hand-off, before looking for a hibernated
+			// owner: see server.idle.
+			p.proc.HandedOff(e.call != nil)
 			if m.hibernated.Load() != 0 {
 				m.rouse(p)
 			}
@@ -110,15 +123,16 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 		default:
 		}
 	}
+	// One message in HeadStampEvery carries its enqueue time. The count is
+	// read before the lock, so that the clock is too: roughly one in
+	// HeadStampEvery is enough.
+	if p.proc.Queued()%instrument.HeadStampEvery == instrument.HeadStampEvery-1 {
+		e.stamp = instrument.Now()
+	}
 	m.mu.Lock()
 	if m.closed.Load() {
 		m.mu.Unlock()
 		return errNoProcFor(p.id)
-	}
-	if !counted {
-		// Counted under the lock: many senders then take turns on the
-		// counter's cache line instead of fighting over it.
-		m.count(p, &e)
 	}
 	t := m.tail
 	if t == nil || t.n == len(t.buf) {
@@ -126,6 +140,12 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	}
 	t.buf[t.n] = e
 	t.n++
+	// The count publishes the entry to the owner.
+	if e.call != nil {
+		p.proc.CallEnqueued()
+	} else {
+		p.proc.Enqueued()
+	}
 	started := !m.overflowing.Load()
 	if started {
 		m.overflowing.Store(true)
@@ -139,20 +159,6 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 		m.rouse(p)
 	}
 	return nil
-}
-
-// count counts e in the process's record, before it is visible to the
-// owner, and stamps one message in HeadStampEvery with the time.
-func (m *mailbox[M, R]) count(p *process, e *envelope[M, R]) {
-	var n uint64
-	if e.call != nil {
-		n = p.proc.CallEnqueued()
-	} else {
-		n = p.proc.Enqueued()
-	}
-	if n%instrument.HeadStampEvery == 0 {
-		e.stamp = instrument.Now()
-	}
 }
 
 // rouse gives a hibernated owner a goroutine again. Of all the senders,
@@ -173,7 +179,7 @@ func (m *mailbox[M, R]) grow() *segment[M, R] {
 			m.small = &segment[M, R]{buf: make([]envelope[M, R], segFirst)}
 		}
 		s = m.small
-		m.head = s
+		m.first = s
 	case m.free != nil:
 		s, m.free = m.free, m.free.next
 		s.next = nil
@@ -188,10 +194,14 @@ func (m *mailbox[M, R]) grow() *segment[M, R] {
 	return s
 }
 
-// sent catches a call that slipped into the channel after the owner
-// drained it on exit: the caller answers itself.
+// sent catches a message that slipped into the channel as the owner
+// closed it on exit: a cast reports the owner gone, and a call's sender
+// answers itself unless the owner failed the call first.
 func (m *mailbox[M, R]) sent(p *process, e *envelope[M, R]) error {
-	if m.closed.Load() && e.call != nil && e.call.claim(e.gen) {
+	if !m.closed.Load() {
+		return nil
+	}
+	if e.call == nil || e.call.claim(e.gen) {
 		return errNoProcFor(p.id)
 	}
 	return nil
@@ -213,60 +223,84 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		e, m.held, m.holding = m.held, envelope[M, R]{}, false
 		return e, true
 	}
-	if m.ri < m.rn {
-		s := m.head
-		e = s.buf[m.ri]
-		s.buf[m.ri] = envelope[M, R]{}
-		m.ri++
-		return e, true
-	}
-	// Calls in the channel came before anything now in the list: the list
-	// was empty when they were sent.
+	// The channel goes first: a message in it was sent before anything of
+	// its sender's in the list.
 	select {
 	case e = <-m.ch:
 		return e, e.stamp != wakeStamp
 	default:
 	}
-	if m.overflowing.Load() && m.refill() {
-		return m.receive(p, wait)
+	if m.read < m.avail {
+		return m.take(), true
 	}
-	if !wait {
-		return e, false
+	if m.overflowing.Load() && m.refill(p) {
+		// Entries counted since the channel was looked at may come from a
+		// sender whose earlier message went to the channel meanwhile.
+		select {
+		case e = <-m.ch:
+			if e.stamp != wakeStamp {
+				return e, true
+			}
+		default:
+		}
+		return m.take(), true
 	}
 	if m.headed {
 		m.headed = false
 		p.proc.SetHead(0)
 	}
+	p.proc.Idle()
+	if !wait {
+		return e, false
+	}
 	e = <-m.ch
 	return e, e.stamp != wakeStamp
 }
 
-// refill takes the lock to see how far the owner may read, moving to the
-// next segment when head is read to its end. It reports whether there is
-// something to read; when the owner has caught up, senders may use the
-// channel again.
-func (m *mailbox[M, R]) refill() bool {
+// take returns the next envelope of the list; the owner knows it is there.
+func (m *mailbox[M, R]) take() envelope[M, R] {
+	s := m.head
+	if s == nil {
+		// The list restarted after the owner caught up. first was set
+		// under the lock before the count the owner read.
+		s, m.head, m.ri = m.first, m.first, 0
+	}
+	if m.ri == len(s.buf) {
+		next := s.next
+		m.mu.Lock()
+		m.recycle(s)
+		m.mu.Unlock()
+		s, m.head, m.ri = next, next, 0
+	}
+	e := s.buf[m.ri]
+	m.ri++
+	m.read++
+	return e
+}
+
+// refill reads the queue count to see how far the owner may read. When it
+// has caught up it takes the lock, and if the count still says so, resets
+// the list to its small first segment and lets senders use the channel
+// again. It reports whether there is something to read.
+func (m *mailbox[M, R]) refill(p *process) bool {
+	if m.avail = p.proc.Queued(); m.read < m.avail {
+		return true
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for m.head != nil {
-		h := m.head
-		if m.ri < h.n {
-			m.rn = h.n
-			return true
-		}
-		if h.n < len(h.buf) || h.next == nil {
-			break // read to where senders are writing
-		}
-		m.head, m.ri, m.rn = h.next, 0, 0
-		m.recycle(h)
+	if m.avail = p.proc.Queued(); m.read < m.avail {
+		return true
 	}
-	// Caught up: reset the list to its small first segment.
-	for s := m.head; s != nil; {
+	s := m.head
+	if s == nil {
+		s = m.first
+	}
+	for s != nil {
 		next := s.next
 		m.recycle(s)
 		s = next
 	}
-	m.head, m.tail, m.ri, m.rn = nil, nil, 0, 0
+	m.first, m.tail, m.head, m.ri = nil, nil, nil, 0
 	for m.nfree > keepFree {
 		m.free = m.free.next
 		m.nfree--
@@ -275,7 +309,9 @@ func (m *mailbox[M, R]) refill() bool {
 	return false
 }
 
-// recycle keeps a drained segment for reuse; the lock is held.
+// recycle keeps a drained segment for reuse; the lock is held. Entries are
+// cleared here, not one by one as the owner takes them, so that the owner
+// does not write to the lines senders are writing to.
 func (m *mailbox[M, R]) recycle(s *segment[M, R]) {
 	clear(s.buf[:s.n])
 	s.n, s.next = 0, nil
@@ -301,16 +337,18 @@ func (m *mailbox[M, R]) close(p *process, reason error) {
 	}
 	m.held, m.holding = envelope[M, R]{}, false
 	m.mu.Lock()
-	i := m.ri
-	for s := m.head; s != nil; s = s.next {
-		for _, e := range s.buf[i:s.n] {
+	s, i := m.head, m.ri
+	if s == nil {
+		s, i = m.first, 0
+	}
+	for ; s != nil; s, i = s.next, 0 {
+		for _, e := range s.buf[min(i, s.n):s.n] {
 			if e.call != nil {
 				e.call.fail(e.gen, exit)
 			}
 		}
-		i = 0
 	}
-	m.head, m.tail, m.small, m.free = nil, nil, nil, nil
+	m.first, m.tail, m.head, m.small, m.free = nil, nil, nil, nil, nil
 	m.mu.Unlock()
 	for {
 		select {

@@ -147,9 +147,11 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 	for {
 		// Stop requests and system messages go before the next message.
 		if p.stopping.Load() {
+			p.proc.Idle()
 			return p.stopCause()
 		}
 		if p.hasSys.Load() {
+			p.proc.Idle()
 			if reason, stop := s.handleSys(p, info); stop {
 				return reason
 			}
@@ -157,6 +159,7 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 		}
 		if d := s.dbg.Load(); d != nil && d.suspended.Load() {
 			// Suspended: only system messages and stop requests wake it.
+			p.proc.Idle()
 			<-d.wake
 			continue
 		}
@@ -178,12 +181,11 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 // with reason.
 func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]) (reason error, stop bool) {
 	pr := p.proc
-	pr.Dequeued()
 	if e.stamp != 0 {
 		pr.SetHead(e.stamp)
 		s.mb.headed = true
 	}
-	t := pr.HandlerStart()
+	t := pr.HandlerStart(e.call != nil)
 	if s.dbg.Load() != nil {
 		s.traceMsg(e)
 	}

@@ -52,8 +52,7 @@ func bigTable(b *testing.B, n int, stop <-chan struct{}) *instrument.Table {
 					continue
 				}
 				p.Enqueued()
-				p.Dequeued()
-				st := p.HandlerStart()
+				st := p.HandlerStart(false)
 				p.HandlerEnd(st, false)
 			}
 		}

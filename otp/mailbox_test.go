@@ -1,0 +1,98 @@
+package otp_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/go-observer/observer/otp"
+)
+
+// seqMsg is message seq of sender from.
+type seqMsg struct{ from, seq int }
+
+// orderChecker records, per sender, the last sequence number it handled,
+// casts and calls alike, and the first message that came out of order.
+type orderChecker struct {
+	last    []int
+	handled int
+	bad     error
+}
+
+func (o *orderChecker) see(m seqMsg) {
+	if o.bad == nil && m.seq != o.last[m.from]+1 {
+		o.bad = fmt.Errorf("sender %d: message %d after %d", m.from, m.seq, o.last[m.from])
+	}
+	o.last[m.from] = m.seq
+	o.handled++
+}
+
+func (o *orderChecker) HandleCast(ctx context.Context, m seqMsg) error { o.see(m); return nil }
+
+// HandleCall with from < 0 reports what was seen, without counting itself.
+func (o *orderChecker) HandleCall(ctx context.Context, m seqMsg) (int, error) {
+	if m.from < 0 {
+		return o.handled, o.bad
+	}
+	o.see(m)
+	return o.handled, nil
+}
+
+// TestMailboxKeepsEachSendersOrder floods one server from several senders,
+// each mixing casts with calls, so that messages go through the channel,
+// spill into the list and come back to the channel many times over. Every
+// message must arrive once, and each sender's in the order sent.
+func TestMailboxKeepsEachSendersOrder(t *testing.T) {
+	for _, hib := range []bool{false, true} {
+		t.Run(fmt.Sprintf("hibernating=%v", hib), func(t *testing.T) {
+			n := newNode(t)
+			const senders, each = 6, 20000
+			var opts []otp.Option
+			if hib {
+				opts = append(opts, otp.HibernateAfter(0))
+			}
+			ref, err := otp.Start(n, &orderChecker{last: make([]int, senders)}, opts...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx := context.Background()
+			var wg sync.WaitGroup
+			errs := make(chan error, senders)
+			for from := range senders {
+				wg.Go(func() {
+					for seq := 1; seq <= each; seq++ {
+						m := seqMsg{from, seq}
+						var err error
+						// Runs of casts of varying length, then a call.
+						if (seq*7+from)%23 == 0 {
+							_, err = otp.Call(ctx, ref, m)
+						} else {
+							err = otp.Cast(ref, m)
+						}
+						if err != nil {
+							errs <- fmt.Errorf("sender %d, message %d: %w", from, seq, err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+			handled, err := otp.Call(ctx, ref, seqMsg{from: -1})
+			if err != nil {
+				t.Fatalf("out of order: %v", err)
+			}
+			if handled != senders*each {
+				t.Fatalf("handled %d messages, want %d", handled, senders*each)
+			}
+			c := n.Table().Lookup(ref.PID()).Load(0)
+			if c.Depth() != 0 || c.Handled != senders*each+1 {
+				t.Fatalf("record: depth %d, handled %d; want 0 and %d", c.Depth(), c.Handled, senders*each+1)
+			}
+		})
+	}
+}
