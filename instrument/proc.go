@@ -16,6 +16,11 @@ const BusySampleEvery = 16
 // clock read is then noise next to the work.
 const SlowHandler = 20 * time.Microsecond
 
+// castBatch is how many casts handled in a row a process counts at once.
+// Until they are counted, and until the process idles, the record shows
+// them as taken and not yet handled.
+const castBatch = 16
+
 // HeadStampEvery is how often a mailbox stamps a message with its enqueue time
 // (see [Proc.SetHead]).
 const HeadStampEvery = 32
@@ -67,8 +72,8 @@ type Proc struct {
 
 	// Written by the process itself. Each progress counter is twice the
 	// messages of its kind handled, plus one while one is being handled:
-	// one atomic add when a message is taken, one when it is done, and a
-	// single add of two between two casts in a row.
+	// one atomic add when a message is taken and one when it is done, but
+	// casts in a row are counted in batches (see castBatch).
 	castProg  atomic.Uint64
 	callProg  atomic.Uint64
 	busyNanos atomic.Int64
@@ -78,6 +83,7 @@ type Proc struct {
 	sampled   uint32 // messages since the last timed one; the owner's alone
 	slow      bool   // the last timed handler was slow: time every one
 	castOpen  bool   // the last cast taken is not yet counted handled
+	castsDone uint32 // casts handled before it and not yet counted either
 	lastEnd   int64  // when the last timed handler returned; the owner's alone
 
 	mu       sync.Mutex
@@ -178,7 +184,12 @@ func (p *Proc) HandlerStart(call bool) int64 {
 		p.Idle()
 		p.callProg.Add(1)
 	case p.castOpen:
-		p.castProg.Add(2) // the last cast is done, this one starts
+		// The last cast is done and this one starts: counted in batches,
+		// and whenever the process idles.
+		if p.castsDone++; p.castsDone == castBatch {
+			p.castProg.Add(2 * castBatch)
+			p.castsDone = 0
+		}
 	default:
 		p.castProg.Add(1)
 		p.castOpen = true
@@ -197,7 +208,9 @@ func (p *Proc) HandlerStart(call bool) int64 {
 // HandlerEnd is called when the handler returns, with HandlerStart's
 // result. A call is counted handled at once, before its reply goes out, so
 // that a caller holding its reply sees it counted. A cast is counted when
-// the process takes its next message or calls [Proc.Idle].
+// the process takes its next message or calls [Proc.Idle], and casts in a
+// row are counted in batches: a record may show up to 16 casts as taken
+// and not yet handled while the process is busy.
 func (p *Proc) HandlerEnd(start int64, call bool) {
 	if start != 0 {
 		end := Now()
@@ -225,8 +238,8 @@ func (p *Proc) HandlerEnd(start int64, call bool) {
 // messages, exiting), so that it is never seen in a handler it has left.
 func (p *Proc) Idle() {
 	if p.castOpen {
-		p.castProg.Add(1)
-		p.castOpen = false
+		p.castProg.Add(2*uint64(p.castsDone) + 1)
+		p.castsDone, p.castOpen = 0, false
 	}
 }
 

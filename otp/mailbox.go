@@ -1,6 +1,7 @@
 package otp
 
 import (
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -20,6 +21,14 @@ const (
 	segFirst = 8   // entries in the first segment
 	segBig   = 128 // entries in every further segment
 	keepFree = 8   // big segments kept for reuse once the owner catches up
+
+	// longQueue is the list length, in segments, from which each send
+	// yields the processor: about a thousand queued messages.
+	longQueue = 8
+
+	// lockTries is how often a sender tries the lock, yielding between
+	// tries, before it queues on it.
+	lockTries = 32
 )
 
 // wakeStamp marks an envelope that carries no message: it only wakes the
@@ -61,16 +70,19 @@ type segment[M, R any] struct {
 // in the channel was sent before the list came into use (or by a sender
 // with nothing in the list).
 type mailbox[M, R any] struct {
+	_           [64]byte // what senders read per message gets a cache line of its own
 	ch          chan envelope[M, R]
 	overflowing atomic.Bool // the list is in use: senders must append to it
 	closed      atomic.Bool
 	hibernated  atomic.Uint32 // 1 while the owner has no goroutine; see server.idle
+	_           [64]byte      // keep what the owner reads per message off the senders' lock
 
 	mu          sync.Mutex
 	first, tail *segment[M, R] // the list, oldest segment first; nil while it is not in use
 	small       *segment[M, R] // the first segment, reused whenever the owner catches up
 	free        *segment[M, R] // drained big segments
 	nfree       int
+	nsegs       int      // segments in the list: its length, to within a segment
 	_           [64]byte // keep the owner's fields off the senders' cache line
 
 	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
@@ -129,7 +141,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if p.proc.Queued()%instrument.HeadStampEvery == instrument.HeadStampEvery-1 {
 		e.stamp = instrument.Now()
 	}
-	m.mu.Lock()
+	m.lock()
 	if m.closed.Load() {
 		m.mu.Unlock()
 		return errNoProcFor(p.id)
@@ -140,6 +152,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	}
 	t.buf[t.n] = e
 	t.n++
+	long := m.nsegs > longQueue
 	// The count publishes the entry to the owner.
 	if e.call != nil {
 		p.proc.CallEnqueued()
@@ -158,7 +171,31 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if m.hibernated.Load() != 0 {
 		m.rouse(p)
 	}
+	if long {
+		// The BEAM charges a sender for the length of the queue it sends
+		// to, so that a flood slows down before it swamps the receiver.
+		// Here the sender yields the processor once: it does not block,
+		// and the owner gets a chance to run.
+		runtime.Gosched()
+	}
 	return nil
+}
+
+// lock takes the senders' lock. A sender that finds it taken yields and
+// tries again a few times before it queues on it. A goroutine can be
+// preempted while it holds a sync.Mutex, and senders queued behind it
+// past a millisecond put the mutex in its starvation mode, where every
+// unlock hands the lock to a parked goroutine: many senders flooding one
+// server then crawl at a context switch per message. (The runtime's own
+// lock, which a channel takes, cannot be preempted.)
+func (m *mailbox[M, R]) lock() {
+	for range lockTries {
+		if m.mu.TryLock() {
+			return
+		}
+		runtime.Gosched()
+	}
+	m.mu.Lock()
 }
 
 // rouse gives a hibernated owner a goroutine again. Of all the senders,
@@ -191,6 +228,7 @@ func (m *mailbox[M, R]) grow() *segment[M, R] {
 		m.tail.next = s
 	}
 	m.tail = s
+	m.nsegs++
 	return s
 }
 
@@ -269,6 +307,7 @@ func (m *mailbox[M, R]) take() envelope[M, R] {
 		next := s.next
 		m.mu.Lock()
 		m.recycle(s)
+		m.nsegs--
 		m.mu.Unlock()
 		s, m.head, m.ri = next, next, 0
 	}
@@ -300,7 +339,7 @@ func (m *mailbox[M, R]) refill(p *process) bool {
 		m.recycle(s)
 		s = next
 	}
-	m.first, m.tail, m.head, m.ri = nil, nil, nil, 0
+	m.first, m.tail, m.head, m.ri, m.nsegs = nil, nil, nil, 0, 0
 	for m.nfree > keepFree {
 		m.free = m.free.next
 		m.nfree--
