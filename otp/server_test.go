@@ -61,6 +61,32 @@ func TestCallTimeout(t *testing.T) {
 	})
 }
 
+// TestCallTimeoutOnTheRealClock runs timeouts outside a synctest bubble,
+// where the watchdog ticks on the kernel's timer (on Linux) instead of the
+// runtime's: a timeout fires, never early, and again after the watchdog
+// has parked with no call waiting.
+func TestCallTimeoutOnTheRealClock(t *testing.T) {
+	n := newNode(t)
+	gate := make(chan struct{})
+	defer close(gate)
+	ref, _ := otp.Start(n, &counter{})
+	blocked, _ := otp.Start(n, &counter{gate: gate})
+	otp.Cast(blocked, msg{arg: 1}) // its handler waits for the gate; calls queue behind it
+	const timeout = 30 * time.Millisecond
+	for i := range 3 {
+		start := time.Now()
+		_, err := otp.CallTimeout(context.Background(), blocked, msg{op: "get"}, timeout)
+		if waited := time.Since(start); !errors.Is(err, otp.ErrTimeout) || waited < timeout {
+			t.Fatalf("call %d: got %v after %v; want ErrTimeout after at least %v", i, err, waited, timeout)
+		}
+		// A call that is answered leaves no call waiting: the watchdog
+		// parks until the next one.
+		if _, err := otp.Call(context.Background(), ref, msg{op: "get"}); err != nil {
+			t.Fatalf("call %d to a free server: %v", i, err)
+		}
+	}
+}
+
 func TestCallDeadProcess(t *testing.T) {
 	n := newNode(t)
 	ref, _ := otp.Start(n, &counter{})

@@ -33,21 +33,58 @@ type watched struct {
 // pool makes it. A call only marks its slot as waiting, with its timeout;
 // one goroutine per node scans the slots every tick while any call waits,
 // notes when it first saw each use waiting, and fails those waiting longer
-// than their timeout. A timeout therefore fires up to one tick late, never
-// early. The watchdog parks when no call waits; the first call after that
-// wakes it.
+// than their timeout. A timeout therefore fires up to one tick late (a few
+// more milliseconds on a fully loaded machine), never early. The watchdog
+// parks when no call waits; the first call after that wakes it.
 type watchdog struct {
 	parked atomic.Bool
 	mu     sync.Mutex
 	slots  []watched
+	tick   ticker
 	wakeC  chan struct{}
 	stopC  chan struct{}
 	doneC  chan struct{}
 	once   sync.Once
 }
 
+// ticker is what the watchdog sleeps on between scans.
+type ticker interface {
+	start() // tick every watchdogTick from now on
+	stop()  // tick no more until started again
+	// wait blocks until the next tick; false once the watchdog stops.
+	wait(stop <-chan struct{}) bool
+	interrupt() // ends the wait, and every later one; any goroutine may call it
+	release()   // frees the ticker, on the watchdog's goroutine
+}
+
+// goTicker ticks on a runtime ticker: the portable choice, and the one
+// that follows a synctest bubble's fake clock. While it is armed, the
+// scheduler of the P that holds it reads the clock at every goroutine
+// switch, a few per cent of a call's round trip.
+type goTicker struct{ t *time.Ticker }
+
+func newGoTicker() *goTicker {
+	t := time.NewTicker(watchdogTick)
+	t.Stop()
+	return &goTicker{t}
+}
+
+func (g *goTicker) start()     { g.t.Reset(watchdogTick) }
+func (g *goTicker) stop()      { g.t.Stop() }
+func (g *goTicker) interrupt() {} // wait watches the stop channel
+func (g *goTicker) release()   { g.t.Stop() }
+
+func (g *goTicker) wait(stop <-chan struct{}) bool {
+	select {
+	case <-g.t.C:
+		return true
+	case <-stop:
+		return false
+	}
+}
+
 func newWatchdog() *watchdog {
-	w := &watchdog{wakeC: make(chan struct{}, 1), stopC: make(chan struct{}), doneC: make(chan struct{})}
+	w := &watchdog{tick: newTicker(), wakeC: make(chan struct{}, 1), stopC: make(chan struct{}), doneC: make(chan struct{})}
 	go w.run()
 	return w
 }
@@ -70,33 +107,34 @@ func (w *watchdog) expect() {
 }
 
 func (w *watchdog) stop() {
-	w.once.Do(func() { close(w.stopC) })
+	w.once.Do(func() {
+		close(w.stopC)
+		w.tick.interrupt()
+	})
 	<-w.doneC
 }
 
 func (w *watchdog) run() {
 	defer close(w.doneC)
-	ticker := time.NewTicker(watchdogTick)
-	defer ticker.Stop()
+	defer w.tick.release()
+	w.tick.start()
 	for {
 		if !w.scan() {
 			// No call waits. Say so, then look once more, so that a call
 			// armed meanwhile either sees parked or is seen here.
 			w.parked.Store(true)
 			if !w.scan() {
-				ticker.Stop()
+				w.tick.stop()
 				select {
 				case <-w.wakeC:
 				case <-w.stopC:
 					return
 				}
-				ticker.Reset(watchdogTick)
+				w.tick.start()
 			}
 			w.parked.Store(false)
 		}
-		select {
-		case <-ticker.C:
-		case <-w.stopC:
+		if !w.tick.wait(w.stopC) {
 			return
 		}
 	}

@@ -1,0 +1,5 @@
+//go:build !linux
+
+package otp
+
+func newTicker() ticker { return newGoTicker() }
