@@ -21,6 +21,7 @@ type callSlot[R any] struct {
 	state   atomic.Uint64 // gen<<1 | 1 while a caller waits; the first to CAS it away answers
 	timeout atomic.Int64  // of the current use, for the watchdog
 	gen     uint64        // the caller's alone
+	last    int64         // the timeout last stored; the caller's alone
 	reply   R
 	err     error
 	ch      chan struct{} // cap 1: signalled once by whoever answers
@@ -28,7 +29,12 @@ type callSlot[R any] struct {
 
 func (s *callSlot[R]) arm(timeout time.Duration) uint64 {
 	s.gen++
-	s.timeout.Store(int64(timeout))
+	// Most calls use the default timeout: store it only when it changes.
+	// The watchdog reads it after the state that publishes this use.
+	if int64(timeout) != s.last {
+		s.last = int64(timeout)
+		s.timeout.Store(s.last)
+	}
 	s.state.Store(s.gen<<1 | 1)
 	return s.gen
 }

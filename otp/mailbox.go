@@ -262,11 +262,14 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		return e, true
 	}
 	// The channel goes first: a message in it was sent before anything of
-	// its sender's in the list.
-	select {
-	case e = <-m.ch:
-		return e, e.stamp != wakeStamp
-	default:
+	// its sender's in the list. (len is a plain read; a message that
+	// arrives just after it is one the list cannot be ahead of.)
+	if len(m.ch) > 0 {
+		select {
+		case e = <-m.ch:
+			return e, e.stamp != wakeStamp
+		default:
+		}
 	}
 	if m.read < m.avail {
 		return m.take(), true
