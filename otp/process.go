@@ -439,12 +439,15 @@ func self(ctx context.Context) *process {
 	if p, ok := ctx.(*process); ok {
 		return p
 	}
-	if ctx == nil {
+	if ctx == nil || ctx == background {
 		return nil
 	}
 	p, _ := ctx.Value(selfKey{}).(*process)
 	return p
 }
+
+// background spares callers outside any process a context lookup.
+var background = context.Background()
 
 // Self returns the PID of the process whose context ctx is, or 0 when ctx
 // does not come from a process.
