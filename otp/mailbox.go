@@ -70,7 +70,6 @@ type segment[M, R any] struct {
 // in the channel was sent before the list came into use (or by a sender
 // with nothing in the list).
 type mailbox[M, R any] struct {
-	_           [64]byte // what senders read per message gets a cache line of its own
 	ch          chan envelope[M, R]
 	overflowing atomic.Bool // the list is in use: senders must append to it
 	closed      atomic.Bool
