@@ -263,10 +263,10 @@ var errHibernated = errors.New("hibernated")
 // Hibernating races with senders without a lock: the server raises the
 // hibernated flag, then looks once more for work (messages counted as
 // enqueued but not yet dequeued, system messages, a stop request); a
-// sender counts its message, enqueues it, then looks at the flag. With
-// sequentially consistent atomics on both sides, either the server sees
-// the message or the sender sees the flag, and whoever takes the flag
-// down (see mailbox.rouse) owns the server from then on.
+// sender enqueues and counts its message (in either order), then looks at
+// the flag. With sequentially consistent atomics on both sides, either the
+// server sees the count or the sender sees the flag, and whoever takes the
+// flag down (see mailbox.rouse) owns the server from then on.
 func (s *server[M, R]) idle(p *process) bool {
 	m := &s.mb
 	if d := s.dbg.Load(); d != nil && d.suspended.Load() {
