@@ -286,16 +286,15 @@ func (p *Proc) Load(now int64) Counters {
 	c := Counters{
 		Handled:   casts/2 + calls/2,
 		CallsDone: calls / 2,
-		Dequeued:  (casts+1)/2 + (calls+1)/2,
+		Dequeued:  taken(casts, calls),
 		BusyNanos: p.busyNanos.Load(),
 		Head:      p.head.Load(),
 		BlockedOn: PID(p.blockedOn.Load()),
 		Restarts:  p.restarts.Load(),
 		Status:    Status(p.status.Load()),
 	}
-	dcalls := p.dcalls.Load()
-	c.Calls = p.qcalls.Load() + dcalls
-	c.Enqueued = p.enqueued.Load() + p.dcasts.Load() + dcalls
+	c.Calls = p.qcalls.Load() + p.dcalls.Load()
+	c.Enqueued = p.in()
 	if s := p.busySince.Load(); s != 0 && now > s {
 		c.BusyNanos += now - s
 	}
@@ -387,10 +386,16 @@ func (p *Proc) Actions() Actions {
 // see whether a message is on its way. A hand-off counted after the owner
 // took it reads as none pending.
 func (p *Proc) Pending() uint64 {
-	casts, calls := p.castProg.Load(), p.callProg.Load()
-	taken := (casts+1)/2 + (calls+1)/2
-	if in := p.enqueued.Load() + p.dcasts.Load() + p.dcalls.Load(); in > taken {
-		return in - taken
+	out := taken(p.castProg.Load(), p.callProg.Load())
+	if in := p.in(); in > out {
+		return in - out
 	}
 	return 0
 }
+
+// in is the count of messages ever put in the mailbox, by either lane.
+func (p *Proc) in() uint64 { return p.enqueued.Load() + p.dcasts.Load() + p.dcalls.Load() }
+
+// taken is the count of messages taken, from the two progress words: the
+// handled ones and the one in a handler.
+func taken(casts, calls uint64) uint64 { return (casts+1)/2 + (calls+1)/2 }
