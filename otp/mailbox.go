@@ -31,17 +31,40 @@ const (
 	lockTries = 32
 )
 
-// wakeStamp marks an envelope that carries no message: it only wakes the
-// owner for a system message or a stop request.
-const wakeStamp = -1
-
 // envelope is one message in a server's mailbox: a cast, or a call whose
-// reply goes to call.
+// reply goes to use gen of call. It is four words for a pointer or a
+// two-word message: a channel copies that faster than five.
 type envelope[M, R any] struct {
 	msg   M
 	call  *callSlot[R]
-	gen   uint64
-	stamp int64 // enqueue time of one message in HeadStampEvery; else 0
+	gen   uint32 // wakeGen, with no call, for a wake-up
+	stamp uint32 // enqueue time of one message in HeadStampEvery (see stampNow); else 0
+}
+
+// wakeGen marks an envelope that carries no message: it only wakes the
+// owner for a system message or a stop request.
+const wakeGen = 1
+
+// wake reports whether e is a wake-up, not a message.
+func (e *envelope[M, R]) wake() bool { return e.call == nil && e.gen == wakeGen }
+
+// stampShift coarsens enqueue stamps to about a millisecond, which lets
+// a stamp fit in 32 bits for 52 days at a time: plenty for the age of a
+// queued message.
+const stampShift = 20
+
+// stampNow returns the enqueue stamp for now; never 0.
+func stampNow() uint32 {
+	if s := uint32(instrument.Now() >> stampShift); s != 0 {
+		return s
+	}
+	return 1
+}
+
+// stampTime converts a stamp made less than 52 days before now back to an
+// [instrument.Now] timestamp.
+func stampTime(s uint32, now int64) int64 {
+	return now - int64(uint32(now>>stampShift)-s)<<stampShift
 }
 
 // segment is a run of queued envelopes. Senders append at n under the
@@ -98,7 +121,7 @@ type mailbox[M, R any] struct {
 	held        envelope[M, R]
 	holding     bool
 	curCall     *callSlot[R]
-	curGen      uint64
+	curGen      uint32
 	headed      bool // a head stamp is published
 }
 
@@ -138,7 +161,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	// read before the lock, so that the clock is too: roughly one in
 	// HeadStampEvery is enough.
 	if p.proc.Queued()%instrument.HeadStampEvery == instrument.HeadStampEvery-1 {
-		e.stamp = instrument.Now()
+		e.stamp = stampNow()
 	}
 	m.lock()
 	if m.closed.Load() {
@@ -248,7 +271,7 @@ func (m *mailbox[M, R]) sent(p *process, e *envelope[M, R]) error {
 // wake-up: the owner checks for system messages between messages.
 func (m *mailbox[M, R]) wakeup() {
 	select {
-	case m.ch <- envelope[M, R]{stamp: wakeStamp}:
+	case m.ch <- envelope[M, R]{gen: wakeGen}:
 	default:
 	}
 }
@@ -266,7 +289,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 	if len(m.ch) > 0 {
 		select {
 		case e = <-m.ch:
-			return e, e.stamp != wakeStamp
+			return e, !e.wake()
 		default:
 		}
 	}
@@ -278,7 +301,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		// sender whose earlier message went to the channel meanwhile.
 		select {
 		case e = <-m.ch:
-			if e.stamp != wakeStamp {
+			if !e.wake() {
 				return e, true
 			}
 		default:
@@ -294,7 +317,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		return e, false
 	}
 	e = <-m.ch
-	return e, e.stamp != wakeStamp
+	return e, !e.wake()
 }
 
 // take returns the next envelope of the list; the owner knows it is there.

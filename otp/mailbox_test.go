@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"time"
 
+	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/otp"
 )
 
@@ -94,5 +96,51 @@ func TestMailboxKeepsEachSendersOrder(t *testing.T) {
 				t.Fatalf("record: depth %d, handled %d; want 0 and %d", c.Depth(), c.Handled, senders*each+1)
 			}
 		})
+	}
+}
+
+// stepper handles each cast only when the test lets it, one step at a time.
+type stepper struct{ step chan struct{} }
+
+func (s *stepper) HandleCall(ctx context.Context, m int) (int, error) { return m, nil }
+func (s *stepper) HandleCast(ctx context.Context, m int) error {
+	<-s.step
+	return nil
+}
+
+// The mailbox stamps some queued messages with their enqueue time, and the
+// record's head then tells how long the oldest queued message has waited.
+func TestHeadStampTellsTheAgeOfTheQueue(t *testing.T) {
+	n := newNode(t)
+	s := &stepper{step: make(chan struct{})}
+	release := sync.OnceFunc(func() { close(s.step) })
+	t.Cleanup(release) // before the node stops, should the test fail
+	ref, _ := otp.Start(n, s)
+	pr := n.Table().Lookup(ref.PID())
+	otp.Cast(ref, 0) // taken; its handler waits for a step
+	eventually(t, "handler blocked", func() bool { return pr.Load(instrument.Now()).InHandler() })
+	before := instrument.Now()
+	const queued = 2 * instrument.HeadStampEvery
+	for i := range queued {
+		otp.Cast(ref, i)
+	}
+	after := instrument.Now()
+	time.Sleep(50 * time.Millisecond) // let the queue age
+	const coarse = int64(2 * time.Millisecond)
+	for i := 0; pr.Load(instrument.Now()).Head == 0; i++ {
+		if i == queued {
+			t.Fatalf("no head stamp after %d of %d queued messages were taken", i, queued)
+		}
+		s.step <- struct{}{}
+	}
+	head := pr.Load(instrument.Now()).Head
+	if head < before-coarse || head > after+coarse {
+		t.Fatalf("head stamp %v after start, want between %v and %v: the messages were queued then",
+			time.Duration(head), time.Duration(before), time.Duration(after))
+	}
+	release()
+	eventually(t, "queue drained", func() bool { c := pr.Load(instrument.Now()); return c.Depth() == 0 && !c.InHandler() })
+	if c := pr.Load(instrument.Now()); c.Head != 0 {
+		t.Fatalf("head stamp %v with an empty queue, want 0", time.Duration(c.Head))
 	}
 }
