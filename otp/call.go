@@ -135,7 +135,11 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 	if err != nil {
 		return zero, fmt.Errorf("call %v: %w", to, err)
 	}
-	caller := self(ctx)
+	var caller *process
+	var done <-chan struct{}
+	if ctx != background {
+		caller, done = self(ctx), ctx.Done()
+	}
 	if caller == &s.process {
 		return zero, fmt.Errorf("call %v: %w", s.id, ErrCallSelf)
 	}
@@ -150,7 +154,7 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 	if caller != nil {
 		caller.proc.SetBlockedOn(s.id)
 	}
-	if done := ctx.Done(); done == nil {
+	if done == nil {
 		<-slot.ch
 	} else {
 		select {

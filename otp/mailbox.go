@@ -137,9 +137,9 @@ func (m *mailbox[M, R]) hold(e envelope[M, R]) { m.held, m.holding = e, true }
 // put enqueues e for p. It fails with an error wrapping ErrNoProc once the
 // mailbox is closed.
 func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
-	if m.closed.Load() {
-		return errNoProcFor(p.id)
-	}
+	// A closed mailbox is found out after the hand-off (see sent) or under
+	// the lock: the common case pays for no check before.
+	//
 	// While the list is not in use, messages take the channel: the owner
 	// is probably waiting, and a channel hand-off is the quickest way to
 	// wake it. When the channel is full they go to the list, and so do all
