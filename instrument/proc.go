@@ -196,12 +196,16 @@ func (p *Proc) HandlerStart(call bool) int64 {
 		p.castProg.Add(1)
 		p.castOpen = true
 	}
-	if !p.slow {
-		if p.sampled++; p.sampled < BusySampleEvery {
-			return 0
-		}
-		p.sampled = 0
+	if !p.slow && p.sampled < BusySampleEvery-1 {
+		p.sampled++
+		return 0
 	}
+	return p.startTimed()
+}
+
+// startTimed times the handler that starts now.
+func (p *Proc) startTimed() int64 {
+	p.sampled = 0
 	t := Now()
 	p.busySince.Store(t)
 	return t
@@ -215,24 +219,30 @@ func (p *Proc) HandlerStart(call bool) int64 {
 // and not yet handled while the process is busy.
 func (p *Proc) HandlerEnd(start int64, call bool) {
 	if start != 0 {
-		end := Now()
-		d := end - start
-		busy := d
-		if !p.slow {
-			// A sampled handler stands for the BusySampleEvery messages
-			// since the last timed one, which took no more than the wall
-			// time since then.
-			busy = min(d*BusySampleEvery, end-p.lastEnd)
-		}
-		p.lastEnd = end
-		p.busyNanos.Add(busy)
-		p.busySince.Store(0)
-		// Slow handlers are timed every time; fast ones are sampled.
-		p.slow = d >= int64(SlowHandler)
+		p.endTimed(start)
 	}
 	if call {
 		p.callProg.Add(1)
 	}
+}
+
+// endTimed adds the time of a timed handler that returns now. It is apart
+// from HandlerEnd so that HandlerEnd is small enough to be inlined.
+func (p *Proc) endTimed(start int64) {
+	end := Now()
+	d := end - start
+	busy := d
+	if !p.slow {
+		// A sampled handler stands for the BusySampleEvery messages
+		// since the last timed one, which took no more than the wall
+		// time since then.
+		busy = min(d*BusySampleEvery, end-p.lastEnd)
+	}
+	p.lastEnd = end
+	p.busyNanos.Add(busy)
+	p.busySince.Store(0)
+	// Slow handlers are timed every time; fast ones are sampled.
+	p.slow = d >= int64(SlowHandler)
 }
 
 // Idle counts the last cast handled, if it is not yet. The process calls it
