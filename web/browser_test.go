@@ -237,9 +237,16 @@ func TestBrowserTreeRestart(t *testing.T) {
 			`!!document.querySelector('[data-testid="event"][data-kind="crash"]') && !!document.querySelector('[data-testid="event"][data-kind="restart"]') && document.querySelectorAll('#timeline .mark').length >= 2`)
 		screenshot(t, ctx, "events")
 	}()
+	// Click the sessions' fold, not the first fold on the page: under load
+	// the tree may also fold top-level processes, and that fold only
+	// points to the search.
 	before := eval[int](t, ctx, `document.querySelectorAll('[data-testid="tree-node"]').length`)
-	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`[data-testid="tree-fold"]`))); err != nil {
-		t.Fatal(err)
+	if !eval[bool](t, ctx, `(() => {
+		const f = [...document.querySelectorAll('[data-testid="tree-fold"]')].find(e => / sessions$/.test(e.textContent));
+		if (f) f.dispatchEvent(new MouseEvent("click", {bubbles: true, cancelable: true}));
+		return !!f;
+	})()`) {
+		t.Fatal("no fold of the sessions to expand")
 	}
 	evalUntil(t, ctx, 10*time.Second, "more nodes after expanding the fold", fmt.Sprintf(`document.querySelectorAll('[data-testid="tree-node"]').length > %d`, before))
 }
