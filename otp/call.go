@@ -20,42 +20,38 @@ const DefaultCallTimeout = 5 * time.Second
 type callSlot[R any] struct {
 	state   atomic.Uint64 // gen<<1 | 1 while a caller waits; the first to CAS it away answers
 	timeout atomic.Int64  // of the current use, for the watchdog
-	gen     uint32        // the caller's alone; never 0
+	gen     uint64        // the caller's alone
 	last    int64         // the timeout last stored; the caller's alone
 	reply   R
 	err     error
 	ch      chan struct{} // cap 1: signalled once by whoever answers
 }
 
-func (s *callSlot[R]) arm(timeout time.Duration) uint32 {
-	// A generation wraps after four billion uses: a reply could only
-	// be mistaken for another use's if it were that late.
-	if s.gen++; s.gen == 0 {
-		s.gen = 1
-	}
+func (s *callSlot[R]) arm(timeout time.Duration) uint64 {
+	s.gen++
 	// Most calls use the default timeout: store it only when it changes.
 	// The watchdog reads it after the state that publishes this use.
 	if int64(timeout) != s.last {
 		s.last = int64(timeout)
 		s.timeout.Store(s.last)
 	}
-	s.state.Store(uint64(s.gen)<<1 | 1)
+	s.state.Store(s.gen<<1 | 1)
 	return s.gen
 }
 
 // claim takes the right to answer use gen of the slot.
-func (s *callSlot[R]) claim(gen uint32) bool {
-	return s.state.CompareAndSwap(uint64(gen)<<1|1, uint64(gen)<<1)
+func (s *callSlot[R]) claim(gen uint64) bool {
+	return s.state.CompareAndSwap(gen<<1|1, gen<<1)
 }
 
-func (s *callSlot[R]) answer(gen uint32, r R, err error) {
+func (s *callSlot[R]) answer(gen uint64, r R, err error) {
 	if s.claim(gen) {
 		s.reply, s.err = r, err
 		s.ch <- struct{}{}
 	}
 }
 
-func (s *callSlot[R]) fail(gen uint32, err error) {
+func (s *callSlot[R]) fail(gen uint64, err error) {
 	if s.claim(gen) {
 		s.err = err
 		s.ch <- struct{}{}
@@ -64,16 +60,16 @@ func (s *callSlot[R]) fail(gen uint32, err error) {
 
 // waiting implements expirer: the generation of the use a caller waits
 // on, and its timeout.
-func (s *callSlot[R]) waiting() (gen uint32, timeout int64, ok bool) {
+func (s *callSlot[R]) waiting() (gen uint64, timeout int64, ok bool) {
 	st := s.state.Load()
 	if st&1 == 0 {
 		return 0, 0, false
 	}
-	return uint32(st >> 1), s.timeout.Load(), true
+	return st >> 1, s.timeout.Load(), true
 }
 
 // expire implements expirer.
-func (s *callSlot[R]) expire(gen uint32) { s.fail(gen, ErrTimeout) }
+func (s *callSlot[R]) expire(gen uint64) { s.fail(gen, ErrTimeout) }
 
 // slotPool pools the call slots of one reply type on one node, and
 // registers each slot it makes with the node's watchdog.

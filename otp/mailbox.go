@@ -31,40 +31,17 @@ const (
 	lockTries = 32
 )
 
+// wakeStamp marks an envelope that carries no message: it only wakes the
+// owner for a system message or a stop request.
+const wakeStamp = -1
+
 // envelope is one message in a server's mailbox: a cast, or a call whose
-// reply goes to use gen of call. It is four words for a pointer or a
-// two-word message: a channel copies that faster than five.
+// reply goes to call.
 type envelope[M, R any] struct {
 	msg   M
 	call  *callSlot[R]
-	gen   uint32 // wakeGen, with no call, for a wake-up
-	stamp uint32 // enqueue time of one message in HeadStampEvery (see stampNow); else 0
-}
-
-// wakeGen marks an envelope that carries no message: it only wakes the
-// owner for a system message or a stop request.
-const wakeGen = 1
-
-// wake reports whether e is a wake-up, not a message.
-func (e *envelope[M, R]) wake() bool { return e.call == nil && e.gen == wakeGen }
-
-// stampShift coarsens enqueue stamps to about a millisecond, which lets
-// a stamp fit in 32 bits for 52 days at a time: plenty for the age of a
-// queued message.
-const stampShift = 20
-
-// stampNow returns the enqueue stamp for now; never 0.
-func stampNow() uint32 {
-	if s := uint32(instrument.Now() >> stampShift); s != 0 {
-		return s
-	}
-	return 1
-}
-
-// stampTime converts a stamp made less than 52 days before now back to an
-// [instrument.Now] timestamp.
-func stampTime(s uint32, now int64) int64 {
-	return now - int64(uint32(now>>stampShift)-s)<<stampShift
+	gen   uint64
+	stamp int64 // enqueue time of one message in HeadStampEvery; else 0
 }
 
 // segment is a run of queued envelopes. Senders append at n under the
@@ -121,7 +98,7 @@ type mailbox[M, R any] struct {
 	held        envelope[M, R]
 	holding     bool
 	curCall     *callSlot[R]
-	curGen      uint32
+	curGen      uint64
 	headed      bool // a head stamp is published
 }
 
@@ -161,7 +138,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	// read before the lock, so that the clock is too: roughly one in
 	// HeadStampEvery is enough.
 	if p.proc.Queued()%instrument.HeadStampEvery == instrument.HeadStampEvery-1 {
-		e.stamp = stampNow()
+		e.stamp = instrument.Now()
 	}
 	m.lock()
 	if m.closed.Load() {
@@ -271,7 +248,7 @@ func (m *mailbox[M, R]) sent(p *process, e *envelope[M, R]) error {
 // wake-up: the owner checks for system messages between messages.
 func (m *mailbox[M, R]) wakeup() {
 	select {
-	case m.ch <- envelope[M, R]{gen: wakeGen}:
+	case m.ch <- envelope[M, R]{stamp: wakeStamp}:
 	default:
 	}
 }
@@ -289,7 +266,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 	if len(m.ch) > 0 {
 		select {
 		case e = <-m.ch:
-			return e, !e.wake()
+			return e, e.stamp != wakeStamp
 		default:
 		}
 	}
@@ -301,7 +278,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		// sender whose earlier message went to the channel meanwhile.
 		select {
 		case e = <-m.ch:
-			if !e.wake() {
+			if e.stamp != wakeStamp {
 				return e, true
 			}
 		default:
@@ -317,7 +294,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		return e, false
 	}
 	e = <-m.ch
-	return e, !e.wake()
+	return e, e.stamp != wakeStamp
 }
 
 // take returns the next envelope of the list; the owner knows it is there.

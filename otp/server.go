@@ -182,7 +182,7 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]) (reason error, stop bool) {
 	pr := p.proc
 	if e.stamp != 0 {
-		pr.SetHead(stampTime(e.stamp, instrument.Now()))
+		pr.SetHead(e.stamp)
 		s.mb.headed = true
 	}
 	t := pr.HandlerStart(e.call != nil)
@@ -288,7 +288,7 @@ func (s *server[M, R]) idle(p *process) bool {
 		select {
 		case e := <-m.ch:
 			m.hibTimer.Stop()
-			if !e.wake() {
+			if e.stamp != wakeStamp {
 				m.hold(e)
 			}
 			return false

@@ -13,8 +13,8 @@ const watchdogTick = 5 * time.Millisecond
 
 // expirer is a call slot as the watchdog sees it.
 type expirer interface {
-	waiting() (gen uint32, timeout int64, ok bool)
-	expire(gen uint32)
+	waiting() (gen uint64, timeout int64, ok bool)
+	expire(gen uint64)
 }
 
 // weakRef is a registered slot that may have been collected.
@@ -24,7 +24,7 @@ type weakRef interface{ get() expirer }
 // waiting, and since when.
 type watched struct {
 	ref   weakRef
-	gen   uint32 // 0 when the slot was last seen with no caller
+	gen   uint64
 	since int64
 }
 
@@ -160,8 +160,6 @@ func (w *watchdog) scan() bool {
 				s.expire(gen)
 			}
 			any = true
-		} else {
-			e.gen = 0
 		}
 		kept = append(kept, e)
 	}
