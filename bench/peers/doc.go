@@ -1,6 +1,6 @@
 // Package peers benchmarks the otp runtime side by side with the bare Go
-// channel baseline and the peer actor libraries (protoactor-go; Ergo when
-// its module can be fetched), in one run:
+// channel baseline and the peer actor libraries (protoactor-go and Ergo),
+// in one run:
 //
 //	cd bench/peers && go test -run '^$' -bench . -benchmem -count 6 | tee peers.txt && benchstat peers.txt
 //

@@ -4,6 +4,7 @@ go 1.26.0
 
 require (
 	github.com/asynkron/protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
+	github.com/ergo-services/ergo v1.999.224
 	github.com/go-observer/observer v0.0.0
 )
 

@@ -18,8 +18,7 @@ import (
 // from the first send to that close. Setup (node, actor system, receiver)
 // and teardown are outside it.
 //
-// Ergo (ergo.services/ergo) is not here: the Go module proxy refuses it
-// (403 Forbidden) on this project's machines; see docs/BENCHMARKS.md, "Peers".
+// The Ergo rows are in ergo_test.go.
 
 // point is the small struct value message (16 bytes).
 type point struct{ X, Y int64 }
@@ -222,9 +221,11 @@ func BenchmarkCast(b *testing.B) {
 		b.Run(fan.name+"/pointer/chan", func(b *testing.B) { castChan(b, fan.senders, pointMsg) })
 		b.Run(fan.name+"/pointer/otp", func(b *testing.B) { castOTP(b, fan.senders, pointMsg) })
 		b.Run(fan.name+"/pointer/protoactor", func(b *testing.B) { castProto(b, fan.senders, pointMsg) })
+		b.Run(fan.name+"/pointer/ergo", func(b *testing.B) { castErgo(b, fan.senders, pointMsg) })
 		b.Run(fan.name+"/struct/chan", func(b *testing.B) { castChan(b, fan.senders, point{1, 2}) })
 		b.Run(fan.name+"/struct/otp", func(b *testing.B) { castOTP(b, fan.senders, point{1, 2}) })
 		b.Run(fan.name+"/struct/protoactor", func(b *testing.B) { castProto(b, fan.senders, point{1, 2}) })
+		b.Run(fan.name+"/struct/ergo", func(b *testing.B) { castErgo(b, fan.senders, point{1, 2}) })
 	}
 }
 
@@ -232,7 +233,9 @@ func BenchmarkCall(b *testing.B) {
 	b.Run("pointer/chan", func(b *testing.B) { callChan(b, pointMsg) })
 	b.Run("pointer/otp", func(b *testing.B) { callOTP(b, pointMsg) })
 	b.Run("pointer/protoactor", func(b *testing.B) { callProto(b, pointMsg) })
+	b.Run("pointer/ergo", func(b *testing.B) { callErgo(b, pointMsg) })
 	b.Run("struct/chan", func(b *testing.B) { callChan(b, point{1, 2}) })
 	b.Run("struct/otp", func(b *testing.B) { callOTP(b, point{1, 2}) })
 	b.Run("struct/protoactor", func(b *testing.B) { callProto(b, point{1, 2}) })
+	b.Run("struct/ergo", func(b *testing.B) { callErgo(b, point{1, 2}) })
 }
