@@ -3,8 +3,8 @@ module github.com/go-observer/observer/bench/peers
 go 1.26.0
 
 require (
+	ergo.services/ergo v1.999.320
 	github.com/asynkron/protoactor-go v0.0.0-20240822202345-3c0e61ca19c9
-	github.com/ergo-services/ergo v1.999.224
 	github.com/go-observer/observer v0.0.0
 )
 
@@ -39,3 +39,5 @@ require (
 )
 
 replace github.com/go-observer/observer => ../..
+
+replace ergo.services/ergo => github.com/ergo-services/ergo v1.999.320
