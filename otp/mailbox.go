@@ -336,12 +336,6 @@ func (m *mailbox[M, R]) refill(p *process) bool {
 	if m.avail = p.proc.Queued(); m.read < m.avail {
 		return true
 	}
-	// Before the lock, which the senders contend for, give them a turn:
-	// with senders busy, more is on its way.
-	runtime.Gosched()
-	if m.avail = p.proc.Queued(); m.read < m.avail {
-		return true
-	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.avail = p.proc.Queued(); m.read < m.avail {
