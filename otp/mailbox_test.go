@@ -125,8 +125,10 @@ func TestHeadStampTellsTheAgeOfTheQueue(t *testing.T) {
 		otp.Cast(ref, i)
 	}
 	after := instrument.Now()
-	time.Sleep(50 * time.Millisecond) // let the queue age
 	const coarse = int64(2 * time.Millisecond)
+	// The queue must be older than the margin when it is taken, so that a
+	// stamp taken then, instead of at enqueue, falls outside it.
+	eventually(t, "queue older than the margin", func() bool { return instrument.Now() > after+2*coarse })
 	for i := 0; pr.Load(instrument.Now()).Head == 0; i++ {
 		if i == queued {
 			t.Fatalf("no head stamp after %d of %d queued messages were taken", i, queued)
