@@ -262,6 +262,13 @@ func (m *mailbox[M, R]) wakeup() {
 	}
 }
 
+// empty reports whether receive would find nothing to do but wait on the
+// channel: nothing held, in the channel or in the list, and no head stamp
+// to clear.
+func (m *mailbox[M, R]) empty() bool {
+	return !m.holding && len(m.ch) == 0 && m.read == m.avail && !m.overflowing.Load() && !m.headed
+}
+
 // receive returns the next envelope for the owner, waiting for one when
 // wait is set; ok is false when there is none (or only a wake-up).
 func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok bool) {
