@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/go-observer/observer/otp"
 )
@@ -132,6 +133,58 @@ func benchChanCall[M any](b *testing.B, m M) {
 		reqs <- req{m, reply}
 		<-reply
 	}
+}
+
+// BenchmarkCallInterleaved measures the call round trip against the bare
+// request/reply as BenchmarkCall does, but in alternating blocks of 2,000
+// within one loop, so both sides see the same moments of a noisy machine.
+// One op is one block of each; the metrics give each side per call and
+// their ratio, the figure the call target is read from.
+func BenchmarkCallInterleaved(b *testing.B) {
+	b.Run("pointer", func(b *testing.B) { benchCallInterleaved(b, pointMsg) })
+	b.Run("struct", func(b *testing.B) { benchCallInterleaved(b, point{1, 2}) })
+}
+
+func benchCallInterleaved[M any](b *testing.B, m M) {
+	n := otp.NewNode(otp.Config{Logger: discardLogger()})
+	defer n.Stop()
+	ref, _ := otp.Start(n, &sink[M]{})
+	ctx := context.Background()
+	type req struct {
+		m     M
+		reply chan int
+	}
+	reqs := make(chan req)
+	go func() {
+		for r := range reqs {
+			r.reply <- 1
+		}
+	}()
+	defer close(reqs)
+	reply := make(chan int, 1)
+	const block = 2000
+	var inOTP, inChan time.Duration
+	calls := 0
+	b.ReportAllocs()
+	for b.Loop() {
+		t0 := time.Now()
+		for range block {
+			if _, err := otp.Call(ctx, ref, m); err != nil {
+				b.Fatal(err)
+			}
+		}
+		t1 := time.Now()
+		for range block {
+			reqs <- req{m, reply}
+			<-reply
+		}
+		inOTP += t1.Sub(t0)
+		inChan += time.Since(t1)
+		calls += block
+	}
+	b.ReportMetric(float64(inOTP.Nanoseconds())/float64(calls), "otp-ns/call")
+	b.ReportMetric(float64(inChan.Nanoseconds())/float64(calls), "chan-ns/call")
+	b.ReportMetric(float64(inOTP)/float64(inChan), "otp/chan")
 }
 
 // BenchmarkSpawnExit starts a process that returns at once and waits for
