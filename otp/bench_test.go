@@ -116,24 +116,42 @@ func benchCall[M any](b *testing.B, m M) {
 // benchChanCall is the bare request/reply: a request carrying its reply
 // channel, answered by a goroutine.
 func benchChanCall[M any](b *testing.B, m M) {
-	type req struct {
-		m     M
-		reply chan int
+	c := startChanEcho[M]()
+	defer c.stop()
+	b.ReportAllocs()
+	for b.Loop() {
+		c.roundTrip(m)
 	}
-	reqs := make(chan req)
+}
+
+// chanEcho is the baseline's answering goroutine and the one reply channel
+// its requests carry.
+type chanEcho[M any] struct {
+	reqs  chan echoReq[M]
+	reply chan int
+}
+
+type echoReq[M any] struct {
+	m     M
+	reply chan int
+}
+
+func startChanEcho[M any]() *chanEcho[M] {
+	c := &chanEcho[M]{reqs: make(chan echoReq[M]), reply: make(chan int, 1)}
 	go func() {
-		for r := range reqs {
+		for r := range c.reqs {
 			r.reply <- 1
 		}
 	}()
-	defer close(reqs)
-	reply := make(chan int, 1)
-	b.ReportAllocs()
-	for b.Loop() {
-		reqs <- req{m, reply}
-		<-reply
-	}
+	return c
 }
+
+func (c *chanEcho[M]) roundTrip(m M) {
+	c.reqs <- echoReq[M]{m, c.reply}
+	<-c.reply
+}
+
+func (c *chanEcho[M]) stop() { close(c.reqs) }
 
 // BenchmarkCallInterleaved measures the call round trip against the bare
 // request/reply as BenchmarkCall does, but in alternating blocks of 2,000
@@ -150,18 +168,8 @@ func benchCallInterleaved[M any](b *testing.B, m M) {
 	defer n.Stop()
 	ref, _ := otp.Start(n, &sink[M]{})
 	ctx := context.Background()
-	type req struct {
-		m     M
-		reply chan int
-	}
-	reqs := make(chan req)
-	go func() {
-		for r := range reqs {
-			r.reply <- 1
-		}
-	}()
-	defer close(reqs)
-	reply := make(chan int, 1)
+	c := startChanEcho[M]()
+	defer c.stop()
 	const block = 2000
 	var inOTP, inChan time.Duration
 	calls := 0
@@ -175,8 +183,7 @@ func benchCallInterleaved[M any](b *testing.B, m M) {
 		}
 		t1 := time.Now()
 		for range block {
-			reqs <- req{m, reply}
-			<-reply
+			c.roundTrip(m)
 		}
 		inOTP += t1.Sub(t0)
 		inChan += time.Since(t1)
