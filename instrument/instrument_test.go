@@ -53,6 +53,27 @@ func TestCountersDeriveDepthWaitingAndBusy(t *testing.T) {
 	}
 }
 
+// Work outside the mailbox (a server's info message) is busy time while it
+// runs and after, and is not a handled message.
+func TestOtherWorkCountsAsBusy(t *testing.T) {
+	tab := instrument.NewTable()
+	p := tab.Spawn(instrument.Info{Name: "price", Kind: instrument.KindServer})
+	p.Enqueued()
+	const d = 20 * time.Millisecond
+	start := p.OtherStart()
+	time.Sleep(d) // the work whose time is measured
+	c := p.Load(instrument.Now())
+	if c.BusyNanos < int64(d) || c.Handled != 0 || c.Depth() != 1 {
+		t.Fatalf("during the work: busy %v, handled %d, depth %d; want at least %v, 0, 1", time.Duration(c.BusyNanos), c.Handled, c.Depth(), d)
+	}
+	p.OtherEnd(start)
+	done := p.Load(instrument.Now()).BusyNanos
+	time.Sleep(d) // idle now: busy must not grow
+	if c := p.Load(instrument.Now()); c.BusyNanos != done || done < int64(d) || c.Handled != 0 {
+		t.Fatalf("after the work: busy %v then %v, handled %d; want a steady %v or more, 0", time.Duration(done), time.Duration(c.BusyNanos), c.Handled, d)
+	}
+}
+
 func TestExitEventsCarryReasonAndStack(t *testing.T) {
 	tab := instrument.NewTable()
 	sub := tab.Subscribe(8)

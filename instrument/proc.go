@@ -245,6 +245,28 @@ func (p *Proc) endTimed(start int64) {
 	p.slow = d >= int64(SlowHandler)
 }
 
+// OtherStart is called when the process is about to do work that is not a
+// message from its mailbox: a system message such as a server's info
+// message, or a trapped exit. The work counts as busy time, always timed
+// (it is not the hot path), and not as a handled message. It returns a
+// timestamp to pass to [Proc.OtherEnd].
+func (p *Proc) OtherStart() int64 {
+	p.Idle()
+	t := Now()
+	p.busySince.Store(t)
+	return t
+}
+
+// OtherEnd is called when the work begun by [Proc.OtherStart] is done.
+func (p *Proc) OtherEnd(start int64) {
+	end := Now()
+	p.busyNanos.Add(end - start)
+	p.busySince.Store(0)
+	// The next sampled handler stands for the messages since now, not
+	// for this stretch as well.
+	p.lastEnd = end
+}
+
 // Idle counts the last cast handled, if it is not yet. The process calls it
 // before it waits for mail and before it turns to other work (system
 // messages, exiting), so that it is never seen in a handler it has left.

@@ -242,7 +242,10 @@ func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, st
 		if info == nil {
 			continue
 		}
-		if err := info.HandleInfo(p, m); err != nil {
+		t := p.proc.OtherStart()
+		err := info.HandleInfo(p, m)
+		p.proc.OtherEnd(t)
+		if err != nil {
 			return unwrapStop(err), true
 		}
 	}

@@ -194,6 +194,46 @@ func TestMailboxDepthCountsCastsBehindBlockedHandler(t *testing.T) {
 	}
 }
 
+// infoBlocker's info handler waits for its gate: a server stuck in
+// HandleInfo, as a hung or slow info message leaves it.
+type infoBlocker struct {
+	counter
+	entered chan struct{}
+}
+
+func (b *infoBlocker) HandleInfo(ctx context.Context, m any) error {
+	b.entered <- struct{}{}
+	<-b.gate
+	return nil
+}
+
+// A server stuck in HandleInfo is busy all along, as one stuck in a call
+// is: a dashboard must not show it idle while its queue grows.
+func TestServerInInfoHandlerIsBusy(t *testing.T) {
+	n := newNode(t)
+	b := &infoBlocker{counter: counter{gate: make(chan struct{})}, entered: make(chan struct{})}
+	ref, _ := otp.Start(n, b)
+	pr := n.Table().Lookup(ref.PID())
+	n.Send(ref.PID(), "hang")
+	<-b.entered
+	otp.Cast(ref, msg{op: "add", arg: 1}) // queued behind the info handler
+	from := pr.Load(instrument.Now()).BusyNanos
+	eventually(t, "busy time growing in the info handler", func() bool {
+		return pr.Load(instrument.Now()).BusyNanos-from >= int64(10*time.Millisecond)
+	})
+	if c := pr.Load(instrument.Now()); c.Depth() != 1 || c.Handled != 0 {
+		t.Fatalf("depth %d, handled %d; want 1 queued and none handled", c.Depth(), c.Handled)
+	}
+	close(b.gate)
+	if got, err := otp.Call(context.Background(), ref, msg{op: "get"}); err != nil || got != 1 {
+		t.Fatalf("after the info handler: got %d, %v; want 1", got, err)
+	}
+	done := pr.Load(instrument.Now()).BusyNanos
+	if c := pr.Load(instrument.Now() + int64(time.Second)); c.BusyNanos != done {
+		t.Fatalf("busy still growing after the info handler returned: %v then %v", time.Duration(done), time.Duration(c.BusyNanos))
+	}
+}
+
 // relay forwards each call to the next server: a wait-for chain.
 type relay struct{ next otp.Ref[msg, int] }
 
