@@ -249,9 +249,8 @@ func (p *Proc) endTimed(start int64) {
 // message from its mailbox: a system message such as a server's info
 // message, or a trapped exit. The work counts as busy time, always timed
 // (it is not the hot path), and not as a handled message. It returns a
-// timestamp to pass to [Proc.OtherEnd].
+// timestamp to pass to [Proc.OtherEnd]. Call [Proc.Idle] first.
 func (p *Proc) OtherStart() int64 {
-	p.Idle()
 	t := Now()
 	p.busySince.Store(t)
 	return t
