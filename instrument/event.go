@@ -23,10 +23,11 @@ const (
 	EventJoined
 	EventLeft
 	EventBackoff
+	EventGaveUp
 	numEventKinds
 )
 
-var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered", "joined", "left", "backoff"}
+var eventNames = [...]string{"spawned", "exited", "restarted", "unresponsive", "linked", "unlinked", "monitored", "demonitored", "registered", "unregistered", "joined", "left", "backoff", "gave_up"}
 
 // String returns the event kind's lowercase name.
 func (k EventKind) String() string {
@@ -66,9 +67,17 @@ type Exited struct {
 	Reason   Reason
 	Err      string // the exit error's text
 	Stack    string // the panic's stack, for ReasonPanic
+	// Late says the process had been reported [Unresponsive] (and
+	// detached) before its goroutine returned: its exit was announced to
+	// its peers then, and this only says the ghost is gone.
+	Late bool
 }
 
-// Restarted: a supervisor replaced a child that exited.
+// Restarted: a supervisor replaced a child that exited. A failure that
+// makes the supervisor restart several children (one_for_all,
+// rest_for_one) is one restart in OTP's count and as many Restarted
+// events, all with the same Cause: a reader counts a failure once, in the
+// event whose Old is its Cause.
 type Restarted struct {
 	At         time.Time
 	Supervisor PID
@@ -76,10 +85,40 @@ type Restarted struct {
 	Old, New   PID
 	Count      uint32 // restarts of this child so far, this one included
 	Reason     Reason // why the old incarnation exited
+	// Cause is the child whose failure made the supervisor restart this
+	// one (Old itself, under one_for_one), or 0 for a restart an operator
+	// asked for, which is not a failure and not counted against the
+	// restart intensity.
+	Cause PID
+}
+
+// Failure reports whether the event is the one that counts its failure
+// against the supervisor's restart intensity.
+func (e Restarted) Failure() bool { return e.Cause != 0 && e.Cause == e.Old }
+
+// GaveUp: a supervisor passed its restart intensity and is exiting with
+// reason shutdown, as OTP's reached_max_restart_intensity: its parent
+// decides what follows. The supervisor's own [Exited] follows it.
+type GaveUp struct {
+	At          time.Time
+	PID         PID // the supervisor
+	Name        string
+	Parent      PID
+	Failures    int // failures within Period, the last one included
+	MaxRestarts int
+	Period      time.Duration
+	Child       string // the child whose failure was one too many
+	ChildPID    PID
+	Reason      Reason // why that child exited
+	Err         string // its exit error's text
 }
 
 // Unresponsive: a process told to stop did not return within its shutdown
-// timeout. It stays in the table, with [StatusUnresponsive], until it returns.
+// timeout. The runtime detaches it, as OTP's brutal_kill leaves nothing
+// behind: it loses its names, mailbox, links and monitors (peers hear of
+// its exit now) and its supervisor may replace it at once. Its record
+// stays in the table, with [StatusUnresponsive], until its goroutine
+// returns; then [Exited] follows with Late set.
 type Unresponsive struct {
 	At     time.Time
 	PID    PID
@@ -168,6 +207,7 @@ func (Unregistered) Kind() EventKind { return EventUnregistered }
 func (Joined) Kind() EventKind       { return EventJoined }
 func (Left) Kind() EventKind         { return EventLeft }
 func (Backoff) Kind() EventKind      { return EventBackoff }
+func (GaveUp) Kind() EventKind       { return EventGaveUp }
 
 func (e Spawned) Subject() PID      { return e.PID }
 func (e Exited) Subject() PID       { return e.PID }
@@ -182,6 +222,7 @@ func (e Unregistered) Subject() PID { return e.PID }
 func (e Joined) Subject() PID       { return e.PID }
 func (e Left) Subject() PID         { return e.PID }
 func (e Backoff) Subject() PID      { return e.PID }
+func (e GaveUp) Subject() PID       { return e.PID }
 
 func (e Spawned) When() time.Time      { return e.At }
 func (e Exited) When() time.Time       { return e.At }
@@ -196,3 +237,4 @@ func (e Unregistered) When() time.Time { return e.At }
 func (e Joined) When() time.Time       { return e.At }
 func (e Left) When() time.Time         { return e.At }
 func (e Backoff) When() time.Time      { return e.At }
+func (e GaveUp) When() time.Time       { return e.At }

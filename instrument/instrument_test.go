@@ -60,7 +60,7 @@ func TestOtherWorkCountsAsBusy(t *testing.T) {
 	p := tab.Spawn(instrument.Info{Name: "price", Kind: instrument.KindServer})
 	p.Enqueued()
 	const d = 20 * time.Millisecond
-	start := p.OtherStart()
+	start := p.OtherStart(instrument.WorkInfo)
 	time.Sleep(d) // the work whose time is measured
 	c := p.Load(instrument.Now())
 	if c.BusyNanos < int64(d) || c.Handled != 0 || c.Depth() != 1 {

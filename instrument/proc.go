@@ -2,6 +2,7 @@ package instrument
 
 import (
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -82,11 +83,15 @@ type Proc struct {
 	busySince atomic.Int64
 	head      atomic.Int64
 	blockedOn atomic.Uint64
-	sampled   uint32 // messages since the last timed one; the owner's alone
-	slow      bool   // the last timed handler was slow: time every one
-	castOpen  bool   // the last cast taken is not yet counted handled
-	castsDone uint32 // casts handled before it and not yet counted either
-	lastEnd   int64  // when the last timed handler returned; the owner's alone
+	// Work other than a mailbox message (see OtherStart): what, and since
+	// when. Rare, so always recorded.
+	other      atomic.Uint32
+	otherSince atomic.Int64
+	sampled    uint32 // messages since the last timed one; the owner's alone
+	slow       bool   // the last timed handler was slow: time every one
+	castOpen   bool   // the last cast taken is not yet counted handled
+	castsDone  uint32 // casts handled before it and not yet counted either
+	lastEnd    int64  // when the last timed handler returned; the owner's alone
 
 	mu       sync.Mutex
 	links    []PID
@@ -137,10 +142,12 @@ func (p *Proc) CompareAndSwapStatus(old, new Status) bool {
 
 // Restarts returns how often this child was restarted by its supervisor
 // (counting the incarnations before this one), or, for a supervisor, how
-// many restarts it has made.
+// many failures it restarted children for (one per failure, however many
+// children the strategy restarted) plus restarts operators asked for.
 func (p *Proc) Restarts() uint32 { return p.restarts.Load() }
 
-// AddRestart counts one restart made by this supervisor.
+// AddRestart counts one restart made by this supervisor: one failure it
+// handled, or one restart an operator asked for.
 func (p *Proc) AddRestart() { p.restarts.Add(1) }
 
 // --- hot path: senders ---
@@ -245,20 +252,52 @@ func (p *Proc) endTimed(start int64) {
 	p.slow = d >= int64(SlowHandler)
 }
 
+// Work is what a process is doing when it is not waiting for a message:
+// which of its handlers runs. A handler that never returns shows here, with
+// the time it started when the runtime knows it.
+type Work uint8
+
+// The kinds of work, named after a GenServer's callbacks.
+const (
+	WorkNone      Work = iota // waiting for a message, or between two
+	WorkInit                  // starting: init
+	WorkContinue              // set-up after start: handle_continue
+	WorkCall                  // handling a call
+	WorkCast                  // handling a cast
+	WorkInfo                  // handling another message: info, a trapped exit, a down
+	WorkTerminate             // cleaning up on its way out: terminate
+	numWorks
+)
+
+var workNames = [...]string{"none", "init", "continue", "call", "cast", "info", "terminate"}
+
+// String returns the work's lowercase name.
+func (w Work) String() string {
+	if w < numWorks {
+		return workNames[w]
+	}
+	return "work(" + strconv.Itoa(int(w)) + ")"
+}
+
 // OtherStart is called when the process is about to do work that is not a
-// message from its mailbox: a system message such as a server's info
-// message, or a trapped exit. The work counts as busy time, always timed
-// (it is not the hot path), and not as a handled message. It returns a
-// timestamp to pass to [Proc.OtherEnd]. Call [Proc.Idle] first.
-func (p *Proc) OtherStart() int64 {
+// message from its mailbox: init, continue, terminate, or a system message
+// such as a server's info message or a trapped exit; w says which. The
+// work counts as busy time, always timed (it is not the hot path), and not
+// as a handled message. It returns a timestamp to pass to
+// [Proc.OtherEnd]. Call [Proc.Idle] first.
+func (p *Proc) OtherStart(w Work) int64 {
 	t := Now()
 	p.busySince.Store(t)
+	p.otherSince.Store(t)
+	p.other.Store(uint32(w))
 	return t
 }
 
 // OtherEnd is called when the work begun by [Proc.OtherStart] is done.
 func (p *Proc) OtherEnd(start int64) {
 	end := Now()
+	p.other.Store(uint32(WorkNone))
+	p.otherSince.Store(0)
 	p.busyNanos.Add(end - start)
 	p.busySince.Store(0)
 	// The next sampled handler stands for the messages since now, not
@@ -300,6 +339,15 @@ type Counters struct {
 	BlockedOn PID // the process this one waits on in a call, or 0
 	Restarts  uint32
 	Status    Status
+	// Work is the handler the process is in, or WorkNone. WorkCall and
+	// WorkCast are read from the progress counters (a process in a run of
+	// casts reads WorkCast between them too); the rest the runtime reports.
+	Work Work
+	// WorkSince is the [Now] timestamp at which the current Work began,
+	// when known (init, continue, info and terminate); 0 otherwise: a
+	// reader tells how long a call or cast handler has run from ticks in
+	// which the counters did not move.
+	WorkSince int64
 }
 
 // Depth is the number of messages queued and not yet taken.
@@ -328,6 +376,14 @@ func (p *Proc) Load(now int64) Counters {
 	}
 	c.Calls = p.qcalls.Load() + p.dcalls.Load()
 	c.Enqueued = p.in()
+	switch w := Work(p.other.Load()); {
+	case w != WorkNone:
+		c.Work, c.WorkSince = w, p.otherSince.Load()
+	case calls&1 == 1:
+		c.Work = WorkCall
+	case casts&1 == 1:
+		c.Work = WorkCast
+	}
 	if s := p.busySince.Load(); s != 0 && now > s {
 		c.BusyNanos += now - s
 	}

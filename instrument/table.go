@@ -87,7 +87,8 @@ func (t *Table) Exit(p *Proc, reason Reason, err error) {
 	if !t.listened() {
 		return
 	}
-	ev := Exited{At: time.Now(), PID: p.id, Parent: p.parent, Name: p.Name(), ProcKind: p.kind, Reason: reason}
+	ev := Exited{At: time.Now(), PID: p.id, Parent: p.parent, Name: p.Name(), ProcKind: p.kind, Reason: reason,
+		Late: old == StatusUnresponsive}
 	if err != nil {
 		ev.Err = err.Error()
 		var pe *PanicError
@@ -114,11 +115,23 @@ func (t *Table) Unresponsive(p *Proc, waited time.Duration) {
 	t.emit(Unresponsive{At: time.Now(), PID: p.id, Name: p.Name(), Waited: waited})
 }
 
-// Restarted records that supervisor sup replaced child's old incarnation
-// by new, and emits [Restarted].
-func (t *Table) Restarted(sup *Proc, child string, old, new PID, count uint32, why Reason) {
-	sup.AddRestart()
-	t.emit(Restarted{At: time.Now(), Supervisor: sup.id, Child: child, Old: old, New: new, Count: count, Reason: why})
+// Restarted records that supervisor sup replaced a child's old
+// incarnation by a new one, and emits e (its At and Supervisor are filled
+// in). The supervisor's restart counter counts failures, once each (see
+// [Restarted.Failure]), and restarts operators asked for.
+func (t *Table) Restarted(sup *Proc, e Restarted) {
+	if e.Cause == 0 || e.Failure() {
+		sup.AddRestart()
+	}
+	e.At, e.Supervisor = time.Now(), sup.id
+	t.emit(e)
+}
+
+// GaveUp records that supervisor sup passed its restart intensity, and
+// emits e (its At, PID, Name and Parent are filled in).
+func (t *Table) GaveUp(sup *Proc, e GaveUp) {
+	e.At, e.PID, e.Name, e.Parent = time.Now(), sup.id, sup.Name(), sup.parent
+	t.emit(e)
 }
 
 // Link records a link between a and b and emits [Linked] if it is new.

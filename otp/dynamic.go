@@ -236,7 +236,8 @@ func (s *supervisor) dynamicChildExited(pid PID, reason error) error {
 			continue
 		}
 		s.byPID[c.proc.id] = c
-		s.node.table.Restarted(s.proc, c.spec.ID, pid, c.proc.id, c.restarts, why)
+		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
+			Count: c.restarts, Reason: why, Cause: pid})
 		return nil
 	}
 }
@@ -418,6 +419,7 @@ func (s *supervisor) restartChild(pid PID) (PID, error) {
 	if s.dynamic {
 		s.byPID[c.proc.id] = c
 	}
-	s.node.table.Restarted(s.proc, c.spec.ID, pid, c.proc.id, c.restarts, instrument.ReasonShutdown)
+	s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
+		Count: c.restarts, Reason: instrument.ReasonShutdown})
 	return c.proc.id, nil
 }

@@ -242,7 +242,7 @@ func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, st
 		if info == nil {
 			continue
 		}
-		t := p.proc.OtherStart()
+		t := p.proc.OtherStart(instrument.WorkInfo)
 		err := info.HandleInfo(p, m)
 		p.proc.OtherEnd(t)
 		if err != nil {

@@ -338,7 +338,8 @@ func (s *supervisor) restartGroup(group []*child, failed PID, why instrument.Rea
 		if err := s.startChild(c); err != nil {
 			return fmt.Errorf("restart %q: %w", c.spec.ID, err)
 		}
-		s.node.table.Restarted(s.proc, c.spec.ID, failed, c.proc.id, c.restarts, why)
+		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: failed, New: c.proc.id,
+			Count: c.restarts, Reason: why, Cause: failed})
 		s.node.log.Info("supervisor restarted child", "supervisor", s.id.String(), "child", c.spec.ID,
 			"pid", c.proc.id.String(), "restarts", c.restarts)
 	}

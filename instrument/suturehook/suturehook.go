@@ -236,7 +236,10 @@ func (r *run) start(t *instrument.Table, info instrument.Info, parent *instrumen
 	r.runs++
 	p := t.Spawn(info)
 	if info.Restarts > 0 && parent != nil {
-		t.Restarted(parent, id, r.lastPID, p.ID(), info.Restarts, r.lastWhy)
+		// Suture restarts services one for one: each restart is its own
+		// failure.
+		t.Restarted(parent, instrument.Restarted{Child: id, Old: r.lastPID, New: p.ID(), Count: info.Restarts,
+			Reason: r.lastWhy, Cause: r.lastPID})
 	}
 	r.lastPID = p.ID()
 	return p
