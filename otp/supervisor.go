@@ -136,6 +136,7 @@ func SupervisorChild(id string, spec SupervisorSpec, opts ...Option) ChildSpec {
 type child struct {
 	spec     ChildSpec
 	proc     *process // nil while not running
+	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
 }
 
@@ -259,7 +260,7 @@ func (s *supervisor) stopChildren(cs []*child) {
 			continue
 		}
 		p := c.proc
-		c.proc = nil
+		c.proc, c.old = nil, p.id
 		if p.node != nil {
 			p.shutdown(ErrShutdown, c.shutdownTimeout())
 		}
@@ -277,7 +278,7 @@ func (s *supervisor) childExited(pid PID, reason error) error {
 		return nil // a child we stopped ourselves, or unknown
 	}
 	c := s.children[i]
-	c.proc = nil
+	c.proc, c.old = nil, pid
 	why := instrument.Classify(reason)
 	switch c.spec.Restart {
 	case Temporary:
@@ -338,8 +339,13 @@ func (s *supervisor) restartGroup(group []*child, failed PID, why instrument.Rea
 		if err := s.startChild(c); err != nil {
 			return fmt.Errorf("restart %q: %w", c.spec.ID, err)
 		}
-		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: failed, New: c.proc.id,
-			Count: c.restarts, Reason: why, Cause: failed})
+		// The others in the group were stopped by the supervisor.
+		reason := instrument.ReasonShutdown
+		if c.old == failed {
+			reason = why
+		}
+		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: c.old, New: c.proc.id,
+			Count: c.restarts, Reason: reason, Cause: failed})
 		s.node.log.Info("supervisor restarted child", "supervisor", s.id.String(), "child", c.spec.ID,
 			"pid", c.proc.id.String(), "restarts", c.restarts)
 	}
