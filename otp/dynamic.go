@@ -124,7 +124,6 @@ func (s *supervisor) addChild(spec ChildSpec) (PID, error) {
 	if err := s.startChild(c); err != nil {
 		return 0, err
 	}
-	s.byPID[c.proc.id] = c
 	return c.proc.id, nil
 }
 
@@ -213,33 +212,16 @@ func (s *supervisor) dynamicChildExited(pid PID, reason error) error {
 		return nil // terminated by us, or unknown
 	}
 	delete(s.byPID, pid)
-	c.proc = nil
-	why := instrument.Classify(reason)
+	c.proc, c.old = nil, pid
 	switch c.spec.Restart {
 	case Temporary:
 		return nil
 	case Transient:
-		if !why.Abnormal() {
+		if !instrument.Classify(reason).Abnormal() {
 			return nil
 		}
 	}
-	for {
-		if s.exceeded() {
-			s.node.log.Error("supervisor reached max restart intensity",
-				"pid", s.id.String(), "name", s.proc.Name(), "max_restarts", s.spec.MaxRestarts,
-				"period", s.spec.Period.String(), "child", c.spec.ID)
-			return fmt.Errorf("%w: %w", ErrShutdown, ErrMaxRestarts)
-		}
-		c.restarts++
-		if err := s.startChild(c); err != nil {
-			s.node.log.Error("supervisor could not restart child", "pid", s.id.String(), "error", err.Error())
-			continue
-		}
-		s.byPID[c.proc.id] = c
-		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
-			Count: c.restarts, Reason: why, Cause: pid})
-		return nil
-	}
+	return s.failed(c, reason, []*child{c})
 }
 
 // stopDynamic tells every child to stop at once, then waits for each
@@ -260,7 +242,7 @@ func (s *supervisor) stopDynamic() {
 			timeout = max(timeout-time.Since(start), 0)
 		}
 		if !c.proc.awaitExit(timeout) {
-			s.node.table.Unresponsive(c.proc.proc, c.shutdownTimeout())
+			c.proc.detach(c.shutdownTimeout())
 		}
 		c.proc = nil
 	}
@@ -415,9 +397,6 @@ func (s *supervisor) restartChild(pid PID) (PID, error) {
 	c.restarts++
 	if err := s.startChild(c); err != nil {
 		return 0, err
-	}
-	if s.dynamic {
-		s.byPID[c.proc.id] = c
 	}
 	s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
 		Count: c.restarts, Reason: instrument.ReasonShutdown})

@@ -3,6 +3,7 @@ package otp
 import (
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -33,6 +34,24 @@ var (
 	// ErrUnresponsive: processes did not return within their shutdown timeout.
 	ErrUnresponsive = errors.New("processes did not stop in time")
 )
+
+// UnresponsiveError is the exit reason that the links and monitors of a
+// process receive when it did not stop within its shutdown timeout and was
+// detached (see [ErrUnresponsive]). It matches [ErrKilled], as OTP's
+// brutal_kill reports killed, and [ErrUnresponsive].
+type UnresponsiveError struct {
+	PID    PID
+	Waited time.Duration
+}
+
+func (e *UnresponsiveError) Error() string {
+	return fmt.Sprintf("killed: %v did not stop within %v (unresponsive)", e.PID, e.Waited)
+}
+
+// Is matches [ErrKilled] and [ErrUnresponsive].
+func (e *UnresponsiveError) Is(target error) bool {
+	return target == ErrKilled || target == ErrUnresponsive
+}
 
 // PanicError is the exit reason of a process that panicked; errors.As finds
 // it in a caller's error when the callee panicked during the call.

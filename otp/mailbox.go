@@ -422,3 +422,41 @@ func (m *mailbox[M, R]) close(p *process, reason error) {
 		}
 	}
 }
+
+// detachMailbox implements the mailbox side of process.detach.
+func (s *server[M, R]) detachMailbox(reason error) { s.mb.detach(&s.process, reason) }
+
+// detach is close for a server given up as unresponsive. Whoever gave up
+// on it runs it while the owner may still be in a handler, so it touches
+// nothing of the owner's: it refuses further messages and fails every call
+// still queued (calls already answered, or failed, find their generation
+// changed). The call being handled, if it came through the list, fails too;
+// one that came through the channel fails at its caller's timeout. The
+// owner's own close, when its goroutine returns, clears the rest.
+func (m *mailbox[M, R]) detach(p *process, reason error) {
+	m.closed.Store(true)
+	exit := &ExitError{PID: p.id, Reason: reason}
+	m.mu.Lock()
+	for s := m.first; s != nil; s = s.next {
+		n := len(s.buf)
+		if s == m.tail {
+			n = m.tn
+		}
+		for _, e := range s.buf[:n] {
+			if e.call != nil {
+				e.call.fail(e.gen, exit)
+			}
+		}
+	}
+	m.mu.Unlock()
+	for {
+		select {
+		case e := <-m.ch:
+			if e.call != nil {
+				e.call.fail(e.gen, exit)
+			}
+		default:
+			return
+		}
+	}
+}

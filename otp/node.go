@@ -18,7 +18,9 @@ type Config struct {
 	// Table is the process table the node reports to; nil creates one.
 	// Several nodes (and adapters) may share a table.
 	Table *instrument.Table
-	// Logger receives crash reports; nil uses slog.Default().
+	// Logger receives crash reports and supervisor reports, one line
+	// each, repeated identical lines rate-limited; nil uses
+	// slog.Default().
 	Logger *slog.Logger
 	// StopTimeout bounds how long Stop waits for processes outside any
 	// supervisor; 0 means 5 s.
@@ -29,7 +31,8 @@ type Config struct {
 // a node; Stop stops them all. Every method is safe for concurrent use.
 type Node struct {
 	table  *instrument.Table
-	log    *slog.Logger
+	logger *slog.Logger
+	limit  logLimiter
 	stopTO time.Duration
 	wd     *watchdog
 	wg     sync.WaitGroup
@@ -48,15 +51,15 @@ type Node struct {
 func NewNode(cfg Config) *Node {
 	n := &Node{
 		table:  cfg.Table,
-		log:    cfg.Logger,
+		logger: cfg.Logger,
 		stopTO: cfg.StopTimeout,
 		names:  make(map[string]*process),
 	}
 	if n.table == nil {
 		n.table = instrument.NewTable()
 	}
-	if n.log == nil {
-		n.log = slog.Default()
+	if n.logger == nil {
+		n.logger = slog.Default()
 	}
 	if n.stopTO <= 0 {
 		n.stopTO = 5 * time.Second
@@ -71,8 +74,11 @@ func (n *Node) Table() *instrument.Table { return n.table }
 // Stop stops every process: top-level processes in reverse start order
 // (supervisors stop their trees in order), each within the node's
 // StopTimeout, then anything left. It returns an error wrapping
-// [ErrUnresponsive] when processes did not return; they stay in the table
-// marked unresponsive. Stop is idempotent.
+// [ErrUnresponsive] when processes did not return: they were detached (see
+// [UnresponsiveError]) and stay in the table marked unresponsive until
+// their goroutines return. Stop returns within the shutdown timeouts it
+// waits for, whatever the processes do meanwhile: a stopping supervisor
+// restarts nothing. Stop is idempotent.
 func (n *Node) Stop() error {
 	n.mu.Lock()
 	n.stopped = true
@@ -101,22 +107,31 @@ func (n *Node) Stop() error {
 	for _, p := range rest {
 		p.requestStop(ErrShutdown)
 	}
+	// They stop together: one StopTimeout for all of them.
+	deadline := time.Now().Add(n.stopTO)
 	for _, p := range rest {
 		if p.proc.Status() == instrument.StatusUnresponsive {
-			stuck++ // its supervisor waited for it already
+			stuck++ // detached already: a ghost whose goroutine has not returned
 			continue
 		}
-		if !p.awaitExit(n.stopTO) {
-			n.table.Unresponsive(p.proc, n.stopTO)
+		if !p.awaitExit(max(time.Until(deadline), 0)) && p.detach(n.stopTO) {
 			stuck++
 		}
 	}
 	n.wd.stop()
+	n.flushLog()
 	if stuck > 0 {
 		return fmt.Errorf("stop node: %d %w", stuck, ErrUnresponsive)
 	}
 	n.wg.Wait()
 	return nil
+}
+
+// isStopped reports whether Stop was called.
+func (n *Node) isStopped() bool {
+	n.mu.RLock()
+	defer n.mu.RUnlock()
+	return n.stopped
 }
 
 // owned returns the process of this node behind a table record, or nil.

@@ -3,6 +3,7 @@ package otp
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"runtime/pprof"
 	"sync"
 	"sync/atomic"
@@ -45,6 +46,7 @@ type process struct {
 	sys        []any
 	trap       bool
 	exiting    bool
+	detached   bool // gave up as unresponsive; its goroutine has not returned
 	links      []*process
 	monitors   []monitor // who monitors this process
 	reason     error     // the exit reason, once exited
@@ -192,9 +194,18 @@ func (p *process) live(body func() error) {
 }
 
 // exit tears the process down: mailbox, name, table record, then links and
-// monitors learn of it.
+// monitors learn of it. A process detached as unresponsive announced its
+// exit then; when its goroutine finally returns, only its mailbox and its
+// record are left to clear.
 func (p *process) exit(reason error) {
 	p.mu.Lock()
+	if p.detached {
+		p.mu.Unlock()
+		p.impl.closeMailbox(reason)
+		p.node.table.Exit(p.proc, instrument.Classify(reason), reason)
+		p.node.wg.Done()
+		return
+	}
 	p.exiting = true
 	p.reason = reason
 	links, mons := p.links, p.monitors
@@ -202,6 +213,21 @@ func (p *process) exit(reason error) {
 	p.mu.Unlock()
 
 	p.impl.closeMailbox(reason)
+	why := instrument.Classify(reason)
+	p.release(why, reason, links, mons, func() {
+		if why.Abnormal() {
+			p.node.crashReport(p, why, reason)
+		}
+		p.node.table.Exit(p.proc, why, reason)
+	})
+	p.node.wg.Done()
+}
+
+// release gives up what lets others reach p, for an exit or a detach: its
+// name, the exit hooks (registry keys, group memberships, owned tables),
+// then, after report has told the table, its links and monitors learn of
+// the exit, and waiters on done are let go.
+func (p *process) release(why instrument.Reason, reason error, links []*process, mons []monitor, report func()) {
 	n := p.node
 	n.unregister(p)
 	for _, m := range mons {
@@ -209,11 +235,7 @@ func (p *process) exit(reason error) {
 			m.hook(p.id, reason)
 		}
 	}
-	why := instrument.Classify(reason)
-	if why.Abnormal() {
-		n.crashReport(p, why, reason)
-	}
-	n.table.Exit(p.proc, why, reason)
+	report()
 	for _, q := range links {
 		q.mu.Lock()
 		q.links = removeProc(q.links, p)
@@ -229,22 +251,60 @@ func (p *process) exit(reason error) {
 		m.watcher.deliver(Down{Ref: m.ref, PID: p.id, Reason: reason})
 	}
 	close(p.done)
-	n.wg.Done()
 }
 
+// detach gives up a process that did not stop within waited of being
+// told to, as OTP's brutal_kill leaves nothing behind: it loses its names,
+// registry keys, group memberships, owned tables and mailbox (sends fail
+// as to a dead process, queued calls fail), and its links and monitors
+// hear of its exit now, with a reason wrapping [ErrKilled] and
+// [ErrUnresponsive]. Go cannot stop its goroutine: the record stays in the
+// table as unresponsive until the goroutine returns (see exit). It reports
+// false when the process exited meanwhile.
+func (p *process) detach(waited time.Duration) bool {
+	reason := &UnresponsiveError{PID: p.id, Waited: waited}
+	p.mu.Lock()
+	if p.exiting {
+		p.mu.Unlock()
+		return false
+	}
+	p.exiting, p.detached = true, true
+	p.reason = reason
+	links, mons := p.links, p.monitors
+	p.links, p.monitors = nil, nil
+	p.mu.Unlock()
+
+	if d, ok := p.impl.(interface{ detachMailbox(error) }); ok {
+		d.detachMailbox(reason)
+	}
+	p.release(instrument.ReasonKilled, reason, links, mons, func() {
+		p.node.table.Unresponsive(p.proc, waited)
+		p.node.logUnresponsive(p, waited)
+	})
+	return true
+}
+
+// crashReport logs a crash: one line, the stack in an attribute.
 func (n *Node) crashReport(p *process, why instrument.Reason, reason error) {
-	attrs := []any{"pid", p.id.String(), "name", p.proc.Name(), "kind", p.proc.Kind().String(),
-		"reason", why.String(), "error", reason.Error()}
+	attrs := []slog.Attr{slog.String("pid", p.id.String()), slog.String("name", p.proc.Name()),
+		slog.String("kind", p.proc.Kind().String()), slog.String("reason", why.String()), slog.String("error", reason.Error())}
 	if p.parent != 0 {
-		attrs = append(attrs, "supervisor", p.parent.String())
+		attrs = append(attrs, slog.String("supervisor", p.parent.String()))
 	}
 	if r := p.proc.Restarts(); r > 0 {
-		attrs = append(attrs, "restarts", r)
+		attrs = append(attrs, slog.Uint64("restarts", uint64(r)))
 	}
 	if pe, ok := reason.(*PanicError); ok {
-		attrs = append(attrs, "stack", string(pe.Stack))
+		attrs = append(attrs, slog.String("stack", string(pe.Stack)))
 	}
-	n.log.Error("process crashed", attrs...)
+	n.log(slog.LevelError, "process crashed", p.proc.Name(), reason.Error(), attrs...)
+}
+
+// logUnresponsive logs that p was detached.
+func (n *Node) logUnresponsive(p *process, waited time.Duration) {
+	n.log(slog.LevelError, "process did not stop in time: detached", p.proc.Name(), "",
+		slog.String("pid", p.id.String()), slog.String("name", p.proc.Name()),
+		slog.String("kind", p.proc.Kind().String()), slog.Duration("waited", waited))
 }
 
 // exitSignal delivers an exit signal from a linked (or signalling) process.
@@ -304,15 +364,14 @@ func (p *process) stopCause() error {
 }
 
 // shutdown stops the process and waits up to timeout (negative: forever)
-// for it to exit. A process that does not return is marked unresponsive.
-// It reports whether the process exited.
+// for it to exit. A process that does not return is detached as
+// unresponsive. It reports whether the process exited.
 func (p *process) shutdown(reason error, timeout time.Duration) bool {
 	p.requestStop(reason)
 	if p.awaitExit(timeout) {
 		return true
 	}
-	p.node.table.Unresponsive(p.proc, timeout)
-	return false
+	return !p.detach(timeout)
 }
 
 func (p *process) awaitExit(timeout time.Duration) bool {

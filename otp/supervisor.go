@@ -3,6 +3,8 @@ package otp
 import (
 	"context"
 	"fmt"
+	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -155,9 +157,9 @@ func (c *child) shutdownTimeout() time.Duration {
 type supervisor struct {
 	process
 	spec     SupervisorSpec
-	children []*child // static supervisors' children, in start order
-	recent   []int64  // restart times within the period
-	started  chan error
+	children  []*child // static supervisors' children, in start order
+	intensity intensity
+	started   chan error
 
 	// Dynamic supervisors keep their running children by PID instead.
 	dynamic     bool
@@ -226,6 +228,10 @@ func (s *supervisor) run(p *process) error {
 			case supRequest:
 				m.fn(s)
 				close(m.done)
+			case retryRestart:
+				if err := s.retry(m); err != nil {
+					return err
+				}
 			}
 		}
 	}
@@ -247,6 +253,9 @@ func (s *supervisor) startChild(c *child) error {
 	c.proc = s.node.lookup(pid)
 	if c.proc == nil {
 		c.proc = &process{id: pid}
+	}
+	if s.dynamic {
+		s.byPID[pid] = c
 	}
 	return nil
 }
@@ -279,13 +288,12 @@ func (s *supervisor) childExited(pid PID, reason error) error {
 	}
 	c := s.children[i]
 	c.proc, c.old = nil, pid
-	why := instrument.Classify(reason)
 	switch c.spec.Restart {
 	case Temporary:
 		s.children = append(s.children[:i], s.children[i+1:]...)
 		return nil
 	case Transient:
-		if !why.Abnormal() {
+		if !instrument.Classify(reason).Abnormal() {
 			return nil
 		}
 	}
@@ -298,58 +306,134 @@ func (s *supervisor) childExited(pid PID, reason error) error {
 	case RestForOne:
 		group = s.children[i:]
 	}
-	// Stop the rest of the group, then restart it in order.
+	return s.failed(c, reason, slices.Clone(group))
+}
+
+// failed handles the failure of child c (its old incarnation exited with
+// reason) as OTP does: one failure counts once against the restart
+// intensity, whatever the strategy restarts; past the intensity the
+// supervisor gives up. Otherwise it stops the rest of group and restarts
+// it in order. A stopping supervisor restarts nothing. A non-nil result is
+// the supervisor's own exit reason.
+func (s *supervisor) failed(c *child, reason error, group []*child) error {
+	if s.stopping() {
+		return nil
+	}
+	if n := s.intensity.add(instrument.Now(), s.spec.Period); n > s.spec.MaxRestarts {
+		return s.giveUp(c, reason, n)
+	}
 	s.stopChildren(group)
-	for {
-		if s.exceeded() {
-			s.node.log.Error("supervisor reached max restart intensity",
-				"pid", s.id.String(), "name", s.proc.Name(), "max_restarts", s.spec.MaxRestarts,
-				"period", s.spec.Period.String(), "child", c.spec.ID)
-			s.stopChildren(s.children)
-			return fmt.Errorf("%w: %w", ErrShutdown, ErrMaxRestarts)
-		}
-		if err := s.restartGroup(group, pid, why); err == nil {
-			return nil
-		} else {
-			s.node.log.Error("supervisor could not restart child", "pid", s.id.String(), "error", err.Error())
-		}
-	}
+	s.restart(group, c.old, instrument.Classify(reason))
+	return nil
 }
 
-// exceeded records a restart and reports whether it breaks the intensity.
-func (s *supervisor) exceeded() bool {
-	now := instrument.Now()
-	from := now - int64(s.spec.Period)
-	kept := s.recent[:0]
-	for _, t := range s.recent {
-		if t > from {
-			kept = append(kept, t)
-		}
+// stopping reports whether the supervisor, or its node, is stopping: then
+// it restarts nothing.
+func (s *supervisor) stopping() bool { return s.process.stopping.Load() || s.node.isStopped() }
+
+// giveUp reports that the failure of c was one too many, and returns the
+// supervisor's exit reason. Its children are stopped on the way out.
+func (s *supervisor) giveUp(c *child, reason error, failures int) error {
+	why, text := instrument.Classify(reason), ""
+	if reason != nil {
+		text = reason.Error()
 	}
-	s.recent = append(kept, now)
-	return len(s.recent) > s.spec.MaxRestarts
+	s.node.table.GaveUp(s.proc, instrument.GaveUp{Failures: failures, MaxRestarts: s.spec.MaxRestarts,
+		Period: s.spec.Period, Child: c.spec.ID, ChildPID: c.old, Reason: why, Err: text})
+	s.node.log(slog.LevelError, "supervisor gave up: reached max restart intensity", s.proc.Name(), "",
+		slog.String("pid", s.id.String()), slog.String("name", s.proc.Name()),
+		slog.Int("failures", failures), slog.Int("max_restarts", s.spec.MaxRestarts),
+		slog.Duration("period", s.spec.Period), slog.String("child", c.spec.ID),
+		slog.String("child_pid", c.old.String()), slog.String("child_error", text))
+	if !s.dynamic {
+		s.stopChildren(s.children)
+	}
+	return fmt.Errorf("%w: %w", ErrShutdown, ErrMaxRestarts)
 }
 
-func (s *supervisor) restartGroup(group []*child, failed PID, why instrument.Reason) error {
-	for _, c := range group {
+// restartRetry is how long a supervisor waits before it tries again to
+// start a child whose restart failed: never a tight loop.
+const restartRetry = 100 * time.Millisecond
+
+// retryRestart is the message a supervisor sends itself to try a failed
+// restart again, as OTP's try_again_restart.
+type retryRestart struct {
+	group []*child
+	cause PID
+	why   instrument.Reason
+	err   error
+}
+
+// restart starts the children of group that are not running, in order,
+// as replacements after the failure of cause. When a start fails it tries
+// again after restartRetry, counting the retry as a failure then, as OTP
+// does; meanwhile it serves other messages, a stop request among them.
+func (s *supervisor) restart(group []*child, cause PID, why instrument.Reason) {
+	for i, c := range group {
 		if c.proc != nil {
 			continue
 		}
 		c.restarts++
 		if err := s.startChild(c); err != nil {
-			return fmt.Errorf("restart %q: %w", c.spec.ID, err)
+			s.node.log(slog.LevelError, "supervisor could not restart child", s.proc.Name()+"/"+c.spec.ID, err.Error(),
+				slog.String("pid", s.id.String()), slog.String("name", s.proc.Name()),
+				slog.String("child", c.spec.ID), slog.String("error", err.Error()))
+			r := retryRestart{group: group[i:], cause: cause, why: why, err: err}
+			time.AfterFunc(restartRetry, func() { s.deliver(r) })
+			return
 		}
 		// The others in the group were stopped by the supervisor.
 		reason := instrument.ReasonShutdown
-		if c.old == failed {
+		if c.old == cause {
 			reason = why
 		}
 		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: c.old, New: c.proc.id,
-			Count: c.restarts, Reason: reason, Cause: failed})
-		s.node.log.Info("supervisor restarted child", "supervisor", s.id.String(), "child", c.spec.ID,
-			"pid", c.proc.id.String(), "restarts", c.restarts)
+			Count: c.restarts, Reason: reason, Cause: cause})
+		s.node.log(slog.LevelInfo, "supervisor restarted child", s.proc.Name()+"/"+c.spec.ID, "",
+			slog.String("supervisor", s.id.String()), slog.String("child", c.spec.ID),
+			slog.String("pid", c.proc.id.String()), slog.Uint64("restarts", uint64(c.restarts)))
 	}
+}
+
+// retry tries a failed restart again; a non-nil result is the
+// supervisor's own exit reason.
+func (s *supervisor) retry(r retryRestart) error {
+	group := slices.DeleteFunc(r.group, func(c *child) bool { return c.proc != nil || !s.has(c) })
+	if len(group) == 0 || s.stopping() {
+		return nil
+	}
+	if n := s.intensity.add(instrument.Now(), s.spec.Period); n > s.spec.MaxRestarts {
+		return s.giveUp(group[0], r.err, n)
+	}
+	s.restart(group, r.cause, r.why)
 	return nil
+}
+
+// has reports whether c is still one of the supervisor's children (a
+// dynamic child waiting to be restarted belongs to no one else).
+func (s *supervisor) has(c *child) bool { return s.dynamic || slices.Contains(s.children, c) }
+
+// intensity is a supervisor's failures within its period: their times,
+// oldest first. Each failure costs the same to count, however many the
+// period holds.
+type intensity struct {
+	times []int64
+	head  int // times before it are out of the period
+}
+
+// add records a failure at now and returns the failures within period
+// up to now, this one included.
+func (in *intensity) add(now int64, period time.Duration) int {
+	from := now - int64(period)
+	for in.head < len(in.times) && in.times[in.head] <= from {
+		in.head++
+	}
+	if in.head > 0 && in.head*2 >= len(in.times) {
+		in.times = in.times[:copy(in.times, in.times[in.head:])]
+		in.head = 0
+	}
+	in.times = append(in.times, now)
+	return len(in.times) - in.head
 }
 
 func (s *supervisor) indexOf(pid PID) int {

@@ -203,8 +203,7 @@ func (t *Task[T]) Yield(timeout time.Duration) (val T, ok bool, err error) {
 // returns the task's result when it finished before it could stop.
 func (t *Task[T]) Shutdown(timeout time.Duration) (T, error) {
 	t.stop()
-	if !t.p.awaitExit(timeout) {
-		t.n.table.Unresponsive(t.p.proc, timeout)
+	if !t.p.awaitExit(timeout) && t.p.detach(timeout) {
 		var zero T
 		return zero, fmt.Errorf("shutdown task %v: %w", t.pid, ErrUnresponsive)
 	}
