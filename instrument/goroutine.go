@@ -76,20 +76,54 @@ var (
 
 // Classify returns the OTP reason of an exit error: nil
 // is normal, [ErrShutdown] and context.Canceled are shutdown, [ErrKilled] is killed, a [*PanicError] is
-// a panic, anything else an error.
+// a panic, anything else an error. It looks through wrapped errors as
+// errors.Is and errors.As do (Unwrap and Is methods; not As methods), in
+// that order of precedence, without reflection: every exit pays for it.
 func Classify(err error) Reason {
-	var pe *PanicError
-	switch {
-	case err == nil:
+	if err == nil {
 		return ReasonNormal
-	case errors.As(err, &pe):
+	}
+	var f reasonFlags
+	f.walk(err)
+	switch {
+	case f.panic:
 		return ReasonPanic
-	case errors.Is(err, ErrKilled):
+	case f.killed:
 		return ReasonKilled
-	case errors.Is(err, ErrShutdown):
-		return ReasonShutdown
-	case errors.Is(err, context.Canceled):
+	case f.shutdown:
 		return ReasonShutdown
 	}
 	return ReasonError
+}
+
+// reasonFlags are the reasons found in an error's tree.
+type reasonFlags struct{ panic, killed, shutdown bool }
+
+func (f *reasonFlags) walk(err error) {
+	for err != nil {
+		switch err {
+		case ErrKilled:
+			f.killed = true
+		case ErrShutdown, context.Canceled:
+			f.shutdown = true
+		}
+		if _, ok := err.(*PanicError); ok {
+			f.panic = true
+		}
+		if x, ok := err.(interface{ Is(error) bool }); ok {
+			f.killed = f.killed || x.Is(ErrKilled)
+			f.shutdown = f.shutdown || x.Is(ErrShutdown) || x.Is(context.Canceled)
+		}
+		switch u := err.(type) {
+		case interface{ Unwrap() error }:
+			err = u.Unwrap()
+		case interface{ Unwrap() []error }:
+			for _, e := range u.Unwrap() {
+				f.walk(e)
+			}
+			return
+		default:
+			return
+		}
+	}
 }

@@ -101,6 +101,13 @@ func TestExitEventsCarryReasonAndStack(t *testing.T) {
 	}
 }
 
+// isKilled matches ErrKilled through an Is method, as otp's
+// UnresponsiveError does.
+type isKilled struct{}
+
+func (isKilled) Error() string        { return "unresponsive" }
+func (isKilled) Is(target error) bool { return target == instrument.ErrKilled }
+
 func TestClassify(t *testing.T) {
 	cases := []struct {
 		err  error
@@ -112,6 +119,11 @@ func TestClassify(t *testing.T) {
 		{instrument.ErrKilled, instrument.ReasonKilled},
 		{&instrument.PanicError{Value: 1}, instrument.ReasonPanic},
 		{errors.New("disk full"), instrument.ReasonError},
+		{fmt.Errorf("call: %w", &instrument.PanicError{Value: instrument.ErrKilled}), instrument.ReasonPanic},
+		{errors.Join(errors.New("a"), fmt.Errorf("b: %w", instrument.ErrKilled)), instrument.ReasonKilled},
+		{errors.Join(instrument.ErrShutdown, instrument.ErrKilled), instrument.ReasonKilled},
+		{isKilled{}, instrument.ReasonKilled},
+		{fmt.Errorf("x: %w", fmt.Errorf("y: %w", context.Canceled)), instrument.ReasonShutdown},
 	}
 	for _, c := range cases {
 		if got := instrument.Classify(c.err); got != c.want {

@@ -63,6 +63,7 @@ type Proc struct {
 	status    atomic.Uint32
 	restarts  atomic.Uint32
 	actions   atomic.Pointer[actionsBox]
+	box       actionsBox // the first SetActions's, spared an allocation
 
 	// Written by senders: messages appended to the queue (calls included),
 	// the calls among them, and casts and calls handed straight to the
@@ -460,7 +461,16 @@ type (
 )
 
 // SetActions attaches the actions a dashboard may take on the process.
-func (p *Proc) SetActions(a Actions) { p.actions.Store(&actionsBox{a}) }
+// A runtime calls it when it spawns the process, before anyone reads
+// them; a later call replaces them.
+func (p *Proc) SetActions(a Actions) {
+	if p.actions.Load() == nil && p.box.a == nil {
+		p.box.a = a
+		p.actions.Store(&p.box)
+		return
+	}
+	p.actions.Store(&actionsBox{a})
+}
 
 // Actions returns what may be done to the process, or nil.
 func (p *Proc) Actions() Actions {

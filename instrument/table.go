@@ -123,15 +123,19 @@ func (t *Table) Restarted(sup *Proc, e Restarted) {
 	if e.Cause == 0 || e.Failure() {
 		sup.AddRestart()
 	}
-	e.At, e.Supervisor = time.Now(), sup.id
-	t.emit(e)
+	if t.listened() {
+		e.At, e.Supervisor = time.Now(), sup.id
+		t.emit(e)
+	}
 }
 
 // GaveUp records that supervisor sup passed its restart intensity, and
 // emits e (its At, PID, Name and Parent are filled in).
 func (t *Table) GaveUp(sup *Proc, e GaveUp) {
-	e.At, e.PID, e.Name, e.Parent = time.Now(), sup.id, sup.Name(), sup.parent
-	t.emit(e)
+	if t.listened() {
+		e.At, e.PID, e.Name, e.Parent = time.Now(), sup.id, sup.Name(), sup.parent
+		t.emit(e)
+	}
 }
 
 // Link records a link between a and b and emits [Linked] if it is new.
@@ -142,7 +146,7 @@ func (t *Table) Link(a, b *Proc) {
 	b.mu.Lock()
 	addPID(&b.links, a.id)
 	b.mu.Unlock()
-	if added {
+	if added && t.listened() {
 		t.emit(Linked{At: time.Now(), A: a.id, B: b.id})
 	}
 }
@@ -161,7 +165,7 @@ func (t *Table) Unlink(a *Proc, b PID, bp *Proc) {
 		removed = removePID(&bp.links, a.id) || removed
 		bp.mu.Unlock()
 	}
-	if removed {
+	if removed && t.listened() {
 		t.emit(Unlinked{At: time.Now(), A: a.id, B: b})
 	}
 }
@@ -171,7 +175,7 @@ func (t *Table) Monitor(watcher *Proc, target PID) {
 	watcher.mu.Lock()
 	added := addPID(&watcher.monitors, target)
 	watcher.mu.Unlock()
-	if added {
+	if added && t.listened() {
 		t.emit(Monitored{At: time.Now(), Watcher: watcher.id, Target: target})
 	}
 }
@@ -181,7 +185,7 @@ func (t *Table) Demonitor(watcher *Proc, target PID) {
 	watcher.mu.Lock()
 	removed := removePID(&watcher.monitors, target)
 	watcher.mu.Unlock()
-	if removed {
+	if removed && t.listened() {
 		t.emit(Demonitored{At: time.Now(), Watcher: watcher.id, Target: target})
 	}
 }
@@ -189,12 +193,16 @@ func (t *Table) Demonitor(watcher *Proc, target PID) {
 // Register records that p took name and emits [Registered].
 func (t *Table) Register(p *Proc, name string) {
 	p.name.Store(&name)
-	t.emit(Registered{At: time.Now(), PID: p.id, Name: name})
+	if t.listened() {
+		t.emit(Registered{At: time.Now(), PID: p.id, Name: name})
+	}
 }
 
 // Unregister records that p gave up name and emits [Unregistered].
 func (t *Table) Unregister(p *Proc, name string) {
-	t.emit(Unregistered{At: time.Now(), PID: p.id, Name: name})
+	if t.listened() {
+		t.emit(Unregistered{At: time.Now(), PID: p.id, Name: name})
+	}
 }
 
 // Lookup returns the live process with the ID, or nil.

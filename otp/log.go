@@ -30,6 +30,10 @@ type logCount struct {
 	suppressed int
 }
 
+// logs reports whether lines at level are written at all: callers check
+// it before they build a line's attributes.
+func (n *Node) logs(level slog.Level) bool { return n.logger.Enabled(context.Background(), level) }
+
 // log writes msg with attrs unless the same line (msg, who, err) was
 // written less than logWindow ago; then it only counts it.
 func (n *Node) log(level slog.Level, msg, who, err string, attrs ...slog.Attr) {

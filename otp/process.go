@@ -286,6 +286,16 @@ func (p *process) detach(waited time.Duration) bool {
 
 // crashReport logs a crash: one line, the stack in an attribute.
 func (n *Node) crashReport(p *process, why instrument.Reason, reason error) {
+	if n.logs(slog.LevelError) {
+		n.crashLine(p, why, reason)
+	}
+}
+
+// crashLine is crashReport's line: its frame is large, so a process that
+// exits without logging does not grow its stack for it.
+//
+//go:noinline
+func (n *Node) crashLine(p *process, why instrument.Reason, reason error) {
 	attrs := []slog.Attr{slog.String("pid", p.id.String()), slog.String("name", p.proc.Name()),
 		slog.String("kind", p.proc.Kind().String()), slog.String("reason", why.String()), slog.String("error", reason.Error())}
 	if p.parent != 0 {

@@ -156,7 +156,7 @@ func (c *child) shutdownTimeout() time.Duration {
 // arrive as Exit messages, and requests as closures run on its goroutine.
 type supervisor struct {
 	process
-	spec     SupervisorSpec
+	spec      SupervisorSpec
 	children  []*child // static supervisors' children, in start order
 	intensity intensity
 	started   chan error
@@ -306,7 +306,7 @@ func (s *supervisor) childExited(pid PID, reason error) error {
 	case RestForOne:
 		group = s.children[i:]
 	}
-	return s.failed(c, reason, slices.Clone(group))
+	return s.failed(c, reason, group)
 }
 
 // failed handles the failure of child c (its old incarnation exited with
@@ -378,7 +378,7 @@ func (s *supervisor) restart(group []*child, cause PID, why instrument.Reason) {
 			s.node.log(slog.LevelError, "supervisor could not restart child", s.proc.Name()+"/"+c.spec.ID, err.Error(),
 				slog.String("pid", s.id.String()), slog.String("name", s.proc.Name()),
 				slog.String("child", c.spec.ID), slog.String("error", err.Error()))
-			r := retryRestart{group: group[i:], cause: cause, why: why, err: err}
+			r := retryRestart{group: slices.Clone(group[i:]), cause: cause, why: why, err: err}
 			time.AfterFunc(restartRetry, func() { s.deliver(r) })
 			return
 		}
@@ -389,9 +389,11 @@ func (s *supervisor) restart(group []*child, cause PID, why instrument.Reason) {
 		}
 		s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: c.old, New: c.proc.id,
 			Count: c.restarts, Reason: reason, Cause: cause})
-		s.node.log(slog.LevelInfo, "supervisor restarted child", s.proc.Name()+"/"+c.spec.ID, "",
-			slog.String("supervisor", s.id.String()), slog.String("child", c.spec.ID),
-			slog.String("pid", c.proc.id.String()), slog.Uint64("restarts", uint64(c.restarts)))
+		if s.node.logs(slog.LevelInfo) {
+			s.node.log(slog.LevelInfo, "supervisor restarted child", s.proc.Name()+"/"+c.spec.ID, "",
+				slog.String("supervisor", s.id.String()), slog.String("child", c.spec.ID),
+				slog.String("pid", c.proc.id.String()), slog.Uint64("restarts", uint64(c.restarts)))
+		}
 	}
 }
 

@@ -1,0 +1,124 @@
+package peers
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/otp"
+	"github.com/thejerf/suture/v4"
+)
+
+// Restart rows: a child that fails at once, restarted by its supervisor
+// again and again within one restart period, until it has been restarted
+// R times; then it stays up. ns/restart is the time from the first start
+// to the R-th restart, divided by R. R is 1,000 and 100,000: the cost of a
+// restart must not grow with the restarts already in the period.
+//
+// The bare row is the floor: a goroutine that starts a goroutine, waits
+// for its error and starts it again. Logging is off in every row.
+
+var errFail = errors.New("fail")
+
+var restartCounts = []int{1_000, 100_000}
+
+// failing returns a child body that fails until it has run r+1 times, then
+// closes done and waits for ctx.
+func failing(r int, done chan struct{}) func(ctx context.Context) error {
+	var runs atomic.Int64
+	return func(ctx context.Context) error {
+		if runs.Add(1) <= int64(r) {
+			return errFail
+		}
+		close(done)
+		<-ctx.Done()
+		return nil
+	}
+}
+
+func BenchmarkRestart(b *testing.B) {
+	for _, r := range restartCounts {
+		name := strconv.Itoa(r)
+		b.Run("chan/"+name, func(b *testing.B) { restartBare(b, r) })
+		b.Run("otp/"+name, func(b *testing.B) { restartOTP(b, r) })
+		b.Run("suture/"+name, func(b *testing.B) { restartSuture(b, r) })
+	}
+}
+
+func perRestart(b *testing.B, r int, elapsed time.Duration) {
+	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*r), "ns/restart")
+	b.ReportMetric(0, "ns/op")
+}
+
+func restartBare(b *testing.B, r int) {
+	var elapsed time.Duration
+	for range b.N {
+		done := make(chan struct{})
+		body := failing(r, done)
+		ctx, cancel := context.WithCancel(context.Background())
+		errc := make(chan error, 1)
+		start := time.Now()
+		go func() {
+			for {
+				go func() { errc <- body(ctx) }()
+				if err := <-errc; err == nil {
+					return
+				}
+			}
+		}()
+		<-done
+		elapsed += time.Since(start)
+		cancel()
+	}
+	perRestart(b, r, elapsed)
+}
+
+func restartOTP(b *testing.B, r int) {
+	var elapsed time.Duration
+	for range b.N {
+		n := otp.NewNode(otp.Config{Logger: slog.New(slog.DiscardHandler)})
+		done := make(chan struct{})
+		spec := otp.SupervisorSpec{MaxRestarts: 1 << 30, Period: time.Hour,
+			Children: []otp.ChildSpec{otp.FuncWorker("child", failing(r, done))}}
+		start := time.Now()
+		if _, err := otp.StartSupervisor(n, spec); err != nil {
+			b.Fatal(err)
+		}
+		<-done
+		elapsed += time.Since(start)
+		if err := n.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}
+	perRestart(b, r, elapsed)
+}
+
+// service adapts a body to suture's Service.
+type service func(ctx context.Context) error
+
+func (s service) Serve(ctx context.Context) error { return s(ctx) }
+
+func restartSuture(b *testing.B, r int) {
+	var elapsed time.Duration
+	for range b.N {
+		done := make(chan struct{})
+		sup := suture.New("sup", suture.Spec{
+			EventHook:        func(suture.Event) {},
+			FailureThreshold: 1 << 30, // never back off: restart at once, like the others
+			FailureDecay:     3600,
+		})
+		sup.Add(service(failing(r, done)))
+		ctx, cancel := context.WithCancel(context.Background())
+		start := time.Now()
+		errc := sup.ServeBackground(ctx)
+		<-done
+		elapsed += time.Since(start)
+		cancel()
+		<-errc
+	}
+	perRestart(b, r, elapsed)
+}
