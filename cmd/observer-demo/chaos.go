@@ -16,7 +16,7 @@ type fault int
 const (
 	faultPanic fault = iota // the handler panics
 	faultError              // the server stops with an error
-	faultHang               // the handler never returns (until the demo exits)
+	faultHang               // the handler ignores everything, its context included, for a while
 	faultSlow               // one handler takes two seconds
 )
 
@@ -27,6 +27,7 @@ func (f fault) String() string { return faultNames[f] }
 // chaotic is embedded by the demo's servers: it makes them obey faults.
 type chaotic struct {
 	release <-chan struct{} // closed when the demo exits: frees hung handlers
+	hangFor time.Duration   // how long a hung handler stays hung
 }
 
 var errInjected = errors.New("chaos monkey: injected error")
@@ -43,7 +44,16 @@ func (c chaotic) HandleInfo(ctx context.Context, msg any) error {
 	case faultError:
 		return otp.Stop(errInjected)
 	case faultHang:
-		<-c.release // ignores ctx on purpose: an unresponsive process
+		// Ignores ctx on purpose, like a call without a deadline to a
+		// service that went silent: the advisor reports it stuck, and a
+		// supervisor that stops it meanwhile reports it unresponsive and
+		// replaces it.
+		t := time.NewTimer(c.hangFor)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-c.release:
+		}
 	case faultSlow:
 		select {
 		case <-time.After(2 * time.Second):
@@ -54,8 +64,8 @@ func (c chaotic) HandleInfo(ctx context.Context, msg any) error {
 }
 
 // chaosMonkey injects faults into random servers of the shop at the knob's
-// rate per second. Hangs are rare: each one leaves a process unresponsive
-// when the shop stops.
+// rate per second. Hangs are rare: each one leaves a process stuck for
+// a while, unresponsive if its supervisor tries to stop it meanwhile.
 func chaosMonkey(n *otp.Node, rate *knob) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		return paced(ctx, rate, func() {

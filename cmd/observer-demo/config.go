@@ -13,11 +13,12 @@ type config struct {
 	Load      float64       // checkouts started per second
 	CrashRate float64       // crashes injected per second
 	PriceCost time.Duration // time one price quote takes
+	HangFor   time.Duration // how long a hung handler ignores everything
 	Actions   bool          // let the dashboard kill and restart processes
 }
 
 func defaultConfig() config {
-	return config{Addr: "127.0.0.1:8080", Load: 200, CrashRate: 0.5, PriceCost: 6 * time.Millisecond}
+	return config{Addr: "127.0.0.1:8080", Load: 200, CrashRate: 0.5, PriceCost: 6 * time.Millisecond, HangFor: 20 * time.Second}
 }
 
 func (c config) validate() error {
@@ -29,6 +30,9 @@ func (c config) validate() error {
 	}
 	if c.PriceCost < 0 || c.PriceCost > time.Second {
 		return fmt.Errorf("-price-cost %v: want 0 to 1s", c.PriceCost)
+	}
+	if c.HangFor <= 0 || c.HangFor > 10*time.Minute {
+		return fmt.Errorf("-hang-for %v: want more than 0 and at most 10m", c.HangFor)
 	}
 	return nil
 }

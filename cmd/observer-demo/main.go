@@ -42,6 +42,7 @@ func run() error {
 	flag.Float64Var(&cfg.Load, "load", cfg.Load, "checkouts started per second; the price server saturates at about 50")
 	flag.Float64Var(&cfg.CrashRate, "crash-rate", cfg.CrashRate, "crashes per second the chaos monkey injects (0 turns it off)")
 	flag.DurationVar(&cfg.PriceCost, "price-cost", cfg.PriceCost, "time the price server spends on one quote")
+	flag.DurationVar(&cfg.HangFor, "hang-for", cfg.HangFor, "how long a handler the chaos monkey hangs ignores everything, its context included")
 	flag.BoolVar(&cfg.Actions, "actions", cfg.Actions, "let the dashboard kill processes, restart children, trace and show state")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: observer-demo [flags]\n\n"+

@@ -60,7 +60,7 @@ func startShop(n *otp.Node, cfg config, log *slog.Logger) (*shop, error) {
 		registry: otp.NewRegistry(n, "sessions", otp.Unique)}
 	s.load.set(cfg.Load)
 	s.crashRate.set(cfg.CrashRate)
-	c := chaotic{release: s.release}
+	c := chaotic{release: s.release, hangFor: cfg.HangFor}
 	_, err := otp.StartSupervisor(n, otp.SupervisorSpec{
 		Strategy: otp.OneForOne,
 		// The demo crashes on purpose: a generous intensity keeps the root
