@@ -60,6 +60,7 @@ type Proc struct {
 	behaviour string
 	sup       *SupervisorInfo
 	name      atomic.Pointer[string]
+	name0     string // the name at spawn, which name points to until it changes
 	status    atomic.Uint32
 	restarts  atomic.Uint32
 	actions   atomic.Pointer[actionsBox]

@@ -53,7 +53,8 @@ func (t *Table) Spawn(info Info) *Proc {
 		sup:       info.Supervisor,
 	}
 	if info.Name != "" {
-		p.name.Store(&info.Name)
+		p.name0 = info.Name
+		p.name.Store(&p.name0)
 	}
 	p.restarts.Store(info.Restarts)
 	s := &t.shard[p.id%shards]

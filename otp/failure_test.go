@@ -313,8 +313,8 @@ func newLineCounter() *lineCounter {
 }
 
 func (c *lineCounter) Enabled(context.Context, slog.Level) bool { return true }
-func (c *lineCounter) WithAttrs([]slog.Attr) slog.Handler      { return c }
-func (c *lineCounter) WithGroup(string) slog.Handler           { return c }
+func (c *lineCounter) WithAttrs([]slog.Attr) slog.Handler       { return c }
+func (c *lineCounter) WithGroup(string) slog.Handler            { return c }
 func (c *lineCounter) Handle(_ context.Context, r slog.Record) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()

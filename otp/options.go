@@ -76,15 +76,10 @@ func HibernateAfter(d time.Duration) Option {
 	return func(o *spawnOptions) { o.hibAfter, o.hibSet = max(d, 0), true }
 }
 
-// asChild is what a supervisor adds to a child's options.
+// asChild is what a supervisor adds to a child's options: parent, child
+// ID, restarts, and a link recorded on the child's side only (see
+// childLink).
 func asChild(sup PID, id string, restarts uint32) Option {
-	return func(o *spawnOptions) {
-		o.parent, o.link, o.childID, o.restarts = sup, sup, id, restarts
-	}
-}
-
-// asDynamicChild is what a dynamic supervisor adds to a child's options.
-func asDynamicChild(sup PID, id string, restarts uint32) Option {
 	return func(o *spawnOptions) {
 		o.parent, o.link, o.childID, o.restarts, o.childLink = sup, sup, id, restarts, true
 	}

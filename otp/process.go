@@ -35,7 +35,7 @@ type process struct {
 	labels context.Context // pprof labels; the parent of the process context
 	impl   behaviour
 	wake   chan struct{} // cap 1: a system message or a stop request; servers wake through their mailbox
-	done   chan struct{} // closed once the process has fully exited
+	done   chan struct{} // see exited; made when first waited on, under mu
 
 	stopping atomic.Bool // a stop was requested; checked between messages
 	hasSys   atomic.Bool // the system queue is not empty
@@ -46,6 +46,7 @@ type process struct {
 	sys        []any
 	trap       bool
 	exiting    bool
+	released   bool // exited, or detached: done is (or would be) closed
 	detached   bool // gave up as unresponsive; its goroutine has not returned
 	links      []*process
 	monitors   []monitor // who monitors this process
@@ -68,7 +69,6 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	p.node = n
 	p.parent = o.parent
 	p.trap = o.trap
-	p.done = make(chan struct{})
 	info.Parent = o.parent
 	info.Restarts = o.restarts
 	if o.kindSet {
@@ -250,7 +250,28 @@ func (p *process) release(why instrument.Reason, reason error, links []*process,
 		n.table.Demonitor(m.watcher.proc, p.id)
 		m.watcher.deliver(Down{Ref: m.ref, PID: p.id, Reason: reason})
 	}
-	close(p.done)
+	p.mu.Lock()
+	p.released = true
+	done := p.done
+	p.mu.Unlock()
+	if done != nil {
+		close(done)
+	}
+}
+
+// exited returns a channel closed once the process has exited (or was
+// detached) and its peers were told. It is made on first use: most
+// processes are never waited for, and a restart is cheaper without it.
+func (p *process) exited() <-chan struct{} {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.done == nil {
+		if p.released {
+			return closedChan
+		}
+		p.done = make(chan struct{})
+	}
+	return p.done
 }
 
 // detach gives up a process that did not stop within waited of being
@@ -385,14 +406,15 @@ func (p *process) shutdown(reason error, timeout time.Duration) bool {
 }
 
 func (p *process) awaitExit(timeout time.Duration) bool {
+	done := p.exited()
 	if timeout < 0 {
-		<-p.done
+		<-done
 		return true
 	}
 	t := time.NewTimer(timeout)
 	defer t.Stop()
 	select {
-	case <-p.done:
+	case <-done:
 		return true
 	case <-t.C:
 		return false
@@ -429,6 +451,18 @@ func (p *process) deliver(msg any) bool {
 	p.mu.Unlock()
 	p.poke()
 	return true
+}
+
+// giveBack hands a batch that takeSys returned, now handled, back for the
+// next messages to reuse: a supervisor in a crash storm then queues its
+// children's exits without growing a new slice for each.
+func (p *process) giveBack(msgs []any) {
+	clear(msgs)
+	p.mu.Lock()
+	if p.sys == nil {
+		p.sys = msgs[:0]
+	}
+	p.mu.Unlock()
 }
 
 // takeSys removes and returns the queued system messages.

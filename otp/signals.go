@@ -244,10 +244,11 @@ func (p *process) popSys() (any, bool) {
 	return m, true
 }
 
-// childLink links a dynamic supervisor's child to it, recording the link on
-// the child's side only: a supervisor of a million children would scan a
-// million links at every start and exit. The supervisor keeps its children
-// in a map and stops them itself when it exits; a child's exit reaches it
+// childLink links a supervisor's child to it, recording the link on the
+// child's side only: a supervisor of a million children would scan a
+// million links at every start and exit, and every restart would pay for
+// two link records. The supervisor keeps its children and stops them
+// itself when it exits, however it exits; a child's exit reaches it
 // through the child's side of the link, as an Exit message. The observer
 // sees the relation as the child's parent.
 func childLink(child, sup *process) bool {

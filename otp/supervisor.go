@@ -200,10 +200,12 @@ func (s *supervisor) run(p *process) error {
 		}
 	}
 	s.started <- nil
+	// Children are linked on their side only (see childLink): whatever
+	// ends this loop, they go with it.
 	if s.dynamic {
-		// A dynamic supervisor's children are linked on their side only:
-		// whatever ends this loop, they go with it.
 		defer s.stopDynamic()
+	} else {
+		defer s.stopChildren(s.children)
 	}
 	for {
 		if p.stopping.Load() {
@@ -234,6 +236,7 @@ func (s *supervisor) run(p *process) error {
 				}
 			}
 		}
+		p.giveBack(msgs)
 	}
 }
 
@@ -241,11 +244,7 @@ func (s *supervisor) closeMailbox(error) {}
 
 // startChild starts c with the supervisor as its parent and link.
 func (s *supervisor) startChild(c *child) error {
-	opt := asChild(s.id, c.spec.ID, c.restarts)
-	if s.dynamic {
-		opt = asDynamicChild(s.id, c.spec.ID, c.restarts)
-	}
-	pid, err := c.spec.Start(s.node, opt)
+	pid, err := c.spec.Start(s.node, asChild(s.id, c.spec.ID, c.restarts))
 	if err != nil {
 		return err
 	}
@@ -500,7 +499,7 @@ func (n *Node) supervisorDo(pid PID, timeout time.Duration, fn func(*supervisor)
 	select {
 	case <-req.done:
 		return nil
-	case <-p.done:
+	case <-p.exited():
 		// It may have run fn on its way out.
 		select {
 		case <-req.done:

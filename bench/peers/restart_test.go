@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"runtime"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -49,13 +50,25 @@ func BenchmarkRestart(b *testing.B) {
 	}
 }
 
-func perRestart(b *testing.B, r int, elapsed time.Duration) {
+// perRestart reports the time and the allocations per restart, from
+// mallocs (runtime.MemStats.Mallocs) read before the first row's start.
+func perRestart(b *testing.B, r int, elapsed time.Duration, mallocs uint64) {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(elapsed.Nanoseconds())/float64(b.N*r), "ns/restart")
+	b.ReportMetric(float64(ms.Mallocs-mallocs)/float64(b.N*r), "allocs/restart")
 	b.ReportMetric(0, "ns/op")
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 func restartBare(b *testing.B, r int) {
 	var elapsed time.Duration
+	m0 := mallocs()
 	for range b.N {
 		done := make(chan struct{})
 		body := failing(r, done)
@@ -74,11 +87,12 @@ func restartBare(b *testing.B, r int) {
 		elapsed += time.Since(start)
 		cancel()
 	}
-	perRestart(b, r, elapsed)
+	perRestart(b, r, elapsed, m0)
 }
 
 func restartOTP(b *testing.B, r int) {
 	var elapsed time.Duration
+	m0 := mallocs()
 	for range b.N {
 		n := otp.NewNode(otp.Config{Logger: slog.New(slog.DiscardHandler)})
 		done := make(chan struct{})
@@ -94,7 +108,7 @@ func restartOTP(b *testing.B, r int) {
 			b.Fatal(err)
 		}
 	}
-	perRestart(b, r, elapsed)
+	perRestart(b, r, elapsed, m0)
 }
 
 // service adapts a body to suture's Service.
@@ -104,6 +118,7 @@ func (s service) Serve(ctx context.Context) error { return s(ctx) }
 
 func restartSuture(b *testing.B, r int) {
 	var elapsed time.Duration
+	m0 := mallocs()
 	for range b.N {
 		done := make(chan struct{})
 		sup := suture.New("sup", suture.Spec{
@@ -120,5 +135,5 @@ func restartSuture(b *testing.B, r int) {
 		cancel()
 		<-errc
 	}
-	perRestart(b, r, elapsed)
+	perRestart(b, r, elapsed, m0)
 }
