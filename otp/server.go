@@ -197,7 +197,7 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		pr.SetHead(e.stamp)
 		s.mb.headed = true
 	}
-	t := pr.HandlerStart(e.call != nil)
+	pr.HandlerStart(e.call != nil)
 	if s.dbg.Load() != nil {
 		s.traceMsg(e)
 	}
@@ -207,12 +207,11 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		s.mb.curCall = nil
 		// Count the call handled before answering it: a caller that has
 		// its reply sees it counted.
+		pr.HandlerEnd(true)
 		if se, ok := err.(*stopError); ok {
-			pr.HandlerEnd(t, true)
 			e.call.answer(e.gen, r, se.reason)
 			return se.reason, true
 		}
-		pr.HandlerEnd(t, true)
 		e.call.answer(e.gen, r, err)
 		return nil, false
 	}
@@ -220,7 +219,7 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 	if cast != nil {
 		err = cast.HandleCast(p, e.msg)
 	}
-	pr.HandlerEnd(t, false)
+	pr.HandlerEnd(false)
 	if err != nil {
 		return unwrapStop(err), true
 	}
