@@ -165,3 +165,27 @@ func TestBusyOtherWorkAndAfter(t *testing.T) {
 		}
 	})
 }
+
+// A process woken with work but not yet running (waiting for a processor)
+// is not waiting for a message: a sampled busy period begins when the
+// sender hands the message over, as the sender stamps it.
+func TestBusyPeriodBeginsWhenWorkArrives(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		p := server()
+		for range instrument.BusySampleEvery - 1 { // until the next period is sampled
+			call(p, 0, 0)
+			p.Idle()
+			time.Sleep(time.Millisecond)
+		}
+		before := busy(p)
+		p.HandedOff(true)            // the sender hands a call over…
+		time.Sleep(time.Millisecond) // …and the process runs only now
+		p.HandlerStart(true)
+		p.HandlerEnd(true)
+		p.Idle()
+		// Sampled, this period stands for BusySampleEvery like it.
+		if got, want := busy(p)-before, instrument.BusySampleEvery*time.Millisecond; got != want {
+			t.Fatalf("busy %v for a period woken a millisecond before it ran, want %v", got, want)
+		}
+	})
+}

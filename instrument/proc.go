@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -75,12 +76,14 @@ type Proc struct {
 
 	// Written by senders: messages appended to the queue (calls included),
 	// the calls among them, and casts and calls handed straight to the
-	// process.
+	// process. wake is where the owner asks the next sender to stamp the
+	// time it brings work (see Proc.Idle), and where that sender does.
 	enqueued atomic.Uint64
 	qcalls   atomic.Uint64
 	dcasts   atomic.Uint64
 	dcalls   atomic.Uint64
-	_        [32]byte // keep the owner's counters off the senders' cache line
+	wake     atomic.Int64
+	_        [24]byte // keep the owner's counters off the senders' cache line
 
 	// Written by the process itself. Each progress counter is twice the
 	// messages of its kind handled, plus one while one is being handled:
@@ -112,6 +115,7 @@ type Proc struct {
 	since      int64
 	begun      int64 // when this period began, if it was timed from its start; else 0
 	lastSample int64 // when the last sampled start of a period was measured
+	owed       int64 // sampled busy time not yet added (see sampled)
 
 	mu       sync.Mutex
 	links    []PID
@@ -187,14 +191,35 @@ func (p *Proc) CallEnqueued() uint64 {
 
 // HandedOff counts one message handed straight to the process, past its
 // queue: a mailbox's fast lane while the queue is empty. call says whether
-// it is a call request.
+// it is a call request. When the idle process asked for it (see
+// [Proc.Idle]), the first sender also stamps the time.
 func (p *Proc) HandedOff(call bool) {
 	if call {
 		p.dcalls.Add(1)
 	} else {
 		p.dcasts.Add(1)
 	}
+	p.woke()
 }
+
+// askWake is the value of wake while the owner asks for a stamp.
+const askWake = math.MinInt64
+
+// woke stamps the time a sender brought work to an idle owner, when the
+// owner asked for it: one load per message, of the line the sender has
+// just written to, and a clock read for one busy period in
+// BusySampleEvery.
+func (p *Proc) woke() {
+	if p.wake.Load() == askWake {
+		p.stampWake()
+	}
+}
+
+// stampWake answers the owner's ask: the first sender to get here wins.
+// It is kept out of line so that woke's check inlines where it is used.
+//
+//go:noinline
+func (p *Proc) stampWake() { p.wake.CompareAndSwap(askWake, Now()) }
 
 // Queued returns the count Enqueued and CallEnqueued have reached.
 func (p *Proc) Queued() uint64 { return p.enqueued.Load() }
@@ -257,6 +282,12 @@ func (p *Proc) HandlerEnd(call bool) {
 func (p *Proc) sampleStart() {
 	p.periods = 0
 	t := Now()
+	if w := p.wake.Swap(0); w != askWake && w != 0 && w < t {
+		// The period began when work came, though the process ran only
+		// now: a process with work waiting for a processor is not
+		// waiting for a message.
+		t = w
+	}
 	p.weight = BusySampleEvery
 	if p.slow {
 		p.weight = 1
@@ -286,8 +317,12 @@ func (p *Proc) longPeriod() {
 }
 
 // sampled returns the busy time a sampled stretch ending at t stands for:
-// the starts of the BusySampleEvery periods since the last sample, which
-// took no more than the wall time since it.
+// the starts of the BusySampleEvery periods since the last sample. They
+// all lie in the wall time since that sample, so no more is added now;
+// the rest is owed, and added by later samples as wall time allows. A
+// cap alone would be biased low: periods are heavy-tailed (a process
+// preempted with work in hand), and a long one sampled would be cut while
+// the long ones not sampled are never seen.
 func (p *Proc) sampled(t int64) int64 {
 	d := t - p.since
 	from := p.lastSample
@@ -295,7 +330,10 @@ func (p *Proc) sampled(t int64) int64 {
 		from = p.started
 	}
 	p.lastSample = t
-	return max(min(d*p.weight, t-from), d, 0)
+	est := d*p.weight + p.owed
+	add := max(min(est, t-from), d, 0)
+	p.owed = max(est-add, 0)
+	return add
 }
 
 // countCasts counts the last cast handled, if it is not yet.
@@ -310,9 +348,12 @@ func (p *Proc) countCasts() {
 // and before it turns to other work (system messages, exiting), so that it
 // is never seen busy, or in a handler it has left, while it waits. It also
 // counts the last cast handled, if it is not yet. It reads the clock only
-// when the period is being timed.
+// when the period is being timed. When the next period is to be sampled,
+// it asks the next sender to stamp the time it hands a message over (see
+// [Proc.HandedOff]): that period begins then, not when this process next
+// runs.
 func (p *Proc) Idle() {
-	if p.castOpen || p.weight != 0 {
+	if p.castOpen || p.weight != 0 || p.periods >= BusySampleEvery-1 || p.slow {
 		p.idle()
 	}
 	p.inPeriod = false
@@ -323,6 +364,11 @@ func (p *Proc) idle() {
 	p.countCasts()
 	if p.weight != 0 {
 		p.endPeriod(Now())
+	}
+	if p.inPeriod && (p.periods >= BusySampleEvery-1 || p.slow) {
+		// The next period is sampled: it begins when a sender brings
+		// work, which may be long before this process runs again.
+		p.wake.Store(askWake)
 	}
 }
 
