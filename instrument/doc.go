@@ -16,10 +16,13 @@
 //
 // Counters changed per message are a few uncontended atomics on the record's
 // own cache lines: no allocation, no lock, no channel, no event. Clock reads
-// are not paid per message: handler time is measured on one message in
-// [BusySampleEvery] (and on every message once handlers are slow enough that
-// a clock read is noise), and the mailbox stamps one message in
-// [HeadStampEvery] with its enqueue time.
+// are not paid per message. Busy time means "not waiting for a message",
+// and is measured at the edges of busy periods (from the message taken
+// after a wait to the next wait): one period in [BusySampleEvery] is timed
+// from its start (every one once periods are slow enough that a clock read
+// is noise), and every period from its [LongBusyPeriod]-th message on, so a
+// process whose mailbox never empties reads fully busy. The mailbox stamps
+// one message in [HeadStampEvery] with its enqueue time.
 //
 // # Events
 //

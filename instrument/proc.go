@@ -1,6 +1,7 @@
 package instrument
 
 import (
+	"math"
 	"slices"
 	"strconv"
 	"sync"
@@ -8,15 +9,24 @@ import (
 	"time"
 )
 
-// BusySampleEvery is how often a handler is timed while handlers are fast:
-// one message in BusySampleEvery, weighted by it. Slow handlers (see
-// [SlowHandler]) are timed every time. A clock read costs 30 to 100 ns on
-// a virtual machine, a good part of a fast call's round trip, and a
-// server fast enough to be sampled takes thousands of samples a second.
+// BusySampleEvery is how often a busy period is timed from its first
+// message while busy periods are short: one in BusySampleEvery, weighted by
+// it. A busy period runs from the message a process takes after waiting to
+// the moment it waits for mail again: its handlers and everything between
+// them (dispatch, replies, bookkeeping). A clock read costs 30 to 100 ns on
+// a virtual machine, a good part of a fast call's round trip, and a server
+// answering one caller at a time begins a busy period with every call.
 const BusySampleEvery = 64
 
-// SlowHandler is the handler duration from which every message is timed: a
-// clock read is then noise next to the work.
+// LongBusyPeriod is the number of messages from which a busy period is
+// timed whether or not it was sampled: a process whose mailbox never
+// empties reads busy from its LongBusyPeriod-th message on, at the cost of
+// one clock read then and one when it waits again.
+const LongBusyPeriod = 64
+
+// SlowHandler is the busy period from which every one is timed: two clock
+// reads a period are then noise next to the work. (Periods are timed, not
+// handlers: the name stays from when they were.)
 const SlowHandler = 20 * time.Microsecond
 
 // castBatch is how many casts handled in a row a process counts at once.
@@ -68,12 +78,14 @@ type Proc struct {
 
 	// Written by senders: messages appended to the queue (calls included),
 	// the calls among them, and casts and calls handed straight to the
-	// process.
+	// process. wake is where the owner asks the next sender to stamp the
+	// time it brings work (see Proc.Idle), and where that sender does.
 	enqueued atomic.Uint64
 	qcalls   atomic.Uint64
 	dcasts   atomic.Uint64
 	dcalls   atomic.Uint64
-	_        [32]byte // keep the owner's counters off the senders' cache line
+	wake     atomic.Int64
+	_        [24]byte // keep the owner's counters off the senders' cache line
 
 	// Written by the process itself. Each progress counter is twice the
 	// messages of its kind handled, plus one while one is being handled:
@@ -89,11 +101,23 @@ type Proc struct {
 	// when. Rare, so always recorded.
 	other      atomic.Uint32
 	otherSince atomic.Int64
-	sampled    uint32 // messages since the last timed one; the owner's alone
-	slow       bool   // the last timed handler was slow: time every one
-	castOpen   bool   // the last cast taken is not yet counted handled
-	castsDone  uint32 // casts handled before it and not yet counted either
-	lastEnd    int64  // when the last timed handler returned; the owner's alone
+
+	// The owner's alone. Casts not yet counted: the last cast taken, and
+	// those handled before it.
+	castOpen  bool
+	castsDone uint32
+	// Busy periods (see HandlerStart and Idle). A timed stretch runs from
+	// since (published in busySince) and stands for weight times its
+	// length; weight is 0 while nothing is timed.
+	inPeriod   bool   // a message was taken since the process last idled
+	slow       bool   // the last period timed from its start was slow: time every one
+	run        uint32 // messages taken in this period, counted up to LongBusyPeriod
+	periods    uint32 // periods begun since the last sampled one
+	weight     int64
+	since      int64
+	begun      int64 // when this period began, if it was timed from its start; else 0
+	lastSample int64 // when the last sampled start of a period was measured
+	owed       int64 // sampled busy time not yet added (see sampled)
 
 	mu       sync.Mutex
 	links    []PID
@@ -169,14 +193,35 @@ func (p *Proc) CallEnqueued() uint64 {
 
 // HandedOff counts one message handed straight to the process, past its
 // queue: a mailbox's fast lane while the queue is empty. call says whether
-// it is a call request.
+// it is a call request. When the idle process asked for it (see
+// [Proc.Idle]), the first sender also stamps the time.
 func (p *Proc) HandedOff(call bool) {
 	if call {
 		p.dcalls.Add(1)
 	} else {
 		p.dcasts.Add(1)
 	}
+	p.woke()
 }
+
+// askWake is the value of wake while the owner asks for a stamp.
+const askWake = math.MinInt64
+
+// woke stamps the time a sender brought work to an idle owner, when the
+// owner asked for it: one load per message, of the line the sender has
+// just written to, and a clock read for one busy period in
+// BusySampleEvery.
+func (p *Proc) woke() {
+	if p.wake.Load() == askWake {
+		p.stampWake()
+	}
+}
+
+// stampWake answers the owner's ask: the first sender to get here wins.
+// It is kept out of line so that woke's check inlines where it is used.
+//
+//go:noinline
+func (p *Proc) stampWake() { p.wake.CompareAndSwap(askWake, Now()) }
 
 // Queued returns the count Enqueued and CallEnqueued have reached.
 func (p *Proc) Queued() uint64 { return p.enqueued.Load() }
@@ -185,14 +230,19 @@ func (p *Proc) Queued() uint64 { return p.enqueued.Load() }
 //
 // Only the process's own goroutine may call these.
 
-// HandlerStart is called when the process takes a message and is about to
-// run its handler; call says whether the message is a call request. It
-// returns a timestamp to pass to [Proc.HandlerEnd], or 0 when this message
-// is not timed.
-func (p *Proc) HandlerStart(call bool) int64 {
+// HandlerStart is called when the process takes a message from its
+// mailbox and is about to run its handler; call says whether the message
+// is a call request. The first message taken after [Proc.Idle] begins a
+// busy period, which lasts until the process next calls Idle.
+//
+// Busy time is measured at the edges of busy periods, not per message: one
+// period in [BusySampleEvery] is timed from its start and weighted by it
+// (every one, once periods last [SlowHandler] or more), and every period
+// is timed from its [LongBusyPeriod]-th message on.
+func (p *Proc) HandlerStart(call bool) {
 	switch {
 	case call:
-		p.Idle()
+		p.countCasts()
 		p.callProg.Add(1)
 	case p.castOpen:
 		// The last cast is done and this one starts: counted in batches,
@@ -205,53 +255,140 @@ func (p *Proc) HandlerStart(call bool) int64 {
 		p.castProg.Add(1)
 		p.castOpen = true
 	}
-	if !p.slow && p.sampled < BusySampleEvery-1 {
-		p.sampled++
-		return 0
+	switch {
+	case !p.inPeriod:
+		p.inPeriod, p.run = true, 1
+		if p.periods++; p.periods >= BusySampleEvery || p.slow {
+			p.sampleStart()
+		}
+	case p.run < LongBusyPeriod:
+		if p.run++; p.run == LongBusyPeriod {
+			p.longPeriod()
+		}
 	}
-	return p.startTimed()
 }
 
-// startTimed times the handler that starts now.
-func (p *Proc) startTimed() int64 {
-	p.sampled = 0
-	t := Now()
-	p.busySince.Store(t)
-	return t
-}
-
-// HandlerEnd is called when the handler returns, with HandlerStart's
-// result. A call is counted handled at once, before its reply goes out, so
-// that a caller holding its reply sees it counted. A cast is counted when
-// the process takes its next message or calls [Proc.Idle], and casts in a
-// row are counted in batches: a record may show up to 16 casts as taken
-// and not yet handled while the process is busy.
-func (p *Proc) HandlerEnd(start int64, call bool) {
-	if start != 0 {
-		p.endTimed(start)
-	}
+// HandlerEnd is called when the handler returns. A call is counted handled
+// at once, before its reply goes out, so that a caller holding its reply
+// sees it counted. A cast is counted when the process takes its next
+// message or calls [Proc.Idle], and casts in a row are counted in batches:
+// a record may show up to 16 casts as taken and not yet handled while the
+// process is busy.
+func (p *Proc) HandlerEnd(call bool) {
 	if call {
 		p.callProg.Add(1)
 	}
 }
 
-// endTimed adds the time of a timed handler that returns now. It is apart
-// from HandlerEnd so that HandlerEnd is small enough to be inlined.
-func (p *Proc) endTimed(start int64) {
-	end := Now()
-	d := end - start
-	busy := d
-	if !p.slow {
-		// A sampled handler stands for the BusySampleEvery messages
-		// since the last timed one, which took no more than the wall
-		// time since then.
-		busy = min(d*BusySampleEvery, end-p.lastEnd)
+// sampleStart times the busy period that begins now from its start.
+func (p *Proc) sampleStart() {
+	p.periods = 0
+	t := Now()
+	if w := p.wake.Swap(0); w != askWake && w != 0 && w < t {
+		// The period began when work came, though the process ran only
+		// now: a process with work waiting for a processor is not
+		// waiting for a message.
+		t = w
 	}
-	p.lastEnd = end
-	p.busyNanos.Add(busy)
+	p.weight = BusySampleEvery
+	if p.slow {
+		p.weight = 1
+	}
+	p.since, p.begun = t, t
+	p.busySince.Store(t)
+}
+
+// longPeriod is called at a busy period's LongBusyPeriod-th message: from
+// here the period is timed as it is, unweighted, however long it lasts.
+func (p *Proc) longPeriod() {
+	if p.weight == 1 {
+		return // timed as it is already
+	}
+	t := Now()
+	// busySince moves before busyNanos grows, here and below: a reader
+	// in between misses a stretch once, rather than counting it twice.
+	p.busySince.Store(t)
+	if p.weight != 0 {
+		// A sampled start ends here; what follows is this period's own.
+		p.busyNanos.Add(p.sampled(t))
+		if t-p.begun >= int64(SlowHandler) {
+			p.slow = true
+		}
+	}
+	p.weight, p.since = 1, t
+}
+
+// sampled returns the busy time a sampled stretch ending at t stands for:
+// the starts of the BusySampleEvery periods since the last sample. They
+// all lie in the wall time since that sample, so no more is added now;
+// the rest is owed, and added by later samples as wall time allows. A
+// cap alone would be biased low: periods are heavy-tailed (a process
+// preempted with work in hand), and a long one sampled would be cut while
+// the long ones not sampled are never seen.
+func (p *Proc) sampled(t int64) int64 {
+	d := t - p.since
+	from := p.lastSample
+	if from == 0 {
+		from = p.started
+	}
+	p.lastSample = t
+	est := d*p.weight + p.owed
+	add := max(min(est, t-from), d, 0)
+	p.owed = max(est-add, 0)
+	return add
+}
+
+// countCasts counts the last cast handled, if it is not yet.
+func (p *Proc) countCasts() {
+	if p.castOpen {
+		p.castProg.Add(2*uint64(p.castsDone) + 1)
+		p.castsDone, p.castOpen = 0, false
+	}
+}
+
+// Idle ends the busy period: the process calls it before it waits for mail
+// and before it turns to other work (system messages, exiting), so that it
+// is never seen busy, or in a handler it has left, while it waits. It also
+// counts the last cast handled, if it is not yet. It reads the clock only
+// when the period is being timed. When the next period is to be sampled,
+// it asks the next sender to stamp the time it hands a message over (see
+// [Proc.HandedOff]): that period begins then, not when this process next
+// runs.
+func (p *Proc) Idle() {
+	if p.castOpen || p.weight != 0 || p.periods >= BusySampleEvery-1 || p.slow {
+		p.idle()
+	}
+	p.inPeriod = false
+}
+
+// idle is Idle's work when there is some: apart, so that Idle inlines.
+func (p *Proc) idle() {
+	p.countCasts()
+	if p.weight != 0 {
+		p.endPeriod(Now())
+	}
+	if p.inPeriod && (p.periods >= BusySampleEvery-1 || p.slow) {
+		// The next period is sampled: it begins when a sender brings
+		// work, which may be long before this process runs again.
+		p.wake.Store(askWake)
+	}
+}
+
+// endPeriod adds the timed stretch of the busy period that ends at t.
+func (p *Proc) endPeriod(t int64) {
 	p.busySince.Store(0)
-	// Slow handlers are timed every time; fast ones are sampled.
-	p.slow = d >= int64(SlowHandler)
+	if p.weight > 1 {
+		p.busyNanos.Add(p.sampled(t))
+	} else {
+		p.busyNanos.Add(max(t-p.since, 0))
+	}
+	if p.begun != 0 {
+		// Timed from its start: are periods long enough that timing
+		// every one costs nothing worth counting?
+		p.slow = t-p.begun >= int64(SlowHandler)
+		p.lastSample = t
+	}
+	p.weight, p.since, p.begun = 0, 0, 0
 }
 
 // Work is what a process is doing when it is not waiting for a message:
@@ -285,36 +422,33 @@ func (w Work) String() string {
 // message from its mailbox: init, continue, terminate, or a system message
 // such as a server's info message or a trapped exit; w says which. The
 // work counts as busy time, always timed (it is not the hot path), and not
-// as a handled message. It returns a timestamp to pass to
-// [Proc.OtherEnd]. Call [Proc.Idle] first.
+// as a handled message; while it runs the record shows w and when it
+// began, so that work that never returns shows as busy in w. It returns a
+// timestamp to pass to [Proc.OtherEnd]. Call [Proc.Idle] first.
 func (p *Proc) OtherStart(w Work) int64 {
 	t := Now()
+	if p.weight != 0 {
+		// Idle was not called: the busy period ends here.
+		p.endPeriod(t)
+	}
+	p.inPeriod = false
 	p.busySince.Store(t)
 	p.otherSince.Store(t)
 	p.other.Store(uint32(w))
 	return t
 }
 
-// OtherEnd is called when the work begun by [Proc.OtherStart] is done.
+// OtherEnd is called when the work begun by [Proc.OtherStart] is done. The
+// process is not waiting for mail yet: it stays busy, timed from now at no
+// further cost, until it calls [Proc.Idle], which it must do before it
+// waits.
 func (p *Proc) OtherEnd(start int64) {
 	end := Now()
 	p.other.Store(uint32(WorkNone))
 	p.otherSince.Store(0)
-	p.busyNanos.Add(end - start)
-	p.busySince.Store(0)
-	// The next sampled handler stands for the messages since now, not
-	// for this stretch as well.
-	p.lastEnd = end
-}
-
-// Idle counts the last cast handled, if it is not yet. The process calls it
-// before it waits for mail and before it turns to other work (system
-// messages, exiting), so that it is never seen in a handler it has left.
-func (p *Proc) Idle() {
-	if p.castOpen {
-		p.castProg.Add(2*uint64(p.castsDone) + 1)
-		p.castsDone, p.castOpen = 0, false
-	}
+	p.busySince.Store(end)
+	p.busyNanos.Add(max(end-start, 0))
+	p.inPeriod, p.run, p.weight, p.since, p.begun = true, LongBusyPeriod, 1, end, 0
 }
 
 // SetHead records the enqueue time of the oldest message still queued, as
@@ -334,7 +468,12 @@ type Counters struct {
 	Handled   uint64 // messages whose handler returned
 	Calls     uint64 // call requests ever enqueued
 	CallsDone uint64 // call requests handled
-	BusyNanos int64  // time spent in handlers, including the one running now
+	// BusyNanos is the time spent not waiting for a message: handlers and
+	// everything between them, and other work (see [Proc.OtherStart]),
+	// including the busy period running now when it is being timed. It is
+	// measured at the edges of busy periods, sampled while they are short
+	// (see [Proc.HandlerStart]).
+	BusyNanos int64
 	// Head is the [Now] timestamp of roughly the oldest queued message, or
 	// 0 when unknown or empty. It errs old by at most HeadStampEvery messages.
 	Head      int64
@@ -362,7 +501,7 @@ func (c Counters) Waiting() uint64 { return c.Calls - c.CallsDone }
 func (c Counters) InHandler() bool { return c.Dequeued != c.Handled }
 
 // Load reads the counters at time now (a [Now] timestamp), counting the
-// running handler's time so far when it is being timed.
+// running busy period's time so far when it is being timed.
 func (p *Proc) Load(now int64) Counters {
 	// Read the consumer side first so that Depth never underflows.
 	casts, calls := p.castProg.Load(), p.callProg.Load()

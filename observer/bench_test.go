@@ -47,7 +47,8 @@ func bigTable(n int) (*instrument.Table, []*instrument.Proc) {
 func churn(p *instrument.Proc, k int) {
 	for range k {
 		p.CallEnqueued()
-		p.HandlerEnd(p.HandlerStart(true), true)
+		p.HandlerStart(true)
+		p.HandlerEnd(true)
 	}
 }
 
@@ -211,7 +212,8 @@ func BenchmarkCounters(b *testing.B) {
 			b.ResetTimer()
 			for range b.N {
 				p.CallEnqueued()
-				p.HandlerEnd(p.HandlerStart(true), true)
+				p.HandlerStart(true)
+				p.HandlerEnd(true)
 			}
 		})
 	}

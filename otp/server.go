@@ -109,7 +109,7 @@ func (s *server[M, R]) run(p *process) (reason error) {
 					err = instrument.NewPanicError(v)
 				}
 			}()
-			return i.Init(p)
+			return other(p.proc, instrument.WorkInit, func() error { return i.Init(p) })
 		}()
 		if err != nil {
 			s.started <- err
@@ -134,11 +134,14 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 			return
 		}
 		if t, ok := s.h.(Terminator); ok && !errors.Is(reason, ErrKilled) {
-			t.Terminate(p, reason)
+			// The loop may have left in the middle of a busy period (a
+			// handler's error, a stop request between messages).
+			p.proc.Idle()
+			other(p.proc, instrument.WorkTerminate, func() error { t.Terminate(p, reason); return nil })
 		}
 	}()
 	if c, ok := s.h.(Continuer); ok && first {
-		if err := c.Continue(p); err != nil {
+		if err := other(p.proc, instrument.WorkContinue, func() error { return c.Continue(p) }); err != nil {
 			return unwrapStop(err)
 		}
 	}
@@ -197,7 +200,7 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		pr.SetHead(e.stamp)
 		s.mb.headed = true
 	}
-	t := pr.HandlerStart(e.call != nil)
+	pr.HandlerStart(e.call != nil)
 	if s.dbg.Load() != nil {
 		s.traceMsg(e)
 	}
@@ -207,12 +210,11 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		s.mb.curCall = nil
 		// Count the call handled before answering it: a caller that has
 		// its reply sees it counted.
+		pr.HandlerEnd(true)
 		if se, ok := err.(*stopError); ok {
-			pr.HandlerEnd(t, true)
 			e.call.answer(e.gen, r, se.reason)
 			return se.reason, true
 		}
-		pr.HandlerEnd(t, true)
 		e.call.answer(e.gen, r, err)
 		return nil, false
 	}
@@ -220,7 +222,7 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 	if cast != nil {
 		err = cast.HandleCast(p, e.msg)
 	}
-	pr.HandlerEnd(t, false)
+	pr.HandlerEnd(false)
 	if err != nil {
 		return unwrapStop(err), true
 	}
@@ -340,6 +342,16 @@ func (s *server[M, R]) traceMsg(e *envelope[M, R]) {
 	} else {
 		s.traced("cast", e.msg)
 	}
+}
+
+// other runs fn, work that is not a mailbox message, as w: it counts as
+// busy, and while it runs the record shows w and when it began, so that
+// one that never returns is seen. A panic in fn goes on up once the work
+// is ended.
+func other(pr *instrument.Proc, w instrument.Work, fn func() error) error {
+	t := pr.OtherStart(w)
+	defer pr.OtherEnd(t)
+	return fn()
 }
 
 // unwrapStop turns a handler's error into an exit reason.

@@ -1,0 +1,57 @@
+package observer_test
+
+import (
+	"context"
+	"testing"
+
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
+)
+
+// cache is a server at its cheapest: each message is one map read.
+type cache struct{ m map[int]int }
+
+func (c *cache) HandleCall(ctx context.Context, k int) (int, error) { return c.m[k], nil }
+
+func (c *cache) HandleCast(ctx context.Context, k int) error {
+	_ = c.m[k]
+	return nil
+}
+
+// A server whose mailbox never empties is saturated however little its
+// handler takes: here a one-map-read handler fed by 8 senders that never
+// wait for it. It reads busy all the time within three ticks of the load
+// starting, counted in ticks, not wall time. Real time: the load is real
+// CPU work, which a synctest bubble does not clock.
+func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a second or more of real time")
+	}
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &cache{m: map[int]int{1: 1}}, otp.Name("cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	sub := o.Subscribe()
+	defer sub.Close()
+	first := next(t, sub).Tick
+	stop := load(8, func(ctx context.Context) { otp.Cast(ref, 1) })
+	defer stop()
+	const within = 3
+	var busy []float64
+	for {
+		s := next(t, sub)
+		if s.Tick > first+within {
+			t.Fatalf("busy by tick since the load began %v, want one at least 0.90 by tick %d\n%s", busy, within, dump(s))
+		}
+		for _, p := range s.Query(observer.Query{}) {
+			if p.PID == ref.PID() {
+				busy = append(busy, p.Busy)
+				if p.Busy >= 0.9 && p.Depth > 0 {
+					return
+				}
+			}
+		}
+	}
+}
