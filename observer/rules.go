@@ -24,6 +24,11 @@ const (
 	readRate         = 1000                   // and it handles at least this many per second
 	readBusyOn       = 0.6
 	readBusyOff      = 0.3
+	// readCrowd callers waiting make a read-heavy server a finding however
+	// busy it reads: a server whose handler is one map read serves a
+	// million calls a second and still waits for mail now and then while
+	// dozens of callers queue behind it.
+	readCrowd = 8
 
 	stormOn  = 0.6 // share of the restart intensity used in the period
 	stormOff = 0.3
@@ -111,14 +116,17 @@ func floodLevel(st *procState) level {
 }
 
 // readHeavy: many callers, short handlers, mostly calls, at a high rate.
+// Callers crowding at a recent tick say "many callers"; so does a server
+// that is busy most of the time on calls this short, since one caller
+// alone keeps it waiting for mail between its calls.
 func readHeavy(st *procState) bool {
-	return st.crowdTicks > 0 && st.castShare <= 0.1 && st.meanHandler > 0 &&
+	return (st.crowdTicks > 0 || st.busyFrac >= readBusyOn) && st.castShare <= 0.1 && st.meanHandler > 0 &&
 		float64(st.meanHandler) < readShortHandler.Seconds() && st.handling >= readRate
 }
 
 func readLevel(st *procState) level {
 	switch {
-	case readHeavy(st) && st.busyFrac >= readBusyOn:
+	case readHeavy(st) && (st.busyFrac >= readBusyOn || st.waiting >= readCrowd):
 		return levelOn
 	case st.busyFrac >= readBusyOff && st.crowdTicks > 0:
 		return levelHold

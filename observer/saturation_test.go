@@ -55,3 +55,38 @@ func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
 		}
 	}
 }
+
+// The saturated read server of the issue: 64 goroutines call a server
+// whose handler is one map read, a million calls a second on a quiet
+// machine. Dozens of callers always wait behind it, and it is found within
+// three ticks of the load starting: the read-heavy finding (its reads
+// could bypass it through an owned table) or the bottleneck one.
+func TestMapReadServerWithManyCallersIsFound(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs for a second or more of real time")
+	}
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &cache{m: map[int]int{1: 1}}, otp.Name("cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	sub := o.Subscribe()
+	defer sub.Close()
+	first := next(t, sub).Tick
+	stop := load(64, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	const within = 3
+	for {
+		s := next(t, sub)
+		for _, f := range s.Findings {
+			if f.PID == ref.PID() && (f.Kind == observer.KindReadHeavy || f.Kind == observer.KindBottleneck) {
+				t.Logf("tick %d after the load began: %s", s.Tick-first, f.Summary)
+				return
+			}
+		}
+		if s.Tick >= first+within {
+			t.Fatalf("no read-heavy or bottleneck finding on the cache server by tick %d after the load began\n%s", within, dump(s))
+		}
+	}
+}
