@@ -56,10 +56,13 @@
 //
 // # Events
 //
-// Crash reports (reason, error, stack, supervisor, restart count), restarts,
-// unresponsive processes, supervisors giving up and callers taken down by
-// linked tasks go to a bounded log read with a cursor ([Observer.Events])
-// and, except restarts, to the [log/slog] logger in Options.Logger.
+// Crash reports (reason, error, stack, supervisor), restarts (the new
+// incarnation, the child's restart count, and the sibling whose failure
+// caused it under one_for_all or rest_for_one), unresponsive processes and
+// their late exits, supervisors giving up (as the runtime reports it) and
+// callers taken down by linked tasks go to a bounded log read with a
+// cursor ([Observer.Events]). The observer logs nothing: the runtime logs
+// each crash and each supervisor that gives up, once.
 //
 // # Metrics
 //

@@ -49,8 +49,17 @@ type Options struct {
 	// attribute; processes with other names are counted under "_other".
 	// Default 50.
 	MetricNames int
-	// Logger receives crash reports and supervisor reports. Default
-	// slog.Default().
+	// StuckAfter is how long a process may stay inside one handler (init,
+	// continue, call, cast, info, terminate) before the advisor reports it
+	// stuck. Default 5 s, a call's default timeout: its callers start
+	// failing then.
+	StuckAfter time.Duration
+	// Logger is not used.
+	//
+	// Deprecated: the observer logs nothing. The runtime logs each crash
+	// and each supervisor that gives up, once; the observer records them
+	// in its event log ([Observer.Events]). The field stays so that
+	// existing code compiles.
 	Logger *slog.Logger
 }
 
@@ -109,8 +118,11 @@ func (o Options) withDefaults() (Options, error) {
 	case o.FindingHold == 0:
 		o.FindingHold = time.Minute
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	switch {
+	case o.StuckAfter < 0:
+		return o, bad("StuckAfter", o.StuckAfter, "0 (default) or more")
+	case o.StuckAfter == 0:
+		o.StuckAfter = 5 * time.Second
 	}
 	return o, nil
 }

@@ -2,8 +2,10 @@ package observer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -259,7 +261,7 @@ func (m *model) deadlockFinding(cyc []instrument.PID) Finding {
 
 func (m *model) unresponsiveFinding(p *instrument.Proc, wall time.Time) Finding {
 	name := label(p.Name(), p.ID())
-	waited := m.unresp[p.ID()]
+	waited := m.unresp[p.ID()].waited
 	summary := name + " did not stop when told"
 	if waited > 0 {
 		summary += fmt.Sprintf(" (waited %v)", waited)
@@ -280,20 +282,85 @@ func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.Supervis
 	if n >= pol.MaxRestarts {
 		sev = SeverityCritical
 	}
+	ev := []Evidence{
+		{"failures in period", float64(n), "failures"},
+		{"max restarts", float64(pol.MaxRestarts), "restarts"},
+		{"period", pol.Period.Seconds(), "s"},
+		{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
+	}
+	who := blame(m.budget.recent(p.ID()))
+	summary := fmt.Sprintf("restart storm: %s restarted for %d failures in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period)
+	if len(who) > 0 {
+		parts := make([]string, len(who))
+		for i, c := range who {
+			parts[i] = c.String()
+			ev = append(ev, Evidence{"failures of " + c.child, float64(c.n), "failures"})
+		}
+		summary += ": " + strings.Join(parts, "; ")
+	}
 	return Finding{
 		Severity: sev,
 		Name:     p.Name(),
-		Summary:  fmt.Sprintf("restart storm: %s made %d restarts in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period),
-		Evidence: []Evidence{
-			{"restarts in period", float64(n), "restarts"},
-			{"max restarts", float64(pol.MaxRestarts), "restarts"},
-			{"period", pol.Period.Seconds(), "s"},
-			{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
-		},
+		Summary:  summary,
+		Evidence: ev,
 		Advice: "Restart intensity is for unexpected bugs; past it the supervisor gives up and exits so that its parent decides. " +
-			"Read the crash reports: a failure that is expected (a lost connection, a rate limit) should be handled in the child, not restarted. " +
+			"Read the crash reports of the children named: a failure that is expected (a lost connection, a rate limit) should be handled in the child, not restarted. " +
 			"Check the strategy too: independent children → one_for_one; children that cannot live without each other → one_for_all; a chain of dependencies → rest_for_one.",
 	}
+}
+
+// culprit is a child whose failures used a supervisor's restart budget.
+type culprit struct {
+	child  string
+	pid    instrument.PID // its latest failed incarnation
+	n      int
+	reason instrument.Reason
+	err    string // its latest crash's error, when known
+}
+
+func (c culprit) String() string {
+	return fmt.Sprintf("%s failed %d×, last with %s", label(c.child, c.pid), c.n, why(c.reason, c.err))
+}
+
+// why says why a process exited: "error: connection refused", "panic:
+// boom", or the bare reason when the error is not known.
+func why(r instrument.Reason, err string) string {
+	switch {
+	case err == "":
+		return r.String()
+	case strings.HasPrefix(err, r.String()+":"):
+		return trunc(err, 200)
+	}
+	return r.String() + ": " + trunc(err, 200)
+}
+
+// blame groups failures by child, most failures first, then the child
+// that failed last.
+func blame(fs []failure) []culprit {
+	var out []culprit
+	for _, f := range fs { // oldest first: the latest failure wins
+		i := slices.IndexFunc(out, func(c culprit) bool { return c.child == f.child })
+		if i < 0 {
+			out = append(out, culprit{child: f.child})
+			i = len(out) - 1
+		}
+		c := &out[i]
+		c.n++
+		c.pid, c.reason, c.err = f.pid, f.reason, f.err
+	}
+	slices.SortStableFunc(out, func(a, b culprit) int { return b.n - a.n })
+	return out
+}
+
+// trunc cuts s to at most n bytes, on a rune boundary, marking the cut.
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // procEvidence lists the numbers of a process that findings show.

@@ -38,11 +38,16 @@ type model struct {
 	census censusState
 
 	// Fed by events.
-	unresp   map[instrument.PID]time.Duration        // how long each unresponsive process was waited for
-	pending  []Event                                 // crash reports waiting for their restart
-	early    map[instrument.PID]instrument.Restarted // restarts whose child's exit has not arrived
-	crashes  counterSet[crashKey]                    // for metrics
-	restarts counterSet[string]                      // for metrics, by supervisor name
+	unresp   map[instrument.PID]unresponsive // processes reported unresponsive
+	crashes  counterSet[crashKey]            // for metrics
+	restarts counterSet[string]              // for metrics, by supervisor name
+}
+
+// unresponsive is what the observer keeps about a process reported
+// unresponsive: how long it was waited for, and when it was reported.
+type unresponsive struct {
+	waited time.Duration
+	at     time.Time
 }
 
 // The sort keys the scan keeps a top-N for.
@@ -77,8 +82,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 		adv:    newAdvisor(opts),
 		log:    newEventLog(opts.Events),
 		cpu:    make(map[instrument.PID]cpuFigure),
-		unresp: make(map[instrument.PID]time.Duration),
-		early:  make(map[instrument.PID]instrument.Restarted),
+		unresp: make(map[instrument.PID]unresponsive),
 	}
 	m.crashes.max, m.restarts.max = opts.MetricNames, opts.MetricNames
 	m.names.enabled = opts.MeterProvider != nil
@@ -102,7 +106,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	m.lastNow = now
 	m.tickNo++
 
-	m.flushCrashes(wall)
+	m.tasks.sweep(wall)
 	before := m.table.Stats()
 	m.procs.compact()
 	m.procs.discover(m.table, before)
