@@ -3,6 +3,7 @@ package observer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -254,4 +255,58 @@ func TestReadHeavyServer(t *testing.T) {
 	}
 	f := finding(s, observer.KindReadHeavy, ref.PID())
 	t.Logf("%s\n%s", f.Summary, f.Advice)
+}
+
+// Fifty callers wait on gateway, which waits on the slow inventory-db:
+// the chain's root is inventory-db and all fifty are counted behind it,
+// critical, whether the callers are processes (each its own wait-for edge)
+// or plain goroutines (seen only in gateway's count of waiting callers).
+func TestWaitChainCountsEveryWaiter(t *testing.T) {
+	for _, callers := range []string{"processes", "goroutines"} {
+		t.Run(callers, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := node(t)
+				db, err := otp.Start[int, int](n, &sleeper{d: 7 * time.Millisecond}, otp.Name("inventory-db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				gw, err := otp.Start[int, int](n, &relay{next: db}, otp.Name("gateway"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := startBubble(t, n.Table(), observer.Options{})
+				sub := o.Subscribe()
+				defer sub.Close()
+				if callers == "processes" {
+					for range 50 {
+						if _, err := otp.Go(n, func(ctx context.Context) error {
+							for ctx.Err() == nil {
+								otp.Call(ctx, gw, 1)
+							}
+							return nil
+						}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				} else {
+					stop := load(50, func(ctx context.Context) { otp.Call(ctx, gw, 1) })
+					defer stop()
+				}
+				s := await(t, sub, 6, "wait chain found", has(observer.KindWaitChain, db.PID()))
+				f := finding(s, observer.KindWaitChain, db.PID())
+				// At a tick that falls as a call ends, one caller may be
+				// between two calls.
+				if got := evidence(f, "callers waiting"); f.Severity != observer.SeverityCritical || got < 49 || got > 50 {
+					t.Errorf("chain: got %s with %v callers waiting, want critical with 50\n%s", f.Severity, got, dump(s))
+				}
+				if !strings.HasPrefix(f.Summary, "inventory-db") || !strings.Contains(f.Summary, "through gateway") {
+					t.Errorf("summary: got %q, want it to start at inventory-db and name gateway as the way through", f.Summary)
+				}
+				if len(f.Chain) < 2 || f.Chain[len(f.Chain)-2] != gw.PID() || f.Chain[len(f.Chain)-1] != db.PID() {
+					t.Errorf("chain: got %v, want it to end %v → %v", f.Chain, gw.PID(), db.PID())
+				}
+				t.Logf("%s: %s", f.Severity, f.Summary)
+			})
+		})
+	}
 }

@@ -43,7 +43,9 @@
 //   - [KindCastFlood]: a mailbox of at least 100 messages, fed mostly by
 //     casts, that grew three ticks in a row: no back-pressure.
 //   - [KindWaitChain]: callers wait on A, which waits on B, which waits on
-//     C: the finding names C, the root cause; A and B are not blamed.
+//     C: the finding names C, the root cause; A and B are not blamed. It
+//     counts every caller held up behind C once, processes and plain
+//     goroutines alike, and is critical from 10.
 //   - [KindDeadlock]: servers that call each other in a cycle.
 //   - [KindReadHeavy]: many waiting callers, short handlers, a high rate:
 //     reads could bypass the server through an owned table.

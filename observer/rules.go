@@ -38,11 +38,14 @@ func (m *model) advise(wall time.Time, g graph) {
 	tick := m.opts.Tick
 	roots := make(map[instrument.PID]bool, len(g.chains))
 	for _, c := range g.chains {
-		if len(c.path) < 3 {
-			continue
-		}
 		roots[c.root()] = true
-		m.adv.eval(fkey{kind: KindWaitChain, pid: c.root()}, levelOn, func() Finding { return m.chainFinding(c) })
+		// One caller waiting through another process at one instant is
+		// an ordinary nested call; a crowd behind the root is a chain.
+		lvl := levelHold
+		if c.callers >= chainOn {
+			lvl = levelOn
+		}
+		m.adv.eval(fkey{kind: KindWaitChain, pid: c.root()}, lvl, func() Finding { return m.chainFinding(c) })
 	}
 	for _, cyc := range g.cycles {
 		m.adv.eval(fkey{kind: KindDeadlock, pid: cyc[0]}, levelOn, func() Finding { return m.deadlockFinding(cyc) })
@@ -190,24 +193,35 @@ func (m *model) readFinding(p *instrument.Proc, st *procState) Finding {
 	}
 }
 
+// chainOn is how many callers held up behind a root make a wait-for
+// chain, and chainCritical how many make it critical.
+const (
+	chainOn       = 2
+	chainCritical = 10
+)
+
 func (m *model) chainFinding(c chain) Finding {
-	root := m.table.Lookup(c.root())
-	head := m.table.Lookup(c.path[0])
-	names := make([]string, len(c.path))
-	for i, pid := range c.path {
-		names[i] = pid.String()
+	name := func(pid instrument.PID) string {
 		if p := m.table.Lookup(pid); p != nil {
-			names[i] = label(p.Name(), pid)
+			return label(p.Name(), pid)
 		}
+		return pid.String()
 	}
-	rootName, rootLabel := "", names[len(names)-1]
-	ev := []Evidence{{"chain length", float64(len(c.path)), "processes"}, {"chains into root", float64(c.heads), ""}}
-	var waiting uint32
-	if head != nil {
-		if st := m.procs.get(head.ID()); st != nil {
-			waiting = st.waiting
-			ev = append(ev, Evidence{"callers waiting at head", float64(st.waiting), "callers"})
-		}
+	root := m.table.Lookup(c.root())
+	rootName, rootLabel := "", name(c.root())
+	// The way in, read from the root outwards: accounts ← api.
+	way := make([]string, 0, len(c.path)-1)
+	for i := len(c.path) - 2; i >= 0; i-- {
+		way = append(way, name(c.path[i]))
+	}
+	through := strings.Join(way, " ← ")
+	if others := len(c.through) - len(way); others > 0 {
+		through += fmt.Sprintf(" and %d other processes", others)
+	}
+	ev := []Evidence{
+		{"callers waiting", float64(c.callers), "callers"},
+		{"processes waiting", float64(c.waiters), "processes"},
+		{"chain length", float64(len(c.path)), "processes"},
 	}
 	if root != nil {
 		rootName = root.Name()
@@ -220,20 +234,29 @@ func (m *model) chainFinding(c chain) Finding {
 		}
 	}
 	sev := SeverityWarning
-	if waiting >= 10 {
+	if c.callers >= chainCritical {
 		sev = SeverityCritical
 	}
 	return Finding{
 		Severity: sev,
 		Name:     rootName,
-		Summary:  fmt.Sprintf("%s is the root cause of a wait-for chain: %s", rootLabel, strings.Join(names, " → ")),
+		Summary:  fmt.Sprintf("%s is slow: %d callers wait on it through %s", rootLabel, c.callers, through),
 		Evidence: ev,
 		Chain:    c.path,
 		Advice: fmt.Sprintf("Callers wait on %s, which waits on %s: speeding up the servers in between will not help. "+
 			"Look at %s first — it may itself be a bottleneck. Every server in a chain of calls holds its own callers while it waits, so latency adds up along the chain: "+
 			"break it where the answer is not needed at once (reply later from a task, or cast), or serve reads from an owned table instead of calling through.",
-			names[0], strings.Join(names[1:], ", which waits on "), rootLabel),
+			name(c.path[0]), strings.Join(names(c.path[1:], name), ", which waits on "), rootLabel),
 	}
+}
+
+// names labels each process of pids.
+func names(pids []instrument.PID, name func(instrument.PID) string) []string {
+	out := make([]string, len(pids))
+	for i, pid := range pids {
+		out[i] = name(pid)
+	}
+	return out
 }
 
 func (m *model) deadlockFinding(cyc []instrument.PID) Finding {

@@ -116,7 +116,12 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	stats.Dropped = dropped
 	sample := m.sys.sample(wall, dt, stats, agg)
 	m.budget.update(wall, m.sups)
-	graph := waitGraph(m.edges, m.procs.live)
+	graph := waitGraph(m.edges, m.procs.live, func(pid instrument.PID) int {
+		if st := m.procs.get(pid); st != nil {
+			return int(st.waiting)
+		}
+		return 0
+	})
 	m.adv.begin(wall)
 	m.advise(wall, graph)
 	findings := m.adv.end(wall, func(pid instrument.PID) bool { return m.table.Lookup(pid) == nil })
