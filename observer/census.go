@@ -102,28 +102,146 @@ func (o *Observer) Stack(pid instrument.PID) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("observer: stack of %v: %w", pid, err)
 	}
-	var b strings.Builder
+	st := stacksOf(p, []instrument.PID{pid}, 0)[pid]
+	if st == "" {
+		return "", fmt.Errorf("observer: stack of %v: no goroutine carries its label (exited, or not labelled)", pid)
+	}
+	return st, nil
+}
+
+// stacksOf formats the stacks of the goroutines labelled with each of
+// pids, cut to about limit bytes each (0: no limit). Processes with no
+// labelled goroutine are missing from the result.
+func stacksOf(p *profile.Profile, pids []instrument.PID, limit int) map[instrument.PID]string {
+	bufs := make(map[instrument.PID]*strings.Builder, len(pids))
+	for _, pid := range pids {
+		bufs[pid] = nil
+	}
 	for _, s := range p.Sample {
-		if got, ok := labelPID(s.Label[instrument.LabelPID]); !ok || got != pid {
+		pid, ok := labelPID(s.Label[instrument.LabelPID])
+		if !ok {
 			continue
 		}
-		if b.Len() > 0 {
+		b, want := bufs[pid]
+		if !want {
+			continue
+		}
+		if b == nil {
+			b = &strings.Builder{}
+			bufs[pid] = b
+		} else {
 			b.WriteByte('\n')
 		}
-		fmt.Fprintf(&b, "%d goroutine(s) of %v:\n", s.Value[0], pid)
+		if limit > 0 && b.Len() >= limit {
+			continue
+		}
+		fmt.Fprintf(b, "%d goroutine(s) of %v:\n", s.Value[0], pid)
 		for _, loc := range s.Location {
 			for _, line := range loc.Line {
 				if line.Function == nil {
 					continue
 				}
-				fmt.Fprintf(&b, "%s\n\t%s:%d\n", line.Function.Name, line.Function.Filename, line.Line)
+				fmt.Fprintf(b, "%s\n\t%s:%d\n", line.Function.Name, line.Function.Filename, line.Line)
 			}
 		}
 	}
-	if b.Len() == 0 {
-		return "", fmt.Errorf("observer: stack of %v: no goroutine carries its label (exited, or not labelled)", pid)
+	out := make(map[instrument.PID]string, len(bufs))
+	for pid, b := range bufs {
+		if b == nil {
+			continue
+		}
+		text := b.String()
+		if limit > 0 && len(text) > limit {
+			text = trunc(text, limit)
+		}
+		out[pid] = text
 	}
-	return b.String(), nil
+	return out
+}
+
+// Stacks of stuck processes: how many are read per round, and how much of
+// each is kept.
+const (
+	maxStackReads = 4
+	maxStackBytes = 4 << 10
+)
+
+// stackState holds the stacks of the subjects of stuck findings. A stack
+// is asked for when its finding is built, read off the sampler's
+// goroutine (one goroutine profile for up to maxStackReads processes),
+// and kept while the finding lasts.
+type stackState struct {
+	texts map[instrument.PID]string
+	asked map[instrument.PID]bool // asked for and not read yet
+	queue []instrument.PID        // asked for and not taken by the reader yet
+}
+
+func (s *stackState) init() {
+	s.texts = make(map[instrument.PID]string)
+	s.asked = make(map[instrument.PID]bool)
+}
+
+// want returns pid's stack if it was read, and asks for it otherwise.
+func (s *stackState) want(pid instrument.PID) string {
+	if t, ok := s.texts[pid]; ok {
+		return t
+	}
+	if !s.asked[pid] && len(s.queue) < maxStackReads {
+		s.asked[pid] = true
+		s.queue = append(s.queue, pid)
+	}
+	return ""
+}
+
+// take hands the stacks asked for to the reader.
+func (s *stackState) take() []instrument.PID {
+	q := s.queue
+	s.queue = nil
+	return q
+}
+
+// put stores a stack read, unless its finding went meanwhile. An empty
+// text is kept too: the process has no labelled goroutine to read.
+func (s *stackState) put(pid instrument.PID, text string) {
+	if s.asked[pid] {
+		delete(s.asked, pid)
+		s.texts[pid] = text
+	}
+}
+
+// sweep forgets the stacks of processes no longer stuck.
+func (s *stackState) sweep(a *advisor) {
+	gone := func(pid instrument.PID) bool { return !a.active(fkey{kind: KindStuck, pid: pid}) }
+	for pid := range s.texts {
+		if gone(pid) {
+			delete(s.texts, pid)
+		}
+	}
+	for pid := range s.asked {
+		if gone(pid) && !slices.Contains(s.queue, pid) {
+			delete(s.asked, pid)
+		}
+	}
+}
+
+// readStacks reads the stacks the advisor asked for, off the sampler's
+// goroutine and without the model's lock while the profile is read.
+func (o *Observer) readStacks() {
+	o.mu.Lock()
+	pids := o.model.stacks.take()
+	o.mu.Unlock()
+	if len(pids) == 0 {
+		return
+	}
+	var texts map[instrument.PID]string
+	if p, err := goroutineProfile(); err == nil {
+		texts = stacksOf(p, pids, maxStackBytes)
+	}
+	o.mu.Lock()
+	for _, pid := range pids {
+		o.model.stacks.put(pid, texts[pid])
+	}
+	o.mu.Unlock()
 }
 
 func goroutineProfile() (*profile.Profile, error) {

@@ -53,6 +53,11 @@
 //     restart intensity in the current period, or gave up.
 //   - [KindUnresponsive]: a process that did not stop when told.
 //   - [KindLinkedTask]: a process that exited because a linked task failed.
+//   - [KindStuck]: a process inside one handler (init, handle_continue,
+//     handle_call, handle_cast, handle_info, terminate) for longer than
+//     Options.StuckAfter, with the queue behind it and its stack. A
+//     stuck process is neither a flood nor a bottleneck, and reads 100 %
+//     busy.
 //   - [KindGoroutineLeak]: goroutines outside any process, started at one
 //     place, that grew at each of the last three censuses.
 //

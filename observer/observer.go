@@ -38,7 +38,8 @@ type Observer struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	events  *instrument.Subscription
-	censusQ chan struct{} // wakes the census goroutine
+	censusQ chan struct{} // wakes the census goroutine for a census
+	stackQ  chan struct{} // wakes it to read the stacks of stuck processes
 	waiter  waiter        // the sampler's sleep between ticks
 	ctx     context.Context
 	cancel  context.CancelFunc // ends a census in progress at Close
@@ -60,6 +61,7 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 		opts:    opts,
 		stop:    make(chan struct{}),
 		censusQ: make(chan struct{}, 1),
+		stackQ:  make(chan struct{}, 1),
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.model = newModel(table, &o.opts)
@@ -227,11 +229,18 @@ func (o *Observer) tick() {
 	if o.metrics != nil {
 		o.metrics.update(o.model.metricData(snap))
 	}
+	stacks := len(o.model.stacks.queue) > 0
 	o.mu.Unlock()
 	o.snap.Store(snap)
 	o.subs.publish(snap)
 	if census {
 		o.wakeCensus()
+	}
+	if stacks {
+		select {
+		case o.stackQ <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -276,6 +285,9 @@ func (o *Observer) censusLoop() {
 		select {
 		case <-o.stop:
 			return
+		case <-o.stackQ:
+			o.readStacks()
+			continue
 		case <-o.censusQ:
 		}
 		if o.opts.CensusEvery < 0 || o.subs.count() == 0 {

@@ -57,17 +57,35 @@ func (m *model) advise(wall time.Time, g graph) {
 		if c.p.Status() == instrument.StatusUnresponsive {
 			m.adv.eval(fkey{kind: KindUnresponsive, pid: pid}, levelOn, func() Finding { return m.unresponsiveFinding(c.p, wall) })
 		}
+		// A process stuck in one handler is stuck, whatever queues behind
+		// it: not a flood (nothing is handled, however fast it arrives)
+		// nor a bottleneck serving 0 requests/s.
+		inWork := st.inWork(m.lastNow)
+		stuck := inWork >= m.opts.StuckAfter && c.p.Status() != instrument.StatusUnresponsive
+		m.adv.eval(fkey{kind: KindStuck, pid: pid}, onOff(stuck), func() Finding { return m.stuckFinding(c.p, st, inWork) })
+		if stuck {
+			for _, k := range []FindingKind{KindCastFlood, KindReadHeavy, KindBottleneck} {
+				m.adv.clear(fkey{kind: k, pid: pid})
+			}
+			continue
+		}
+		// Stalled for a tick or more, not yet stuck: a long handler, or
+		// the start of a stuck one. Its load findings may stay, not start.
+		ceiling := levelOn
+		if st.stalled(m.lastNow, m.dt) {
+			ceiling = levelHold
+		}
 		if _, blocked := g.out[pid]; blocked || roots[pid] {
 			continue // its load is explained by a chain
 		}
-		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, floodLevel(st), func() Finding { return m.floodFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, min(floodLevel(st), ceiling), func() Finding { return m.floodFinding(c.p, st) })
 		if readHeavy(st) {
-			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
+			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
 			m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, levelOff, func() Finding { return m.bottleneckFinding(c.p, st) })
 			continue
 		}
-		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
-		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, bottleneckLevel(st, tick), func() Finding { return m.bottleneckFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, min(bottleneckLevel(st, tick), ceiling), func() Finding { return m.bottleneckFinding(c.p, st) })
 	}
 
 	for _, p := range m.sups {
@@ -103,11 +121,19 @@ func bottleneckLevel(st *procState, tick time.Duration) level {
 	return levelOff
 }
 
-// floodLevel: a deep mailbox, fed mostly by casts, that has grown for
-// several ticks in a row.
+// onOff is the level of a rule that has no middle ground.
+func onOff(on bool) level {
+	if on {
+		return levelOn
+	}
+	return levelOff
+}
+
+// floodLevel: a deep mailbox, fed mostly by casts that still arrive, that
+// has grown for several ticks in a row.
 func floodLevel(st *procState) level {
 	switch {
-	case st.castShare >= castDominant && st.depth >= floodOn && (st.growTicks >= floodGrowing || st.depth >= floodCritical):
+	case st.castShare >= castDominant && st.arrival > 0 && st.depth >= floodOn && (st.growTicks >= floodGrowing || st.depth >= floodCritical):
 		return levelOn
 	case st.depth >= floodOff && (st.calmTicks < 5 || st.depth >= floodOn):
 		return levelHold
@@ -384,6 +410,59 @@ func trunc(s string, n int) string {
 		n--
 	}
 	return s[:n] + "…"
+}
+
+// handlerNames names each kind of work after the callback that does it.
+var handlerNames = [...]string{
+	instrument.WorkNone:      "no handler",
+	instrument.WorkInit:      "init",
+	instrument.WorkContinue:  "handle_continue",
+	instrument.WorkCall:      "handle_call",
+	instrument.WorkCast:      "handle_cast",
+	instrument.WorkInfo:      "handle_info",
+	instrument.WorkTerminate: "terminate",
+}
+
+func handlerName(w instrument.Work) string {
+	if int(w) < len(handlerNames) {
+		return handlerNames[w]
+	}
+	return w.String()
+}
+
+func (m *model) stuckFinding(p *instrument.Proc, st *procState, in time.Duration) Finding {
+	name := label(p.Name(), p.ID())
+	handler := handlerName(st.work)
+	since := instrument.Time(st.workFrom)
+	summary := fmt.Sprintf("%s is stuck in %s for %v (since %s): %d queued behind it, %d callers waiting",
+		name, handler, in.Round(time.Second), since.Format("15:04:05"), st.depth, st.waiting)
+	if st.depth > 0 {
+		summary += fmt.Sprintf(", the oldest for %v", secondsDur(st.headAge).Round(time.Second))
+	}
+	var advice strings.Builder
+	fmt.Fprintf(&advice, "A process handles one message at a time: while %s's %s does not return, every message behind it waits and every caller times out (after 5 s by default). "+
+		"The stack shows where it blocks; a blocking call without a deadline (I/O, a channel, a lock, a call to another process) is the usual cause: "+
+		"give it a deadline from the handler's context, or move the work out of the handler into a task and reply when it is done.", name, handler)
+	switch st.work {
+	case instrument.WorkInit:
+		advice.WriteString(" Init blocks whoever starts the process, its supervisor included: keep init fast and do slow set-up in handle_continue.")
+	case instrument.WorkTerminate:
+		advice.WriteString(" Terminate delays the shutdown of its supervisor, which waits its shutdown timeout, then reports the process unresponsive and leaves it behind.")
+	}
+	return Finding{
+		Severity: SeverityCritical,
+		Name:     p.Name(),
+		Summary:  summary,
+		Evidence: []Evidence{
+			{"in handler", in.Seconds(), "s"},
+			{"queued", float64(st.depth), "messages"},
+			{"callers waiting", float64(st.waiting), "callers"},
+			{"oldest queued", float64(st.headAge), "s"},
+			{"arrival", float64(st.arrival), "1/s"},
+		},
+		Advice: advice.String(),
+		Stack:  m.stacks.want(p.ID()),
+	}
 }
 
 // procEvidence lists the numbers of a process that findings show.

@@ -16,7 +16,8 @@ type model struct {
 
 	procs   procSet
 	tickNo  uint64
-	lastNow int64 // instrument time of the previous tick
+	lastNow int64 // instrument time of the latest tick
+	dt      int64 // nanoseconds between the latest tick and the one before
 	handled uint64
 
 	// Filled by each scan and reused.
@@ -36,6 +37,7 @@ type model struct {
 	cpu    map[instrument.PID]cpuFigure
 	prof   *CPUProfile
 	census censusState
+	stacks stackState
 
 	// Fed by events.
 	unresp   map[instrument.PID]unresponsive // processes reported unresponsive
@@ -87,6 +89,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 	m.crashes.max, m.restarts.max = opts.MetricNames, opts.MetricNames
 	m.names.enabled = opts.MeterProvider != nil
 	m.budget.init()
+	m.stacks.init()
 	m.tasks.init()
 	m.tree.init(opts)
 	m.names.init(opts.MetricNames)
@@ -103,7 +106,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	if m.tickNo == 0 {
 		dt = int64(m.opts.Tick)
 	}
-	m.lastNow = now
+	m.lastNow, m.dt = now, dt
 	m.tickNo++
 
 	m.tasks.sweep(wall)
@@ -125,6 +128,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	m.adv.begin(wall)
 	m.advise(wall, graph)
 	findings := m.adv.end(wall, func(pid instrument.PID) bool { return m.table.Lookup(pid) == nil })
+	m.stacks.sweep(m.adv)
 
 	hot := m.hotSet(findings)
 	procs := make([]Process, 0, len(hot))
