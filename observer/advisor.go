@@ -198,6 +198,12 @@ func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 	}
 	clear(a.subjects)
 	clear(a.pending)
+	return a.current()
+}
+
+// current returns the active findings, most severe first; among those of
+// one severity, the ones that lead, then the oldest.
+func (a *advisor) current() []Finding {
 	type ranked struct {
 		f    Finding
 		lead bool

@@ -59,7 +59,11 @@
 //     stuck process is neither a flood nor a bottleneck, and reads 100 %
 //     busy.
 //   - [KindGoroutineLeak]: goroutines outside any process, started at one
-//     place, that grew at each of the last three censuses.
+//     place (the finding's Site), that grew at each of three censuses in
+//     a row over a second and a half or more; a leak of 100 goroutines a
+//     second is found within a few seconds, subscribers or not. Where the
+//     runtime offers the goroutine leak profile (Go 1.27), the finding
+//     says how many of them it proved leaked.
 //
 // # Events
 //
@@ -94,8 +98,10 @@
 // (docs/BENCHMARKS.md). History rings are kept only for the system and for
 // watched or hot processes. Heavier work is rarer: the tree's shape is
 // rebuilt only when processes spawned or exited, link and monitor edges are
-// read and the goroutine census runs only while someone subscribes, and a
-// CPU profile runs only on demand ([Observer.ProfileCPU]).
+// read only while someone subscribes, the goroutine census runs every
+// Options.CensusEvery (spaced out further with many goroutines) and while
+// unowned goroutines grow, and a CPU profile runs only on demand
+// ([Observer.ProfileCPU]).
 //
 // # Concurrency
 //

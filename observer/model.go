@@ -317,8 +317,10 @@ type ProcessGoroutines struct {
 // Site is where unowned goroutines were started.
 type Site struct {
 	Function string `json:"function"` // the function the goroutines run
-	// CreatedBy is the go statement's function and file:line, when known:
-	// read only while the program has at most 10,000 goroutines.
+	// CreatedBy is the go statement's function and file:line, when known.
+	// It is read from the text goroutine dump the first time a census sees
+	// goroutines run the function, and only while the program has at most
+	// 10,000 goroutines; later censuses reuse it.
 	CreatedBy string `json:"created_by"`
 	Count     int    `json:"count"`
 	Growth    int    `json:"growth"` // change since the previous census

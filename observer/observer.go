@@ -31,8 +31,9 @@ type Observer struct {
 	snap atomic.Pointer[Snapshot]
 	subs subscribers
 
-	profiling sync.Mutex // held while a CPU profile runs
-	censusMu  sync.Mutex // one census at a time
+	profiling sync.Mutex        // held while a CPU profile runs
+	censusMu  sync.Mutex        // one census at a time
+	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
 	stop    chan struct{}
@@ -276,9 +277,11 @@ func (o *Observer) wakeCensus() {
 	}
 }
 
-// censusLoop runs a goroutine census when the sampler asks for one, while
-// someone subscribes: every Options.CensusEvery, and when unowned
-// goroutines grew. It waits on a channel, not a timer.
+// censusLoop runs a goroutine census when the sampler asks for one, so
+// that leaks are found whether or not anyone subscribes: every
+// Options.CensusEvery, and, at most once a second, when unowned goroutines
+// grew by 100 or more since the latest census. It also reads the stacks of
+// stuck processes. It waits on channels, not a timer.
 func (o *Observer) censusLoop() {
 	defer o.wg.Done()
 	for {
@@ -290,7 +293,7 @@ func (o *Observer) censusLoop() {
 			continue
 		case <-o.censusQ:
 		}
-		if o.opts.CensusEvery < 0 || o.subs.count() == 0 {
+		if o.opts.CensusEvery < 0 {
 			continue
 		}
 		_, _ = o.Census(o.ctx)

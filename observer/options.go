@@ -34,10 +34,11 @@ type Options struct {
 	// EventBuffer is the size of the lifecycle event subscription on the
 	// table; events beyond it are dropped and counted. Default 16384.
 	EventBuffer int
-	// CensusEvery is how often a goroutine census runs while someone
-	// subscribes to snapshots, plus one period per 50,000 goroutines.
-	// Default 10 s; negative disables the automatic census
-	// ([Observer.Census] still works).
+	// CensusEvery is how often a goroutine census runs while the observer
+	// runs, subscribers or not, plus one period per 50,000 goroutines; a
+	// census also runs, at most once a second, while goroutines outside
+	// any process grow by 100 or more between two. Default 10 s; negative
+	// disables the automatic census ([Observer.Census] still works).
 	CensusEvery time.Duration
 	// FindingHold is how long a finding about a process that has exited
 	// (a restart storm that ended in the supervisor giving up, a crashed

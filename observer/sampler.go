@@ -155,7 +155,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		Census:    m.census.last,
 		EventSeq:  m.log.seq(),
 	}
-	return snap, watching && m.census.due(sample)
+	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
 }
 
 // scanAgg sums what the scan saw across every process.
