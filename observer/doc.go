@@ -50,7 +50,11 @@
 //   - [KindReadHeavy]: many waiting callers, short handlers, a high rate:
 //     reads could bypass the server through an owned table.
 //   - [KindRestartStorm]: a supervisor that used 60 % or more of its
-//     restart intensity in the current period, or gave up.
+//     restart intensity in the current period, counted as OTP counts it
+//     (one failure is one restart, whatever the strategy restarts), naming
+//     the children that failed and their last errors; or, critical and
+//     ahead of the others, a supervisor that reported it gave up, naming
+//     the failure that was one too many.
 //   - [KindUnresponsive]: a process that did not stop when told.
 //   - [KindLinkedTask]: a process that exited because a linked task failed.
 //   - [KindStuck]: a process inside one handler (init, handle_continue,
