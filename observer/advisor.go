@@ -33,6 +33,7 @@ var debounces = [numFindingKinds]debounce{
 	KindUnresponsive:  {on: 1, off: 1},
 	KindLinkedTask:    {on: 1, off: 1},
 	KindGoroutineLeak: {on: 1, off: 1},
+	KindStuck:         {on: 1, off: 1},
 }
 
 // fkey identifies a finding: its kind and subject (a PID, or a site).
@@ -55,6 +56,9 @@ type fstate struct {
 	hits, misses uint8
 	evaluated    bool
 	hold         time.Time // non-zero: kept without evaluation until then
+	// lead puts the finding first among those of its severity: a fact the
+	// runtime reported (a supervisor gave up) before what load suggests.
+	lead bool
 }
 
 // advisor turns rule readings into findings with hysteresis.
@@ -96,10 +100,16 @@ func (a *advisor) eval(k fkey, lvl level, build func() Finding) {
 		a.states[k] = s
 	}
 	s.evaluated = true
+	if !s.hold.IsZero() {
+		return // raised from a reported fact: a reading does not rewrite it
+	}
 	a.step(k, s, lvl)
 	if a.states[k] == s && (s.on || lvl == levelOn) {
 		f := build()
 		f.ID, f.Kind, f.PID = k.id(), k.kind, k.pid
+		if f.Site == "" {
+			f.Site = k.site
+		}
 		f.Since = s.f.Since
 		if f.Since.IsZero() && s.on {
 			f.Since = a.now
@@ -148,7 +158,16 @@ func (a *advisor) raise(k fkey, f Finding, hold time.Time) {
 		f.Since = a.now
 	}
 	f.ID, f.Kind, f.PID = k.id(), k.kind, k.pid
+	if f.Site == "" {
+		f.Site = k.site
+	}
 	s.f, s.on, s.hold, s.evaluated = f, true, hold, true
+}
+
+// raiseLead is raise for a finding that leads those of its severity.
+func (a *advisor) raiseLead(k fkey, f Finding, hold time.Time) {
+	a.raise(k, f, hold)
+	a.states[k].lead = true
 }
 
 // clear removes a finding at once.
@@ -179,11 +198,21 @@ func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 	}
 	clear(a.subjects)
 	clear(a.pending)
-	out := []Finding{}
+	return a.current()
+}
+
+// current returns the active findings, most severe first; among those of
+// one severity, the ones that lead, then the oldest.
+func (a *advisor) current() []Finding {
+	type ranked struct {
+		f    Finding
+		lead bool
+	}
+	var all []ranked
 	for k, s := range a.states {
 		switch {
 		case s.on:
-			out = append(out, s.f)
+			all = append(all, ranked{s.f, s.lead})
 			if k.pid != 0 {
 				a.subjects[k.pid] = max(a.subjects[k.pid], s.f.Severity)
 			}
@@ -191,14 +220,30 @@ func (a *advisor) end(now time.Time, gone func(instrument.PID) bool) []Finding {
 			a.pending[k.pid] = true
 		}
 	}
-	slices.SortFunc(out, func(x, y Finding) int {
+	slices.SortFunc(all, func(x, y ranked) int {
 		return cmp.Or(
-			cmp.Compare(y.Severity, x.Severity),
-			x.Since.Compare(y.Since),
-			cmp.Compare(x.ID, y.ID),
+			cmp.Compare(y.f.Severity, x.f.Severity),
+			compareBool(y.lead, x.lead),
+			x.f.Since.Compare(y.f.Since),
+			cmp.Compare(x.f.ID, y.f.ID),
 		)
 	})
+	out := make([]Finding, len(all))
+	for i, r := range all {
+		out[i] = r.f
+	}
 	return out
+}
+
+// compareBool orders false before true.
+func compareBool(x, y bool) int {
+	switch {
+	case x == y:
+		return 0
+	case x:
+		return 1
+	}
+	return -1
 }
 
 // watches reports whether the advisor needs pid evaluated this tick.

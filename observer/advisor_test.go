@@ -3,10 +3,12 @@ package observer_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
 
+	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/otp"
 )
@@ -254,4 +256,154 @@ func TestReadHeavyServer(t *testing.T) {
 	}
 	f := finding(s, observer.KindReadHeavy, ref.PID())
 	t.Logf("%s\n%s", f.Summary, f.Advice)
+}
+
+// Fifty callers wait on gateway, which waits on the slow inventory-db:
+// the chain's root is inventory-db and all fifty are counted behind it,
+// critical, whether the callers are processes (each its own wait-for edge)
+// or plain goroutines (seen only in gateway's count of waiting callers).
+func TestWaitChainCountsEveryWaiter(t *testing.T) {
+	for _, callers := range []string{"processes", "goroutines"} {
+		t.Run(callers, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := node(t)
+				db, err := otp.Start[int, int](n, &sleeper{d: 7 * time.Millisecond}, otp.Name("inventory-db"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				gw, err := otp.Start[int, int](n, &relay{next: db}, otp.Name("gateway"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				o := startBubble(t, n.Table(), observer.Options{})
+				sub := o.Subscribe()
+				defer sub.Close()
+				if callers == "processes" {
+					for range 50 {
+						if _, err := otp.Go(n, func(ctx context.Context) error {
+							for ctx.Err() == nil {
+								otp.Call(ctx, gw, 1)
+							}
+							return nil
+						}); err != nil {
+							t.Fatal(err)
+						}
+					}
+				} else {
+					stop := load(50, func(ctx context.Context) { otp.Call(ctx, gw, 1) })
+					defer stop()
+				}
+				s := await(t, sub, 6, "wait chain found", has(observer.KindWaitChain, db.PID()))
+				f := finding(s, observer.KindWaitChain, db.PID())
+				// At a tick that falls as a call ends, one caller may be
+				// between two calls.
+				if got := evidence(f, "callers waiting"); f.Severity != observer.SeverityCritical || got < 49 || got > 50 {
+					t.Errorf("chain: got %s with %v callers waiting, want critical with 50\n%s", f.Severity, got, dump(s))
+				}
+				if !strings.HasPrefix(f.Summary, "inventory-db") || !strings.Contains(f.Summary, "through gateway") {
+					t.Errorf("summary: got %q, want it to start at inventory-db and name gateway as the way through", f.Summary)
+				}
+				if len(f.Chain) < 2 || f.Chain[len(f.Chain)-2] != gw.PID() || f.Chain[len(f.Chain)-1] != db.PID() {
+					t.Errorf("chain: got %v, want it to end %v → %v", f.Chain, gw.PID(), db.PID())
+				}
+				t.Logf("%s: %s", f.Severity, f.Summary)
+			})
+		})
+	}
+}
+
+// jammed is a server whose HandleInfo blocks for d: a handler waiting on
+// something that does not come.
+type jammed struct{ d time.Duration }
+
+func (j *jammed) HandleCall(ctx context.Context, req int) (int, error) { return req, nil }
+
+func (j *jammed) HandleCast(ctx context.Context, msg int) error { return nil }
+
+func (j *jammed) HandleInfo(ctx context.Context, msg any) error {
+	time.Sleep(j.d)
+	return nil
+}
+
+// A server stuck in HandleInfo while casts queue behind it is stuck, not
+// flooded and not a bottleneck: the finding names the handler, the queue
+// behind it and the stack where it blocks, and clears once the handler
+// returns.
+func TestStuckHandler(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		ref, err := otp.Start[int, int](n, &jammed{d: 10 * time.Second}, otp.Name("billing"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := startBubble(t, n.Table(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		next(t, sub)
+		if err := n.Send(ref.PID(), "reload"); err != nil {
+			t.Fatal(err)
+		}
+		stop := load(2, func(ctx context.Context) {
+			otp.Cast(ref, 1)
+			time.Sleep(5 * time.Millisecond)
+		})
+		defer stop()
+		notLoad := func(s *observer.Snapshot) {
+			for _, k := range []observer.FindingKind{observer.KindCastFlood, observer.KindBottleneck} {
+				if f := finding(s, k, ref.PID()); f != nil {
+					t.Errorf("tick %d: got %s finding %q on the stuck server, want none", s.Tick, k, f.Summary)
+				}
+			}
+		}
+		s := await(t, sub, 8, "stuck finding with its stack", func(s *observer.Snapshot) bool {
+			notLoad(s)
+			f := finding(s, observer.KindStuck, ref.PID())
+			return f != nil && f.Stack != ""
+		})
+		f := finding(s, observer.KindStuck, ref.PID())
+		if f.Severity != observer.SeverityCritical || !strings.Contains(f.Summary, "handle_info") || evidence(f, "queued") < 100 {
+			t.Errorf("stuck finding: got %s %q (queued %v), want critical, in handle_info, with the casts queued behind it", f.Severity, f.Summary, evidence(f, "queued"))
+		}
+		if !strings.Contains(f.Stack, "HandleInfo") {
+			t.Errorf("stuck finding's stack: got %q, want it to show HandleInfo", f.Stack)
+		}
+		var busy float64
+		for _, p := range s.Processes {
+			if p.PID == ref.PID() {
+				busy = p.Busy
+			}
+		}
+		if busy < 0.99 {
+			t.Errorf("stuck server busy: got %.2f, want 1 (it is not waiting for a message)", busy)
+		}
+		t.Logf("%s\n%s\n%s", f.Summary, f.Advice, f.Stack)
+		await(t, sub, 8, "stuck finding cleared", func(s *observer.Snapshot) bool {
+			notLoad(s)
+			return finding(s, observer.KindStuck, ref.PID()) == nil
+		})
+	})
+}
+
+// A call handler that does not return is stuck too: the runtime gives no
+// start time for calls, so the observer times it from the ticks that saw
+// the process in the same call without progress.
+func TestStuckCallTimedFromTicks(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		table := instrument.NewTable()
+		o := startBubble(t, table, observer.Options{StuckAfter: 3 * time.Second})
+		sub := o.Subscribe()
+		defer sub.Close()
+		p := table.Spawn(instrument.Info{Name: "ledger", Kind: instrument.KindServer})
+		// This goroutine plays the process: it takes a call and does
+		// not finish it.
+		p.CallEnqueued()
+		start := p.HandlerStart(true)
+		s := await(t, sub, 6, "stuck in a call", has(observer.KindStuck, p.ID()))
+		if f := finding(s, observer.KindStuck, p.ID()); !strings.Contains(f.Summary, "handle_call") || evidence(f, "in handler") < 3 {
+			t.Errorf("stuck finding: got %q (in handler %vs), want handle_call for 3s or more", f.Summary, evidence(f, "in handler"))
+		}
+		p.HandlerEnd(start, true)
+		await(t, sub, 2, "stuck cleared", hasNot(observer.KindStuck, p.ID()))
+		table.Exit(p, instrument.ReasonNormal, nil)
+	})
 }

@@ -68,7 +68,7 @@ func BenchmarkTick(b *testing.B) {
 	for _, mode := range []string{"steady", "churn"} {
 		b.Run(mode, func(b *testing.B) {
 			table, procs := bigTable(benchProcs)
-			o, err := observer.New(table, observer.Options{Logger: quiet})
+			o, err := observer.New(table, observer.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -112,7 +112,7 @@ func BenchmarkMemory(b *testing.B) {
 		runtime.GC()
 		var before, after runtime.MemStats
 		runtime.ReadMemStats(&before)
-		o, err := observer.New(table, observer.Options{Logger: quiet})
+		o, err := observer.New(table, observer.Options{})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -153,7 +153,7 @@ func BenchmarkMessage(b *testing.B) {
 				b.Fatal(err)
 			}
 			if mode.tick != 0 {
-				o, err := observer.New(table, observer.Options{Tick: mode.tick, Logger: quiet})
+				o, err := observer.New(table, observer.Options{Tick: mode.tick})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -195,7 +195,7 @@ func BenchmarkCounters(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			table, procs := bigTable(benchProcs)
 			if observed {
-				o, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet})
+				o, err := observer.New(table, observer.Options{Tick: observer.MinTick})
 				if err != nil {
 					b.Fatal(err)
 				}

@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"testing/synctest"
+	"time"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
@@ -67,7 +68,8 @@ func TestCensusCountsUnownedGoroutines(t *testing.T) {
 	}
 }
 
-// Unsupervised goroutines that grow census after census are a finding.
+// Unsupervised goroutines that grow census after census, over seconds,
+// are a finding whose subject is where they are started.
 func TestGoroutineLeakFinding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		table := instrument.NewTable()
@@ -76,17 +78,71 @@ func TestGoroutineLeakFinding(t *testing.T) {
 		defer sub.Close()
 		stop := make(chan struct{})
 		defer close(stop)
-		for range 4 {
+		for range 3 {
 			spawnStragglers(30, stop)
 			if _, err := o.Census(context.Background()); err != nil {
 				t.Fatal(err)
 			}
+			time.Sleep(time.Second) // growth spread over time, not a burst
 		}
 		s := await(t, sub, 2, "goroutine leak finding", has(observer.KindGoroutineLeak, 0))
 		f := finding(s, observer.KindGoroutineLeak, 0)
-		if !strings.HasSuffix(f.Name, ".straggler") {
-			t.Errorf("leak site: got %q, want the straggler function", f.Name)
+		if !strings.HasSuffix(f.Name, ".straggler") || f.PID != 0 || !strings.Contains(f.Site, "spawnStragglers") {
+			t.Errorf("leak: got name %q, pid %v, site %q; want the straggler function, no process, started in spawnStragglers", f.Name, f.PID, f.Site)
 		}
 		t.Logf("%s\n%s", f.Summary, f.Advice)
 	})
+}
+
+// leaky blocks until stop closes: a goroutine nobody will ever stop, as
+// far as the program it leaks from knows.
+func leaky(stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	<-stop
+}
+
+// leakFrom starts about perSecond leaky goroutines a second until stop
+// closes: a helper that forgets its goroutines.
+func leakFrom(perSecond int, stop <-chan struct{}, wg *sync.WaitGroup) {
+	defer wg.Done()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			for range perSecond / 100 {
+				wg.Add(1)
+				go leaky(stop, wg)
+			}
+		}
+	}
+}
+
+// A leak of 500 goroutines a second is found within five seconds by a
+// program that only reads snapshots: the census does not wait for a
+// subscriber. The finding's subject is the site that starts them.
+func TestGoroutineLeakFoundWithoutSubscriber(t *testing.T) {
+	o := start(t, instrument.NewTable(), observer.Options{})
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	defer func() {
+		close(stop)
+		wg.Wait()
+	}()
+	began := time.Now()
+	wg.Add(1)
+	go leakFrom(500, stop, &wg)
+	var f *observer.Finding
+	for deadline := began.Add(5 * time.Second); f == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		f = finding(o.Snapshot(), observer.KindGoroutineLeak, 0)
+	}
+	if f == nil {
+		t.Fatalf("no goroutine leak found within 5s of its start; last snapshot:\n%s", dump(o.Snapshot()))
+	}
+	t.Logf("found after %v: %s (site %s)", time.Since(began).Round(time.Millisecond), f.Summary, f.Site)
+	if f.PID != 0 || !strings.HasSuffix(f.Name, ".leaky") || !strings.Contains(f.Site, "leakFrom") || !strings.Contains(f.Site, "census_test.go:") {
+		t.Errorf("leak: got pid %v, name %q, site %q; want no process, the leaky function, started by leakFrom in census_test.go", f.PID, f.Name, f.Site)
+	}
 }

@@ -43,23 +43,41 @@
 //   - [KindCastFlood]: a mailbox of at least 100 messages, fed mostly by
 //     casts, that grew three ticks in a row: no back-pressure.
 //   - [KindWaitChain]: callers wait on A, which waits on B, which waits on
-//     C: the finding names C, the root cause; A and B are not blamed.
+//     C: the finding names C, the root cause; A and B are not blamed. It
+//     counts every caller held up behind C once, processes and plain
+//     goroutines alike, and is critical from 10.
 //   - [KindDeadlock]: servers that call each other in a cycle.
 //   - [KindReadHeavy]: many waiting callers, short handlers, a high rate:
 //     reads could bypass the server through an owned table.
 //   - [KindRestartStorm]: a supervisor that used 60 % or more of its
-//     restart intensity in the current period, or gave up.
+//     restart intensity in the current period, counted as OTP counts it
+//     (one failure is one restart, whatever the strategy restarts), naming
+//     the children that failed and their last errors; or, critical and
+//     ahead of the others, a supervisor that reported it gave up, naming
+//     the failure that was one too many.
 //   - [KindUnresponsive]: a process that did not stop when told.
 //   - [KindLinkedTask]: a process that exited because a linked task failed.
+//   - [KindStuck]: a process inside one handler (init, handle_continue,
+//     handle_call, handle_cast, handle_info, terminate) for longer than
+//     Options.StuckAfter, with the queue behind it and its stack. A
+//     stuck process is neither a flood nor a bottleneck, and reads 100 %
+//     busy.
 //   - [KindGoroutineLeak]: goroutines outside any process, started at one
-//     place, that grew at each of the last three censuses.
+//     place (the finding's Site), that grew at each of three censuses in
+//     a row over a second and a half or more; a leak of 100 goroutines a
+//     second is found within a few seconds, subscribers or not. Where the
+//     runtime offers the goroutine leak profile (Go 1.27), the finding
+//     says how many of them it proved leaked.
 //
 // # Events
 //
-// Crash reports (reason, error, stack, supervisor, restart count), restarts,
-// unresponsive processes, supervisors giving up and callers taken down by
-// linked tasks go to a bounded log read with a cursor ([Observer.Events])
-// and, except restarts, to the [log/slog] logger in Options.Logger.
+// Crash reports (reason, error, stack, supervisor), restarts (the new
+// incarnation, the child's restart count, and the sibling whose failure
+// caused it under one_for_all or rest_for_one), unresponsive processes and
+// their late exits, supervisors giving up (as the runtime reports it) and
+// callers taken down by linked tasks go to a bounded log read with a
+// cursor ([Observer.Events]). The observer logs nothing: the runtime logs
+// each crash and each supervisor that gives up, once.
 //
 // # Metrics
 //
@@ -84,8 +102,10 @@
 // (docs/BENCHMARKS.md). History rings are kept only for the system and for
 // watched or hot processes. Heavier work is rarer: the tree's shape is
 // rebuilt only when processes spawned or exited, link and monitor edges are
-// read and the goroutine census runs only while someone subscribes, and a
-// CPU profile runs only on demand ([Observer.ProfileCPU]).
+// read only while someone subscribes, the goroutine census runs every
+// Options.CensusEvery (spaced out further with many goroutines) and while
+// unowned goroutines grow, and a CPU profile runs only on demand
+// ([Observer.ProfileCPU]).
 //
 // # Concurrency
 //

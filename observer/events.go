@@ -1,23 +1,13 @@
 package observer
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"sync"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
 )
-
-// maxEarly bounds the restarts remembered while their child's exit event
-// is still on the way.
-const maxEarly = 1024
-
-// crashWait is how long a crash report waits for the supervisor's restart
-// event, so that the report can say how often the child was restarted.
-const crashWait = 50 * time.Millisecond
 
 // eventLog is the bounded log behind [Observer.Events]. It has its own lock
 // so that readers never wait for a tick.
@@ -80,8 +70,10 @@ func (m *model) events(batch []instrument.Event) {
 			m.exited(e)
 		case instrument.Restarted:
 			m.restarted(e)
+		case instrument.GaveUp:
+			m.gaveUp(e)
 		case instrument.Unresponsive:
-			m.unresp[e.PID] = e.Waited
+			m.unresp[e.PID] = unresponsive{waited: e.Waited, at: e.At}
 			m.record(Event{At: e.At, Kind: EventUnresponsive, PID: e.PID, Name: e.Name, Waited: e.Waited})
 		case instrument.Linked:
 			m.tasks.linked(m.table, e.A, e.B)
@@ -95,16 +87,25 @@ func (m *model) events(batch []instrument.Event) {
 	}
 }
 
+// exited records a process's exit: a crash report when it failed. The
+// runtime logs crashes itself; the observer only keeps them in its event
+// log, once each.
 func (m *model) exited(e instrument.Exited) {
 	m.hist.forget(e.PID)
+	u, wasUnresponsive := m.unresp[e.PID]
 	delete(m.unresp, e.PID)
 	links := m.tasks.exited(e.PID)
-	if e.ProcKind.IsSupervisor() && e.Reason != instrument.ReasonNormal {
-		// A supervisor past its intensity exits with reason shutdown, as
-		// in OTP: tell it from an orderly stop by its recent restarts.
-		if n, limit := m.budget.count(e.PID), m.budget.limit(e.PID); limit > 0 && n >= limit {
-			m.gaveUp(e, n)
+	if e.Late {
+		// A ghost: detached when it did not stop, its exit announced to
+		// its peers then and its replacement long started. Only its
+		// goroutine ends now.
+		ev := Event{At: e.At, Kind: EventExitedLate, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
+			Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Stack: e.Stack}
+		if wasUnresponsive {
+			ev.Waited = e.At.Sub(u.at)
 		}
+		m.record(ev)
+		return
 	}
 	if !e.Reason.Abnormal() {
 		return
@@ -115,15 +116,11 @@ func (m *model) exited(e instrument.Exited) {
 	}
 	if p := m.table.Lookup(e.Parent); p != nil {
 		crash.SupervisorName = p.Name()
+		if p.Kind().IsSupervisor() {
+			m.budget.crashed(e)
+		}
 	}
-	if r, ok := m.early[e.PID]; ok {
-		// The restart was reported before the exit.
-		delete(m.early, e.PID)
-		crash.Restarts, crash.NewPID = r.Count, r.New
-		m.crashReport(crash)
-	} else {
-		m.pending = append(m.pending, crash)
-	}
+	m.record(crash)
 	m.crashes.add(crashKey{e.ProcKind, m.names.slotOf(e.Name), e.Reason.String()}, crashKey{e.ProcKind, otherName, e.Reason.String()})
 
 	switch {
@@ -144,31 +141,37 @@ func (m *model) exited(e instrument.Exited) {
 	}
 }
 
-func (m *model) gaveUp(e instrument.Exited, n int) {
-	ev := m.record(Event{At: e.At, Kind: EventGaveUp, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
-		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Restarts: uint32(n)})
-	m.opts.Logger.LogAttrs(context.Background(), slog.LevelError, "supervisor gave up",
-		slog.String("pid", e.PID.String()), slog.String("name", e.Name), slog.Int("restarts_in_period", n),
-		slog.String("reason", e.Reason.String()), slog.String("error", e.Err), slog.Uint64("event", ev.Seq))
+// gaveUp records a supervisor's own report that it passed its restart
+// intensity, and raises the critical restart-storm finding that names the
+// failure that was one too many. The finding outlives the supervisor, and
+// leads the findings: whatever else its subtree showed died with it.
+func (m *model) gaveUp(e instrument.GaveUp) {
+	m.record(Event{At: e.At, Kind: EventGaveUp, PID: e.PID, Name: e.Name, ProcKind: instrument.KindSupervisor.String(),
+		Supervisor: e.Parent, Child: e.Child, Cause: e.ChildPID, Reason: e.Reason.String(), Error: e.Err,
+		Restarts: uint32(max(e.Failures, 0))})
 	name := label(e.Name, e.PID)
-	m.adv.raise(fkey{kind: KindRestartStorm, pid: e.PID}, Finding{
+	child := label(e.Child, e.ChildPID)
+	why := why(e.Reason, e.Err)
+	m.adv.raiseLead(fkey{kind: KindRestartStorm, pid: e.PID}, Finding{
 		Severity: SeverityCritical,
 		Name:     e.Name,
-		Summary:  fmt.Sprintf("restart storm: %s gave up after %d restarts and exited (%s)", name, n, e.Reason),
-		Evidence: []Evidence{{"restarts in period", float64(n), "restarts"}},
-		Advice: "The supervisor passed its restart intensity and exited, escalating to its parent. Restart intensity is for unexpected bugs: " +
-			"read the crash reports, handle expected failures (a lost connection, a rate limit) in the child instead of crashing, " +
-			"and check that the strategy matches the children's dependencies (one_for_one, one_for_all, rest_for_one).",
+		Summary: fmt.Sprintf("%s gave up: %s failed with %s, %d failures in %v, past its intensity of %d; it exited and its parent decides what follows",
+			name, child, why, e.Failures, e.Period, e.MaxRestarts),
+		Evidence: []Evidence{
+			{"failures in period", float64(e.Failures), "failures"},
+			{"max restarts", float64(e.MaxRestarts), "restarts"},
+			{"period", e.Period.Seconds(), "s"},
+			{"failed child pid", float64(e.ChildPID), ""},
+		},
+		Advice: fmt.Sprintf("The supervisor passed its restart intensity and exited, escalating to its parent. Start with %s's crash reports: "+
+			"restart intensity is for unexpected bugs, so a failure that is expected (a lost connection, a rate limit) should be handled in the child instead of crashing it. "+
+			"Check that the strategy matches the children's dependencies too (one_for_one, one_for_all, rest_for_one).", child),
 	}, e.At.Add(m.opts.FindingHold))
 }
 
 func (m *model) takenDown(e instrument.Exited, tc taskCrash) {
-	ev := m.record(Event{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
+	m.record(Event{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Cause: tc.task})
-	m.opts.Logger.LogAttrs(context.Background(), slog.LevelError, "linked task took its caller down",
-		slog.String("pid", e.PID.String()), slog.String("name", e.Name),
-		slog.String("task", tc.task.String()), slog.String("task_name", tc.name), slog.String("task_reason", tc.reason.String()),
-		slog.String("task_error", tc.err), slog.Uint64("event", ev.Seq))
 	name := label(e.Name, e.PID)
 	m.adv.raise(fkey{kind: KindLinkedTask, pid: e.PID}, Finding{
 		Severity: SeverityWarning,
@@ -180,64 +183,24 @@ func (m *model) takenDown(e instrument.Exited, tc taskCrash) {
 	}, e.At.Add(m.opts.FindingHold))
 }
 
+// restarted records a restart in the timeline. The row carries the new
+// incarnation and the child's restart count; its Cause is the child whose
+// failure made the supervisor restart this one, when that is another
+// child (one_for_all, rest_for_one).
 func (m *model) restarted(e instrument.Restarted) {
 	supName := ""
 	var counter uint32
 	if p := m.table.Lookup(e.Supervisor); p != nil {
 		supName, counter = p.Name(), p.Restarts()
 	}
-	i := slices.IndexFunc(m.pending, func(c Event) bool { return c.PID == e.Old })
-	switch {
-	case i >= 0:
-		c := m.pending[i]
-		c.Restarts, c.NewPID = e.Count, e.New
-		m.crashReport(c)
-		m.pending = slices.Delete(m.pending, i, i+1)
-	case e.Reason.Abnormal() && len(m.early) < maxEarly:
-		m.early[e.Old] = e // its exit is still on the way
-	}
-	m.budget.restarted(e.Supervisor, e.At, counter)
+	m.budget.restarted(e, counter)
 	m.restarts.add(m.names.slotOf(supName), otherName)
-	m.record(Event{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
-		Child: e.Child, NewPID: e.New, Restarts: e.Count, Reason: e.Reason.String()})
-}
-
-// flushCrashes reports the crashes that no restart followed in time.
-func (m *model) flushCrashes(now time.Time) {
-	keep := m.pending[:0]
-	for _, c := range m.pending {
-		if now.Sub(c.At) >= crashWait {
-			m.crashReport(c)
-		} else {
-			keep = append(keep, c)
-		}
+	ev := Event{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
+		Child: e.Child, NewPID: e.New, Restarts: e.Count, Reason: e.Reason.String()}
+	if e.Cause != e.Old {
+		ev.Cause = e.Cause
 	}
-	clear(m.pending[len(keep):])
-	m.pending = keep
-	for pid, r := range m.early {
-		if now.Sub(r.At) >= crashWait {
-			delete(m.early, pid)
-		}
-	}
-	m.tasks.sweep(now)
-}
-
-// crashReport logs a crash: in the event log and through slog.
-func (m *model) crashReport(c Event) {
-	c = m.record(c)
-	attrs := []slog.Attr{
-		slog.String("pid", c.PID.String()), slog.String("name", c.Name), slog.String("kind", c.ProcKind),
-		slog.String("reason", c.Reason), slog.String("error", c.Error),
-		slog.String("supervisor", c.Supervisor.String()), slog.String("supervisor_name", c.SupervisorName),
-		slog.Uint64("restarts", uint64(c.Restarts)), slog.Uint64("event", c.Seq),
-	}
-	if c.NewPID != 0 {
-		attrs = append(attrs, slog.String("new_pid", c.NewPID.String()))
-	}
-	if c.Stack != "" {
-		attrs = append(attrs, slog.String("stack", c.Stack))
-	}
-	m.opts.Logger.LogAttrs(context.Background(), slog.LevelError, "process crashed", attrs...)
+	m.record(ev)
 }
 
 func (m *model) record(e Event) Event { return m.log.append(e) }

@@ -15,7 +15,7 @@ import (
 	"github.com/go-observer/observer/otp"
 )
 
-// quiet is a logger for tests that expect crash reports.
+// quiet is a logger for nodes in tests that expect crash reports.
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // start returns a started observer of table, closed when the test ends.
@@ -33,9 +33,6 @@ func startBubble(t testing.TB, table *instrument.Table, opts observer.Options) *
 
 func startWith(t testing.TB, table *instrument.Table, opts observer.Options, run func(*observer.Observer) error) *observer.Observer {
 	t.Helper()
-	if opts.Logger == nil {
-		opts.Logger = quiet
-	}
 	o, err := observer.New(table, opts)
 	if err != nil {
 		t.Fatalf("New: %v", err)

@@ -198,6 +198,16 @@ type Finding struct {
 	// Chain is the wait-for chain of a KindWaitChain or KindDeadlock
 	// finding, from the first waiter to the root cause.
 	Chain []instrument.PID `json:"chain,omitempty"`
+	// Site is the subject of a finding about goroutines outside any
+	// process (KindGoroutineLeak), whose PID is 0: where they were started
+	// ("creator at file:line"), or the function they run when that is
+	// not known.
+	Site string `json:"site,omitempty"`
+	// Stack is the current stack of the subject's goroutine, for a
+	// KindStuck finding: where its handler is stuck. It is read once, soon
+	// after the finding appears, and truncated to a few KB; empty until
+	// then, and when the goroutine carries no process label.
+	Stack string `json:"stack,omitempty"`
 }
 
 // Evidence is one number behind a finding.
@@ -208,9 +218,9 @@ type Evidence struct {
 }
 
 // Event is one entry of the observer's event log: a crash report, a
-// restart, an unresponsive process, a supervisor giving up, or a linked
-// task taking its caller down. Fields that do not apply to the kind are
-// empty.
+// restart, an unresponsive process, a supervisor giving up, a linked task
+// taking its caller down, or an unresponsive process finally returning.
+// Fields that do not apply to the kind are empty.
 type Event struct {
 	Seq      uint64         `json:"seq"` // increases by one per event
 	At       time.Time      `json:"at"`
@@ -218,21 +228,33 @@ type Event struct {
 	PID      instrument.PID `json:"pid"`
 	Name     string         `json:"name,omitempty"`
 	ProcKind string         `json:"proc_kind,omitempty"`
-	// Supervisor is the parent of a crashed process, or the supervisor that
-	// restarted a child.
+	// Supervisor is the parent of a crashed process, the supervisor that
+	// restarted a child, or the parent of a supervisor that gave up.
 	Supervisor     instrument.PID `json:"supervisor,omitempty"`
 	SupervisorName string         `json:"supervisor_name,omitempty"`
-	Reason         string         `json:"reason,omitempty"` // normal, shutdown, killed, panic, error
-	Error          string         `json:"error,omitempty"`
-	Stack          string         `json:"stack,omitempty"`
-	// Child is the child ID of a restart; NewPID the new incarnation.
+	// Reason and Error say why the process exited; for EventGaveUp, why
+	// the child whose failure was one too many did.
+	Reason string `json:"reason,omitempty"` // normal, shutdown, killed, panic, error
+	Error  string `json:"error,omitempty"`
+	Stack  string `json:"stack,omitempty"`
+	// Child is the child ID of a restart, or of the child whose failure
+	// made a supervisor give up; NewPID the new incarnation of a restart.
+	// A crash report carries neither: the restart that follows it is its
+	// own event.
 	Child  string         `json:"child,omitempty"`
 	NewPID instrument.PID `json:"new_pid,omitempty"`
 	// Restarts counts restarts of the child so far, the one this event
-	// reports (or the one that followed the crash) included.
-	Restarts uint32        `json:"restarts,omitempty"`
-	Waited   time.Duration `json:"waited,omitempty"` // for unresponsive processes
-	// Cause is the process whose exit brought this one down (linked tasks).
+	// reports included; for EventGaveUp, the failures within the
+	// supervisor's period, the last one included.
+	Restarts uint32 `json:"restarts,omitempty"`
+	// Waited is how long an unresponsive process was waited for before
+	// it was reported; for EventExitedLate, how long after that report
+	// its goroutine returned.
+	Waited time.Duration `json:"waited,omitempty"`
+	// Cause is the process whose exit brought this one down (linked
+	// tasks), whose failure made the supervisor restart this child (a
+	// sibling's, under one_for_all or rest_for_one), or whose failure
+	// made a supervisor give up.
 	Cause instrument.PID `json:"cause,omitempty"`
 }
 
@@ -295,8 +317,10 @@ type ProcessGoroutines struct {
 // Site is where unowned goroutines were started.
 type Site struct {
 	Function string `json:"function"` // the function the goroutines run
-	// CreatedBy is the go statement's function and file:line, when known:
-	// read only while the program has at most 10,000 goroutines.
+	// CreatedBy is the go statement's function and file:line, when known.
+	// It is read from the text goroutine dump the first time a census sees
+	// goroutines run the function, and only while the program has at most
+	// 10,000 goroutines; later censuses reuse it.
 	CreatedBy string `json:"created_by"`
 	Count     int    `json:"count"`
 	Growth    int    `json:"growth"` // change since the previous census
@@ -395,10 +419,11 @@ const (
 	KindUnresponsive                     // a process that did not stop when told
 	KindLinkedTask                       // a linked task failed and took its caller down
 	KindGoroutineLeak                    // goroutines outside any supervision keep growing
+	KindStuck                            // a process inside one handler for longer than Options.StuckAfter
 	numFindingKinds
 )
 
-var findingNames = [...]string{"bottleneck", "cast_flood", "wait_chain", "deadlock", "read_heavy", "restart_storm", "unresponsive", "linked_task", "goroutine_leak"}
+var findingNames = [...]string{"bottleneck", "cast_flood", "wait_chain", "deadlock", "read_heavy", "restart_storm", "unresponsive", "linked_task", "goroutine_leak", "stuck"}
 
 // String returns the kind's snake_case name.
 func (k FindingKind) String() string { return enumString(findingNames[:], int(k), "finding") }
@@ -423,10 +448,11 @@ const (
 	EventUnresponsive                  // a process did not stop when told
 	EventGaveUp                        // a supervisor exceeded its restart intensity and exited
 	EventTakenDown                     // a process exited because a linked task failed
+	EventExitedLate                    // a process reported unresponsive (and detached) finally returned
 	numEventKinds
 )
 
-var eventNames = [...]string{"crash", "restart", "unresponsive", "gave_up", "taken_down"}
+var eventNames = [...]string{"crash", "restart", "unresponsive", "gave_up", "taken_down", "exited_late"}
 
 // String returns the kind's snake_case name.
 func (k EventKind) String() string { return enumString(eventNames[:], int(k), "event") }

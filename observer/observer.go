@@ -31,14 +31,16 @@ type Observer struct {
 	snap atomic.Pointer[Snapshot]
 	subs subscribers
 
-	profiling sync.Mutex // held while a CPU profile runs
-	censusMu  sync.Mutex // one census at a time
+	profiling sync.Mutex        // held while a CPU profile runs
+	censusMu  sync.Mutex        // one census at a time
+	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
 	stop    chan struct{}
 	wg      sync.WaitGroup
 	events  *instrument.Subscription
-	censusQ chan struct{} // wakes the census goroutine
+	censusQ chan struct{} // wakes the census goroutine for a census
+	stackQ  chan struct{} // wakes it to read the stacks of stuck processes
 	waiter  waiter        // the sampler's sleep between ticks
 	ctx     context.Context
 	cancel  context.CancelFunc // ends a census in progress at Close
@@ -60,6 +62,7 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 		opts:    opts,
 		stop:    make(chan struct{}),
 		censusQ: make(chan struct{}, 1),
+		stackQ:  make(chan struct{}, 1),
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.model = newModel(table, &o.opts)
@@ -227,11 +230,18 @@ func (o *Observer) tick() {
 	if o.metrics != nil {
 		o.metrics.update(o.model.metricData(snap))
 	}
+	stacks := len(o.model.stacks.queue) > 0
 	o.mu.Unlock()
 	o.snap.Store(snap)
 	o.subs.publish(snap)
 	if census {
 		o.wakeCensus()
+	}
+	if stacks {
+		select {
+		case o.stackQ <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -267,18 +277,23 @@ func (o *Observer) wakeCensus() {
 	}
 }
 
-// censusLoop runs a goroutine census when the sampler asks for one, while
-// someone subscribes: every Options.CensusEvery, and when unowned
-// goroutines grew. It waits on a channel, not a timer.
+// censusLoop runs a goroutine census when the sampler asks for one, so
+// that leaks are found whether or not anyone subscribes: every
+// Options.CensusEvery, and, at most once a second, when unowned goroutines
+// grew by 100 or more since the latest census. It also reads the stacks of
+// stuck processes. It waits on channels, not a timer.
 func (o *Observer) censusLoop() {
 	defer o.wg.Done()
 	for {
 		select {
 		case <-o.stop:
 			return
+		case <-o.stackQ:
+			o.readStacks()
+			continue
 		case <-o.censusQ:
 		}
-		if o.opts.CensusEvery < 0 || o.subs.count() == 0 {
+		if o.opts.CensusEvery < 0 {
 			continue
 		}
 		_, _ = o.Census(o.ctx)

@@ -34,10 +34,11 @@ type Options struct {
 	// EventBuffer is the size of the lifecycle event subscription on the
 	// table; events beyond it are dropped and counted. Default 16384.
 	EventBuffer int
-	// CensusEvery is how often a goroutine census runs while someone
-	// subscribes to snapshots, plus one period per 50,000 goroutines.
-	// Default 10 s; negative disables the automatic census
-	// ([Observer.Census] still works).
+	// CensusEvery is how often a goroutine census runs while the observer
+	// runs, subscribers or not, plus one period per 50,000 goroutines; a
+	// census also runs, at most once a second, while goroutines outside
+	// any process grow by 100 or more between two. Default 10 s; negative
+	// disables the automatic census ([Observer.Census] still works).
 	CensusEvery time.Duration
 	// FindingHold is how long a finding about a process that has exited
 	// (a restart storm that ended in the supervisor giving up, a crashed
@@ -49,8 +50,17 @@ type Options struct {
 	// attribute; processes with other names are counted under "_other".
 	// Default 50.
 	MetricNames int
-	// Logger receives crash reports and supervisor reports. Default
-	// slog.Default().
+	// StuckAfter is how long a process may stay inside one handler (init,
+	// continue, call, cast, info, terminate) before the advisor reports it
+	// stuck. Default 5 s, a call's default timeout: its callers start
+	// failing then.
+	StuckAfter time.Duration
+	// Logger is not used.
+	//
+	// Deprecated: the observer logs nothing. The runtime logs each crash
+	// and each supervisor that gives up, once; the observer records them
+	// in its event log ([Observer.Events]). The field stays so that
+	// existing code compiles.
 	Logger *slog.Logger
 }
 
@@ -109,8 +119,11 @@ func (o Options) withDefaults() (Options, error) {
 	case o.FindingHold == 0:
 		o.FindingHold = time.Minute
 	}
-	if o.Logger == nil {
-		o.Logger = slog.Default()
+	switch {
+	case o.StuckAfter < 0:
+		return o, bad("StuckAfter", o.StuckAfter, "0 (default) or more")
+	case o.StuckAfter == 0:
+		o.StuckAfter = 5 * time.Second
 	}
 	return o, nil
 }

@@ -16,14 +16,19 @@ type procState struct {
 	busy                int64
 	drainMark           uint64 // Enqueued when the current non-empty stretch was noticed
 	nonEmpty            int64  // instrument.Now when it was noticed; 0 while empty
+	// workFrom is when the handler the process is in began, as far as
+	// known (instrument.Now): reported by the runtime, or the first tick
+	// that saw it there; 0 while it waits for a message.
+	workFrom int64
 
 	arrival, handling, busyFrac, growth, castShare float32
 	headAge, meanHandler                           float32 // seconds
 
 	depth, waiting, restarts uint32
-	seen                     uint32 // the scan that last saw the process
-	growTicks, calmTicks     uint8  // consecutive ticks the queue grew, did not grow
-	crowdTicks               uint8  // ticks left in which callers recently crowded (waiting >= 2)
+	seen                     uint32          // the scan that last saw the process
+	growTicks, calmTicks     uint8           // consecutive ticks the queue grew, did not grow
+	crowdTicks               uint8           // ticks left in which callers recently crowded (waiting >= 2)
+	work                     instrument.Work // the handler it is in, or WorkNone
 	inHandler                bool
 	fresh                    bool // not read by a scan yet
 	dead                     bool // a scan saw it exited: dropped at the next tick
@@ -42,6 +47,7 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	dCalls := min(sub(c.Calls, st.calls), dEnq)
 	dBusy := max(c.BusyNanos-st.busy, 0)
 	depth := sat32(c.Depth())
+	st.track(c, now)
 
 	st.arrival = float32(float64(dEnq) / sec)
 	st.handling = float32(float64(dHandled) / sec)
@@ -53,6 +59,10 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	if c.InHandler() && st.inHandler && dHandled == 0 {
 		// In the same handler at both ends of the tick: busy throughout,
 		// whether or not this handler is being timed.
+		busy = 1
+	}
+	if st.stalled(now, dt) {
+		// In one handler all tick long: it is not waiting for a message.
 		busy = 1
 	}
 	st.busyFrac = float32(min(max(busy, 0), 1))
@@ -80,6 +90,41 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	}
 	st.restarts = c.Restarts
 	st.inHandler = c.InHandler()
+}
+
+// track follows which handler the process is in and since when: from
+// the runtime's timestamp when it gives one, else from the first tick that
+// saw the process in this handler, for as long as it makes no progress
+// (no message taken or handled), which is accurate to one tick. It runs
+// before the counters of the previous tick are replaced.
+func (st *procState) track(c instrument.Counters, now int64) {
+	prevDequeued := st.enq - uint64(st.depth)
+	switch {
+	case c.Work == instrument.WorkNone:
+		st.work, st.workFrom = instrument.WorkNone, 0
+	case c.WorkSince != 0:
+		st.work, st.workFrom = c.Work, c.WorkSince
+	case c.Work == st.work && st.workFrom != 0 && !st.fresh && c.Handled == st.handled && c.Dequeued == prevDequeued:
+		// The same handler, no progress: still the same message.
+	default:
+		st.work, st.workFrom = c.Work, now
+	}
+}
+
+// inWork returns how long the process has been in its current handler,
+// or 0 when it waits for a message.
+func (st *procState) inWork(now int64) time.Duration {
+	if st.work == instrument.WorkNone || now <= st.workFrom {
+		return 0
+	}
+	return time.Duration(now - st.workFrom)
+}
+
+// stalled reports whether the process has been in one handler, without
+// progress, for at least span nanoseconds (a tick): a stall, whatever its
+// queue does meanwhile, is neither a flood nor a bottleneck.
+func (st *procState) stalled(now, span int64) bool {
+	return st.work != instrument.WorkNone && st.inWork(now) >= time.Duration(span)
 }
 
 // head returns how long the oldest queued message has waited, in

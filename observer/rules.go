@@ -2,8 +2,10 @@ package observer
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -41,11 +43,14 @@ func (m *model) advise(wall time.Time, g graph) {
 	tick := m.opts.Tick
 	roots := make(map[instrument.PID]bool, len(g.chains))
 	for _, c := range g.chains {
-		if len(c.path) < 3 {
-			continue
-		}
 		roots[c.root()] = true
-		m.adv.eval(fkey{kind: KindWaitChain, pid: c.root()}, levelOn, func() Finding { return m.chainFinding(c) })
+		// One caller waiting through another process at one instant is
+		// an ordinary nested call; a crowd behind the root is a chain.
+		lvl := levelHold
+		if c.callers >= chainOn {
+			lvl = levelOn
+		}
+		m.adv.eval(fkey{kind: KindWaitChain, pid: c.root()}, lvl, func() Finding { return m.chainFinding(c) })
 	}
 	for _, cyc := range g.cycles {
 		m.adv.eval(fkey{kind: KindDeadlock, pid: cyc[0]}, levelOn, func() Finding { return m.deadlockFinding(cyc) })
@@ -57,17 +62,35 @@ func (m *model) advise(wall time.Time, g graph) {
 		if c.p.Status() == instrument.StatusUnresponsive {
 			m.adv.eval(fkey{kind: KindUnresponsive, pid: pid}, levelOn, func() Finding { return m.unresponsiveFinding(c.p, wall) })
 		}
+		// A process stuck in one handler is stuck, whatever queues behind
+		// it: not a flood (nothing is handled, however fast it arrives)
+		// nor a bottleneck serving 0 requests/s.
+		inWork := st.inWork(m.lastNow)
+		stuck := inWork >= m.opts.StuckAfter && c.p.Status() != instrument.StatusUnresponsive
+		m.adv.eval(fkey{kind: KindStuck, pid: pid}, onOff(stuck), func() Finding { return m.stuckFinding(c.p, st, inWork) })
+		if stuck {
+			for _, k := range []FindingKind{KindCastFlood, KindReadHeavy, KindBottleneck} {
+				m.adv.clear(fkey{kind: k, pid: pid})
+			}
+			continue
+		}
+		// Stalled for a tick or more, not yet stuck: a long handler, or
+		// the start of a stuck one. Its load findings may stay, not start.
+		ceiling := levelOn
+		if st.stalled(m.lastNow, m.dt) {
+			ceiling = levelHold
+		}
 		if _, blocked := g.out[pid]; blocked || roots[pid] {
 			continue // its load is explained by a chain
 		}
-		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, floodLevel(st), func() Finding { return m.floodFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, min(floodLevel(st), ceiling), func() Finding { return m.floodFinding(c.p, st) })
 		if readHeavy(st) {
-			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
+			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
 			m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, levelOff, func() Finding { return m.bottleneckFinding(c.p, st) })
 			continue
 		}
-		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, readLevel(st), func() Finding { return m.readFinding(c.p, st) })
-		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, bottleneckLevel(st, tick), func() Finding { return m.bottleneckFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
+		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, min(bottleneckLevel(st, tick), ceiling), func() Finding { return m.bottleneckFinding(c.p, st) })
 	}
 
 	for _, p := range m.sups {
@@ -103,11 +126,19 @@ func bottleneckLevel(st *procState, tick time.Duration) level {
 	return levelOff
 }
 
-// floodLevel: a deep mailbox, fed mostly by casts, that has grown for
-// several ticks in a row.
+// onOff is the level of a rule that has no middle ground.
+func onOff(on bool) level {
+	if on {
+		return levelOn
+	}
+	return levelOff
+}
+
+// floodLevel: a deep mailbox, fed mostly by casts that still arrive, that
+// has grown for several ticks in a row.
 func floodLevel(st *procState) level {
 	switch {
-	case st.castShare >= castDominant && st.depth >= floodOn && (st.growTicks >= floodGrowing || st.depth >= floodCritical):
+	case st.castShare >= castDominant && st.arrival > 0 && st.depth >= floodOn && (st.growTicks >= floodGrowing || st.depth >= floodCritical):
 		return levelOn
 	case st.depth >= floodOff && (st.calmTicks < 5 || st.depth >= floodOn):
 		return levelHold
@@ -196,24 +227,35 @@ func (m *model) readFinding(p *instrument.Proc, st *procState) Finding {
 	}
 }
 
+// chainOn is how many callers held up behind a root make a wait-for
+// chain, and chainCritical how many make it critical.
+const (
+	chainOn       = 2
+	chainCritical = 10
+)
+
 func (m *model) chainFinding(c chain) Finding {
-	root := m.table.Lookup(c.root())
-	head := m.table.Lookup(c.path[0])
-	names := make([]string, len(c.path))
-	for i, pid := range c.path {
-		names[i] = pid.String()
+	name := func(pid instrument.PID) string {
 		if p := m.table.Lookup(pid); p != nil {
-			names[i] = label(p.Name(), pid)
+			return label(p.Name(), pid)
 		}
+		return pid.String()
 	}
-	rootName, rootLabel := "", names[len(names)-1]
-	ev := []Evidence{{"chain length", float64(len(c.path)), "processes"}, {"chains into root", float64(c.heads), ""}}
-	var waiting uint32
-	if head != nil {
-		if st := m.procs.get(head.ID()); st != nil {
-			waiting = st.waiting
-			ev = append(ev, Evidence{"callers waiting at head", float64(st.waiting), "callers"})
-		}
+	root := m.table.Lookup(c.root())
+	rootName, rootLabel := "", name(c.root())
+	// The way in, read from the root outwards: accounts ← api.
+	way := make([]string, 0, len(c.path)-1)
+	for i := len(c.path) - 2; i >= 0; i-- {
+		way = append(way, name(c.path[i]))
+	}
+	through := strings.Join(way, " ← ")
+	if others := len(c.through) - len(way); others > 0 {
+		through += fmt.Sprintf(" and %d other processes", others)
+	}
+	ev := []Evidence{
+		{"callers waiting", float64(c.callers), "callers"},
+		{"processes waiting", float64(c.waiters), "processes"},
+		{"chain length", float64(len(c.path)), "processes"},
 	}
 	if root != nil {
 		rootName = root.Name()
@@ -226,20 +268,29 @@ func (m *model) chainFinding(c chain) Finding {
 		}
 	}
 	sev := SeverityWarning
-	if waiting >= 10 {
+	if c.callers >= chainCritical {
 		sev = SeverityCritical
 	}
 	return Finding{
 		Severity: sev,
 		Name:     rootName,
-		Summary:  fmt.Sprintf("%s is the root cause of a wait-for chain: %s", rootLabel, strings.Join(names, " → ")),
+		Summary:  fmt.Sprintf("%s is slow: %d callers wait on it through %s", rootLabel, c.callers, through),
 		Evidence: ev,
 		Chain:    c.path,
 		Advice: fmt.Sprintf("Callers wait on %s, which waits on %s: speeding up the servers in between will not help. "+
 			"Look at %s first — it may itself be a bottleneck. Every server in a chain of calls holds its own callers while it waits, so latency adds up along the chain: "+
 			"break it where the answer is not needed at once (reply later from a task, or cast), or serve reads from an owned table instead of calling through.",
-			names[0], strings.Join(names[1:], ", which waits on "), rootLabel),
+			name(c.path[0]), strings.Join(names(c.path[1:], name), ", which waits on "), rootLabel),
 	}
+}
+
+// names labels each process of pids.
+func names(pids []instrument.PID, name func(instrument.PID) string) []string {
+	out := make([]string, len(pids))
+	for i, pid := range pids {
+		out[i] = name(pid)
+	}
+	return out
 }
 
 func (m *model) deadlockFinding(cyc []instrument.PID) Finding {
@@ -267,7 +318,7 @@ func (m *model) deadlockFinding(cyc []instrument.PID) Finding {
 
 func (m *model) unresponsiveFinding(p *instrument.Proc, wall time.Time) Finding {
 	name := label(p.Name(), p.ID())
-	waited := m.unresp[p.ID()]
+	waited := m.unresp[p.ID()].waited
 	summary := name + " did not stop when told"
 	if waited > 0 {
 		summary += fmt.Sprintf(" (waited %v)", waited)
@@ -288,19 +339,137 @@ func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.Supervis
 	if n >= pol.MaxRestarts {
 		sev = SeverityCritical
 	}
+	ev := []Evidence{
+		{"failures in period", float64(n), "failures"},
+		{"max restarts", float64(pol.MaxRestarts), "restarts"},
+		{"period", pol.Period.Seconds(), "s"},
+		{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
+	}
+	who := blame(m.budget.recent(p.ID()))
+	summary := fmt.Sprintf("restart storm: %s restarted for %d failures in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period)
+	if len(who) > 0 {
+		parts := make([]string, len(who))
+		for i, c := range who {
+			parts[i] = c.String()
+			ev = append(ev, Evidence{"failures of " + c.child, float64(c.n), "failures"})
+		}
+		summary += ": " + strings.Join(parts, "; ")
+	}
 	return Finding{
 		Severity: sev,
 		Name:     p.Name(),
-		Summary:  fmt.Sprintf("restart storm: %s made %d restarts in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period),
-		Evidence: []Evidence{
-			{"restarts in period", float64(n), "restarts"},
-			{"max restarts", float64(pol.MaxRestarts), "restarts"},
-			{"period", pol.Period.Seconds(), "s"},
-			{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
-		},
+		Summary:  summary,
+		Evidence: ev,
 		Advice: "Restart intensity is for unexpected bugs; past it the supervisor gives up and exits so that its parent decides. " +
-			"Read the crash reports: a failure that is expected (a lost connection, a rate limit) should be handled in the child, not restarted. " +
+			"Read the crash reports of the children named: a failure that is expected (a lost connection, a rate limit) should be handled in the child, not restarted. " +
 			"Check the strategy too: independent children → one_for_one; children that cannot live without each other → one_for_all; a chain of dependencies → rest_for_one.",
+	}
+}
+
+// culprit is a child whose failures used a supervisor's restart budget.
+type culprit struct {
+	child  string
+	pid    instrument.PID // its latest failed incarnation
+	n      int
+	reason instrument.Reason
+	err    string // its latest crash's error, when known
+}
+
+func (c culprit) String() string {
+	return fmt.Sprintf("%s failed %d×, last with %s", label(c.child, c.pid), c.n, why(c.reason, c.err))
+}
+
+// why says why a process exited: "error: connection refused", "panic:
+// boom", or the bare reason when the error is not known.
+func why(r instrument.Reason, err string) string {
+	switch {
+	case err == "":
+		return r.String()
+	case strings.HasPrefix(err, r.String()+":"):
+		return trunc(err, 200)
+	}
+	return r.String() + ": " + trunc(err, 200)
+}
+
+// blame groups failures by child, most failures first, then the child
+// that failed last.
+func blame(fs []failure) []culprit {
+	var out []culprit
+	for _, f := range fs { // oldest first: the latest failure wins
+		i := slices.IndexFunc(out, func(c culprit) bool { return c.child == f.child })
+		if i < 0 {
+			out = append(out, culprit{child: f.child})
+			i = len(out) - 1
+		}
+		c := &out[i]
+		c.n++
+		c.pid, c.reason, c.err = f.pid, f.reason, f.err
+	}
+	slices.SortStableFunc(out, func(a, b culprit) int { return b.n - a.n })
+	return out
+}
+
+// trunc cuts s to at most n bytes, on a rune boundary, marking the cut.
+func trunc(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// handlerNames names each kind of work after the callback that does it.
+var handlerNames = [...]string{
+	instrument.WorkNone:      "no handler",
+	instrument.WorkInit:      "init",
+	instrument.WorkContinue:  "handle_continue",
+	instrument.WorkCall:      "handle_call",
+	instrument.WorkCast:      "handle_cast",
+	instrument.WorkInfo:      "handle_info",
+	instrument.WorkTerminate: "terminate",
+}
+
+func handlerName(w instrument.Work) string {
+	if int(w) < len(handlerNames) {
+		return handlerNames[w]
+	}
+	return w.String()
+}
+
+func (m *model) stuckFinding(p *instrument.Proc, st *procState, in time.Duration) Finding {
+	name := label(p.Name(), p.ID())
+	handler := handlerName(st.work)
+	since := instrument.Time(st.workFrom)
+	summary := fmt.Sprintf("%s is stuck in %s for %v (since %s): %d queued behind it, %d callers waiting",
+		name, handler, in.Round(time.Second), since.Format("15:04:05"), st.depth, st.waiting)
+	if st.depth > 0 {
+		summary += fmt.Sprintf(", the oldest for %v", secondsDur(st.headAge).Round(time.Second))
+	}
+	var advice strings.Builder
+	fmt.Fprintf(&advice, "A process handles one message at a time: while %s's %s does not return, every message behind it waits and every caller times out (after 5 s by default). "+
+		"The stack shows where it blocks; a blocking call without a deadline (I/O, a channel, a lock, a call to another process) is the usual cause: "+
+		"give it a deadline from the handler's context, or move the work out of the handler into a task and reply when it is done.", name, handler)
+	switch st.work {
+	case instrument.WorkInit:
+		advice.WriteString(" Init blocks whoever starts the process, its supervisor included: keep init fast and do slow set-up in handle_continue.")
+	case instrument.WorkTerminate:
+		advice.WriteString(" Terminate delays the shutdown of its supervisor, which waits its shutdown timeout, then reports the process unresponsive and leaves it behind.")
+	}
+	return Finding{
+		Severity: SeverityCritical,
+		Name:     p.Name(),
+		Summary:  summary,
+		Evidence: []Evidence{
+			{"in handler", in.Seconds(), "s"},
+			{"queued", float64(st.depth), "messages"},
+			{"callers waiting", float64(st.waiting), "callers"},
+			{"oldest queued", float64(st.headAge), "s"},
+			{"arrival", float64(st.arrival), "1/s"},
+		},
+		Advice: advice.String(),
+		Stack:  m.stacks.want(p.ID()),
 	}
 }
 

@@ -16,7 +16,8 @@ type model struct {
 
 	procs   procSet
 	tickNo  uint64
-	lastNow int64 // instrument time of the previous tick
+	lastNow int64 // instrument time of the latest tick
+	dt      int64 // nanoseconds between the latest tick and the one before
 	handled uint64
 
 	// Filled by each scan and reused.
@@ -36,13 +37,19 @@ type model struct {
 	cpu    map[instrument.PID]cpuFigure
 	prof   *CPUProfile
 	census censusState
+	stacks stackState
 
 	// Fed by events.
-	unresp   map[instrument.PID]time.Duration        // how long each unresponsive process was waited for
-	pending  []Event                                 // crash reports waiting for their restart
-	early    map[instrument.PID]instrument.Restarted // restarts whose child's exit has not arrived
-	crashes  counterSet[crashKey]                    // for metrics
-	restarts counterSet[string]                      // for metrics, by supervisor name
+	unresp   map[instrument.PID]unresponsive // processes reported unresponsive
+	crashes  counterSet[crashKey]            // for metrics
+	restarts counterSet[string]              // for metrics, by supervisor name
+}
+
+// unresponsive is what the observer keeps about a process reported
+// unresponsive: how long it was waited for, and when it was reported.
+type unresponsive struct {
+	waited time.Duration
+	at     time.Time
 }
 
 // The sort keys the scan keeps a top-N for.
@@ -77,12 +84,12 @@ func newModel(t *instrument.Table, opts *Options) *model {
 		adv:    newAdvisor(opts),
 		log:    newEventLog(opts.Events),
 		cpu:    make(map[instrument.PID]cpuFigure),
-		unresp: make(map[instrument.PID]time.Duration),
-		early:  make(map[instrument.PID]instrument.Restarted),
+		unresp: make(map[instrument.PID]unresponsive),
 	}
 	m.crashes.max, m.restarts.max = opts.MetricNames, opts.MetricNames
 	m.names.enabled = opts.MeterProvider != nil
 	m.budget.init()
+	m.stacks.init()
 	m.tasks.init()
 	m.tree.init(opts)
 	m.names.init(opts.MetricNames)
@@ -99,10 +106,10 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	if m.tickNo == 0 {
 		dt = int64(m.opts.Tick)
 	}
-	m.lastNow = now
+	m.lastNow, m.dt = now, dt
 	m.tickNo++
 
-	m.flushCrashes(wall)
+	m.tasks.sweep(wall)
 	before := m.table.Stats()
 	m.procs.compact()
 	m.procs.discover(m.table, before)
@@ -112,10 +119,16 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	stats.Dropped = dropped
 	sample := m.sys.sample(wall, dt, stats, agg)
 	m.budget.update(wall, m.sups)
-	graph := waitGraph(m.edges, m.procs.live)
+	graph := waitGraph(m.edges, m.procs.live, func(pid instrument.PID) int {
+		if st := m.procs.get(pid); st != nil {
+			return int(st.waiting)
+		}
+		return 0
+	})
 	m.adv.begin(wall)
 	m.advise(wall, graph)
 	findings := m.adv.end(wall, func(pid instrument.PID) bool { return m.table.Lookup(pid) == nil })
+	m.stacks.sweep(m.adv)
 
 	hot := m.hotSet(findings)
 	procs := make([]Process, 0, len(hot))
@@ -142,7 +155,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		Census:    m.census.last,
 		EventSeq:  m.log.seq(),
 	}
-	return snap, watching && m.census.due(sample)
+	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
 }
 
 // scanAgg sums what the scan saw across every process.

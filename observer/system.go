@@ -101,6 +101,14 @@ func (s *system) sample(wall time.Time, dt int64, st instrument.Stats, agg scanA
 	return out
 }
 
+// latest returns the newest sample, or the zero sample before the first.
+func (s *system) latest() SystemSample {
+	if s.ring.len() == 0 {
+		return SystemSample{}
+	}
+	return s.ring.buf[(s.ring.start+s.ring.len()-1)%s.ring.len()]
+}
+
 // view returns the System part of a snapshot.
 func (s *system) view(st instrument.Stats, now SystemSample, supervisors int, handled uint64) System {
 	return System{

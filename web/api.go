@@ -203,7 +203,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	for _, s := range q["kind"] {
 		var k observer.EventKind
 		if err := k.UnmarshalText([]byte(s)); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up or taken_down")
+			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up, taken_down or exited_late")
 			return
 		}
 		eq.Kinds = append(eq.Kinds, k)

@@ -101,7 +101,7 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 		node.Stop()
 		return nil, fmt.Errorf("start shop: %w", err)
 	}
-	obs, err := observer.New(node.Table(), observer.Options{Logger: log})
+	obs, err := observer.New(node.Table(), observer.Options{})
 	if err == nil {
 		err = obs.Start()
 	}
