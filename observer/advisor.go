@@ -170,6 +170,19 @@ func (a *advisor) raiseLead(k fkey, f Finding, hold time.Time) {
 	a.states[k].lead = true
 }
 
+// shorten makes a held finding expire by until at the latest, and
+// reports whether there was one to shorten.
+func (a *advisor) shorten(k fkey, until time.Time) bool {
+	s := a.states[k]
+	if s == nil || s.hold.IsZero() {
+		return false
+	}
+	if s.hold.After(until) {
+		s.hold = until
+	}
+	return true
+}
+
 // clear removes a finding at once.
 func (a *advisor) clear(k fkey) { delete(a.states, k) }
 

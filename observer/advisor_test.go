@@ -397,12 +397,12 @@ func TestStuckCallTimedFromTicks(t *testing.T) {
 		// This goroutine plays the process: it takes a call and does
 		// not finish it.
 		p.CallEnqueued()
-		start := p.HandlerStart(true)
+		p.HandlerStart(true)
 		s := await(t, sub, 6, "stuck in a call", has(observer.KindStuck, p.ID()))
 		if f := finding(s, observer.KindStuck, p.ID()); !strings.Contains(f.Summary, "handle_call") || evidence(f, "in handler") < 3 {
 			t.Errorf("stuck finding: got %q (in handler %vs), want handle_call for 3s or more", f.Summary, evidence(f, "in handler"))
 		}
-		p.HandlerEnd(start, true)
+		p.HandlerEnd(true)
 		await(t, sub, 2, "stuck cleared", hasNot(observer.KindStuck, p.ID()))
 		table.Exit(p, instrument.ReasonNormal, nil)
 	})

@@ -3,6 +3,7 @@ package observer
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,6 +170,20 @@ func (m *model) gaveUp(e instrument.GaveUp) {
 	}, e.At.Add(m.opts.FindingHold))
 }
 
+// recovered is how long the finding of a supervisor that gave up stays
+// listed once its parent has replaced it.
+const recovered = 5 * time.Second
+
+// gaveUpReplaced adds to the finding of a supervisor that gave up that
+// its parent replaced it.
+func (m *model) gaveUpReplaced(e instrument.Restarted) {
+	s := m.adv.states[fkey{kind: KindRestartStorm, pid: e.Old}]
+	if s == nil || strings.Contains(s.f.Summary, "; replaced by ") {
+		return
+	}
+	s.f.Summary += fmt.Sprintf("; replaced by %v", e.New)
+}
+
 func (m *model) takenDown(e instrument.Exited, tc taskCrash) {
 	m.record(Event{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Cause: tc.task})
@@ -195,6 +210,12 @@ func (m *model) restarted(e instrument.Restarted) {
 	}
 	m.budget.restarted(e, counter)
 	m.restarts.add(m.names.slotOf(supName), otherName)
+	// A supervisor that gave up and is now replaced by its parent: its
+	// finding stays a little while, then the cause is gone. A new give-up
+	// raises a new one.
+	if m.adv.shorten(fkey{kind: KindRestartStorm, pid: e.Old}, e.At.Add(recovered)) {
+		m.gaveUpReplaced(e)
+	}
 	ev := Event{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
 		Child: e.Child, NewPID: e.New, Restarts: e.Count, Reason: e.Reason.String()}
 	if e.Cause != e.Old {

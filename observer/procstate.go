@@ -120,6 +120,22 @@ func (st *procState) inWork(now int64) time.Duration {
 	return time.Duration(now - st.workFrom)
 }
 
+// stuckAfter is how long the process must stay in one handler without
+// progress to be stuck: after, except in a run of casts, which a runtime
+// counts in batches (instrument's castBatch, 16): a run of slow casts shows
+// progress only once a batch, so it is given the time of a batch at its
+// recent pace as well.
+func (st *procState) stuckAfter(after time.Duration) time.Duration {
+	if st.work == instrument.WorkCast {
+		return after + time.Duration(castBatch*float64(st.meanHandler)*1e9)
+	}
+	return after
+}
+
+// castBatch is how many casts a runtime may count at once (see
+// instrument.Proc.HandlerStart).
+const castBatch = 16
+
 // stalled reports whether the process has been in one handler, without
 // progress, for at least span nanoseconds (a tick): a stall, whatever its
 // queue does meanwhile, is neither a flood nor a bottleneck.

@@ -66,7 +66,7 @@ func (m *model) advise(wall time.Time, g graph) {
 		// it: not a flood (nothing is handled, however fast it arrives)
 		// nor a bottleneck serving 0 requests/s.
 		inWork := st.inWork(m.lastNow)
-		stuck := inWork >= m.opts.StuckAfter && c.p.Status() != instrument.StatusUnresponsive
+		stuck := inWork >= st.stuckAfter(m.opts.StuckAfter) && c.p.Status() != instrument.StatusUnresponsive
 		m.adv.eval(fkey{kind: KindStuck, pid: pid}, onOff(stuck), func() Finding { return m.stuckFinding(c.p, st, inWork) })
 		if stuck {
 			for _, k := range []FindingKind{KindCastFlood, KindReadHeavy, KindBottleneck} {
@@ -104,7 +104,8 @@ func (m *model) advise(wall time.Time, g graph) {
 		switch {
 		case n >= 2 && share >= stormOn:
 			lvl = levelOn
-		case share >= stormOff:
+		case n >= 2 && share >= stormOff:
+			// One failure alone holds no storm, as it starts none.
 			lvl = levelHold
 		}
 		m.adv.eval(fkey{kind: KindRestartStorm, pid: p.ID()}, lvl, func() Finding { return m.stormFinding(p, n, pol) })

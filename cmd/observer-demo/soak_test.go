@@ -74,8 +74,13 @@ soak:
 	a.shop.fixed.Store(true)
 	stopped := time.Now()
 	deadline := stopped.Add(10 * time.Second)
+	last := ""
 	for {
 		fs := a.obs.Snapshot().Findings
+		if now := summaries(fs); now != last {
+			t.Logf("%v after the chaos stopped:\n%s", time.Since(stopped).Round(100*time.Millisecond), now)
+			last = now
+		}
 		if len(fs) == 0 {
 			t.Logf("every finding cleared %v after the chaos stopped", time.Since(stopped).Round(100*time.Millisecond))
 			return
