@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # The project's test command: what CI runs and what a developer runs.
 # Checks formatting, vet, generated templ files, then every test with the
-# race detector, browser tests included (headless Chromium).
+# race detector, browser tests included (headless Chromium), then the
+# allocation tests without it (the race detector allocates), on the Go
+# the machine has (1.26) and again on the current release (1.27, fetched
+# by the go command from the module proxy; GO127=skip skips it).
 set -euo pipefail
 cd "$(dirname "$0")"
 export PATH="/usr/local/go/bin:$HOME/go/bin:$PATH"
@@ -37,5 +40,16 @@ fi
 echo "== go vet"
 go vet ./...
 
-echo "== go test -race"
+echo "== go test -race ($(go env GOVERSION))"
 go test -race -count=1 -timeout 12m ./...
+
+echo "== allocation tests, without -race"
+go test -count=1 -run 'Allocat' ./...
+
+if [ "${GO127:-}" != skip ]; then
+	export GOTOOLCHAIN=go1.27.3
+	echo "== go vet and go test -race ($(go env GOVERSION))"
+	go vet ./...
+	go test -race -count=1 -timeout 12m ./...
+	go test -count=1 -run 'Allocat' ./...
+fi
