@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -326,11 +327,23 @@ func (h *Handler) tables(s *observer.Snapshot) ([]ui.TableRow, bool) {
 	return tableRows(h.opts.Table.Tables(0), newNames(s)), true
 }
 
+// notFound answers an address the handler does not serve, or does not
+// serve with the request's method (405, with Allow): JSON under api/, a
+// page elsewhere.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeJSONError(w, http.StatusNotFound, "", "no such endpoint")
+	status, msg := http.StatusNotFound, "There is no page at this address."
+	if allow := h.allowedMethods(r); len(allow) > 0 && !slices.Contains(allow, r.Method) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		status, msg = http.StatusMethodNotAllowed, "This address does not take "+trunc(r.Method, 20)+" requests: it takes "+strings.Join(allow, ", ")+"."
+	}
+	if strings.HasPrefix(r.URL.EscapedPath(), "/api/") {
+		writeJSONError(w, status, "", msg)
 		return
 	}
 	s := h.obs.Snapshot()
-	render(w, r, http.StatusNotFound, ui.NotFoundPage(h.page(r, "", "Not found", s), "There is no page at this address."))
+	title := "Not found"
+	if status == http.StatusMethodNotAllowed {
+		title = "Method not allowed"
+	}
+	render(w, r, status, ui.NotFoundPage(h.page(r, "", title, s), msg))
 }
