@@ -4,17 +4,24 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"os"
 	"regexp"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
 )
 
 // Tests of the dashboard's boundary: what it refuses, and what a refused
@@ -286,6 +293,123 @@ func TestCloseSaysGoingAway(t *testing.T) {
 		}
 	}
 	if n := f.dash.hub.count(); n != 0 {
+		t.Errorf("%d clients after Close, want 0", n)
+	}
+}
+
+// stallListener hands out connections whose writes can be made to hang,
+// as a browser's that stopped reading does once the buffers are full.
+type stallListener struct {
+	net.Listener
+	accepted chan *stallConn
+}
+
+func (l *stallListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	sc := &stallConn{Conn: c, stalled: make(chan struct{}), closed: make(chan struct{})}
+	l.accepted <- sc
+	return sc, nil
+}
+
+type stallConn struct {
+	net.Conn
+	stall     atomic.Bool
+	stallOnce sync.Once
+	stalled   chan struct{} // closed when a write first hangs
+	closeOnce sync.Once
+	closed    chan struct{}
+	deadline  atomic.Pointer[time.Time]
+}
+
+// Write hangs while stalled, until the connection is closed or the write
+// deadline passes, like a write to a full socket buffer.
+func (c *stallConn) Write(b []byte) (int, error) {
+	if !c.stall.Load() {
+		return c.Conn.Write(b)
+	}
+	c.stallOnce.Do(func() { close(c.stalled) })
+	var timeout <-chan time.Time
+	if d := c.deadline.Load(); d != nil && !d.IsZero() {
+		timeout = time.After(time.Until(*d))
+	}
+	select {
+	case <-c.closed:
+		return 0, net.ErrClosed
+	case <-timeout:
+		return 0, os.ErrDeadlineExceeded
+	}
+}
+
+func (c *stallConn) SetWriteDeadline(t time.Time) error {
+	c.deadline.Store(&t)
+	return c.Conn.SetWriteDeadline(t)
+}
+
+func (c *stallConn) SetDeadline(t time.Time) error {
+	c.deadline.Store(&t)
+	return c.Conn.SetDeadline(t)
+}
+
+func (c *stallConn) Close() error {
+	c.closeOnce.Do(func() { close(c.closed) })
+	return c.Conn.Close()
+}
+
+func TestCloseIsBoundedByAStuckBrowser(t *testing.T) {
+	table := instrument.NewTable()
+	table.Spawn(instrument.Info{Name: "solo", Kind: instrument.KindServer})
+	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Start()
+	defer obs.Close()
+	dash, err := New(obs, Options{WriteTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(dash)
+	ln := &stallListener{Listener: srv.Listener, accepted: make(chan *stallConn, 4)}
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	dial := func() (*websocket.Conn, *stallConn) {
+		c, _, err := websocket.DefaultDialer.Dial("ws"+srv.URL[4:]+"/ws?view=overview", http.Header{"Origin": {srv.URL}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		readFrame(t, c)
+		return c, <-ln.accepted
+	}
+	healthy, _ := dial()
+	_, stuck := dial()
+	stuck.stall.Store(true)
+	select { // the next tick's frame hangs its writer
+	case <-stuck.stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the stuck browser's writer never wrote")
+	}
+
+	closed := make(chan struct{})
+	go func() { dash.Close(); close(closed) }()
+	healthy.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for err == nil {
+		_, _, err = healthy.ReadMessage()
+	}
+	var ce *websocket.CloseError
+	if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway || ce.Text == "" {
+		t.Errorf("the reading browser: %v, want a close frame 1001 with a reason", err)
+	}
+	select { // the write timeout is a minute: Close does not wait for it
+	case <-closed:
+	case <-time.After(15 * time.Second):
+		t.Fatal("Close still waiting for a browser that does not read")
+	}
+	if n := dash.hub.count(); n != 0 {
 		t.Errorf("%d clients after Close, want 0", n)
 	}
 }

@@ -198,8 +198,15 @@ func (h *Handler) Register(mux *http.ServeMux, prefix string) {
 	mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
 }
 
-// Close disconnects every websocket and waits for their goroutines. The
-// pages and API keep answering; new websockets are refused.
+// Close sends every websocket a close frame, 1001 (going away) with a
+// reason, and waits for their goroutines: a browser then reconnects by
+// itself when the server is back, instead of seeing the connection fail.
+// A connection whose writer is stuck on a browser that does not read is
+// closed under it after two seconds, so Close returns within about that.
+// The pages and API keep answering; new websockets are refused. Call it
+// before shutting the HTTP server down: http.Server.Shutdown does not
+// wait for, nor close, websockets. Close is idempotent and always
+// returns nil.
 func (h *Handler) Close() error {
 	h.closeOnce.Do(h.hub.close)
 	return nil

@@ -233,14 +233,32 @@ func (b *hub) snapshot() *observer.Snapshot {
 	return s
 }
 
+// closeGrace is how long Close waits for the writers to send their close
+// frames and hear the answers before it closes the sockets under them.
+const closeGrace = 2 * time.Second
+
+// close tells every browser the dashboard is going away (1001) and waits
+// for the connections' goroutines: closeGrace at most for a writer
+// still busy with a frame, then its socket is closed under it.
 func (b *hub) close() {
 	b.mu.Lock()
 	b.closed = true
+	conns := make([]*conn, 0, len(b.conns))
 	for c := range b.conns {
-		c.stop(websocket.CloseGoingAway, "dashboard closed")
+		c.stop(websocket.CloseGoingAway, "the dashboard is shutting down")
+		conns = append(conns, c)
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		for _, c := range conns {
+			c.ws.NetConn().Close() // fails a write stuck on a browser that does not read
+		}
+		<-done
+	}
 	b.mu.Lock()
 	if b.sub != nil {
 		b.sub.Close()
