@@ -245,7 +245,7 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
-	v.Title = label(d.Name, d.PID)
+	v.Title = short(label(d.Name, d.PID), nameRunes)
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
@@ -308,9 +308,10 @@ func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView
 	out := make([]ui.RegistryView, 0, len(rs))
 	for _, r := range rs {
 		st := r.RegistryStats()
-		v := ui.RegistryView{Name: st.Name, Kind: st.Kind, Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
+		v := ui.RegistryView{Name: short(st.Name, nameRunes), NameFull: titleOf(st.Name, nameRunes), Kind: short(st.Kind, nameRunes),
+			Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
 		for _, e := range r.RegistryEntries(registryShown) {
-			v.Rows = append(v.Rows, ui.RegistryRow{Key: e.Key, Proc: nm.ref(e.PID)})
+			v.Rows = append(v.Rows, ui.RegistryRow{Key: short(e.Key, nameRunes), KeyFull: titleOf(e.Key, nameRunes), Proc: nm.ref(e.PID)})
 		}
 		v.More = max(st.Entries-len(v.Rows), 0)
 		out = append(out, v)

@@ -413,3 +413,29 @@ func TestCloseIsBoundedByAStuckBrowser(t *testing.T) {
 		t.Errorf("%d clients after Close, want 0", n)
 	}
 }
+
+func TestClipKeepsWholeCharacters(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		n    int
+		want string
+		cut  bool
+	}{
+		{"abc", 3, "abc", false},
+		{"abcd", 3, "abc…", true},
+		{"ééé", 3, "ééé", false}, // 6 bytes, 3 characters
+		{"éééé", 3, "ééé…", true},
+		{"€€", 1, "€…", true},
+		{"", 5, "", false},
+	} {
+		got, cut := clip(tc.in, tc.n)
+		if got != tc.want || cut != tc.cut {
+			t.Errorf("clip(%q, %d) = %q, %v; want %q, %v", tc.in, tc.n, got, cut, tc.want, tc.cut)
+		}
+	}
+	for _, s := range []string{strings.Repeat("€", 50), strings.Repeat("a", 200), "a" + strings.Repeat("😀", 40)} {
+		if r := closeReason(s); len(r) > maxCloseReason || !utf8.ValidString(r) || !strings.HasPrefix(s, strings.TrimSuffix(r, "…")) {
+			t.Errorf("closeReason(%q) = %q (%d bytes), want at most %d bytes of whole characters from its start", s, r, len(r), maxCloseReason)
+		}
+	}
+}
