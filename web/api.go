@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -20,12 +21,20 @@ type apiError struct {
 	Param string `json:"param,omitempty"`
 }
 
+// writeJSON answers with v as JSON. It encodes before it writes the
+// status: a value JSON cannot carry (a NaN) gets 500 with a JSON error,
+// not a 200 with half a body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = json.NewEncoder(&buf).Encode(apiError{Error: "web: encode the answer: " + err.Error()})
+	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func writeJSONError(w http.ResponseWriter, status int, param, msg string) {
