@@ -405,10 +405,7 @@ func validUTF8(v any) any {
 	case actionReply:
 		x.Action = fix(x.Action)
 		if s, ok := x.Result.(string); ok {
-			x.Result = fix(s)
-			if s == "" {
-				x.Result = nil // omitempty
-			}
+			x.Result = fix(s) // "" too: omitempty omits only a nil interface
 		}
 		return x
 	case apiError:
