@@ -322,7 +322,8 @@
   var side = document.getElementById("tree-selected");
   function select(n) {
     side.hidden = false;
-    side.querySelector(".sel-name").textContent = n.n || "<0." + n.id + ".0>";
+    var nm = n.n || "<0." + n.id + ".0>";
+    side.querySelector(".sel-name").textContent = nm.length > 200 ? nm.slice(0, 199) + "…" : nm; // names from the API are whole
     var kv = side.querySelector(".sel-kv");
     kv.textContent = "";
     var rows = [["pid", "<0." + n.id + ".0>"], ["kind", n.k.replace(/_/g, " ")], ["status", n.s || "running"],

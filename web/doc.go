@@ -25,17 +25,39 @@
 // api/snapshot, api/processes?sort=&limit=&q=, api/process/{pid},
 // api/process/{pid}/stack, api/children/{pid}, api/events?since=,
 // api/findings; POST api/profile?seconds=, api/census and, when actions
-// are on, api/process/{pid}/{kill,restart,state,trace}. A bad parameter
-// gets 400 with {"error": ..., "param": ...}.
+// are on, api/process/{pid}/{kill,restart,state,trace,suspend,resume}.
+// A bad parameter gets 400 with {"error": ..., "param": ...}; a known
+// address asked with the wrong method 405 with an Allow header; an
+// action the process does not support 422, one that fails 409. The
+// directories of static/ are not listed.
 //
 // # Safety
 //
-// The dashboard is read-only unless Options.Actions is set. Every page
-// carries a strict Content-Security-Policy: scripts and styles come only
-// from the embedded assets, nothing leaves the page's origin. Names and
-// state are escaped by templ in HTML and set with textContent in scripts.
-// The websocket accepts pages from the dashboard's own origin and
-// Options.AllowedOrigins only; client messages are small JSON view
+// The dashboard is read-only unless Options.Actions is set. Two checks
+// come before anything else, [Options.Authorize] included:
+//
+//   - The Host header must name a host the dashboard is served under:
+//     localhost, an IP address, a host of Options.AllowedOrigins or
+//     Options.AllowedHosts. Anything else gets 403, so a page that
+//     rebinds its own name to this server's address (DNS rebinding)
+//     reaches nothing.
+//   - A request that changes something (every POST: actions, profile,
+//     census) must prove it comes from the dashboard's own page: an Origin
+//     header equal to the dashboard's origin or in Options.AllowedOrigins,
+//     or, without Origin, Sec-Fetch-Site: same-origin. Otherwise 403 with a
+//     JSON error that names the header at fault.
+//
+// Browsers send these headers themselves. A script sends the Origin the
+// dashboard is served under:
+//
+//	curl -X POST -H 'Origin: http://127.0.0.1:8080' \
+//	  http://127.0.0.1:8080/debug/observer/api/process/42/kill
+//
+// Every page carries a strict Content-Security-Policy: scripts and styles
+// come only from the embedded assets, nothing leaves the page's origin.
+// Names and state are escaped by templ in HTML and set with textContent
+// in scripts. The websocket accepts pages from the dashboard's own origin
+// and Options.AllowedOrigins only; client messages are small JSON view
 // requests, and a malformed or oversized one closes that connection with
 // a close reason that says why.
 //

@@ -175,3 +175,53 @@ func label(name string, pid instrument.PID) string {
 
 // fmtKind writes a kind for people: dynamic_supervisor → dynamic supervisor.
 func fmtKind(k string) string { return strings.ReplaceAll(k, "_", " ") }
+
+// How much of a long string the pages show. A name, key or title in a
+// list, heading or panel is cut at nameRunes, a sentence about it (a
+// finding's summary and advice) at textRunes, a crash's error at
+// errorRunes; the full text is a hover
+// (the title attribute, up to titleRunes) or a click away (the process
+// page, a details element, up to fullBytes). No data may make a page
+// wider than the window: the stylesheet wraps or ellipsizes the rest.
+const (
+	nameRunes  = 200
+	textRunes  = 600
+	errorRunes = 300 // a crash's error, in the events list
+	titleRunes = 2000
+	fullBytes  = 16 << 10
+)
+
+// clip cuts s to at most n characters (runes), marking the cut with "…",
+// and reports whether it cut.
+func clip(s string, n int) (string, bool) {
+	if len(s) <= n { // bytes ≥ runes: short enough
+		return s, false
+	}
+	i, count := 0, 0
+	for j := range s {
+		if count == n {
+			i = j
+			break
+		}
+		count++
+	}
+	if i == 0 {
+		return s, false // n runes or fewer
+	}
+	return s[:i] + "…", true
+}
+
+// short is s cut at n characters.
+func short(s string, n int) string {
+	c, _ := clip(s, n)
+	return c
+}
+
+// titleOf is the title attribute that shows the full text of s when the
+// page shows a cut (n characters); "" when s was not cut.
+func titleOf(s string, n int) string {
+	if _, cut := clip(s, n); !cut {
+		return ""
+	}
+	return short(s, titleRunes)
+}

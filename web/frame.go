@@ -356,7 +356,7 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 	p.nodes = make([]treeNode, len(t.Nodes))
 	for i, n := range t.Nodes {
 		tn := treeNode{
-			ID: uint64(n.PID), Parent: uint64(n.Parent), Name: n.Name, Kind: n.Kind, Busy: pct(n.Busy), Depth: n.Depth,
+			ID: uint64(n.PID), Parent: uint64(n.Parent), Name: short(n.Name, nameRunes), Kind: n.Kind, Busy: pct(n.Busy), Depth: n.Depth,
 			Heat: heat(n.Busy, n.Depth), Rest: n.Restarts, Kids: n.Children, Folded: n.Folded,
 		}
 		if n.Status != "running" {
@@ -369,7 +369,7 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 			tn.Sev, tn.Issue = f.Severity.String(), strings.ReplaceAll(f.Kind.String(), "_", " ")
 		}
 		if n.Folded > 0 {
-			tn.FoldAs = foldLabel(names[n.PID])
+			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
 		}
 		if sp, ok := sups[n.PID]; ok {
 			tn.Policy = policyShort(sp.Supervisor)

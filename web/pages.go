@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,7 +245,7 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
-	v.Title = label(d.Name, d.PID)
+	v.Title = short(label(d.Name, d.PID), nameRunes)
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
@@ -307,9 +308,10 @@ func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView
 	out := make([]ui.RegistryView, 0, len(rs))
 	for _, r := range rs {
 		st := r.RegistryStats()
-		v := ui.RegistryView{Name: st.Name, Kind: st.Kind, Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
+		v := ui.RegistryView{Name: short(st.Name, nameRunes), NameFull: titleOf(st.Name, nameRunes), Kind: short(st.Kind, nameRunes),
+			Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
 		for _, e := range r.RegistryEntries(registryShown) {
-			v.Rows = append(v.Rows, ui.RegistryRow{Key: e.Key, Proc: nm.ref(e.PID)})
+			v.Rows = append(v.Rows, ui.RegistryRow{Key: short(e.Key, nameRunes), KeyFull: titleOf(e.Key, nameRunes), Proc: nm.ref(e.PID)})
 		}
 		v.More = max(st.Entries-len(v.Rows), 0)
 		out = append(out, v)
@@ -326,11 +328,23 @@ func (h *Handler) tables(s *observer.Snapshot) ([]ui.TableRow, bool) {
 	return tableRows(h.opts.Table.Tables(0), newNames(s)), true
 }
 
+// notFound answers an address the handler does not serve, or does not
+// serve with the request's method (405, with Allow): JSON under api/, a
+// page elsewhere.
 func (h *Handler) notFound(w http.ResponseWriter, r *http.Request) {
-	if strings.HasPrefix(r.URL.Path, "/api/") {
-		writeJSONError(w, http.StatusNotFound, "", "no such endpoint")
+	status, msg := http.StatusNotFound, "There is no page at this address."
+	if allow := h.allowedMethods(r); len(allow) > 0 && !slices.Contains(allow, r.Method) {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		status, msg = http.StatusMethodNotAllowed, "This address does not take "+trunc(r.Method, 20)+" requests: it takes "+strings.Join(allow, ", ")+"."
+	}
+	if strings.HasPrefix(r.URL.EscapedPath(), "/api/") {
+		writeJSONError(w, status, "", msg)
 		return
 	}
 	s := h.obs.Snapshot()
-	render(w, r, http.StatusNotFound, ui.NotFoundPage(h.page(r, "", "Not found", s), "There is no page at this address."))
+	title := "Not found"
+	if status == http.StatusMethodNotAllowed {
+		title = "Method not allowed"
+	}
+	render(w, r, status, ui.NotFoundPage(h.page(r, "", title, s), msg))
 }

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
@@ -34,7 +35,18 @@ func mkRef(pid instrument.PID, name, kind string) ui.PidRef {
 	if kind != "" {
 		t += " · " + fmtKind(kind)
 	}
-	return ui.PidRef{PID: uint64(pid), Text: label(name, pid), Title: t}
+	return named(ui.PidRef{PID: uint64(pid), Title: t}, label(name, pid))
+}
+
+// named sets a reference's text to name, cut to nameRunes, with the
+// whole name for its title when cut.
+func named(r ui.PidRef, name string) ui.PidRef {
+	text, cut := clip(name, nameRunes)
+	r.Text, r.Full = text, ""
+	if cut {
+		r.Full = short(name, titleRunes)
+	}
+	return r
 }
 
 func (n names) ref(pid instrument.PID) ui.PidRef {
@@ -75,11 +87,12 @@ func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []u
 	for i, f := range fs {
 		ref := nm.ref(f.PID)
 		if f.Name != "" {
-			ref.Text = f.Name
+			ref = named(ref, f.Name)
 		}
 		v := ui.FindingView{
 			ID: f.ID, Kind: strings.ReplaceAll(f.Kind.String(), "_", " "), Severity: f.Severity.String(),
-			Subject: ref, Summary: f.Summary, Advice: f.Advice, Since: fmtAgo(now, f.Since),
+			Subject: ref, Summary: short(f.Summary, textRunes), Advice: short(f.Advice, textRunes), Since: fmtAgo(now, f.Since),
+			SummaryFull: titleOf(f.Summary, textRunes), AdviceFull: titleOf(f.Advice, textRunes),
 			Chain: nm.refs(f.Chain),
 		}
 		for _, e := range f.Evidence {
@@ -187,7 +200,8 @@ func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) [
 	rows := make([]ui.ProcRow, len(ps))
 	for i, p := range ps {
 		r := ui.ProcRow{
-			PID: uint64(p.PID), PIDText: p.PID.String(), Name: p.Name, Kind: fmtKind(p.Kind), Status: p.Status,
+			PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(p.Name, nameRunes), FullName: titleOf(p.Name, nameRunes),
+			Kind: fmtKind(p.Kind), Status: p.Status,
 			Depth: fmtCount(p.Depth), Growth: fmtGrowth(p.Growth), Rate: fmtRate(p.Handling), Busy: pct(p.Busy),
 			Restarts: fmtCount(p.Restarts), Waiting: fmtCount(p.Waiting), Heat: heat(p.Busy, p.Depth),
 		}
@@ -223,8 +237,12 @@ func processesQuery(sort, q string, limit int) string {
 func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	p := d.Process
 	v := ui.ProcInfo{
-		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: label(p.Name, p.PID), Kind: fmtKind(p.Kind),
+		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(label(p.Name, p.PID), nameRunes), Kind: fmtKind(p.Kind),
 		Status: p.Status, Behaviour: p.Behaviour, Started: fmtAgo(now, p.Started), Heat: heat(p.Busy, p.Depth),
+	}
+	if _, cut := clip(p.Name, nameRunes); cut {
+		v.FullName = trunc(p.Name, fullBytes)
+		v.NameLen = fmtCount(utf8.RuneCountInString(p.Name))
 	}
 	if p.Parent != 0 {
 		r := nm.ref(p.Parent)
@@ -296,16 +314,20 @@ func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
 		e := evs[i]
 		ref := nm.ref(e.PID)
 		if e.Name != "" {
-			ref.Text = e.Name
+			ref = named(ref, e.Name)
 		}
 		v := ui.EventView{
 			Seq: e.Seq, Clock: e.At.Format("15:04:05.000"), Ago: fmtAgo(now, e.At), Kind: strings.ReplaceAll(e.Kind.String(), "_", " "),
-			Subject: ref, Child: e.Child, Reason: e.Reason, Error: e.Error, Stack: e.Stack, Restarts: e.Restarts,
+			Subject: ref, Child: short(e.Child, nameRunes), ChildFull: titleOf(e.Child, nameRunes), Reason: short(e.Reason, nameRunes),
+			Error: short(e.Error, errorRunes), Stack: trunc(e.Stack, 4*fullBytes), Restarts: e.Restarts,
+		}
+		if _, cut := clip(e.Error, errorRunes); cut {
+			v.FullError = trunc(e.Error, fullBytes)
 		}
 		if e.Supervisor != 0 {
 			r := nm.ref(e.Supervisor)
 			if e.SupervisorName != "" {
-				r.Text = e.SupervisorName
+				r = named(r, e.SupervisorName)
 			}
 			v.Supervisor = &r
 		}
@@ -342,7 +364,7 @@ func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks 
 			restarts++
 		}
 		marks = append(marks, ui.TimelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
-			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + label(e.Name, e.PID)})
+			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(label(e.Name, e.PID), nameRunes)})
 	}
 	return marks, crashes, restarts
 }
@@ -361,7 +383,7 @@ func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) ui.CPUView {
 		}
 		ref := nm.ref(c.PID)
 		if c.Name != "" {
-			ref.Text = c.Name
+			ref = named(ref, c.Name)
 		}
 		kind := fmtKind(c.Kind)
 		if c.Kind == "" {
@@ -381,7 +403,7 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	for _, p := range c.Processes {
 		ref := nm.ref(p.PID)
 		if p.Name != "" {
-			ref.Text = p.Name
+			ref = named(ref, p.Name)
 		}
 		v.Procs = append(v.Procs, ui.CensusRow{Proc: ref, Goroutines: fmtCount(p.Goroutines)})
 	}
@@ -395,7 +417,9 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 		} else if s.Growth < 0 {
 			g = "−" + fmtCount(-s.Growth)
 		}
-		v.Sites = append(v.Sites, ui.SiteRow{Function: s.Function, CreatedBy: s.CreatedBy, Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
+		v.Sites = append(v.Sites, ui.SiteRow{Function: short(s.Function, nameRunes), CreatedBy: short(s.CreatedBy, nameRunes),
+			FunctionFull: titleOf(s.Function, nameRunes), CreatedByFull: titleOf(s.CreatedBy, nameRunes),
+			Count: fmtCount(s.Count), Growth: g, Growing: s.Growth > 0})
 	}
 	return v
 }
@@ -406,7 +430,8 @@ func tableRows(ts []instrument.TableStats, nm names) []ui.TableRow {
 	})
 	out := make([]ui.TableRow, len(ts))
 	for i, t := range ts {
-		r := ui.TableRow{Name: t.Name, Owner: nm.ref(t.Owner), Size: fmtCount(t.Size), Reads: fmtCount(t.Reads), Writes: fmtCount(t.Writes)}
+		r := ui.TableRow{Name: short(t.Name, nameRunes), NameFull: titleOf(t.Name, nameRunes), Owner: nm.ref(t.Owner),
+			Size: fmtCount(t.Size), Reads: fmtCount(t.Reads), Writes: fmtCount(t.Writes)}
 		if ops := t.Reads + t.Writes; ops > 0 {
 			r.ReadShare = pct(float64(t.Reads) / float64(ops))
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"net/url"
 	"strings"
@@ -40,10 +41,20 @@ type Options struct {
 	// 403 and the error's text. It runs on the request's goroutine.
 	Authorize func(*http.Request) error
 	// AllowedOrigins lists the origins (scheme://host[:port]) whose pages
-	// may open the websocket and post actions, besides the dashboard's own
-	// origin. "*" allows any origin: do not use it where the dashboard is
-	// reachable from a browser that visits other sites.
+	// may open the websocket and send requests that change something
+	// (actions, profile, census), besides the dashboard's own origin; their
+	// hosts are also served (see AllowedHosts). "*" allows any origin: do
+	// not use it where the dashboard is reachable from a browser that
+	// visits other sites.
 	AllowedOrigins []string
+	// AllowedHosts lists the host names (ops.example.com, without scheme
+	// or port) the dashboard is served under besides loopback names
+	// (localhost), IP addresses and the hosts of AllowedOrigins. A request
+	// whose Host header names any other host gets 403: that is how a page
+	// that rebinds its own name to this server's address (DNS rebinding)
+	// is told apart. Set it when the dashboard is reached by a name, or
+	// through a proxy that passes the public name on. "*" serves any host.
+	AllowedHosts []string
 	// Title is shown in the page header and the browser tab. Default
 	// "observer".
 	Title string
@@ -122,6 +133,9 @@ func (o Options) withDefaults() (Options, error) {
 			return o, bad("AllowedOrigins", origin, "scheme://host[:port] or *")
 		}
 	}
+	if _, _, err := servedHosts(o.AllowedHosts, nil); err != nil {
+		return o, fmt.Errorf("web: %w: %w", ErrOptions, err)
+	}
 	if o.Actions && o.Table == nil {
 		return o, bad("Table", "nil", "the observer's table when Actions is on")
 	}
@@ -138,6 +152,10 @@ type Handler struct {
 	mux    *http.ServeMux
 	assets http.Handler
 	hub    *hub
+
+	hosts   map[string]bool // served host names besides loopback and IP addresses
+	anyHost bool            // AllowedHosts has "*"
+	origins map[string]bool // AllowedOrigins, lowercased, without a trailing slash
 
 	closeOnce sync.Once
 }
@@ -156,7 +174,11 @@ func New(obs *observer.Observer, opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{obs: obs, opts: opts, mux: http.NewServeMux()}
+	h := &Handler{obs: obs, opts: opts, mux: http.NewServeMux(), origins: map[string]bool{}}
+	h.hosts, h.anyHost, _ = servedHosts(opts.AllowedHosts, opts.AllowedOrigins) // validated above
+	for _, o := range opts.AllowedOrigins {
+		h.origins[strings.ToLower(strings.TrimSuffix(o, "/"))] = true
+	}
 	h.hub = newHub(h)
 	h.assets = http.StripPrefix("/static/", http.FileServerFS(static.FS))
 	h.routes()
@@ -176,8 +198,15 @@ func (h *Handler) Register(mux *http.ServeMux, prefix string) {
 	mux.Handle(prefix, http.StripPrefix(strings.TrimSuffix(prefix, "/"), h))
 }
 
-// Close disconnects every websocket and waits for their goroutines. The
-// pages and API keep answering; new websockets are refused.
+// Close sends every websocket a close frame, 1001 (going away) with a
+// reason, and waits for their goroutines: a browser then reconnects by
+// itself when the server is back, instead of seeing the connection fail.
+// A connection whose writer is stuck on a browser that does not read is
+// closed under it after two seconds, so Close returns within about that.
+// The pages and API keep answering; new websockets are refused. Call it
+// before shutting the HTTP server down: http.Server.Shutdown does not
+// wait for, nor close, websockets. Close is idempotent and always
+// returns nil.
 func (h *Handler) Close() error {
 	h.closeOnce.Do(h.hub.close)
 	return nil
@@ -191,6 +220,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hdr.Set("X-Content-Type-Options", "nosniff")
 	hdr.Set("Referrer-Policy", "same-origin")
 	hdr.Set("X-Frame-Options", "SAMEORIGIN")
+	if !h.guard(w, r) {
+		return
+	}
 	if h.opts.Authorize != nil {
 		if err := h.opts.Authorize(r); err != nil {
 			http.Error(w, "forbidden: "+err.Error(), http.StatusForbidden)
@@ -218,7 +250,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /events", h.eventsPage)
 	m.HandleFunc("GET /profile", h.profilePage)
 	m.HandleFunc("GET /tables", h.tablesPage)
-	m.Handle("GET /static/", h.assets)
+	m.HandleFunc("GET /static/", h.serveAsset)
+	m.HandleFunc("GET /static", h.notFound) // else the mux redirects it to /static/, out of the prefix
 	m.HandleFunc("GET /ws", h.serveWS)
 
 	m.HandleFunc("GET /api/snapshot", h.apiSnapshot)
@@ -234,33 +267,44 @@ func (h *Handler) routes() {
 	m.HandleFunc("/", h.notFound)
 }
 
-// sameOrigin reports whether the request comes from the dashboard's own
-// origin or an allowed one. Requests without an Origin header (curl,
-// scripts) are not from a page, and pass.
-func (h *Handler) sameOrigin(r *http.Request) bool {
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true
-	}
-	u, err := url.Parse(origin)
-	if err != nil {
-		return false
-	}
-	if strings.EqualFold(u.Host, r.Host) {
-		return true
-	}
-	for _, a := range h.opts.AllowedOrigins {
-		if a == "*" || strings.EqualFold(strings.TrimSuffix(a, "/"), origin) {
-			return true
+// allowedMethods lists the methods the handler serves at r's address:
+// GET, HEAD for pages, assets and queries, POST for what changes
+// something; none for an address it does not serve.
+func (h *Handler) allowedMethods(r *http.Request) []string {
+	var out []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := *r
+		probe.Method = m
+		if _, pattern := h.mux.Handler(&probe); pattern != "" && pattern != "/" {
+			out = append(out, m)
+			if m == http.MethodGet {
+				out = append(out, http.MethodHead)
+			}
 		}
 	}
-	return false
+	return out
+}
+
+// serveAsset serves a file of the embedded assets; a directory gets the
+// not-found page, not a listing.
+func (h *Handler) serveAsset(w http.ResponseWriter, r *http.Request) {
+	name := strings.Trim(strings.TrimPrefix(r.URL.Path, "/static/"), "/")
+	if name == "" {
+		name = "."
+	}
+	if fi, err := fs.Stat(static.FS, name); err != nil || fi.IsDir() {
+		h.notFound(w, r)
+		return
+	}
+	h.assets.ServeHTTP(w, r)
 }
 
 // root returns the relative path from the request's page to the
-// handler's root: "./" for /tree, "../" for /process/42.
+// handler's root: "./" for /tree, "../" for /process/42. It counts the
+// slashes of the path as the browser sent it: an escaped slash (a%2Fb)
+// is part of a name to the browser, not a directory.
 func root(r *http.Request) string {
-	depth := strings.Count(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	depth := strings.Count(strings.TrimPrefix(r.URL.EscapedPath(), "/"), "/")
 	if depth == 0 {
 		return "./"
 	}

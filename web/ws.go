@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/gorilla/websocket"
 
@@ -38,7 +39,7 @@ type viewReq struct {
 	Q     string `json:"q,omitempty"`
 	Limit int    `json:"limit,omitempty"`
 	PID   uint64 `json:"pid,omitempty"`
-	Root  string `json:"root,omitempty"` // the page's path to the handler root: "./" or "../"
+	Root  string `json:"root,omitempty"` // the page's path to the handler root: "./", "../", "../../"…
 
 	sort observer.SortKey
 }
@@ -53,12 +54,12 @@ func (v *viewReq) validate(topN int) error {
 	if !views[v.View] {
 		return &paramError{"view", "unknown view " + strconv.Quote(trunc(v.View, 20))}
 	}
-	switch v.Root {
-	case "":
+	switch {
+	case v.Root == "":
 		v.Root = "./"
-	case "./", "../":
-	default:
-		return &paramError{"root", "want ./ or ../"}
+	case v.Root == "./":
+	case len(v.Root) > 3*maxDepth || strings.Repeat("../", len(v.Root)/3) != v.Root:
+		return &paramError{"root", "want ./ or ../ repeated, as a page's path to the dashboard's root"}
 	}
 	if v.View == "processes" {
 		p, err := parseProcParams(url.Values{
@@ -77,6 +78,11 @@ func (v *viewReq) validate(topN int) error {
 	return nil
 }
 
+// maxDepth is how deep below the dashboard's root a page that opens the
+// websocket may be: a not-found page can be at any depth, and one deeper
+// than this stays static.
+const maxDepth = 64
+
 func limitText(n int) string {
 	if n == 0 {
 		return ""
@@ -84,11 +90,30 @@ func limitText(n int) string {
 	return strconv.Itoa(n)
 }
 
+// trunc cuts s to at most n bytes, on a character boundary, and marks
+// the cut with "…".
 func trunc(s string, n int) string {
-	if len(s) > n {
-		return s[:n] + "…"
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
+}
+
+// maxCloseReason is the longest close reason a close frame carries: its
+// payload is at most 125 bytes, two of them the status code (RFC 6455).
+const maxCloseReason = 123
+
+// closeReason cuts a close reason to maxCloseReason bytes of whole
+// characters, "…" included: a reason cut inside a character is invalid
+// UTF-8, and a browser then fails the connection (1006) and shows none.
+func closeReason(s string) string {
+	if len(s) <= maxCloseReason {
+		return s
+	}
+	return trunc(s, maxCloseReason-len("…"))
 }
 
 func (v *viewReq) key() string {
@@ -208,14 +233,32 @@ func (b *hub) snapshot() *observer.Snapshot {
 	return s
 }
 
+// closeGrace is how long Close waits for the writers to send their close
+// frames and hear the answers before it closes the sockets under them.
+const closeGrace = 2 * time.Second
+
+// close tells every browser the dashboard is going away (1001) and waits
+// for the connections' goroutines: closeGrace at most for a writer
+// still busy with a frame, then its socket is closed under it.
 func (b *hub) close() {
 	b.mu.Lock()
 	b.closed = true
+	conns := make([]*conn, 0, len(b.conns))
 	for c := range b.conns {
-		c.stop(websocket.CloseGoingAway, "dashboard closed")
+		c.stop(websocket.CloseGoingAway, "the dashboard is shutting down")
+		conns = append(conns, c)
 	}
 	b.mu.Unlock()
-	b.wg.Wait()
+	done := make(chan struct{})
+	go func() { b.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(closeGrace):
+		for _, c := range conns {
+			c.ws.NetConn().Close() // fails a write stuck on a browser that does not read
+		}
+		<-done
+	}
 	b.mu.Lock()
 	if b.sub != nil {
 		b.sub.Close()
@@ -274,7 +317,7 @@ func (c *conn) wake() {
 func (c *conn) stop(code int, reason string) {
 	c.once.Do(func() {
 		c.mu.Lock()
-		c.closeMsg = websocket.FormatCloseMessage(code, reason)
+		c.closeMsg = websocket.FormatCloseMessage(code, closeReason(reason))
 		c.mu.Unlock()
 		close(c.done)
 	})
@@ -304,8 +347,8 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "", "this address takes websocket connections only")
 		return
 	}
-	if !h.sameOrigin(r) {
-		writeJSONError(w, http.StatusForbidden, "Origin", "origin "+strconv.Quote(trunc(r.Header.Get("Origin"), 100))+" is not allowed: add it to Options.AllowedOrigins")
+	if err := h.checkOrigin(r); err != nil { // the Host was checked in ServeHTTP
+		writeJSONError(w, http.StatusForbidden, "Origin", err.Error())
 		return
 	}
 	v, err := viewFromQuery(r.URL.Query(), h.opts.TopN)
@@ -329,7 +372,7 @@ func (h *Handler) serveWS(w http.ResponseWriter, r *http.Request) {
 	}
 	c := &conn{h: h, ws: ws, notify: make(chan struct{}, 1), done: make(chan struct{}), readDone: make(chan struct{})}
 	if err := h.hub.add(c); err != nil {
-		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, err.Error()), time.Now().Add(time.Second))
+		ws.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseTryAgainLater, closeReason(err.Error())), time.Now().Add(time.Second))
 		ws.Close()
 		return
 	}
@@ -390,7 +433,7 @@ func (c *conn) readLoop() {
 		}
 		v, err := decodeView(data, c.h.opts.TopN)
 		if err != nil {
-			c.stop(websocket.ClosePolicyViolation, trunc("invalid message: "+err.Error(), 110))
+			c.stop(websocket.ClosePolicyViolation, "invalid message: "+err.Error())
 			c.drain()
 			return
 		}

@@ -82,6 +82,7 @@ func run() error {
 	log.Info("stopping: the dashboard, then the tree in reverse start order")
 	shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	app.dash.Close() // browsers hear 1001 "going away": Shutdown leaves websockets alone
 	srv.Shutdown(shut)
 	return app.stop(log)
 }
@@ -91,6 +92,7 @@ type app struct {
 	node *otp.Node
 	shop *shop
 	obs  *observer.Observer
+	dash *web.Handler
 	mux  *http.ServeMux
 }
 
@@ -121,7 +123,7 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 	mux.Handle("/demo/", http.StripPrefix("/demo/", &controls{shop: shop, dash: "/debug/observer/"}))
 	mux.Handle("/{$}", http.RedirectHandler("/debug/observer/", http.StatusFound))
 	log.Info("shop running", "processes", node.Table().Len(), "load", cfg.Load, "crash_rate", cfg.CrashRate)
-	return &app{node: node, shop: shop, obs: obs, mux: mux}, nil
+	return &app{node: node, shop: shop, obs: obs, dash: dash, mux: mux}, nil
 }
 
 // stop stops the observer and the tree, then frees hung handlers.

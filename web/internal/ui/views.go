@@ -49,8 +49,18 @@ type KindCount struct {
 // PidRef links to a process: its PID, its name (or PID) as text, and a title.
 type PidRef struct {
 	PID   uint64
-	Text  string // name or <0.N.0>
+	Text  string // name or <0.N.0>, cut if long
 	Title string // <0.N.0> and kind
+	Full  string // the name, when Text is cut
+}
+
+// Hover is the link's title: the full name when the text is cut, the PID
+// and kind.
+func (r PidRef) Hover() string {
+	if r.Full == "" {
+		return r.Title
+	}
+	return r.Full + " · " + r.Title
 }
 
 // EvidenceView is one number behind a finding, formatted.
@@ -62,11 +72,13 @@ type FindingView struct {
 	Kind     string
 	Severity string
 	Subject  PidRef
-	Summary  string
-	Advice   string
+	Summary  string // cut if long
+	Advice   string // cut if long
 	Since    string
-	Evidence []EvidenceView
-	Chain    []PidRef
+
+	SummaryFull, AdviceFull string // the text, when cut
+	Evidence                []EvidenceView
+	Chain                   []PidRef
 }
 
 // OverviewView is the overview page.
@@ -89,7 +101,8 @@ type TreeView struct {
 type ProcRow struct {
 	PID      uint64
 	PIDText  string
-	Name     string
+	Name     string // cut if long
+	FullName string // the name, when Name is cut
 	Kind     string
 	Status   string
 	Depth    string
@@ -132,7 +145,9 @@ type ProcInfo struct {
 	Found     bool
 	PID       uint64
 	PIDText   string
-	Name      string
+	Name      string // cut if long
+	FullName  string // the whole name (up to 16 KiB), when Name is cut
+	NameLen   string // how many characters the whole name has, when cut
 	Kind      string
 	Status    string
 	Behaviour string
@@ -184,10 +199,12 @@ type EventView struct {
 	Kind       string
 	Subject    PidRef
 	Supervisor *PidRef
-	Child      string
+	Child      string // cut if long
+	ChildFull  string // the child's name, when cut
 	NewPID     *PidRef
 	Reason     string
-	Error      string
+	Error      string // cut if long
+	FullError  string // the message (up to 16 KiB), when Error is cut
 	Stack      string
 	Restarts   uint32
 	Cause      *PidRef
@@ -237,9 +254,10 @@ type CPUView struct {
 
 // SiteRow is where unsupervised goroutines were started.
 type SiteRow struct {
-	Function, CreatedBy string
-	Count, Growth       string
-	Growing             bool
+	Function, CreatedBy         string // cut if long
+	FunctionFull, CreatedByFull string // the text, when cut
+	Count, Growth               string
+	Growing                     bool
 }
 
 // CensusRow is one process's goroutine count.
@@ -269,11 +287,12 @@ type ProfileView struct {
 
 // TableRow is one owned table.
 type TableRow struct {
-	Name   string
-	Owner  PidRef
-	Size   string
-	Reads  string
-	Writes string
+	Name     string // cut if long
+	NameFull string // the name, when cut
+	Owner    PidRef
+	Size     string
+	Reads    string
+	Writes   string
 	// ReadShare is the share of operations that were reads, which owned
 	// tables exist for: readers bypass the owner.
 	ReadShare int
@@ -290,7 +309,8 @@ type TablesView struct {
 // RegistryView is one registry or scope of process groups, with the first
 // of its entries.
 type RegistryView struct {
-	Name, Kind    string
+	Name, Kind    string // cut if long
+	NameFull      string // the name, when cut
 	Keys, Entries string
 	Rows          []RegistryRow
 	More          int // entries not listed
@@ -298,8 +318,18 @@ type RegistryView struct {
 
 // RegistryRow is one key (or group) held by one process.
 type RegistryRow struct {
-	Key  string
-	Proc PidRef
+	Key     string // cut if long
+	KeyFull string // the key, when cut
+	Proc    PidRef
+}
+
+// Hover is a title attribute that shows full, the whole of a text the
+// page shows cut; none when full is empty (the text was not cut).
+func Hover(full string) templ.Attributes {
+	if full == "" {
+		return nil
+	}
+	return templ.Attributes{"title": full}
 }
 
 // attrsOf turns a page's extra body attributes into templ attributes.
