@@ -54,7 +54,7 @@ func StartAgent[S any](n *Node, init func() S, opts ...Option) (Agent[S], error)
 // every start and restart.
 func AgentWorker[S any](id string, init func() S, opts ...Option) ChildSpec {
 	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
-		a, err := StartAgent(n, init, append(append([]Option(nil), opts...), sup...)...)
+		a, err := StartAgent(n, init, withOpts(opts, sup)...)
 		return a.PID(), err
 	}}
 }

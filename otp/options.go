@@ -76,13 +76,14 @@ func HibernateAfter(d time.Duration) Option {
 	return func(o *spawnOptions) { o.hibAfter, o.hibSet = max(d, 0), true }
 }
 
-// asChild is what a supervisor adds to a child's options: parent, child
-// ID, restarts, and a link recorded on the child's side only (see
-// childLink).
-func asChild(sup PID, id string, restarts uint32) Option {
-	return func(o *spawnOptions) {
-		o.parent, o.link, o.childID, o.restarts, o.childLink = sup, sup, id, restarts, true
+// withOpts returns a spec's own options followed by those its supervisor
+// adds, copying only when there are both (a restart pays for no copy of a
+// spec that has none).
+func withOpts(own, sup []Option) []Option {
+	if len(own) == 0 {
+		return sup
 	}
+	return append(append([]Option(nil), own...), sup...)
 }
 
 func collect(opts []Option) spawnOptions {

@@ -115,7 +115,7 @@ func (s *SupervisorSpec) defaults() {
 // server (fresh state) for every start and restart.
 func Worker[M, R any](id string, newServer func() Server[M, R], opts ...Option) ChildSpec {
 	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
-		ref, err := Start(n, newServer(), append(append([]Option(nil), opts...), sup...)...)
+		ref, err := Start(n, newServer(), withOpts(opts, sup)...)
 		return ref.PID(), err
 	}}
 }
@@ -123,14 +123,14 @@ func Worker[M, R any](id string, newServer func() Server[M, R], opts ...Option) 
 // FuncWorker returns the spec of a plain process child running fn (see [Go]).
 func FuncWorker(id string, fn func(ctx context.Context) error, opts ...Option) ChildSpec {
 	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
-		return Go(n, fn, append(append([]Option(nil), opts...), sup...)...)
+		return Go(n, fn, withOpts(opts, sup)...)
 	}}
 }
 
 // SupervisorChild returns the spec of a nested supervisor.
 func SupervisorChild(id string, spec SupervisorSpec, opts ...Option) ChildSpec {
 	return ChildSpec{ID: id, Supervisor: true, Start: func(n *Node, sup ...Option) (PID, error) {
-		return StartSupervisor(n, spec, append(append([]Option(nil), opts...), sup...)...)
+		return StartSupervisor(n, spec, withOpts(opts, sup)...)
 	}}
 }
 
@@ -140,6 +140,7 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
+	opt      Option // what the supervisor adds to the child's options
 }
 
 func (c *child) shutdownTimeout() time.Duration {
@@ -244,7 +245,14 @@ func (s *supervisor) closeMailbox(error) {}
 
 // startChild starts c with the supervisor as its parent and link.
 func (s *supervisor) startChild(c *child) error {
-	pid, err := c.spec.Start(s.node, asChild(s.id, c.spec.ID, c.restarts))
+	if c.opt == nil {
+		// Made once per child and kept: it reads the restart count when
+		// the child starts.
+		c.opt = func(o *spawnOptions) {
+			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
+		}
+	}
+	pid, err := c.spec.Start(s.node, c.opt)
 	if err != nil {
 		return err
 	}

@@ -240,7 +240,7 @@ func StartTable[K comparable, V any](n *Node, name string, opts ...Option) (*Tab
 // restart makes a new, empty table under name (find it with [FindTable]).
 func TableWorker[K comparable, V any](id, name string, opts ...Option) ChildSpec {
 	return ChildSpec{ID: id, Start: func(n *Node, sup ...Option) (PID, error) {
-		t, err := StartTable[K, V](n, name, append(append([]Option(nil), opts...), sup...)...)
+		t, err := StartTable[K, V](n, name, withOpts(opts, sup)...)
 		if err != nil {
 			return 0, err
 		}

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/instrument/suturehook"
 	"github.com/go-observer/observer/otp"
 	"github.com/thejerf/suture/v4"
 )
@@ -21,7 +23,9 @@ import (
 // restart must not grow with the restarts already in the period.
 //
 // The bare row is the floor: a goroutine that starts a goroutine, waits
-// for its error and starts it again. Logging is off in every row.
+// for its error and starts it again. Logging is off in every row. The
+// suture+hook row is suture observed through instrument/suturehook: a
+// table record and pprof labels per run, as every otp process has.
 
 var errFail = errors.New("fail")
 
@@ -46,7 +50,8 @@ func BenchmarkRestart(b *testing.B) {
 		name := strconv.Itoa(r)
 		b.Run("chan/"+name, func(b *testing.B) { restartBare(b, r) })
 		b.Run("otp/"+name, func(b *testing.B) { restartOTP(b, r) })
-		b.Run("suture/"+name, func(b *testing.B) { restartSuture(b, r) })
+		b.Run("suture/"+name, func(b *testing.B) { restartSuture(b, r, false) })
+		b.Run("suture+hook/"+name, func(b *testing.B) { restartSuture(b, r, true) })
 	}
 }
 
@@ -116,16 +121,28 @@ type service func(ctx context.Context) error
 
 func (s service) Serve(ctx context.Context) error { return s(ctx) }
 
-func restartSuture(b *testing.B, r int) {
+// restartSuture restarts a suture v4 service; hooked, through suturehook,
+// as an application observed by this project runs it: each run a table
+// record with its pprof labels, as otp's processes have.
+func restartSuture(b *testing.B, r int, hooked bool) {
 	var elapsed time.Duration
 	m0 := mallocs()
 	for range b.N {
 		done := make(chan struct{})
-		sup := suture.New("sup", suture.Spec{
+		spec := suture.Spec{
 			EventHook:        func(suture.Event) {},
 			FailureThreshold: 1 << 30, // never back off: restart at once, like the others
 			FailureDecay:     3600,
-		})
+		}
+		var sup interface {
+			Add(suture.Service) suture.ServiceToken
+			ServeBackground(context.Context) <-chan error
+		}
+		if hooked {
+			sup = suturehook.New(instrument.NewTable(), func(suture.Event) {}).New("sup", spec)
+		} else {
+			sup = suture.New("sup", spec)
+		}
 		sup.Add(service(failing(r, done)))
 		ctx, cancel := context.WithCancel(context.Background())
 		start := time.Now()
