@@ -178,17 +178,20 @@ func fmtKind(k string) string { return strings.ReplaceAll(k, "_", " ") }
 
 // How much of a long string the pages show. A name, key or title in a
 // list, heading or panel is cut at nameRunes, a sentence about it (a
-// finding's summary and advice) at textRunes, a crash's error at
+// finding's summary) at textRunes, its advice at adviceRunes, a crash's error at
 // errorRunes; the full text is a hover
 // (the title attribute, up to titleRunes) or a click away (the process
 // page, a details element, up to fullBytes). No data may make a page
 // wider than the window: the stylesheet wraps or ellipsizes the rest.
 const (
-	nameRunes  = 200
-	textRunes  = 600
-	errorRunes = 300 // a crash's error, in the events list
-	titleRunes = 2000
-	fullBytes  = 16 << 10
+	nameRunes = 200
+	textRunes = 600
+	// adviceRunes holds the advisor's longest advice with two long names
+	// in it: advice is the page's body, written by the advisor, not data.
+	adviceRunes = 1500
+	errorRunes  = 300 // a crash's error, in the events list
+	titleRunes  = 2000
+	fullBytes   = 16 << 10
 )
 
 // clip cuts s to at most n characters (runes), marking the cut with "…",

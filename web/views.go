@@ -91,8 +91,8 @@ func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []u
 		}
 		v := ui.FindingView{
 			ID: f.ID, Kind: strings.ReplaceAll(f.Kind.String(), "_", " "), Severity: f.Severity.String(),
-			Subject: ref, Summary: short(f.Summary, textRunes), Advice: short(f.Advice, textRunes), Since: fmtAgo(now, f.Since),
-			SummaryFull: titleOf(f.Summary, textRunes), AdviceFull: titleOf(f.Advice, textRunes),
+			Subject: ref, Summary: short(f.Summary, textRunes), Advice: short(f.Advice, adviceRunes), Since: fmtAgo(now, f.Since),
+			SummaryFull: titleOf(f.Summary, textRunes), AdviceFull: titleOf(f.Advice, adviceRunes),
 			Chain: nm.refs(f.Chain),
 		}
 		for _, e := range f.Evidence {
