@@ -28,7 +28,7 @@ var debounces = [numFindingKinds]debounce{
 	KindCastFlood:     {on: 1, off: 3},
 	KindWaitChain:     {on: 2, off: 3},
 	KindDeadlock:      {on: 2, off: 2},
-	KindReadHeavy:     {on: 2, off: 3},
+	KindReadHeavy:     {on: 1, off: 3},
 	KindRestartStorm:  {on: 1, off: 2},
 	KindUnresponsive:  {on: 1, off: 1},
 	KindLinkedTask:    {on: 1, off: 1},

@@ -186,9 +186,10 @@ func fmtKind(k string) string { return strings.ReplaceAll(k, "_", " ") }
 const (
 	nameRunes = 200
 	textRunes = 600
-	// adviceRunes holds the advisor's longest advice with two long names
-	// in it: advice is the page's body, written by the advisor, not data.
-	adviceRunes = 1500
+	// adviceRunes holds the advisor's longest advice with its names (cut
+	// at 80 characters in sentences): advice is the page's body, written
+	// by the advisor, not data.
+	adviceRunes = 1000
 	errorRunes  = 300 // a crash's error, in the events list
 	titleRunes  = 2000
 	fullBytes   = 16 << 10
