@@ -90,6 +90,12 @@ func (m *model) advise(wall time.Time, g graph) {
 			continue
 		}
 		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
+		if m.adv.active(fkey{kind: KindReadHeavy, pid: pid}) {
+			// Still called read-heavy (a tick of slower handlers, on a
+			// loaded machine, holds it): the more specific diagnosis
+			// stands, and no bottleneck starts beside it.
+			ceiling = min(ceiling, levelHold)
+		}
 		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, min(bottleneckLevel(st, tick), ceiling), func() Finding { return m.bottleneckFinding(c.p, st) })
 	}
 
