@@ -18,6 +18,36 @@
 // ([TrapExits]) as in Erlang; a process's context is cancelled when it is
 // told to stop, since Go cannot kill a goroutine.
 //
+// # Processes that do not stop
+//
+// A process that does not return within its shutdown timeout is detached,
+// as OTP's brutal_kill leaves nothing behind: it loses its names, registry
+// keys, group memberships, owned tables and mailbox (sends fail as to a
+// dead process, queued calls fail with an [*ExitError]), and its links and
+// monitors hear of its exit at once, with an [*UnresponsiveError] reason
+// (it matches [ErrKilled] and [ErrUnresponsive]). Its supervisor replaces
+// it at once. What Go cannot free stays with its goroutine until the
+// goroutine returns: the memory and locks it holds, what it does
+// meanwhile (it may still write to an owned table it had), and the call it
+// was handling when that call came straight through the mailbox's channel
+// (its caller waits for its own timeout). The process stays in the table
+// as unresponsive, with its pprof labels, and when it returns it exits
+// "late" (instrument.Exited.Late), with nothing left to announce.
+//
+// # Restarts
+//
+// One failure counts once against a supervisor's restart intensity,
+// whatever its strategy restarts, as in OTP, and the check costs the same
+// however many failures the period holds. A restart that fails (a start
+// error, an init error, a name clash) is tried again 100 ms later, counted
+// again then, never in a tight loop; a supervisor that is stopping, or on a
+// stopping node, restarts nothing. Past its intensity a supervisor reports
+// giving up (instrument.GaveUp) and exits with a shutdown reason wrapping
+// [ErrMaxRestarts], so that its parent decides. Crash reports and
+// supervisor reports go to the node's logger, one line each; identical
+// lines repeated within a second are counted and the count is reported
+// with the next.
+//
 // # Supervision
 //
 // [StartSupervisor] runs children in order with a strategy (one_for_one,
