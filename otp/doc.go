@@ -28,7 +28,7 @@
 // (it matches [ErrKilled] and [ErrUnresponsive]). Its supervisor replaces
 // it at once. What Go cannot free stays with its goroutine until the
 // goroutine returns: the memory and locks it holds, what it does
-// meanwhile (it may still write to an owned table it had), and the call it
+// meanwhile (writes to the owned tables it had fail: they are gone), and the call it
 // was handling when that call came straight through the mailbox's channel
 // (its caller waits for its own timeout). The process stays in the table
 // as unresponsive, with its pprof labels, and when it returns it exits
