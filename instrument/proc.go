@@ -122,6 +122,10 @@ type Proc struct {
 	mu       sync.Mutex
 	links    []PID
 	monitors []PID
+
+	// The runtime's own handle on the process (see SetOwner): last, so
+	// that the counters above keep their cache lines.
+	owner atomic.Value
 }
 
 type actionsBox struct{ a Actions }
@@ -611,6 +615,20 @@ func (p *Proc) SetActions(a Actions) {
 	}
 	p.actions.Store(&actionsBox{a})
 }
+
+// SetOwner attaches the runtime's own handle on the process (a non-nil
+// pointer of one type per runtime), so that the runtime finds its processes
+// in a table it may share with others. A runtime calls it once, when it
+// spawns the process. The owner is the runtime's alone: observers and
+// dashboards never read it (they use [Proc.Actions]).
+func (p *Proc) SetOwner(o any) {
+	if o != nil {
+		p.owner.Store(o)
+	}
+}
+
+// Owner returns what the runtime attached with [Proc.SetOwner], or nil.
+func (p *Proc) Owner() any { return p.owner.Load() }
 
 // Actions returns what may be done to the process, or nil.
 func (p *Proc) Actions() Actions {

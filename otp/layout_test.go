@@ -3,6 +3,8 @@ package otp
 import (
 	"testing"
 	"unsafe"
+
+	"github.com/go-observer/observer/instrument"
 )
 
 // The senders' side of a mailbox is one 64-byte allocation, which Go's
@@ -11,5 +13,16 @@ import (
 func TestSendSideFillsOneCacheLine(t *testing.T) {
 	if n := unsafe.Sizeof(sendSide[struct{ X, Y int64 }, int]{}); n != 64 {
 		t.Fatalf("sendSide is %d bytes; keep it at 64, one cache line", n)
+	}
+}
+
+// A process record is one allocation of Go's 384-byte size class, with its
+// senders' and owner's counters at fixed offsets in it: what is added to
+// it (such as the owner slot otp finds its processes by) goes at its end
+// and must not push it into the next class.
+func TestProcRecordKeepsItsSizeClass(t *testing.T) {
+	var p instrument.Proc
+	if n := unsafe.Sizeof(p); n > 384 {
+		t.Fatalf("instrument.Proc is %d bytes; keep it within 384, its size class", n)
 	}
 }

@@ -134,15 +134,14 @@ func (n *Node) isStopped() bool {
 	return n.stopped
 }
 
-// owned returns the process of this node behind a table record, or nil.
+// owned returns the process of this node behind a table record, or nil:
+// the table may be shared with other nodes and runtimes.
 func (n *Node) owned(pr *instrument.Proc) *process {
 	if pr == nil {
 		return nil
 	}
-	if h, ok := pr.Actions().(interface{ base() *process }); ok {
-		if p := h.base(); p.node == n {
-			return p
-		}
+	if p, ok := pr.Owner().(*process); ok && p.node == n {
+		return p
 	}
 	return nil
 }

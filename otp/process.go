@@ -91,6 +91,7 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	}
 	p.proc = n.table.Spawn(info)
 	p.id = p.proc.ID()
+	p.proc.SetOwner(p)
 	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
 		p.proc.SetActions(a.actions())
 	} else {
@@ -560,6 +561,3 @@ func Self(ctx context.Context) PID {
 	}
 	return 0
 }
-
-// base returns the process behind a record's actions (see Node.owned).
-func (p *process) base() *process { return p }
