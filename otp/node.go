@@ -165,27 +165,6 @@ func (n *Node) Whereis(name string) (PID, bool) {
 	return 0, false
 }
 
-// register adds p to the node: its name and, for roots, the root list.
-func (n *Node) register(p *process, name string) error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.stopped {
-		return fmt.Errorf("spawn: node stopped: %w", ErrShutdown)
-	}
-	if name != "" {
-		if q := n.names[name]; q != nil {
-			return fmt.Errorf("register %q: %w by %v", name, ErrAlreadyRegistered, q.id)
-		}
-		n.names[name] = p
-		p.name = name
-	}
-	if p.parent == 0 {
-		n.roots = append(n.roots, p)
-	}
-	n.wg.Add(1)
-	return nil
-}
-
 // unregister removes p from the node when it exits.
 func (n *Node) unregister(p *process) {
 	n.mu.Lock()
