@@ -1,12 +1,10 @@
 package otp
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"hash/maphash"
 	"runtime"
-	"slices"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -17,9 +15,6 @@ import (
 // ErrMaxChildren: a dynamic supervisor already runs its maximum number of
 // children.
 var ErrMaxChildren = errors.New("max children reached")
-
-// ErrNotChild: the PID is not a running child of that supervisor.
-var ErrNotChild = errors.New("not a child of the supervisor")
 
 // DynamicSpec configures a dynamic supervisor: one whose children are
 // started at run time with [StartChild], restarted one for one. Zero fields
@@ -60,192 +55,10 @@ func startDynamic(n *Node, spec DynamicSpec, kind instrument.Kind, behaviour str
 	}
 	sspec := SupervisorSpec{Strategy: OneForOne, MaxRestarts: spec.MaxRestarts, Period: spec.Period}
 	sspec.defaults()
-	s := &supervisor{spec: sspec, started: make(chan error, 1), dynamic: true,
-		maxChildren: spec.MaxChildren, byPID: make(map[PID]*child)}
-	s.impl = s
-	s.wake = make(chan struct{}, 1)
-	o := collect(opts)
-	o.trap = true
-	if !o.kindSet {
-		o.kind, o.kindSet = kind, true
-	}
 	info := instrument.Info{Kind: kind, Behaviour: behaviour,
 		Supervisor: &instrument.SupervisorInfo{Strategy: OneForOne.String(), MaxRestarts: sspec.MaxRestarts,
 			Period: sspec.Period, MaxChildren: spec.MaxChildren}}
-	if err := n.spawn(&s.process, o, info); err != nil {
-		return nil, fmt.Errorf("start %s: %w", behaviour, err)
-	}
-	if err := <-s.started; err != nil {
-		return nil, fmt.Errorf("start %s %v: %w", behaviour, s.id, err)
-	}
-	return s, nil
-}
-
-// StartChild starts a child under the supervisor sup and returns its PID
-// once it has started (a server's Init has returned). The supervisor
-// starts it on its own goroutine, as OTP does, so starts under one
-// supervisor are serialised; spread very many over a
-// [PartitionSupervisor]. Under a dynamic supervisor, the error wraps
-// [ErrMaxChildren] when it is full; under a static one, the child is
-// appended to its children and its ID must be new.
-func StartChild(n *Node, sup PID, spec ChildSpec) (PID, error) {
-	if spec.Start == nil {
-		return 0, fmt.Errorf("start child %q: no Start function", spec.ID)
-	}
-	var pid PID
-	var err error
-	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { pid, err = s.addChild(spec) })
-	if derr != nil {
-		return 0, fmt.Errorf("start child %q: %w", spec.ID, derr)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("start child %q under %v: %w", spec.ID, sup, err)
-	}
-	return pid, nil
-}
-
-func (s *supervisor) addChild(spec ChildSpec) (PID, error) {
-	c := &child{spec: spec}
-	if !s.dynamic {
-		for _, o := range s.children {
-			if o.spec.ID == spec.ID {
-				return 0, fmt.Errorf("child ID %q: %w", spec.ID, ErrAlreadyRegistered)
-			}
-		}
-		if err := s.startChild(c); err != nil {
-			return 0, err
-		}
-		s.children = append(s.children, c)
-		return c.proc.id, nil
-	}
-	if s.maxChildren > 0 && len(s.byPID) >= s.maxChildren {
-		return 0, fmt.Errorf("%d running: %w", len(s.byPID), ErrMaxChildren)
-	}
-	if err := s.startChild(c); err != nil {
-		return 0, err
-	}
-	return c.proc.id, nil
-}
-
-// TerminateChild stops the child pid of supervisor sup within its shutdown
-// timeout and forgets it: it is not restarted. The error wraps
-// [ErrNotChild] when pid is not a running child of sup.
-func TerminateChild(n *Node, sup PID, pid PID) error {
-	var err error
-	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { err = s.terminateChild(pid) })
-	if derr != nil {
-		return fmt.Errorf("terminate child %v: %w", pid, derr)
-	}
-	if err != nil {
-		return fmt.Errorf("terminate child %v of %v: %w", pid, sup, err)
-	}
-	return nil
-}
-
-func (s *supervisor) terminateChild(pid PID) error {
-	var c *child
-	if s.dynamic {
-		c = s.byPID[pid]
-		delete(s.byPID, pid)
-	} else if i := s.indexOf(pid); i >= 0 {
-		c = s.children[i]
-		s.children = append(s.children[:i], s.children[i+1:]...)
-	}
-	if c == nil {
-		return ErrNotChild
-	}
-	s.stopChildren([]*child{c})
-	return nil
-}
-
-// ChildCount counts a supervisor's children, as OTP's count_children.
-type ChildCount struct {
-	Specs       int // children known, running or not
-	Active      int // children running
-	Supervisors int // children that are supervisors
-	Workers     int // children that are not
-}
-
-// CountChildren counts the children of supervisor sup.
-func CountChildren(n *Node, sup PID) (ChildCount, error) {
-	var cc ChildCount
-	err := n.supervisorDo(sup, DefaultCallTimeout, func(s *supervisor) {
-		count := func(c *child) {
-			cc.Specs++
-			if c.proc != nil {
-				cc.Active++
-			}
-			if c.spec.Supervisor {
-				cc.Supervisors++
-			} else {
-				cc.Workers++
-			}
-		}
-		for _, c := range s.children {
-			count(c)
-		}
-		for _, c := range s.byPID {
-			count(c)
-		}
-	})
-	return cc, err
-}
-
-// childList returns the children in start order.
-func (s *supervisor) childList() []*child {
-	if !s.dynamic {
-		return s.children
-	}
-	cs := make([]*child, 0, len(s.byPID))
-	for _, c := range s.byPID {
-		cs = append(cs, c)
-	}
-	slices.SortFunc(cs, func(a, b *child) int { return cmp.Compare(a.proc.id, b.proc.id) })
-	return cs
-}
-
-// dynamicChildExited restarts a dynamic supervisor's child when its
-// Restart type says so, within the restart intensity.
-func (s *supervisor) dynamicChildExited(pid PID, reason error) error {
-	c := s.byPID[pid]
-	if c == nil {
-		return nil // terminated by us, or unknown
-	}
-	delete(s.byPID, pid)
-	c.proc, c.old = nil, pid
-	switch c.spec.Restart {
-	case Temporary:
-		return nil
-	case Transient:
-		if !instrument.Classify(reason).Abnormal() {
-			return nil
-		}
-	}
-	return s.failed(c, reason, []*child{c})
-}
-
-// stopDynamic tells every child to stop at once, then waits for each
-// within its shutdown timeout, counted from the request.
-func (s *supervisor) stopDynamic() {
-	cs := make([]*child, 0, len(s.byPID))
-	for _, c := range s.byPID {
-		if c.proc != nil && c.proc.node != nil {
-			cs = append(cs, c)
-			c.proc.requestStop(ErrShutdown)
-		}
-	}
-	clear(s.byPID)
-	start := time.Now()
-	for _, c := range cs {
-		timeout := c.shutdownTimeout()
-		if timeout >= 0 {
-			timeout = max(timeout-time.Since(start), 0)
-		}
-		if !c.proc.awaitExit(timeout) {
-			c.proc.detach(c.shutdownTimeout())
-		}
-		c.proc = nil
-	}
+	return startSupervisor(n, sspec, newDynamicChildren(spec.MaxChildren), behaviour, info, opts)
 }
 
 // PartitionSpec configures a [PartitionSupervisor].
@@ -360,45 +173,4 @@ func (ps *PartitionSupervisor) Count() (ChildCount, error) {
 		total.Workers += cc.Workers
 	}
 	return total, nil
-}
-
-// RestartChild stops the running child pid of the supervisor sup and starts
-// it again from its spec, as an operator does with OTP's terminate_child
-// and restart_child, and returns the new PID. The restart is reported
-// (instrument.Restarted, reason shutdown) and counted on the child, but not
-// against the supervisor's restart intensity: nothing failed.
-func RestartChild(n *Node, sup PID, pid PID) (PID, error) {
-	var fresh PID
-	var err error
-	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { fresh, err = s.restartChild(pid) })
-	if derr != nil {
-		return 0, fmt.Errorf("restart child %v: %w", pid, derr)
-	}
-	if err != nil {
-		return 0, fmt.Errorf("restart child %v of %v: %w", pid, sup, err)
-	}
-	return fresh, nil
-}
-
-func (s *supervisor) restartChild(pid PID) (PID, error) {
-	var c *child
-	if s.dynamic {
-		c = s.byPID[pid]
-	} else if i := s.indexOf(pid); i >= 0 {
-		c = s.children[i]
-	}
-	if c == nil {
-		return 0, ErrNotChild
-	}
-	s.stopChildren([]*child{c})
-	if s.dynamic {
-		delete(s.byPID, pid)
-	}
-	c.restarts++
-	if err := s.startChild(c); err != nil {
-		return 0, err
-	}
-	s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
-		Count: c.restarts, Reason: instrument.ReasonShutdown})
-	return c.proc.id, nil
 }

@@ -2,6 +2,7 @@ package otp
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -140,6 +141,7 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
+	removed  bool   // forgotten by the supervisor: never started again
 	opt      Option // what the supervisor adds to the child's options
 }
 
@@ -153,19 +155,16 @@ func (c *child) shutdownTimeout() time.Duration {
 	return DefaultShutdown
 }
 
-// supervisor is a supervisor process. It traps exits; its children's exits
-// arrive as Exit messages, and requests as closures run on its goroutine.
+// supervisor is a supervisor process, static or dynamic: they differ only
+// in where they keep their children (see children). It traps exits; its
+// children's exits arrive as Exit messages, and requests as closures run
+// on its goroutine.
 type supervisor struct {
 	process
 	spec      SupervisorSpec
-	children  []*child // static supervisors' children, in start order
+	kids      children
 	intensity intensity
 	started   chan error
-
-	// Dynamic supervisors keep their running children by PID instead.
-	dynamic     bool
-	maxChildren int
-	byPID       map[PID]*child
 }
 
 // StartSupervisor starts a supervisor and its children, in order, and
@@ -173,44 +172,48 @@ type supervisor struct {
 // started are stopped and the error returned.
 func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) {
 	spec.defaults()
-	s := &supervisor{spec: spec, started: make(chan error, 1)}
-	s.impl = s
-	s.wake = make(chan struct{}, 1)
-	for _, cs := range spec.Children {
-		s.children = append(s.children, &child{spec: cs})
-	}
-	o := collect(opts)
-	o.trap = true
 	info := instrument.Info{Kind: instrument.KindSupervisor, Behaviour: "otp.Supervisor",
 		Supervisor: &instrument.SupervisorInfo{Strategy: spec.Strategy.String(), MaxRestarts: spec.MaxRestarts, Period: spec.Period}}
-	if err := n.spawn(&s.process, o, info); err != nil {
-		return 0, fmt.Errorf("start supervisor: %w", err)
-	}
-	if err := <-s.started; err != nil {
-		return 0, fmt.Errorf("start supervisor %v: %w", s.id, err)
+	s, err := startSupervisor(n, spec, &staticChildren{}, "supervisor", info, opts)
+	if err != nil {
+		return 0, err
 	}
 	return s.id, nil
 }
 
+// startSupervisor starts a supervisor that keeps its children in kids,
+// and waits for spec.Children to start; what names it in errors.
+func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, info instrument.Info, opts []Option) (*supervisor, error) {
+	s := &supervisor{spec: spec, kids: kids, started: make(chan error, 1)}
+	s.impl = s
+	s.wake = make(chan struct{}, 1)
+	o := collect(opts)
+	o.trap = true
+	if err := n.spawn(&s.process, o, info); err != nil {
+		return nil, fmt.Errorf("start %s: %w", what, err)
+	}
+	if err := <-s.started; err != nil {
+		return nil, fmt.Errorf("start %s %v: %w", what, s.id, err)
+	}
+	return s, nil
+}
+
 func (s *supervisor) run(p *process) error {
-	for i, c := range s.children {
+	for _, cs := range s.spec.Children {
+		c := &child{spec: cs}
 		if err := s.startChild(c); err != nil {
-			s.stopChildren(s.children[:i])
-			s.started <- fmt.Errorf("child %q: %w", c.spec.ID, err)
+			s.kids.stopAll()
+			s.started <- fmt.Errorf("child %q: %w", cs.ID, err)
 			return ErrShutdown
 		}
+		s.kids.add(c)
 	}
 	s.started <- nil
 	// Children are linked on their side only (see childLink): whatever
 	// ends this loop, they go with it.
-	if s.dynamic {
-		defer s.stopDynamic()
-	} else {
-		defer s.stopChildren(s.children)
-	}
+	defer s.kids.stopAll()
 	for {
 		if p.stopping.Load() {
-			s.stopChildren(s.children)
 			return p.stopCause()
 		}
 		msgs := p.takeSys()
@@ -222,7 +225,6 @@ func (s *supervisor) run(p *process) error {
 			switch m := m.(type) {
 			case Exit:
 				if m.From == p.parent && m.From != 0 {
-					s.stopChildren(s.children)
 					return m.Reason
 				}
 				if err := s.childExited(m.From, m.Reason); err != nil {
@@ -243,7 +245,8 @@ func (s *supervisor) run(p *process) error {
 
 func (s *supervisor) closeMailbox(error) {}
 
-// startChild starts c with the supervisor as its parent and link.
+// startChild starts c with the supervisor as its parent and link. The
+// caller tells the store: add for a new child, restarted for one kept.
 func (s *supervisor) startChild(c *child) error {
 	if c.opt == nil {
 		// Made once per child and kept: it reads the restart count when
@@ -261,57 +264,58 @@ func (s *supervisor) startChild(c *child) error {
 	if c.proc == nil {
 		c.proc = &process{id: pid}
 	}
-	if s.dynamic {
-		s.byPID[pid] = c
-	}
 	return nil
 }
 
-// stopChildren stops cs in reverse order, each within its shutdown timeout.
-// A child that does not return is reported unresponsive and left behind.
-func (s *supervisor) stopChildren(cs []*child) {
-	for i := len(cs) - 1; i >= 0; i-- {
-		c := cs[i]
-		if c.proc == nil {
-			continue
-		}
-		p := c.proc
-		c.proc, c.old = nil, p.id
-		if p.node != nil {
-			p.shutdown(ErrShutdown, c.shutdownTimeout())
-		}
+// startAgain starts c, a child kept, again: a restart.
+func (s *supervisor) startAgain(c *child) error {
+	c.restarts++
+	if err := s.startChild(c); err != nil {
+		return err
 	}
+	s.kids.restarted(c)
+	return nil
+}
+
+// stop stops c, if it runs, within its shutdown timeout.
+func (s *supervisor) stop(c *child) {
+	one := [1]*child{c}
+	stopChildren(s.kids, one[:])
+}
+
+// forget removes c, which is not running, for good: it is not restarted,
+// even by a restart already planned.
+func (s *supervisor) forget(c *child) {
+	s.kids.remove(c)
+	c.removed = true
 }
 
 // childExited applies the restart strategy to the exit of pid; a non-nil
 // result is the supervisor's own exit reason.
 func (s *supervisor) childExited(pid PID, reason error) error {
-	if s.dynamic {
-		return s.dynamicChildExited(pid, reason)
-	}
-	i := s.indexOf(pid)
-	if i < 0 {
+	c := s.kids.find(pid)
+	if c == nil {
 		return nil // a child we stopped ourselves, or unknown
 	}
-	c := s.children[i]
+	s.kids.down(c)
 	c.proc, c.old = nil, pid
 	switch c.spec.Restart {
 	case Temporary:
-		s.children = append(s.children[:i], s.children[i+1:]...)
+		s.forget(c)
 		return nil
 	case Transient:
 		if !instrument.Classify(reason).Abnormal() {
 			return nil
 		}
 	}
-	var group []*child
+	one := [1]*child{c}
+	group := one[:]
 	switch s.spec.Strategy {
-	case OneForOne:
-		group = s.children[i : i+1]
 	case OneForAll:
-		group = s.children
+		group = s.kids.list()
 	case RestForOne:
-		group = s.children[i:]
+		cs := s.kids.list()
+		group = cs[slices.Index(cs, c):]
 	}
 	return s.failed(c, reason, group)
 }
@@ -329,7 +333,7 @@ func (s *supervisor) failed(c *child, reason error, group []*child) error {
 	if n := s.intensity.add(instrument.Now(), s.spec.Period); n > s.spec.MaxRestarts {
 		return s.giveUp(c, reason, n)
 	}
-	s.stopChildren(group)
+	stopChildren(s.kids, group)
 	s.restart(group, c.old, instrument.Classify(reason))
 	return nil
 }
@@ -352,9 +356,6 @@ func (s *supervisor) giveUp(c *child, reason error, failures int) error {
 		slog.Int("failures", failures), slog.Int("max_restarts", s.spec.MaxRestarts),
 		slog.Duration("period", s.spec.Period), slog.String("child", c.spec.ID),
 		slog.String("child_pid", c.old.String()), slog.String("child_error", text))
-	if !s.dynamic {
-		s.stopChildren(s.children)
-	}
 	return fmt.Errorf("%w: %w", ErrShutdown, ErrMaxRestarts)
 }
 
@@ -380,8 +381,7 @@ func (s *supervisor) restart(group []*child, cause PID, why instrument.Reason) {
 		if c.proc != nil {
 			continue
 		}
-		c.restarts++
-		if err := s.startChild(c); err != nil {
+		if err := s.startAgain(c); err != nil {
 			s.node.log(slog.LevelError, "supervisor could not restart child", s.proc.Name()+"/"+c.spec.ID, err.Error(),
 				slog.String("pid", s.id.String()), slog.String("name", s.proc.Name()),
 				slog.String("child", c.spec.ID), slog.String("error", err.Error()))
@@ -407,7 +407,7 @@ func (s *supervisor) restart(group []*child, cause PID, why instrument.Reason) {
 // retry tries a failed restart again; a non-nil result is the
 // supervisor's own exit reason.
 func (s *supervisor) retry(r retryRestart) error {
-	group := slices.DeleteFunc(r.group, func(c *child) bool { return c.proc != nil || !s.has(c) })
+	group := slices.DeleteFunc(r.group, func(c *child) bool { return c.proc != nil || c.removed })
 	if len(group) == 0 || s.stopping() {
 		return nil
 	}
@@ -417,10 +417,6 @@ func (s *supervisor) retry(r retryRestart) error {
 	s.restart(group, r.cause, r.why)
 	return nil
 }
-
-// has reports whether c is still one of the supervisor's children (a
-// dynamic child waiting to be restarted belongs to no one else).
-func (s *supervisor) has(c *child) bool { return s.dynamic || slices.Contains(s.children, c) }
 
 // intensity is a supervisor's failures within its period: their times,
 // oldest first. Each failure costs the same to count, however many the
@@ -445,43 +441,12 @@ func (in *intensity) add(now int64, period time.Duration) int {
 	return len(in.times) - in.head
 }
 
-func (s *supervisor) indexOf(pid PID) int {
-	for i, c := range s.children {
-		if c.proc != nil && c.proc.id == pid {
-			return i
-		}
-	}
-	return -1
-}
+// --- requests: what other goroutines ask of a supervisor ---
 
 // supRequest runs fn on the supervisor's goroutine.
 type supRequest struct {
 	fn   func(*supervisor)
 	done chan struct{}
-}
-
-// ChildInfo describes one child of a supervisor.
-type ChildInfo struct {
-	ID       string
-	PID      PID // 0 while not running
-	Restart  Restart
-	Restarts uint32
-}
-
-// WhichChildren lists a supervisor's children in start order (for a
-// dynamic supervisor, its running children in PID order).
-func WhichChildren(n *Node, sup PID) ([]ChildInfo, error) {
-	var out []ChildInfo
-	err := n.supervisorDo(sup, DefaultCallTimeout, func(s *supervisor) {
-		for _, c := range s.childList() {
-			ci := ChildInfo{ID: c.spec.ID, Restart: c.spec.Restart, Restarts: c.restarts}
-			if c.proc != nil {
-				ci.PID = c.proc.id
-			}
-			out = append(out, ci)
-		}
-	})
-	return out, err
 }
 
 // supervisorDo runs fn on the supervisor's goroutine and waits for it, at
@@ -518,4 +483,150 @@ func (n *Node) supervisorDo(pid PID, timeout time.Duration, fn func(*supervisor)
 	case <-expired:
 		return fmt.Errorf("supervisor %v: %w", pid, ErrTimeout)
 	}
+}
+
+// ErrNotChild: the PID is not a running child of that supervisor.
+var ErrNotChild = errors.New("not a child of the supervisor")
+
+// ChildInfo describes one child of a supervisor.
+type ChildInfo struct {
+	ID       string
+	PID      PID // 0 while not running
+	Restart  Restart
+	Restarts uint32
+}
+
+// WhichChildren lists a supervisor's children in start order (for a
+// dynamic supervisor, its running children in PID order).
+func WhichChildren(n *Node, sup PID) ([]ChildInfo, error) {
+	var out []ChildInfo
+	err := n.supervisorDo(sup, DefaultCallTimeout, func(s *supervisor) {
+		for _, c := range s.kids.list() {
+			ci := ChildInfo{ID: c.spec.ID, Restart: c.spec.Restart, Restarts: c.restarts}
+			if c.proc != nil {
+				ci.PID = c.proc.id
+			}
+			out = append(out, ci)
+		}
+	})
+	return out, err
+}
+
+// ChildCount counts a supervisor's children, as OTP's count_children.
+type ChildCount struct {
+	Specs       int // children known, running or not
+	Active      int // children running
+	Supervisors int // children that are supervisors
+	Workers     int // children that are not
+}
+
+// CountChildren counts the children of supervisor sup.
+func CountChildren(n *Node, sup PID) (ChildCount, error) {
+	var cc ChildCount
+	err := n.supervisorDo(sup, DefaultCallTimeout, func(s *supervisor) {
+		for c := range s.kids.all() {
+			cc.Specs++
+			if c.proc != nil {
+				cc.Active++
+			}
+			if c.spec.Supervisor {
+				cc.Supervisors++
+			} else {
+				cc.Workers++
+			}
+		}
+	})
+	return cc, err
+}
+
+// StartChild starts a child under the supervisor sup and returns its PID
+// once it has started (a server's Init has returned). The supervisor
+// starts it on its own goroutine, as OTP does, so starts under one
+// supervisor are serialised; spread very many over a
+// [PartitionSupervisor]. Under a dynamic supervisor, the error wraps
+// [ErrMaxChildren] when it is full; under a static one, the child is
+// appended to its children and its ID must be new.
+func StartChild(n *Node, sup PID, spec ChildSpec) (PID, error) {
+	if spec.Start == nil {
+		return 0, fmt.Errorf("start child %q: no Start function", spec.ID)
+	}
+	var pid PID
+	var err error
+	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { pid, err = s.addChild(spec) })
+	if derr != nil {
+		return 0, fmt.Errorf("start child %q: %w", spec.ID, derr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("start child %q under %v: %w", spec.ID, sup, err)
+	}
+	return pid, nil
+}
+
+func (s *supervisor) addChild(spec ChildSpec) (PID, error) {
+	if err := s.kids.admit(spec); err != nil {
+		return 0, err
+	}
+	c := &child{spec: spec}
+	if err := s.startChild(c); err != nil {
+		return 0, err
+	}
+	s.kids.add(c)
+	return c.proc.id, nil
+}
+
+// TerminateChild stops the child pid of supervisor sup within its shutdown
+// timeout and forgets it: it is not restarted. The error wraps
+// [ErrNotChild] when pid is not a running child of sup.
+func TerminateChild(n *Node, sup PID, pid PID) error {
+	var err error
+	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { err = s.terminateChild(pid) })
+	if derr != nil {
+		return fmt.Errorf("terminate child %v: %w", pid, derr)
+	}
+	if err != nil {
+		return fmt.Errorf("terminate child %v of %v: %w", pid, sup, err)
+	}
+	return nil
+}
+
+func (s *supervisor) terminateChild(pid PID) error {
+	c := s.kids.find(pid)
+	if c == nil {
+		return ErrNotChild
+	}
+	s.stop(c)
+	s.forget(c)
+	return nil
+}
+
+// RestartChild stops the running child pid of the supervisor sup and starts
+// it again from its spec, as an operator does with OTP's terminate_child
+// and restart_child, and returns the new PID. The restart is reported
+// (instrument.Restarted, reason shutdown) and counted on the child, but not
+// against the supervisor's restart intensity: nothing failed.
+func RestartChild(n *Node, sup PID, pid PID) (PID, error) {
+	var fresh PID
+	var err error
+	derr := n.supervisorDo(sup, Infinity, func(s *supervisor) { fresh, err = s.restartChild(pid) })
+	if derr != nil {
+		return 0, fmt.Errorf("restart child %v: %w", pid, derr)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("restart child %v of %v: %w", pid, sup, err)
+	}
+	return fresh, nil
+}
+
+func (s *supervisor) restartChild(pid PID) (PID, error) {
+	c := s.kids.find(pid)
+	if c == nil {
+		return 0, ErrNotChild
+	}
+	s.stop(c)
+	if err := s.startAgain(c); err != nil {
+		return 0, err
+	}
+	s.node.table.Restarted(s.proc, instrument.Restarted{Child: c.spec.ID, Old: pid, New: c.proc.id,
+		Count: c.restarts, Reason: instrument.ReasonShutdown})
+	return c.proc.id, nil
 }
