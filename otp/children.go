@@ -98,8 +98,8 @@ type dynamicChildren struct {
 	running map[PID]*child
 }
 
-func newDynamicChildren(max int) *dynamicChildren {
-	return &dynamicChildren{max: max, running: make(map[PID]*child)}
+func newDynamicChildren(maxChildren int) *dynamicChildren {
+	return &dynamicChildren{max: maxChildren, running: make(map[PID]*child)}
 }
 
 // admit refuses a child beyond MaxChildren.

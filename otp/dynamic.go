@@ -38,16 +38,13 @@ type DynamicSpec struct {
 // every start and exit); the observer shows the relation as the child's
 // parent.
 func StartDynamicSupervisor(n *Node, spec DynamicSpec, opts ...Option) (PID, error) {
-	s, err := startDynamic(n, spec, instrument.KindDynamicSupervisor, "otp.DynamicSupervisor", opts)
-	if err != nil {
-		return 0, err
-	}
-	return s.id, nil
+	return startDynamic(n, spec, instrument.KindDynamicSupervisor, "otp.DynamicSupervisor", opts)
 }
 
-func startDynamic(n *Node, spec DynamicSpec, kind instrument.Kind, behaviour string, opts []Option) (*supervisor, error) {
+// startDynamic starts a dynamic supervisor reported as kind and behaviour.
+func startDynamic(n *Node, spec DynamicSpec, kind instrument.Kind, behaviour string, opts []Option) (PID, error) {
 	if spec.MaxChildren < 0 {
-		return nil, fmt.Errorf("start %s: negative MaxChildren %d", behaviour, spec.MaxChildren)
+		return 0, fmt.Errorf("start %s: negative MaxChildren %d", behaviour, spec.MaxChildren)
 	}
 	sspec := SupervisorSpec{Strategy: OneForOne, MaxRestarts: spec.MaxRestarts, Period: spec.Period}
 	sspec.defaults()

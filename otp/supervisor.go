@@ -174,28 +174,24 @@ func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) 
 	spec.defaults()
 	info := instrument.Info{Kind: instrument.KindSupervisor, Behaviour: "otp.Supervisor",
 		Supervisor: &instrument.SupervisorInfo{Strategy: spec.Strategy.String(), MaxRestarts: spec.MaxRestarts, Period: spec.Period}}
-	s, err := startSupervisor(n, spec, &staticChildren{}, "supervisor", info, opts)
-	if err != nil {
-		return 0, err
-	}
-	return s.id, nil
+	return startSupervisor(n, spec, &staticChildren{}, "supervisor", info, opts)
 }
 
 // startSupervisor starts a supervisor that keeps its children in kids,
 // and waits for spec.Children to start; what names it in errors.
-func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, info instrument.Info, opts []Option) (*supervisor, error) {
+func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, info instrument.Info, opts []Option) (PID, error) {
 	s := &supervisor{spec: spec, kids: kids, started: make(chan error, 1)}
 	s.impl = s
 	s.wake = make(chan struct{}, 1)
 	o := collect(opts)
 	o.trap = true
 	if err := n.spawn(&s.process, o, info); err != nil {
-		return nil, fmt.Errorf("start %s: %w", what, err)
+		return 0, fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := <-s.started; err != nil {
-		return nil, fmt.Errorf("start %s %v: %w", what, s.id, err)
+		return 0, fmt.Errorf("start %s %v: %w", what, s.id, err)
 	}
-	return s, nil
+	return s.id, nil
 }
 
 func (s *supervisor) run(p *process) error {

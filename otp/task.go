@@ -15,11 +15,7 @@ import (
 // started by [Async], [AsyncNolink] and [StartTask]. spec.MaxChildren
 // bounds the tasks running at once.
 func StartTaskSupervisor(n *Node, spec DynamicSpec, opts ...Option) (PID, error) {
-	s, err := startDynamic(n, spec, instrument.KindTaskSupervisor, "otp.TaskSupervisor", opts)
-	if err != nil {
-		return 0, err
-	}
-	return s.id, nil
+	return startDynamic(n, spec, instrument.KindTaskSupervisor, "otp.TaskSupervisor", opts)
 }
 
 // Task is a running computation whose result is awaited: the handle
