@@ -17,8 +17,8 @@ import (
 // among it, is the same for both. Only the supervisor's goroutine uses it.
 //
 // A child runs while c.proc is not nil. The supervisor tells the store
-// when that changes: add and restarted when c starts, down before c.proc
-// is cleared.
+// when that changes: add and restarted when c starts, down (through
+// markDown) when its process exits or is stopped.
 type children interface {
 	// admit returns why a new child with spec may not join, or nil.
 	admit(spec ChildSpec) error
@@ -157,11 +157,17 @@ func stopChildren(k children, cs []*child) {
 		if c.proc == nil {
 			continue
 		}
-		p := c.proc
-		k.down(c)
-		c.proc, c.old = nil, p.id
-		if p.node != nil {
+		if p := markDown(k, c); p.node != nil {
 			p.shutdown(ErrShutdown, c.shutdownTimeout())
 		}
 	}
+}
+
+// markDown records, in k and in c, that c's process exited or is being
+// stopped, and returns that process.
+func markDown(k children, c *child) *process {
+	p := c.proc
+	k.down(c)
+	c.proc, c.old = nil, p.id
+	return p
 }

@@ -293,8 +293,7 @@ func (s *supervisor) childExited(pid PID, reason error) error {
 	if c == nil {
 		return nil // a child we stopped ourselves, or unknown
 	}
-	s.kids.down(c)
-	c.proc, c.old = nil, pid
+	markDown(s.kids, c)
 	switch c.spec.Restart {
 	case Temporary:
 		s.forget(c)
