@@ -307,3 +307,32 @@ func TestRestartChildOnDemand(t *testing.T) {
 		t.Fatalf("restart of a stranger: got %v, want ErrNotChild", err)
 	}
 }
+
+// However a supervisor ends, a panic among the ways, it stops every child
+// it has then, those added after it started among them: they are linked
+// on their side only, so nothing else would stop them.
+func TestPanickingSupervisorStopsChildrenAddedLater(t *testing.T) {
+	n := newNode(t)
+	rec := newRecorder()
+	starts := 0 // on the supervisor's goroutine only
+	flaky := otp.ChildSpec{ID: "flaky", Start: func(n *otp.Node, opts ...otp.Option) (otp.PID, error) {
+		if starts++; starts > 1 {
+			panic("cannot start again")
+		}
+		return worker(rec, "flaky").Start(n, opts...)
+	}}
+	sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{Children: []otp.ChildSpec{flaky}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	late, err := otp.StartChild(n, sup, worker(rec, "late"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec.waitFor(t, 2)
+	n.Send(childPID(t, n, sup, "flaky"), exitWith{errCrash})
+	eventually(t, "the supervisor gone, its restart having panicked", func() bool { return n.Table().Lookup(sup) == nil })
+	if n.Table().Lookup(late) != nil {
+		t.Fatal("the child added after the supervisor started outlived it")
+	}
+}
