@@ -88,6 +88,9 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 		return Ref[M, R]{}, fmt.Errorf("start %s: %w", info.Behaviour, err)
 	}
 	if err := <-started; err != nil {
+		// As OTP's start: the failed process is gone, its name free,
+		// before the error is returned.
+		<-s.exited()
 		return Ref[M, R]{}, fmt.Errorf("start %s: init: %w", info.Behaviour, err)
 	}
 	return Ref[M, R]{s: s}, nil

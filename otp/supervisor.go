@@ -189,6 +189,7 @@ func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, i
 		return 0, fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := <-s.started; err != nil {
+		<-s.exited() // gone, its name free, before the error is returned
 		return 0, fmt.Errorf("start %s %v: %w", what, s.id, err)
 	}
 	return s.id, nil
