@@ -180,12 +180,13 @@ func CallTimeout[M, R any](ctx context.Context, to Ref[M, R], req M, timeout tim
 	return r, err
 }
 
-// Cast sends msg to the server without waiting. The mailbox is unbounded:
-// a cast never blocks. While the server's queue is long (a thousand
-// messages or so), each cast yields the processor once, as the BEAM
-// charges a sender for the queue it sends to: a flood slows down but does
-// not stop — prefer [Call] where back-pressure matters. It fails only when
-// the server is not alive.
+// Cast sends msg to the server without waiting for it to be handled. The
+// mailbox is unbounded: a cast never waits on a handler. While the
+// server's queue is long (a thousand messages or so), each cast waits
+// until the server has taken more from it, a millisecond at most, as the
+// BEAM charges a sender for the queue it sends to: a flood slows down but
+// does not stop — prefer [Call] where back-pressure matters. It fails only
+// when the server is not alive.
 func Cast[M, R any](to Ref[M, R], msg M) error {
 	s, err := to.resolve()
 	if err != nil {

@@ -23,8 +23,18 @@ const (
 	keepFree = 8   // big segments kept for reuse once the owner catches up
 
 	// longQueue is the list length, in segments, from which each send
-	// yields the processor: about a thousand queued messages.
+	// waits for the owner to take from the list: about a thousand queued
+	// messages. See park.
 	longQueue = 8
+
+	// maxPark bounds a sender's wait on a long queue, for an owner that
+	// takes nothing meanwhile (stuck in a handler, suspended, or
+	// descheduled).
+	maxPark = time.Millisecond
+
+	// parkRoom is how many parked senders one release lets go at once;
+	// the rest go at the owner's next release or at maxPark.
+	parkRoom = 64
 
 	// lockTries is how often a sender tries the lock, yielding between
 	// tries, before it queues on it.
@@ -61,7 +71,8 @@ type segment[M, R any] struct {
 // the same lock: the count is then also the list's length so far, and the
 // owner reads entries up to it without the lock, taking the lock only to
 // recycle a drained segment and when it has caught up. A send never
-// blocks.
+// waits on a handler: a sender to a long queue waits for the owner to take
+// from it, a millisecond at most (see park).
 //
 // Order from each sender is kept: once one message went to the list, every
 // message goes there until the owner has caught up and reset it, and the
@@ -81,6 +92,7 @@ type mailbox[M, R any] struct {
 	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
 	hibAfter time.Duration // < 0: never hibernate
 	hibTimer *time.Timer
+	parked   *parking // made under the lock when a sender first parks
 
 	// The owner's alone: where it reads in the list (head, nil until it
 	// takes first; ri within it), how many queued messages it has taken
@@ -110,6 +122,14 @@ type sendSide[M, R any] struct {
 	small *segment[M, R] // the first segment, reused whenever the owner catches up
 	free  *segment[M, R] // drained big segments
 	nfree int
+}
+
+// parking is where senders to a long queue wait for the owner to take
+// from it (see park). n is guarded by the mailbox lock.
+type parking struct {
+	turn  chan struct{} // one token per sender let go
+	n     int           // senders counted in and not yet let go
+	timer *time.Timer   // lets them go at maxPark
 }
 
 func (m *mailbox[M, R]) init() {
@@ -160,7 +180,10 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	}
 	t.buf[m.tn] = e
 	m.tn++
-	long := m.nsegs > longQueue
+	var turn chan struct{}
+	if m.nsegs > longQueue {
+		turn = m.park()
+	}
 	// The count publishes the entry to the owner.
 	if e.call != nil {
 		p.proc.CallEnqueued()
@@ -179,14 +202,61 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if m.hibernated.Load() != 0 {
 		m.rouse(p)
 	}
-	if long {
-		// The BEAM charges a sender for the length of the queue it sends
-		// to, so that a flood slows down before it swamps the receiver.
-		// Here the sender yields the processor once: it does not block,
-		// and the owner gets a chance to run.
-		runtime.Gosched()
+	if turn != nil {
+		<-turn
 	}
 	return nil
+}
+
+// park counts a sender to a long queue in among those waiting for the
+// owner to take from it, and returns the channel its turn comes on; the
+// lock is held.
+//
+// The BEAM charges a sender for the length of the queue it sends to, so
+// that a flood slows down before it swamps the receiver. Here the sender
+// waits until the owner has taken a segment's worth of messages (or caught
+// up), or for maxPark at most: a send never waits on a handler that does
+// not return. It waits by parking, not by yielding: a yielding goroutine
+// goes to the back of the scheduler's global queue, behind every
+// goroutine that was preempted, and on a processor other work keeps busy
+// it then waits out a time slice of that work for each message. A parked
+// sender is readied by the owner onto the owner's processor, next in
+// line, as a bare channel's blocked sender is.
+func (m *mailbox[M, R]) park() chan struct{} {
+	w := m.parked
+	if w == nil {
+		w = &parking{turn: make(chan struct{}, parkRoom)}
+		w.timer = time.AfterFunc(maxPark, m.releaseLocked)
+		m.parked = w
+	} else if w.n == 0 {
+		w.timer.Reset(maxPark)
+	}
+	w.n++
+	return w.turn
+}
+
+// release lets parked senders go, parkRoom at most; the lock is held.
+func (m *mailbox[M, R]) release() {
+	w := m.parked
+	if w == nil {
+		return
+	}
+	for ; w.n > 0; w.n-- {
+		select {
+		case w.turn <- struct{}{}:
+		default:
+			// parkRoom senders are let go and not yet running: the rest
+			// wait for the next release, or the timer.
+			w.timer.Reset(maxPark)
+			return
+		}
+	}
+}
+
+func (m *mailbox[M, R]) releaseLocked() {
+	m.mu.Lock()
+	m.release()
+	m.mu.Unlock()
 }
 
 // lock takes the senders' lock. A sender that finds it taken yields and
@@ -326,6 +396,7 @@ func (m *mailbox[M, R]) take() envelope[M, R] {
 		m.mu.Lock()
 		m.recycle(s)
 		m.nsegs--
+		m.release()
 		m.mu.Unlock()
 		s, m.head, m.ri = next, next, 0
 	}
@@ -345,6 +416,7 @@ func (m *mailbox[M, R]) refill(p *process) bool {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.release()
 	if m.avail = p.proc.Queued(); m.read < m.avail {
 		return true
 	}
@@ -410,6 +482,7 @@ func (m *mailbox[M, R]) close(p *process, reason error) {
 		}
 	}
 	m.first, m.tail, m.head, m.small, m.free = nil, nil, nil, nil, nil
+	m.release()
 	m.mu.Unlock()
 	for {
 		select {
@@ -448,6 +521,7 @@ func (m *mailbox[M, R]) detach(p *process, reason error) {
 			}
 		}
 	}
+	m.release()
 	m.mu.Unlock()
 	for {
 		select {

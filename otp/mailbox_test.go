@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
@@ -145,4 +146,53 @@ func TestHeadStampTellsTheAgeOfTheQueue(t *testing.T) {
 	if c := pr.Load(instrument.Now()); c.Head != 0 {
 		t.Fatalf("head stamp %v with an empty queue, want 0", time.Duration(c.Head))
 	}
+}
+
+// A sender to a long queue waits for the owner to take from it, not for a
+// clock: in a bubble, where time passes only when every goroutine waits, a
+// flood into a server that keeps handling costs no time at all.
+func TestSenderToALongQueueWaitsForTheOwner(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		ref, _ := otp.Start(n, &orderChecker{last: make([]int, 1)})
+		start := time.Now()
+		const casts = 20000
+		for seq := 1; seq <= casts; seq++ {
+			otp.Cast(ref, seqMsg{0, seq})
+		}
+		if waited := time.Since(start); waited != 0 {
+			t.Errorf("%d casts took %v of the bubble's clock, want 0", casts, waited)
+		}
+		handled, err := otp.Call(context.Background(), ref, seqMsg{from: -1})
+		if err != nil || handled != casts {
+			t.Fatalf("handled %d, %v; want %d, nil", handled, err, casts)
+		}
+	})
+}
+
+// A sender to a long queue whose owner takes nothing (here stuck in a
+// handler) waits a bounded time per message, and never for the handler.
+func TestSenderToAStuckServerIsNotBlocked(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		s := &stepper{step: make(chan struct{})}
+		defer close(s.step)
+		ref, _ := otp.Start(n, s)
+		otp.Cast(ref, 0) // taken; its handler waits for a step
+		synctest.Wait()
+		start := time.Now()
+		const casts = 2000
+		for i := range casts {
+			if err := otp.Cast(ref, i); err != nil {
+				t.Fatal(err)
+			}
+		}
+		// Only sends past about a thousand queued messages wait, a
+		// millisecond each at most.
+		if waited := time.Since(start); waited == 0 || waited > casts*time.Millisecond {
+			t.Errorf("%d casts to a stuck server took %v, want more than 0 and at most %v", casts, waited, casts*time.Millisecond)
+		}
+	})
 }

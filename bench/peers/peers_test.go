@@ -212,21 +212,47 @@ func callProto[M any](b *testing.B, m M) {
 
 // --- the benchmarks ---
 
-func BenchmarkCast(b *testing.B) {
+// caster is one library's cast row, for both message types.
+type caster struct {
+	name    string
+	pointer func(b *testing.B, senders int, m *point)
+	value   func(b *testing.B, senders int, m point)
+}
+
+var (
+	chanCaster  = caster{"chan", castChan[*point], castChan[point]}
+	otpCaster   = caster{"otp", castOTP[*point], castOTP[point]}
+	protoCaster = caster{"protoactor", castProto[*point], castProto[point]}
+	ergoCaster  = caster{"ergo", castErgo[*point], castErgo[point]}
+)
+
+// castRows runs the cast rows of each caster: one-to-one and many-to-one
+// (4 × GOMAXPROCS senders), pointer and struct messages. Each row runs
+// inside wrap, which calls it once.
+func castRows(b *testing.B, wrap func(b *testing.B, row func(*testing.B)), casters ...caster) {
 	many := 4 * runtime.GOMAXPROCS(0)
 	for _, fan := range []struct {
 		name    string
 		senders int
 	}{{"one-to-one", 1}, {"many-to-one", many}} {
-		b.Run(fan.name+"/pointer/chan", func(b *testing.B) { castChan(b, fan.senders, pointMsg) })
-		b.Run(fan.name+"/pointer/otp", func(b *testing.B) { castOTP(b, fan.senders, pointMsg) })
-		b.Run(fan.name+"/pointer/protoactor", func(b *testing.B) { castProto(b, fan.senders, pointMsg) })
-		b.Run(fan.name+"/pointer/ergo", func(b *testing.B) { castErgo(b, fan.senders, pointMsg) })
-		b.Run(fan.name+"/struct/chan", func(b *testing.B) { castChan(b, fan.senders, point{1, 2}) })
-		b.Run(fan.name+"/struct/otp", func(b *testing.B) { castOTP(b, fan.senders, point{1, 2}) })
-		b.Run(fan.name+"/struct/protoactor", func(b *testing.B) { castProto(b, fan.senders, point{1, 2}) })
-		b.Run(fan.name+"/struct/ergo", func(b *testing.B) { castErgo(b, fan.senders, point{1, 2}) })
+		for _, c := range casters {
+			b.Run(fan.name+"/pointer/"+c.name, func(b *testing.B) {
+				wrap(b, func(b *testing.B) { c.pointer(b, fan.senders, pointMsg) })
+			})
+		}
+		for _, c := range casters {
+			b.Run(fan.name+"/struct/"+c.name, func(b *testing.B) {
+				wrap(b, func(b *testing.B) { c.value(b, fan.senders, point{1, 2}) })
+			})
+		}
 	}
+}
+
+// alone runs a row with nothing else competing for the processors.
+func alone(b *testing.B, row func(*testing.B)) { row(b) }
+
+func BenchmarkCast(b *testing.B) {
+	castRows(b, alone, chanCaster, otpCaster, protoCaster, ergoCaster)
 }
 
 func BenchmarkCall(b *testing.B) {
