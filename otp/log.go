@@ -96,6 +96,6 @@ func (n *Node) flushLog() {
 	l.mu.Unlock()
 	for _, p := range out {
 		n.logger.LogAttrs(context.Background(), slog.LevelInfo, "repeated log lines suppressed",
-			slog.String("msg", p.k.msg), slog.String("about", p.k.who), slog.String("error", p.k.err), slog.Int("suppressed", p.n))
+			slog.String("line", p.k.msg), slog.String("about", p.k.who), slog.String("error", p.k.err), slog.Int("suppressed", p.n))
 	}
 }
