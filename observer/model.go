@@ -34,6 +34,10 @@ type Snapshot struct {
 	// EventSeq is the sequence number of the newest event: pass it to
 	// [Observer.Events] to read what happens next.
 	EventSeq uint64 `json:"event_seq"`
+	// TopN is the Options.TopN the snapshot was built with: Processes
+	// holds the top TopN of every sort key for which [SortKey.Top] holds,
+	// so a query of at most TopN rows by such a key is answered exactly.
+	TopN int `json:"top_n"`
 }
 
 // System is the load of the whole program and the table's totals.
@@ -45,10 +49,19 @@ type System struct {
 	EventsDropped uint64 `json:"events_dropped"` // lifecycle events lost by full buffers
 	Supervisors   int    `json:"supervisors"`    // live supervisors of any kind
 	Messages      uint64 `json:"messages"`       // messages handled by all processes, ever (as far as seen)
+	// Kinds counts the live processes by kind, most first (ties by
+	// kind), as the latest scan saw them: every process, exactly.
+	Kinds []KindCount `json:"kinds"`
 	// Now is the newest sample; Load holds the recent samples, oldest
 	// first, at most Options.History of them.
 	Now  SystemSample   `json:"now"`
 	Load []SystemSample `json:"load"`
+}
+
+// KindCount is how many live processes are of one kind.
+type KindCount struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
 }
 
 // SystemSample is the program's load at one tick, read from runtime/metrics
@@ -158,6 +171,9 @@ type Tree struct {
 	FoldedRoots int    `json:"folded_roots"`
 	Links       []Edge `json:"links"`
 	Monitors    []Edge `json:"monitors"`
+	// Waits are the wait-for edges between the tree's nodes: From waits
+	// in a call on To. Sorted by From, then To.
+	Waits []Edge `json:"waits"`
 }
 
 // TreeNode is one process in the tree.
@@ -173,6 +189,12 @@ type TreeNode struct {
 	Children int            `json:"children"` // live children, listed or not
 	Folded   int            `json:"folded"`   // children not listed as nodes
 	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
+	// Supervisor is the restart policy of a supervisor, or nil; it never
+	// changes and is shared between snapshots.
+	Supervisor *Policy `json:"supervisor,omitempty"`
+	// RestartBudget is a supervisor's share of its restart intensity
+	// used in the current period, as in [Process]; 0 for other nodes.
+	RestartBudget float64 `json:"restart_budget,omitempty"`
 }
 
 // Edge joins two processes: a link (both ways) or a monitor (From watches To).

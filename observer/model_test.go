@@ -84,6 +84,21 @@ func TestViews(t *testing.T) {
 		if sys := s.System; len(sys.Load) == 0 || sys.Now.Goroutines == 0 || sys.Now.HeapBytes == 0 || sys.Processes != 4 || sys.Supervisors != 1 {
 			t.Errorf("system: got %+v, want load samples, goroutines, heap, 4 processes, 1 supervisor", sys)
 		}
+		// The snapshot says what every view shows: policies and budgets on
+		// the tree, counts by kind, the TopN it was built with.
+		if pol := nodes[sup].Supervisor; pol == nil || pol.MaxRestarts != 3 || pol.Strategy != "one_for_one" || nodes[orders].Supervisor != nil {
+			t.Errorf("tree policies: got shop %+v, orders %+v; want one_for_one, 3 restarts on shop only", pol, nodes[orders].Supervisor)
+		}
+		kinds := map[string]int{}
+		for _, k := range s.System.Kinds {
+			kinds[k.Kind] += k.Count
+		}
+		if kinds["supervisor"] != 1 || kinds["server"] != 2 || len(s.System.Kinds) != 3 {
+			t.Errorf("kinds: got %+v, want 1 supervisor, 2 servers and the auditor", s.System.Kinds)
+		}
+		if s.TopN != 20 {
+			t.Errorf("TopN: got %d, want the default 20", s.TopN)
+		}
 		busiest := o.Processes(observer.Query{Sort: observer.SortBusy, Limit: 1})
 		if len(busiest) != 1 || busiest[0].PID != orders {
 			t.Errorf("busiest process: got %+v, want orders", busiest)

@@ -73,10 +73,11 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 	}
 	o.snap.Store(&Snapshot{
 		Interval:  opts.Tick,
-		System:    System{Load: []SystemSample{}},
+		System:    System{Load: []SystemSample{}, Kinds: []KindCount{}},
 		Processes: []Process{},
-		Tree:      Tree{Nodes: []TreeNode{}, Links: []Edge{}, Monitors: []Edge{}},
+		Tree:      Tree{Nodes: []TreeNode{}, Links: []Edge{}, Monitors: []Edge{}, Waits: []Edge{}},
 		Findings:  []Finding{},
+		TopN:      opts.TopN,
 	})
 	return o, nil
 }

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -25,6 +26,7 @@ type model struct {
 	cands []candidate
 	edges []edge
 	sups  []*instrument.Proc
+	kinds [256]int // live processes by instrument.Kind
 
 	sys    *system
 	hist   *histories
@@ -147,13 +149,14 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		Tick:      m.tickNo,
 		At:        wall,
 		Interval:  m.opts.Tick,
-		System:    m.sys.view(stats, sample, len(m.sups), m.handled),
+		System:    m.sys.view(stats, sample, len(m.sups), m.handled, m.kindCounts()),
 		Processes: procs,
 		Tree:      tree,
 		Findings:  findings,
 		CPU:       m.prof,
 		Census:    m.census.last,
 		EventSeq:  m.log.seq(),
+		TopN:      m.opts.TopN,
 	}
 	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
 }
@@ -177,6 +180,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	m.cands = m.cands[:0]
 	m.edges = m.edges[:0]
 	m.sups = m.sups[:0]
+	clear(m.kinds[:])
 	structural := m.tree.wantStructure(stats)
 	if structural {
 		m.tree.resetStructure()
@@ -221,7 +225,9 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		if c.BlockedOn != 0 {
 			m.edges = append(m.edges, edge{id, c.BlockedOn})
 		}
-		if p.Kind().IsSupervisor() {
+		k := p.Kind()
+		m.kinds[k]++
+		if k.IsSupervisor() {
 			m.sups = append(m.sups, p)
 		}
 		if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
@@ -236,6 +242,21 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		}
 	}
 	return agg
+}
+
+// kindCounts lists the latest scan's processes by kind, most first.
+func (m *model) kindCounts() []KindCount {
+	var out []KindCount
+	for k, n := range m.kinds {
+		if n > 0 {
+			out = append(out, KindCount{Kind: instrument.Kind(k).String(), Count: n})
+		}
+	}
+	slices.SortFunc(out, func(a, b KindCount) int { return cmp.Or(b.Count-a.Count, cmp.Compare(a.Kind, b.Kind)) })
+	if out == nil {
+		out = []KindCount{}
+	}
+	return out
 }
 
 // hotSet returns the processes a snapshot shows: the top of each sort key,
@@ -287,8 +308,8 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 		Handled:   st.handled,
 		Restarts:  st.restarts,
 	}
-	if b := p.Supervisor(); b != nil {
-		v.Supervisor = &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
+	if pol := policyOf(p); pol != nil {
+		v.Supervisor = pol
 		v.RestartBudget = m.budget.share(p.ID())
 	} else if p.Parent() != 0 {
 		v.RestartBudget = m.budget.share(p.Parent())
@@ -299,6 +320,15 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 	}
 	v.Goroutines = m.census.goroutines(p.ID())
 	return v
+}
+
+// policyOf returns a supervisor's restart policy, or nil.
+func policyOf(p *instrument.Proc) *Policy {
+	b := p.Supervisor()
+	if b == nil {
+		return nil
+	}
+	return &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
 }
 
 // blockedOn returns whom pid waited on at the latest scan.

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/go-observer/observer/instrument"
@@ -113,6 +114,9 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
 		}
 		n.Finding = m.adv.subjects[n.PID]
+		if n.Supervisor != nil {
+			n.RestartBudget = m.budget.share(n.PID)
+		}
 	}
 	for _, h := range hot {
 		if _, listed := t.index[h.PID]; listed || !(h.Busy >= 0.5 || h.Depth >= floodOff || m.adv.subjects[h.PID] != SeverityNone) {
@@ -123,10 +127,14 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			continue
 		}
 		nodes[i].Folded--
-		nodes = append(nodes, TreeNode{
+		n := TreeNode{
 			PID: h.PID, Parent: h.Parent, Name: h.Name, Kind: h.Kind, Status: h.Status,
 			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Finding: m.adv.subjects[h.PID],
-		})
+		}
+		if h.Supervisor != nil {
+			n.Supervisor, n.RestartBudget = h.Supervisor, h.RestartBudget
+		}
+		nodes = append(nodes, n)
 	}
 	if watching && t.relationsChanged {
 		t.readRelations(m.table)
@@ -137,7 +145,30 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 		FoldedRoots: t.foldedRoots,
 		Links:       append([]Edge{}, t.links...),
 		Monitors:    append([]Edge{}, t.monitors...),
+		Waits:       waitsAmong(nodes, m.edges),
 	}
+}
+
+// waitsAmong returns the wait-for edges whose ends are both among nodes,
+// sorted: at most one per node, since a process waits on one other.
+func waitsAmong(nodes []TreeNode, edges []edge) []Edge {
+	out := []Edge{}
+	if len(edges) == 0 {
+		return out
+	}
+	in := make(map[instrument.PID]struct{}, len(nodes))
+	for _, n := range nodes {
+		in[n.PID] = struct{}{}
+	}
+	for _, e := range edges {
+		_, from := in[e.from]
+		_, to := in[e.to]
+		if from && to {
+			out = append(out, Edge{From: e.from, To: e.to})
+		}
+	}
+	slices.SortFunc(out, func(a, b Edge) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+	return out
 }
 
 // shape lays the nodes out, parents before children, from the latest
@@ -164,7 +195,7 @@ func (t *treeBuilder) shape(m *model) {
 		if _, ok := t.index[parent]; !ok {
 			parent = 0
 		}
-		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String()}
+		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String(), Supervisor: policyOf(p)}
 		if k := t.kids[pid]; k != nil {
 			n.Children = k.n
 			room := max(t.limit-len(queue), 0)

@@ -150,7 +150,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 	case s.Tick < c.tick:
 		// An older snapshot than the cache's: build it alone, in full.
 		c.mu.Unlock()
-		data, err := json.Marshal(h.encode(v, s, h.render(v, s), nil))
+		data, err := json.Marshal(encode(v, s, h.render(v, s), nil))
 		if err != nil {
 			return nil, 0, false, err
 		}
@@ -186,7 +186,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 			prev.once.Do(func() { prev.p = h.render(v, s) }) // never rendered: nothing to diff against
 			base = prev.p
 		}
-		data, err := json.Marshal(h.encode(v, s, cur.p, base))
+		data, err := json.Marshal(encode(v, s, cur.p, base))
 		if err != nil {
 			e.err = err
 			return
@@ -198,7 +198,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 }
 
 // encode makes the frame of p; against base, only what changed.
-func (h *Handler) encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
+func encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
 	f := frame{Tick: s.Tick, Full: base == nil, At: s.At.UnixMilli(), Interval: s.Interval.Milliseconds(), Gone: p.gone}
 	f.HTML = map[string]string{}
 	for id, html := range p.html {
@@ -284,21 +284,14 @@ func treeDelta(p, base *parts) *treeFrame {
 	return t
 }
 
-// render builds every part of view v at snapshot s.
+// render builds every part of view v at snapshot s: the snapshot's views
+// from it alone, and the views that read what a snapshot does not hold
+// (a query over every process, one process's detail, the event log, the
+// owned tables) from the observer.
 func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
-	p := &parts{html: map[string]string{}}
+	p := renderSnapshot(v, s)
 	root := v.root()
-	p.html["status"] = html(ui.StatusBar(statusOf(s)))
 	switch v.View {
-	case "overview":
-		stats, kinds, note, fs, more := h.overviewParts(s)
-		p.html["stats"] = html(ui.StatsFrag(stats))
-		p.html["kinds"] = html(ui.KindsFrag(kinds, note))
-		p.html["top-findings"] = html(ui.FindingsFrag("top-findings", root, fs, more, true))
-		p.sys = s.System.Load
-	case "tree":
-		p.html["alerts"] = html(ui.AlertsFrag(root, alerts(s)))
-		h.treeParts(p, s)
 	case "processes":
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, h.procTable(s, pp)))
@@ -314,8 +307,6 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
 		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
 		p.hist = d.History
-	case "advisor":
-		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
 	case "events":
 		ev := h.eventsView(ui.PageView{Root: root}, s)
 		p.html["events"] = html(ui.EventsFrag(root, ev.Events, ev.Missed))
@@ -323,6 +314,29 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 	case "tables":
 		rows, known := h.tables(s)
 		p.html["tables"] = html(ui.TablesFrag(root, rows, known))
+	}
+	return p
+}
+
+// renderSnapshot builds the parts of view v that a snapshot holds: the
+// status bar and, for the overview, tree, advisor and profile, the whole
+// view. It reads nothing but s.
+func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
+	p := &parts{html: map[string]string{}}
+	root := v.root()
+	p.html["status"] = html(ui.StatusBar(statusOf(s)))
+	switch v.View {
+	case "overview":
+		stats, kinds, note, fs, more := overviewParts(s)
+		p.html["stats"] = html(ui.StatsFrag(stats))
+		p.html["kinds"] = html(ui.KindsFrag(kinds, note))
+		p.html["top-findings"] = html(ui.FindingsFrag("top-findings", root, fs, more, true))
+		p.sys = s.System.Load
+	case "tree":
+		p.html["alerts"] = html(ui.AlertsFrag(root, alerts(s)))
+		treeParts(p, s)
+	case "advisor":
+		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
 	case "profile":
 		nm := newNames(s)
 		p.html["cpu"] = html(ui.CPUFrag(root, cpuViewOf(s.CPU, nm, s.At)))
@@ -337,10 +351,10 @@ func html(c templ.Component) string {
 	return b.String()
 }
 
-// treeParts converts the snapshot's tree, with each supervisor's policy.
-func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
+// treeParts converts the snapshot's tree: nodes with each supervisor's
+// policy and budget, links, monitors and wait-for edges.
+func treeParts(p *parts, s *observer.Snapshot) {
 	t := s.Tree
-	sups := h.supervisors(s)
 	issues := map[instrument.PID]observer.Finding{}
 	for _, f := range s.Findings { // most severe first
 		if _, ok := issues[f.PID]; !ok {
@@ -371,47 +385,16 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 		if n.Folded > 0 {
 			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
 		}
-		if sp, ok := sups[n.PID]; ok {
-			tn.Policy = policyShort(sp.Supervisor)
-			tn.Budget = pct(sp.RestartBudget)
+		if n.Supervisor != nil {
+			tn.Policy = policyShort(n.Supervisor)
+			tn.Budget = pct(n.RestartBudget)
 		}
 		p.nodes[i] = tn
 	}
 	p.roots = t.FoldedRoots
 	p.links = edges(t.Links)
 	p.mons = edges(t.Monitors)
-	// Who waits on whom: the wait-for graph that makes a bottleneck's
-	// callers visible. A small program is scanned whole; a big one shows
-	// the edges among its hot processes.
-	procs := s.Processes
-	if s.System.Processes <= waitScan {
-		procs = h.obs.Processes(observer.Query{Sort: observer.SortPID})
-	}
-	for _, q := range procs {
-		if q.BlockedOn != 0 {
-			p.waits = append(p.waits, [2]uint64{uint64(q.PID), uint64(q.BlockedOn)})
-		}
-	}
-	slices.SortFunc(p.waits, func(a, b [2]uint64) int { return cmpPair(a, b) })
-}
-
-// waitScan is the process count up to which the tree's wait-for edges come
-// from a scan of every process each tick (well under a millisecond).
-const waitScan = 2000
-
-func cmpPair(a, b [2]uint64) int {
-	if a[0] != b[0] {
-		if a[0] < b[0] {
-			return -1
-		}
-		return 1
-	}
-	if a[1] < b[1] {
-		return -1
-	} else if a[1] > b[1] {
-		return 1
-	}
-	return 0
+	p.waits = edges(t.Waits)
 }
 
 func edges(es []observer.Edge) [][2]uint64 {
@@ -424,55 +407,6 @@ func edges(es []observer.Edge) [][2]uint64 {
 
 func policyShort(s *observer.Policy) string {
 	return s.Strategy + " · " + strconv.Itoa(s.MaxRestarts) + "/" + fmtDur(s.Period)
-}
-
-// supervisors returns the restart policy and budget of the tree's
-// supervisors. A policy never changes, so it is read once per supervisor
-// (one process lookup) and kept while the supervisor is in the tree; the
-// budget used comes from the snapshot's hot set, which holds every
-// supervisor among the top restarters.
-func (h *Handler) supervisors(s *observer.Snapshot) map[instrument.PID]observer.Process {
-	c := &h.hub.sups
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tick == s.Tick && c.m != nil {
-		return c.m
-	}
-	if c.policies == nil {
-		c.policies = map[instrument.PID]*observer.Policy{}
-	}
-	hot := make(map[instrument.PID]float64, len(s.Processes))
-	for _, p := range s.Processes {
-		if p.Supervisor != nil {
-			hot[p.PID] = p.RestartBudget
-		}
-	}
-	m := map[instrument.PID]observer.Process{}
-	seen := map[instrument.PID]bool{}
-	for _, n := range s.Tree.Nodes {
-		if !strings.Contains(n.Kind, "supervisor") {
-			continue
-		}
-		seen[n.PID] = true
-		pol, ok := c.policies[n.PID]
-		if !ok {
-			if d, found := h.obs.Process(n.PID); found {
-				pol = d.Supervisor
-				hot[n.PID] = max(hot[n.PID], d.RestartBudget)
-			}
-			c.policies[n.PID] = pol
-		}
-		if pol != nil {
-			m[n.PID] = observer.Process{PID: n.PID, Supervisor: pol, RestartBudget: hot[n.PID]}
-		}
-	}
-	for pid := range c.policies {
-		if !seen[pid] {
-			delete(c.policies, pid)
-		}
-	}
-	c.tick, c.m = s.Tick, m
-	return m
 }
 
 // foldLabel says what folded children are, from the names of the listed

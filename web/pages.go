@@ -42,13 +42,13 @@ func urlEscape(s string) string { return url.QueryEscape(s) }
 func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.OverviewView{PageView: h.page(r, "overview", "Overview", s)}
-	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = h.overviewParts(s)
+	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = overviewParts(s)
 	render(w, r, http.StatusOK, ui.OverviewPage(v))
 }
 
 const topFindings = 5
 
-func (h *Handler) overviewParts(s *observer.Snapshot) ([]ui.Stat, []ui.KindCount, string, []ui.FindingView, int) {
+func overviewParts(s *observer.Snapshot) ([]ui.Stat, []ui.KindCount, string, []ui.FindingView, int) {
 	nm := newNames(s)
 	stats, kinds, note := overviewOf(s, nm)
 	fs := findingViews(s.Findings, nm, s.At, topFindings)
@@ -120,7 +120,7 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 // keys the snapshot keeps a top-N of, the snapshot's hot set holds the
 // answer; otherwise every live process is scanned.
 func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
-	hot := p.Query == "" && p.Limit <= hotLimit && p.Sort <= observer.SortHeadAge
+	hot := p.Query == "" && p.Limit <= s.TopN && p.Sort <= observer.SortHeadAge
 	if hot {
 		ps := s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit})
 		// The hot set holds only processes with some activity: in a small
@@ -178,10 +178,6 @@ func (c *scanCache) get(obs *observer.Observer, tick uint64, p procParams) []obs
 // smallProgram is the process count up to which a processes view may scan
 // the whole table every tick.
 const smallProgram = 10_000
-
-// hotLimit is the largest limit the snapshot's hot set answers exactly:
-// it holds the observer's top 20 per sort key.
-const hotLimit = 20
 
 func (h *Handler) procTable(s *observer.Snapshot, p procParams) ui.ProcTable {
 	ps, scope := h.processes(s, p)

@@ -127,58 +127,11 @@ func overviewOf(s *observer.Snapshot, nm names) ([]ui.Stat, []ui.KindCount, stri
 	if s.System.EventsDropped > 0 {
 		stats = append(stats, ui.Stat{Label: "events dropped", Value: fmtCount(s.System.EventsDropped), Hint: "lifecycle buffer full", TestID: "stat-dropped", Level: "warn"})
 	}
-	kinds, exact := kindCounts(s.Tree)
-	note := "all live processes"
-	if !exact {
-		note = "from the tree; folded children counted as their listed siblings' kind"
+	kinds := make([]ui.KindCount, len(s.System.Kinds))
+	for i, k := range s.System.Kinds {
+		kinds[i] = ui.KindCount{Kind: fmtKind(k.Kind), Count: fmtCount(k.Count)}
 	}
-	return stats, kinds, note
-}
-
-// kindCounts counts processes by kind from the tree: listed nodes, plus
-// folded children attributed to the kind most of their listed siblings
-// have. It reports whether the count is exact (nothing was folded).
-func kindCounts(t observer.Tree) ([]ui.KindCount, bool) {
-	counts := map[string]int{}
-	kidKind := map[instrument.PID]map[string]int{}
-	for _, n := range t.Nodes {
-		counts[n.Kind]++
-		if n.Parent != 0 {
-			m := kidKind[n.Parent]
-			if m == nil {
-				m = map[string]int{}
-				kidKind[n.Parent] = m
-			}
-			m[n.Kind]++
-		}
-	}
-	exact := t.FoldedRoots == 0
-	for _, n := range t.Nodes {
-		if n.Folded == 0 {
-			continue
-		}
-		exact = false
-		best, bestN := "", 0
-		for k, c := range kidKind[n.PID] {
-			if c > bestN || (c == bestN && k < best) {
-				best, bestN = k, c
-			}
-		}
-		if best == "" {
-			best = "unknown"
-		}
-		counts[best] += n.Folded
-	}
-	out := make([]ui.KindCount, 0, len(counts))
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], cmp.Compare(a, b)) })
-	for _, k := range keys {
-		out = append(out, ui.KindCount{Kind: fmtKind(k), Count: fmtCount(counts[k])})
-	}
-	return out, exact
+	return stats, kinds, "all live processes"
 }
 
 var sortLabels = []struct{ key, label string }{

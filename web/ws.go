@@ -159,12 +159,6 @@ type hub struct {
 
 	cache frameCache
 	scans scanCache
-	sups  struct {
-		mu       sync.Mutex
-		tick     uint64
-		m        map[instrument.PID]observer.Process
-		policies map[instrument.PID]*observer.Policy
-	}
 
 	buildNanos atomic.Int64 // time spent building frames, for the benchmarks
 }
