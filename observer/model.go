@@ -139,7 +139,9 @@ type ProcessDetail struct {
 	Process
 	Links    []instrument.PID `json:"links"`
 	Monitors []instrument.PID `json:"monitors"`
-	Children []instrument.PID `json:"children"` // at most Options.TreeFanout of them
+	// Children are the oldest live children, at most Options.TreeFanout
+	// of them, in PID order, as the latest tick saw them.
+	Children []instrument.PID `json:"children"`
 	// ChildCount is the number of live children, all of them.
 	ChildCount int       `json:"child_count"`
 	Findings   []Finding `json:"findings"`

@@ -167,16 +167,11 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 	if d.History == nil {
 		d.History = []ProcessSample{}
 	}
-	m.table.Range(func(c *instrument.Proc) bool {
-		if c.Parent() == pid {
-			d.ChildCount++
-			if len(d.Children) < m.opts.TreeFanout {
-				d.Children = append(d.Children, c.ID())
-			}
-		}
-		return true
-	})
-	slices.Sort(d.Children)
+	if k := m.tree.kids[pid]; k != nil { // the latest structural scan's: no scan here
+		d.ChildCount = k.n
+		d.Children = append(d.Children, k.pids...)
+		slices.Sort(d.Children)
+	}
 	for _, f := range snap.Findings {
 		if f.PID == pid || slices.Contains(f.Chain, pid) {
 			d.Findings = append(d.Findings, f)
