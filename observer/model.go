@@ -143,7 +143,11 @@ type ProcessDetail struct {
 	// of them, in PID order, as the latest tick saw them.
 	Children []instrument.PID `json:"children"`
 	// ChildCount is the number of live children, all of them.
-	ChildCount int       `json:"child_count"`
+	ChildCount int `json:"child_count"`
+	// Supervised says whether the parent is a supervisor: it restarts the
+	// process after a kill, by the child's restart type, and can restart
+	// it on request.
+	Supervised bool      `json:"supervised"`
 	Findings   []Finding `json:"findings"`
 	// Watched says whether the observer keeps History for the process:
 	// it does for processes passed to [Observer.Watch] and for hot ones.

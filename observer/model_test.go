@@ -118,7 +118,7 @@ func TestViews(t *testing.T) {
 		if !d.Watched || len(d.History) != 5 || !slices.Contains(d.Links, watcher) {
 			t.Errorf("detail: got watched %v, %d samples, links %v; want watched, 5 samples (Options.History), linked to auditor", d.Watched, len(d.History), d.Links)
 		}
-		if d.Busy < 0.5 || d.Handling <= 0 || d.Supervisor != nil || d.Parent != sup {
+		if d.Busy < 0.5 || d.Handling <= 0 || d.Supervisor != nil || d.Parent != sup || !d.Supervised {
 			t.Errorf("detail numbers: got %+v, want a busy child of shop", d.Process)
 		}
 		if sd, _ := o.Process(sup); sd.Supervisor == nil || sd.Supervisor.MaxRestarts != 3 || sd.ChildCount != 2 {
@@ -198,4 +198,44 @@ func TestTreeFoldsButShowsHotChildren(t *testing.T) {
 			table.Exit(k, instrument.ReasonShutdown, nil)
 		}
 	})
+}
+
+type fakeActions struct{}
+
+func (fakeActions) Kill() error { return nil }
+
+type fakeOwned struct{ st observer.TableStats }
+
+func (f fakeOwned) TableStats() observer.TableStats { return f.st }
+
+// The observer is a dashboard's only source: besides snapshots it hands
+// out each process's actions, the owned tables and the registries of the
+// table it watches.
+func TestDashboardSource(t *testing.T) {
+	table := instrument.NewTable()
+	o, err := observer.New(table, observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	acted := table.Spawn(instrument.Info{Name: "acted", Kind: instrument.KindServer})
+	acted.SetActions(fakeActions{})
+	plain := table.Spawn(instrument.Info{Name: "plain", Kind: instrument.KindServer})
+	if a, ok := o.Actions(acted.ID()); !ok || a == nil {
+		t.Errorf("Actions(acted): got %v, %v; want its actions", a, ok)
+	}
+	if _, ok := o.Actions(plain.ID()); ok {
+		t.Error("Actions(plain): got actions for a process whose runtime offers none")
+	}
+	table.Exit(acted, instrument.ReasonNormal, nil)
+	if _, ok := o.Actions(acted.ID()); ok {
+		t.Error("Actions of an exited process: got some, want none")
+	}
+	table.AddTable(fakeOwned{observer.TableStats{Name: "prices", Owner: plain.ID(), Size: 3}})
+	if ts := o.Tables(); len(ts) != 1 || ts[0].Name != "prices" {
+		t.Errorf("Tables: got %+v, want prices", ts)
+	}
+	if rs := o.Registries(); len(rs) != 0 {
+		t.Errorf("Registries: got %d, want none", len(rs))
+	}
 }

@@ -158,6 +158,9 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 		Watched:  m.hist.watched(pid),
 		History:  m.hist.get(pid),
 	}
+	if parent := m.table.Lookup(p.Parent()); parent != nil {
+		d.Supervised = parent.Kind().IsSupervisor()
+	}
 	if d.Links == nil {
 		d.Links = []instrument.PID{}
 	}

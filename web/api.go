@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -103,7 +102,7 @@ func (h *Handler) apiProcesses(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, processesReply{Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Processes: ps})
 }
 
-func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (instrument.PID, bool) {
+func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (observer.PID, bool) {
 	pid, err := parsePID(r.PathValue("pid"))
 	if err != nil {
 		writeParamError(w, err)
@@ -139,7 +138,7 @@ func (h *Handler) apiStack(w http.ResponseWriter, r *http.Request) {
 }
 
 type childrenReply struct {
-	Parent   instrument.PID     `json:"parent"`
+	Parent   observer.PID       `json:"parent"`
 	Total    int                `json:"total"`
 	Children []observer.Process `json:"children"`
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/websocket"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -296,7 +295,7 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, h.procTable(s, pp)))
 	case "process":
-		d, ok := h.obs.Process(instrument.PID(v.PID))
+		d, ok := h.obs.Process(observer.PID(v.PID))
 		if !ok {
 			p.gone = true
 			break
@@ -312,8 +311,7 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		p.html["events"] = html(ui.EventsFrag(root, ev.Events, ev.Missed))
 		p.html["timeline"] = html(ui.TimelineFrag(ev))
 	case "tables":
-		rows, known := h.tables(s)
-		p.html["tables"] = html(ui.TablesFrag(root, rows, known))
+		p.html["tables"] = html(ui.TablesFrag(root, h.tables(s)))
 	}
 	return p
 }
@@ -355,13 +353,13 @@ func html(c templ.Component) string {
 // policy and budget, links, monitors and wait-for edges.
 func treeParts(p *parts, s *observer.Snapshot) {
 	t := s.Tree
-	issues := map[instrument.PID]observer.Finding{}
+	issues := map[observer.PID]observer.Finding{}
 	for _, f := range s.Findings { // most severe first
 		if _, ok := issues[f.PID]; !ok {
 			issues[f.PID] = f
 		}
 	}
-	names := map[instrument.PID][]string{}
+	names := map[observer.PID][]string{}
 	for _, n := range t.Nodes {
 		if n.Parent != 0 {
 			names[n.Parent] = append(names[n.Parent], n.Name)

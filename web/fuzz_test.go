@@ -52,7 +52,7 @@ func fuzzHandler(t testing.TB) (*Handler, *fakeActions, instrument.PID) {
 			fuzzDash.err = err
 			return
 		}
-		fuzzDash.h, fuzzDash.err = New(obs, Options{Actions: true, Table: table, AllowedOrigins: []string{"https://ops.example.com"}})
+		fuzzDash.h, fuzzDash.err = New(obs, Options{Actions: true, AllowedOrigins: []string{"https://ops.example.com"}})
 	})
 	if fuzzDash.err != nil {
 		t.Fatal(fuzzDash.err)

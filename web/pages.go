@@ -11,7 +11,6 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -209,13 +208,13 @@ func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, ui.ProcessesPage(v))
 }
 
-func parsePID(s string) (instrument.PID, error) {
+func parsePID(s string) (observer.PID, error) {
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "<0."), ".0>")
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
 		return 0, &paramError{"pid", "want a process ID such as 42 or <0.42.0>"}
 	}
-	return instrument.PID(n), nil
+	return observer.PID(n), nil
 }
 
 func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
@@ -245,7 +244,7 @@ func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *ob
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
-	v.Actions, v.Note = h.actionsFor(d.PID)
+	v.Actions, v.Note = h.actionsFor(d)
 }
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
@@ -290,17 +289,15 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.TablesView{PageView: h.page(r, "tables", "Tables", s)}
-	v.Tables, v.Known = h.tables(s)
-	if v.Known {
-		v.Registries = registryViews(h.opts.Table.Registries(), newNames(s))
-	}
+	v.Tables = h.tables(s)
+	v.Registries = registryViews(h.obs.Registries(), newNames(s))
 	render(w, r, http.StatusOK, ui.TablesPage(v))
 }
 
 // registryShown is how many entries of each registry the tables page lists.
 const registryShown = 50
 
-func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView {
+func registryViews(rs []observer.RegistryReporter, nm names) []ui.RegistryView {
 	out := make([]ui.RegistryView, 0, len(rs))
 	for _, r := range rs {
 		st := r.RegistryStats()
@@ -315,13 +312,9 @@ func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView
 	return out
 }
 
-// tables lists the owned tables the process table reports, when the
-// dashboard was given it.
-func (h *Handler) tables(s *observer.Snapshot) ([]ui.TableRow, bool) {
-	if h.opts.Table == nil {
-		return nil, false
-	}
-	return tableRows(h.opts.Table.Tables(0), newNames(s)), true
+// tables lists the owned tables the observer reports.
+func (h *Handler) tables(s *observer.Snapshot) []ui.TableRow {
+	return tableRows(h.obs.Tables(), newNames(s))
 }
 
 // notFound answers an address the handler does not serve, or does not

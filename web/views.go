@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -17,7 +16,7 @@ import (
 // websocket build them from observer values; components only print them.
 
 // names finds display names for PIDs from what a snapshot holds.
-type names map[instrument.PID]ui.PidRef
+type names map[observer.PID]ui.PidRef
 
 func newNames(s *observer.Snapshot) names {
 	n := make(names, len(s.Tree.Nodes)+len(s.Processes))
@@ -30,7 +29,7 @@ func newNames(s *observer.Snapshot) names {
 	return n
 }
 
-func mkRef(pid instrument.PID, name, kind string) ui.PidRef {
+func mkRef(pid observer.PID, name, kind string) ui.PidRef {
 	t := pid.String()
 	if kind != "" {
 		t += " · " + fmtKind(kind)
@@ -49,14 +48,14 @@ func named(r ui.PidRef, name string) ui.PidRef {
 	return r
 }
 
-func (n names) ref(pid instrument.PID) ui.PidRef {
+func (n names) ref(pid observer.PID) ui.PidRef {
 	if r, ok := n[pid]; ok {
 		return r
 	}
 	return ui.PidRef{PID: uint64(pid), Text: pid.String(), Title: pid.String()}
 }
 
-func (n names) refs(pids []instrument.PID) []ui.PidRef {
+func (n names) refs(pids []observer.PID) []ui.PidRef {
 	out := make([]ui.PidRef, len(pids))
 	for i, p := range pids {
 		out[i] = n.ref(p)
@@ -139,8 +138,8 @@ var sortLabels = []struct{ key, label string }{
 	{"cpu", "cpu"}, {"restarts", "restarts"}, {"waiting", "waiting"},
 }
 
-func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
-	m := map[instrument.PID]observer.Severity{}
+func severityOf(fs []observer.Finding) map[observer.PID]observer.Severity {
+	m := map[observer.PID]observer.Severity{}
 	for _, f := range fs {
 		if f.Severity > m[f.PID] {
 			m[f.PID] = f.Severity
@@ -149,7 +148,7 @@ func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
 	return m
 }
 
-func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) []ui.ProcRow {
+func procRows(ps []observer.Process, sev map[observer.PID]observer.Severity) []ui.ProcRow {
 	rows := make([]ui.ProcRow, len(ps))
 	for i, p := range ps {
 		r := ui.ProcRow{
@@ -245,7 +244,7 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 		r := nm.ref(d.BlockedOn)
 		v.BlockedOn = &r
 	}
-	seen := map[instrument.PID]bool{}
+	seen := map[observer.PID]bool{}
 	for _, p := range s.Processes {
 		if p.BlockedOn == d.PID && !seen[p.PID] {
 			seen[p.PID] = true
@@ -377,8 +376,8 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	return v
 }
 
-func tableRows(ts []instrument.TableStats, nm names) []ui.TableRow {
-	slices.SortFunc(ts, func(a, b instrument.TableStats) int {
+func tableRows(ts []observer.TableStats, nm names) []ui.TableRow {
+	slices.SortFunc(ts, func(a, b observer.TableStats) int {
 		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))
 	})
 	out := make([]ui.TableRow, len(ts))

@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/static"
 )
@@ -29,13 +28,9 @@ type Options struct {
 	// Actions turns on what the dashboard may do to processes: kill a
 	// process, restart a supervisor's child, trace it, show its state
 	// (for processes that opt in). Off by default: a request for an
-	// action then gets 403. Actions need Table.
+	// action then gets 403. The actions are the ones each process's
+	// runtime offers, found through the observer.
 	Actions bool
-	// Table is the process table the observer watches. The dashboard
-	// reaches a process's actions (instrument.Proc.Actions) and the owned
-	// tables (instrument.Table.Tables) through it; nil leaves every
-	// process read-only and the tables page empty.
-	Table *instrument.Table
 	// Authorize, when set, is asked about every request, pages, assets,
 	// API and websocket alike. A non-nil error refuses the request with
 	// 403 and the error's text. It runs on the request's goroutine.
@@ -135,9 +130,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if _, _, err := servedHosts(o.AllowedHosts, nil); err != nil {
 		return o, fmt.Errorf("web: %w: %w", ErrOptions, err)
-	}
-	if o.Actions && o.Table == nil {
-		return o, bad("Table", "nil", "the observer's table when Actions is on")
 	}
 	return o, nil
 }

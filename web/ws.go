@@ -17,7 +17,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -155,7 +154,7 @@ type hub struct {
 	latest atomic.Pointer[observer.Snapshot]
 
 	watchMu sync.Mutex
-	watches map[instrument.PID]int
+	watches map[observer.PID]int
 
 	cache frameCache
 	scans scanCache
@@ -164,7 +163,7 @@ type hub struct {
 }
 
 func newHub(h *Handler) *hub {
-	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[instrument.PID]int{}}
+	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[observer.PID]int{}}
 }
 
 // add registers c, subscribing to the observer for the first connection.
@@ -261,7 +260,7 @@ func (b *hub) close() {
 	b.mu.Unlock()
 }
 
-func (b *hub) watch(pid instrument.PID) {
+func (b *hub) watch(pid observer.PID) {
 	if pid == 0 {
 		return
 	}
@@ -273,7 +272,7 @@ func (b *hub) watch(pid instrument.PID) {
 	}
 }
 
-func (b *hub) unwatch(pid instrument.PID) {
+func (b *hub) unwatch(pid observer.PID) {
 	if pid == 0 {
 		return
 	}
@@ -324,8 +323,8 @@ func (c *conn) setView(v viewReq) {
 	c.viewSeq++
 	c.mu.Unlock()
 	if old.PID != v.PID {
-		c.h.hub.watch(instrument.PID(v.PID))
-		c.h.hub.unwatch(instrument.PID(old.PID))
+		c.h.hub.watch(observer.PID(v.PID))
+		c.h.hub.unwatch(observer.PID(old.PID))
 	}
 	c.wake()
 }
@@ -474,7 +473,7 @@ func (c *conn) writeLoop() {
 		c.ws.Close()
 		<-c.readDone // the reader fails on the closed socket: no view change after this
 		v, _ := c.currentView()
-		hb.unwatch(instrument.PID(v.PID))
+		hb.unwatch(observer.PID(v.PID))
 	}()
 	ping := time.NewTicker(c.h.opts.PingPeriod)
 	defer ping.Stop()
