@@ -361,6 +361,8 @@ type Query struct {
 	// Match keeps processes whose name, PID (as <0.42.0> or 42) or kind
 	// contains it, ignoring case. Empty keeps all.
 	Match string `json:"match,omitempty"`
+	// Parent, when not 0, keeps only the children of that process.
+	Parent instrument.PID `json:"parent,omitempty"`
 	// Limit caps the result; 0 means no limit.
 	Limit int `json:"limit,omitempty"`
 }

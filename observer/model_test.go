@@ -103,6 +103,9 @@ func TestViews(t *testing.T) {
 		if len(busiest) != 1 || busiest[0].PID != orders {
 			t.Errorf("busiest process: got %+v, want orders", busiest)
 		}
+		if kids := o.Processes(observer.Query{Sort: observer.SortPID, Parent: sup}); len(kids) != 2 || kids[0].PID != min(orders, stock) {
+			t.Errorf("children of shop: got %d, want orders and stock in PID order", len(kids))
+		}
 		found := o.Processes(observer.Query{Match: "STO"})
 		if len(found) != 1 || found[0].PID != stock {
 			t.Errorf("search STO: got %+v, want stock", found)

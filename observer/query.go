@@ -15,7 +15,7 @@ func (s *Snapshot) Query(q Query) []Process {
 	match := matcher(q.Match)
 	out := make([]Process, 0, len(s.Processes))
 	for _, p := range s.Processes {
-		if match(p.PID, p.Name, p.Kind) {
+		if (q.Parent == 0 || p.Parent == q.Parent) && match(p.PID, p.Name, p.Kind) {
 			out = append(out, p)
 		}
 	}
@@ -38,7 +38,7 @@ func (m *model) query(q Query) []Process {
 	var refs []ref
 	var zero procState
 	m.table.Range(func(p *instrument.Proc) bool {
-		if !match(p.ID(), p.Name(), p.Kind().String()) {
+		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
 			return true
 		}
 		st := m.procs.get(p.ID())

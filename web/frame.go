@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,26 +57,57 @@ type histPoint struct {
 	W uint64  `json:"w"`
 }
 
-// treeNode is one node of the tree as the browser draws it: short JSON
-// names because a tree has up to thousands of nodes; a delta sends only
-// nodes whose numbers changed.
+// treeNode is one process as the browser's tree draws it: in frames, in
+// /api/children and in /api/node alike. Every text is the server's: the
+// browser prints it and decides nothing (heat is a grade the stylesheet
+// colours as heat-0…heat-5). Short JSON names because a tree has up to
+// thousands of nodes; a delta sends only nodes whose numbers changed.
 type treeNode struct {
-	ID     uint64 `json:"id"`
-	Parent uint64 `json:"p,omitempty"`
-	Name   string `json:"n,omitempty"`
-	Kind   string `json:"k"`
-	Status string `json:"s,omitempty"` // omitted while running
-	Busy   int    `json:"b,omitempty"` // percent
-	Depth  uint64 `json:"d,omitempty"`
-	Heat   int    `json:"h,omitempty"` // 0..5
-	Rest   uint32 `json:"r,omitempty"`
-	Kids   int    `json:"c,omitempty"`  // live children, listed or not
-	Folded int    `json:"f,omitempty"`  // children not listed
-	FoldAs string `json:"fl,omitempty"` // what the folded children are: "sessions"
-	Sev    string `json:"x,omitempty"`  // the worst finding about it
-	Issue  string `json:"fk,omitempty"` // that finding's kind: "bottleneck"
-	Policy string `json:"sv,omitempty"` // supervisors: strategy and intensity
-	Budget int    `json:"rb,omitempty"` // supervisors: restart budget used, percent
+	ID     uint64     `json:"id"`
+	PID    string     `json:"pid"` // as people read it: <0.42.0>
+	Parent uint64     `json:"p,omitempty"`
+	Name   string     `json:"n,omitempty"`
+	Kind   string     `json:"k"`           // for people: "dynamic supervisor"
+	Status string     `json:"s,omitempty"` // omitted while running
+	Busy   int        `json:"b,omitempty"` // percent
+	Depth  uint64     `json:"d,omitempty"`
+	Heat   int        `json:"h,omitempty"` // 0..5, the heat-N class
+	Rest   uint32     `json:"r,omitempty"`
+	Kids   int        `json:"c,omitempty"`  // live children, listed or not
+	Folded int        `json:"f,omitempty"`  // children not listed
+	FoldAs string     `json:"fl,omitempty"` // what the folded children are: "sessions"
+	Sev    string     `json:"x,omitempty"`  // the worst finding about it
+	Issue  string     `json:"fk,omitempty"` // that finding's kind: "bottleneck"
+	Policy treePolicy `json:"sv,omitzero"`  // supervisors: their restart policy
+	Budget int        `json:"rb,omitempty"` // supervisors: restart budget used, percent
+}
+
+// treePolicy is a supervisor's restart policy as the tree shows it.
+type treePolicy struct {
+	Strategy string `json:"strategy"` // for people: "one for one"
+	Restarts int    `json:"restarts"` // at most this many…
+	Period   string `json:"period"`   // …in this period: "5s"
+}
+
+// newTreeNode is the part of a node every source of one fills alike.
+func newTreeNode(pid, parent observer.PID, name, kind, status string, busy float64, depth uint64, restarts uint32, pol *observer.Policy, budget float64) treeNode {
+	n := treeNode{
+		ID: uint64(pid), PID: pid.String(), Parent: uint64(parent), Name: short(name, nameRunes), Kind: fmtKind(kind),
+		Busy: pct(busy), Depth: depth, Heat: heat(busy, depth), Rest: restarts,
+	}
+	if status != "running" {
+		n.Status = status
+	}
+	if pol != nil {
+		n.Policy = treePolicy{Strategy: fmtKind(pol.Strategy), Restarts: pol.MaxRestarts, Period: fmtDur(pol.Period)}
+		n.Budget = pct(budget)
+	}
+	return n
+}
+
+// processNode is a process of a query as a tree node.
+func processNode(p observer.Process) treeNode {
+	return newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
 }
 
 type treeFrame struct {
@@ -367,13 +397,8 @@ func treeParts(p *parts, s *observer.Snapshot) {
 	}
 	p.nodes = make([]treeNode, len(t.Nodes))
 	for i, n := range t.Nodes {
-		tn := treeNode{
-			ID: uint64(n.PID), Parent: uint64(n.Parent), Name: short(n.Name, nameRunes), Kind: n.Kind, Busy: pct(n.Busy), Depth: n.Depth,
-			Heat: heat(n.Busy, n.Depth), Rest: n.Restarts, Kids: n.Children, Folded: n.Folded,
-		}
-		if n.Status != "running" {
-			tn.Status = n.Status
-		}
+		tn := newTreeNode(n.PID, n.Parent, n.Name, n.Kind, n.Status, n.Busy, n.Depth, n.Restarts, n.Supervisor, n.RestartBudget)
+		tn.Kids, tn.Folded = n.Children, n.Folded
 		if n.Finding != observer.SeverityNone {
 			tn.Sev = n.Finding.String()
 		}
@@ -382,10 +407,6 @@ func treeParts(p *parts, s *observer.Snapshot) {
 		}
 		if n.Folded > 0 {
 			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
-		}
-		if n.Supervisor != nil {
-			tn.Policy = policyShort(n.Supervisor)
-			tn.Budget = pct(n.RestartBudget)
 		}
 		p.nodes[i] = tn
 	}
@@ -401,10 +422,6 @@ func edges(es []observer.Edge) [][2]uint64 {
 		out[i] = [2]uint64{uint64(e.From), uint64(e.To)}
 	}
 	return out
-}
-
-func policyShort(s *observer.Policy) string {
-	return s.Strategy + " · " + strconv.Itoa(s.MaxRestarts) + "/" + fmtDur(s.Period)
 }
 
 // foldLabel says what folded children are, from the names of the listed

@@ -66,8 +66,8 @@ func TestFrameFromSnapshotAlone(t *testing.T) {
 				t.Fatalf("tree: %+v; want 3 nodes", tf)
 			}
 			sup, price := tf.Nodes[0], tf.Nodes[1]
-			if sup.Policy == "" || sup.Budget != 67 {
-				t.Errorf("supervisor node: policy %q, budget %d; want its policy and 67", sup.Policy, sup.Budget)
+			if sup.Policy != (treePolicy{Strategy: "one for one", Restarts: 3, Period: "5s"}) || sup.Budget != 67 || sup.PID != "<0.1.0>" || sup.Kind != "dynamic supervisor" {
+				t.Errorf("supervisor node: %+v; want <0.1.0>, a dynamic supervisor, one for one 3 in 5s, budget 67", sup)
 			}
 			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" {
 				t.Errorf("price node: heat %d, sev %q, issue %q; want 5, critical, bottleneck", price.Heat, price.Sev, price.Issue)

@@ -251,6 +251,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/process/{pid}", h.apiProcess)
 	m.HandleFunc("GET /api/process/{pid}/stack", h.apiStack)
 	m.HandleFunc("GET /api/children/{pid}", h.apiChildren)
+	m.HandleFunc("GET /api/node/{pid}", h.apiNode)
 	m.HandleFunc("GET /api/events", h.apiEvents)
 	m.HandleFunc("GET /api/findings", h.apiFindings)
 	m.HandleFunc("POST /api/profile", h.apiProfile)

@@ -657,3 +657,30 @@ func TestTablesPageListsRegistries(t *testing.T) {
 		t.Errorf("a registry key reached the page unescaped")
 	}
 }
+
+// The tree's "+N more" and its search get processes in the tree's own
+// node shape, which the browser adds to the tree as it is.
+func TestChildrenInTheTreesShape(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	parent := f.proc.Parent()
+	_, body := f.get(t, "api/children/"+strconv.FormatUint(uint64(parent), 10))
+	var rep struct {
+		Total    int        `json:"total"`
+		Children []treeNode `json:"children"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := treeNode{ID: uint64(f.proc.ID()), PID: f.proc.ID().String(), Parent: uint64(parent), Name: "worker", Kind: "server"}
+	if rep.Total != 1 || len(rep.Children) != 1 || rep.Children[0] != want {
+		t.Errorf("children: got %d, %+v; want 1, %+v", rep.Total, rep.Children, want)
+	}
+	var n treeNode
+	_, body = f.get(t, "api/node/"+strconv.FormatUint(uint64(parent), 10))
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Name != "app" || n.Policy.Strategy != "one for one" || n.Policy.Restarts != 3 || n.Policy.Period != "5s" {
+		t.Errorf("node: got %+v, want app with its policy", n)
+	}
+}
