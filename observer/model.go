@@ -192,9 +192,9 @@ type TreeNode struct {
 	Busy     float64        `json:"busy"`
 	Depth    uint64         `json:"depth"`
 	Restarts uint32         `json:"restarts"`
+	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
 	Children int            `json:"children"` // live children, listed or not
 	Folded   int            `json:"folded"`   // children not listed as nodes
-	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
 	// Supervisor is the restart policy of a supervisor, or nil; it never
 	// changes and is shared between snapshots.
 	Supervisor *Policy `json:"supervisor,omitempty"`
@@ -365,47 +365,6 @@ type Query struct {
 	Parent instrument.PID `json:"parent,omitempty"`
 	// Limit caps the result; 0 means no limit.
 	Limit int `json:"limit,omitempty"`
-}
-
-// SortKey orders processes in a [Query]. Numeric keys sort largest first;
-// SortPID and SortName sort ascending.
-type SortKey uint8
-
-// Sort keys.
-const (
-	SortMailbox  SortKey = iota // mailbox depth
-	SortGrowth                  // growth of the mailbox per second
-	SortRate                    // messages handled per second
-	SortBusy                    // busy fraction
-	SortCPU                     // CPU time in the newest profile
-	SortRestarts                // restarts
-	SortWaiting                 // callers waiting
-	SortHeadAge                 // age of the oldest queued message
-	SortPID                     // process ID, ascending
-	SortName                    // name, ascending
-	numSortKeys
-)
-
-var sortNames = [...]string{"mailbox", "growth", "rate", "busy", "cpu", "restarts", "waiting", "head_age", "pid", "name"}
-
-// String returns the key's name, as accepted by [ParseSortKey].
-func (k SortKey) String() string { return enumString(sortNames[:], int(k), "sort") }
-
-// MarshalText encodes the key as its name.
-func (k SortKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
-// UnmarshalText decodes a key from its name.
-func (k *SortKey) UnmarshalText(b []byte) error {
-	v, err := ParseSortKey(string(b))
-	*k = v
-	return err
-}
-
-// ParseSortKey returns the key with the name s: mailbox, growth, rate,
-// busy, cpu, restarts, waiting, head_age, pid or name.
-func ParseSortKey(s string) (SortKey, error) {
-	i, err := enumParse(sortNames[:], s, "sort key")
-	return SortKey(i), err
 }
 
 // Severity ranks findings.

@@ -242,3 +242,21 @@ func TestDashboardSource(t *testing.T) {
 		t.Errorf("Registries: got %d, want none", len(rs))
 	}
 }
+
+// One table of sort keys: every key parses from its name, and the keys a
+// snapshot answers exactly are the ones the sampler ranks.
+func TestSortKeys(t *testing.T) {
+	for _, k := range observer.SortKeys() {
+		if back, err := observer.ParseSortKey(k.String()); err != nil || back != k {
+			t.Errorf("ParseSortKey(%q): got %v, %v; want %v", k.String(), back, err, k)
+		}
+	}
+	for k, want := range map[observer.SortKey]bool{observer.SortMailbox: true, observer.SortHeadAge: true, observer.SortCPU: false, observer.SortPID: false, observer.SortName: false} {
+		if k.Top() != want {
+			t.Errorf("%v.Top(): got %v, want %v", k, k.Top(), want)
+		}
+	}
+	if got := observer.SortKeyNames(); got != "mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name" {
+		t.Errorf("SortKeyNames: got %q", got)
+	}
+}

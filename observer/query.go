@@ -1,7 +1,6 @@
 package observer
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -19,7 +18,7 @@ func (s *Snapshot) Query(q Query) []Process {
 			out = append(out, p)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Process) int { return compareBy(q.Sort, a, b) })
+	slices.SortStableFunc(out, func(a, b Process) int { return compareBy(q.Sort, &a, &b) })
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
@@ -31,12 +30,18 @@ func (s *Snapshot) Query(q Query) []Process {
 func (m *model) query(q Query) []Process {
 	match := matcher(q.Match)
 	type ref struct {
-		p  *instrument.Proc
-		st *procState
-		v  Process // only the sort key's field and the PID are set
+		p     *instrument.Proc
+		st    *procState
+		value float64 // the sort key's, when numeric
+		name  string  // set for SortName only
 	}
 	var refs []ref
 	var zero procState
+	key := q.Sort
+	var value func(*model, instrument.PID, *procState) float64
+	if key < numSortKeys {
+		value = sortKeys[key].state
+	}
 	m.table.Range(func(p *instrument.Proc) bool {
 		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
 			return true
@@ -45,10 +50,19 @@ func (m *model) query(q Query) []Process {
 		if st == nil {
 			st = &zero
 		}
-		refs = append(refs, ref{p: p, st: st, v: m.sortFields(q.Sort, p, st)})
+		r := ref{p: p, st: st}
+		if value != nil {
+			r.value = value(m, p.ID(), st)
+		}
+		if key == SortName {
+			r.name = p.Name()
+		}
+		refs = append(refs, r)
 		return true
 	})
-	slices.SortFunc(refs, func(a, b ref) int { return compareBy(q.Sort, a.v, b.v) })
+	slices.SortFunc(refs, func(a, b ref) int {
+		return sortOrder(key, a.value, b.value, a.name, b.name, a.p.ID(), b.p.ID())
+	})
 	if q.Limit > 0 && len(refs) > q.Limit {
 		refs = refs[:q.Limit]
 	}
@@ -57,59 +71,6 @@ func (m *model) query(q Query) []Process {
 		out[i] = m.view(r.p, r.st)
 	}
 	return out
-}
-
-// sortFields fills only what compareBy reads for key.
-func (m *model) sortFields(key SortKey, p *instrument.Proc, st *procState) Process {
-	v := Process{PID: p.ID()}
-	switch key {
-	case SortMailbox:
-		v.Depth = uint64(st.depth)
-	case SortGrowth:
-		v.Growth = float64(st.growth)
-	case SortRate:
-		v.Handling = float64(st.handling)
-	case SortBusy:
-		v.Busy = float64(st.busyFrac)
-	case SortCPU:
-		v.CPU = m.cpu[p.ID()].cpu
-	case SortRestarts:
-		v.Restarts = st.restarts
-	case SortWaiting:
-		v.Waiting = uint64(st.waiting)
-	case SortHeadAge:
-		v.HeadAge = secondsDur(st.headAge)
-	case SortName:
-		v.Name = p.Name()
-	}
-	return v
-}
-
-// compareBy orders two processes by key: numbers largest first, PID and
-// name ascending, ties by PID.
-func compareBy(key SortKey, a, b Process) int {
-	var c int
-	switch key {
-	case SortMailbox:
-		c = cmp.Compare(b.Depth, a.Depth)
-	case SortGrowth:
-		c = cmp.Compare(b.Growth, a.Growth)
-	case SortRate:
-		c = cmp.Compare(b.Handling, a.Handling)
-	case SortBusy:
-		c = cmp.Compare(b.Busy, a.Busy)
-	case SortCPU:
-		c = cmp.Compare(b.CPU, a.CPU)
-	case SortRestarts:
-		c = cmp.Compare(b.Restarts, a.Restarts)
-	case SortWaiting:
-		c = cmp.Compare(b.Waiting, a.Waiting)
-	case SortHeadAge:
-		c = cmp.Compare(b.HeadAge, a.HeadAge)
-	case SortName:
-		c = cmp.Compare(a.Name, b.Name)
-	}
-	return cmp.Or(c, cmp.Compare(a.PID, b.PID))
 }
 
 // matcher returns a filter for Query.Match: a case-insensitive substring

@@ -22,7 +22,7 @@ type model struct {
 	handled uint64
 
 	// Filled by each scan and reused.
-	tops  [numTops]topN
+	tops  [numSortKeys]topN // for the keys the sampler ranks (topKeys)
 	cands []candidate
 	edges []edge
 	sups  []*instrument.Proc
@@ -54,18 +54,6 @@ type unresponsive struct {
 	at     time.Time
 }
 
-// The sort keys the scan keeps a top-N for.
-const (
-	topDepth = iota
-	topGrowth
-	topRate
-	topBusy
-	topRestarts
-	topWaiting
-	topHeadAge
-	numTops
-)
-
 // candidate is a process the advisor looks at this tick: one near a
 // threshold, or the subject of a finding.
 type candidate struct {
@@ -95,8 +83,8 @@ func newModel(t *instrument.Table, opts *Options) *model {
 	m.tasks.init()
 	m.tree.init(opts)
 	m.names.init(opts.MetricNames)
-	for i := range m.tops {
-		m.tops[i].n = opts.TopN
+	for _, k := range topKeys {
+		m.tops[k].n = opts.TopN
 	}
 	return m
 }
@@ -215,13 +203,9 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		if st.busyFrac >= 0.9 {
 			agg.busyProcesses++
 		}
-		m.tops[topDepth].offer(float64(st.depth), id)
-		m.tops[topGrowth].offer(float64(st.growth), id)
-		m.tops[topRate].offer(float64(st.handling), id)
-		m.tops[topBusy].offer(float64(st.busyFrac), id)
-		m.tops[topRestarts].offer(float64(st.restarts), id)
-		m.tops[topWaiting].offer(float64(st.waiting), id)
-		m.tops[topHeadAge].offer(float64(st.headAge), id)
+		for _, k := range topKeys {
+			m.tops[k].offer(sortKeys[k].state(m, id, st), id)
+		}
 		if c.BlockedOn != 0 {
 			m.edges = append(m.edges, edge{id, c.BlockedOn})
 		}
@@ -308,7 +292,7 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 		Handled:   st.handled,
 		Restarts:  st.restarts,
 	}
-	if pol := policyOf(p); pol != nil {
+	if pol := m.tree.policy(p); pol != nil {
 		v.Supervisor = pol
 		v.RestartBudget = m.budget.share(p.ID())
 	} else if p.Parent() != 0 {

@@ -97,7 +97,7 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 	if s := q.Get("sort"); s != "" {
 		k, err := observer.ParseSortKey(s)
 		if err != nil {
-			return p, &paramError{"sort", "unknown sort key " + strconv.Quote(s) + "; want one of mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name"}
+			return p, &paramError{"sort", "unknown sort key " + strconv.Quote(s) + "; want one of " + observer.SortKeyNames()}
 		}
 		p.Sort = k
 	}
@@ -119,7 +119,7 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 // keys the snapshot keeps a top-N of, the snapshot's hot set holds the
 // answer; otherwise every live process is scanned.
 func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
-	hot := p.Query == "" && p.Limit <= s.TopN && p.Sort <= observer.SortHeadAge
+	hot := p.Query == "" && p.Limit <= s.TopN && p.Sort.Top()
 	if hot {
 		ps := s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit})
 		// The hot set holds only processes with some activity: in a small

@@ -133,9 +133,11 @@ func overviewOf(s *observer.Snapshot, nm names) ([]ui.Stat, []ui.KindCount, stri
 	return stats, kinds, "all live processes"
 }
 
-var sortLabels = []struct{ key, label string }{
-	{"mailbox", "mailbox"}, {"growth", "growth"}, {"rate", "rate"}, {"busy", "busy"},
-	{"cpu", "cpu"}, {"restarts", "restarts"}, {"waiting", "waiting"},
+// sortColumns are the process table's sortable columns, in its order;
+// each is headed by its sort key's name.
+var sortColumns = []observer.SortKey{
+	observer.SortMailbox, observer.SortGrowth, observer.SortRate, observer.SortBusy,
+	observer.SortCPU, observer.SortRestarts, observer.SortWaiting,
 }
 
 func severityOf(fs []observer.Finding) map[observer.PID]observer.Severity {
@@ -169,9 +171,10 @@ func procRows(ps []observer.Process, sev map[observer.PID]observer.Severity) []u
 }
 
 func sortLinks(active, q string, limit int) []ui.SortLink {
-	out := make([]ui.SortLink, len(sortLabels))
-	for i, s := range sortLabels {
-		out[i] = ui.SortLink{Key: s.key, Label: s.label, Active: s.key == active, Href: "processes?" + processesQuery(s.key, q, limit)}
+	out := make([]ui.SortLink, len(sortColumns))
+	for i, k := range sortColumns {
+		key := k.String()
+		out[i] = ui.SortLink{Key: key, Label: key, Active: key == active, Href: "processes?" + processesQuery(key, q, limit)}
 	}
 	return out
 }
