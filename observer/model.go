@@ -245,14 +245,14 @@ type Evidence struct {
 	Unit  string  `json:"unit,omitempty"` // "1/s", "s", "%", "messages", …
 }
 
-// Event is one entry of the observer's event log: a crash report, a
+// LogEntry is one entry of the observer's event log: a crash report, a
 // restart, an unresponsive process, a supervisor giving up, a linked task
 // taking its caller down, or an unresponsive process finally returning.
 // Fields that do not apply to the kind are empty.
-type Event struct {
+type LogEntry struct {
 	Seq      uint64         `json:"seq"` // increases by one per event
 	At       time.Time      `json:"at"`
-	Kind     EventKind      `json:"kind"`
+	Kind     LogKind        `json:"kind"`
 	PID      instrument.PID `json:"pid"`
 	Name     string         `json:"name,omitempty"`
 	ProcKind string         `json:"proc_kind,omitempty"`
@@ -288,7 +288,7 @@ type Event struct {
 
 // EventPage is a slice of the event log.
 type EventPage struct {
-	Events []Event `json:"events"`
+	Events []LogEntry `json:"events"`
 	// Next is the cursor for the following call: the Seq of the last event
 	// returned, or the cursor passed in when none was.
 	Next uint64 `json:"next"`
@@ -427,32 +427,32 @@ func (k *FindingKind) UnmarshalText(b []byte) error {
 	return err
 }
 
-// EventKind names an entry of the event log.
-type EventKind uint8
+// LogKind names an entry of the event log.
+type LogKind uint8
 
 // The kinds of event the observer logs.
 const (
-	EventCrash        EventKind = iota // a process exited abnormally: a crash report
-	EventRestart                       // a supervisor restarted a child
-	EventUnresponsive                  // a process did not stop when told
-	EventGaveUp                        // a supervisor exceeded its restart intensity and exited
-	EventTakenDown                     // a process exited because a linked task failed
-	EventExitedLate                    // a process reported unresponsive (and detached) finally returned
+	EventCrash        LogKind = iota // a process exited abnormally: a crash report
+	EventRestart                     // a supervisor restarted a child
+	EventUnresponsive                // a process did not stop when told
+	EventGaveUp                      // a supervisor exceeded its restart intensity and exited
+	EventTakenDown                   // a process exited because a linked task failed
+	EventExitedLate                  // a process reported unresponsive (and detached) finally returned
 	numEventKinds
 )
 
 var eventNames = [...]string{"crash", "restart", "unresponsive", "gave_up", "taken_down", "exited_late"}
 
 // String returns the kind's snake_case name.
-func (k EventKind) String() string { return enumString(eventNames[:], int(k), "event") }
+func (k LogKind) String() string { return enumString(eventNames[:], int(k), "event") }
 
 // MarshalText encodes the kind as its name.
-func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+func (k LogKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText decodes a kind from its name.
-func (k *EventKind) UnmarshalText(b []byte) error {
+func (k *LogKind) UnmarshalText(b []byte) error {
 	i, err := enumParse(eventNames[:], string(b), "event kind")
-	*k = EventKind(i)
+	*k = LogKind(i)
 	return err
 }
 
@@ -461,6 +461,6 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 type EventQuery struct {
 	Since uint64         `json:"since"`           // return events with Seq > Since
 	Limit int            `json:"limit,omitempty"` // at most this many; 0 means all
-	Kinds []EventKind    `json:"kinds,omitempty"` // only these kinds; empty means all
+	Kinds []LogKind      `json:"kinds,omitempty"` // only these kinds; empty means all
 	PID   instrument.PID `json:"pid,omitempty"`   // only events about this process (or by this supervisor); 0 means all
 }

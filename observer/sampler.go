@@ -71,7 +71,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 		procs:  newProcSet(),
 		sys:    newSystem(opts.History),
 		hist:   newHistories(opts.Watched, opts.History),
-		adv:    newAdvisor(opts),
+		adv:    newAdvisor(),
 		log:    newEventLog(opts.Events),
 		cpu:    make(map[instrument.PID]cpuFigure),
 		unresp: make(map[instrument.PID]unresponsive),

@@ -226,7 +226,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 		eq.Limit = n
 	}
 	for _, s := range q["kind"] {
-		var k observer.EventKind
+		var k observer.LogKind
 		if err := k.UnmarshalText([]byte(s)); err != nil {
 			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up, taken_down or exited_late")
 			return
@@ -243,7 +243,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	page := h.obs.Events(eq)
 	if page.Events == nil {
-		page.Events = []observer.Event{}
+		page.Events = []observer.LogEntry{}
 	}
 	writeJSON(w, http.StatusOK, page)
 }

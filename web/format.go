@@ -162,8 +162,10 @@ func heat(busy float64, depth uint64) int {
 	return max(h, d)
 }
 
-// label names a process for people: its name, else its PID.
-func label(name string, pid observer.PID) string {
+// nameOr is what names a process where its PID is shown beside it (a
+// link's title, a page's PID line): its name, else its PID. A process's
+// label in a sentence, "name <0.12.0>", is the observer's, in its findings.
+func nameOr(name string, pid observer.PID) string {
 	if name != "" {
 		return name
 	}

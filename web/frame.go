@@ -152,7 +152,6 @@ type frameKey struct {
 type frameEntry struct {
 	once sync.Once
 	msg  *websocket.PreparedMessage
-	size int
 	err  error
 }
 
@@ -166,7 +165,7 @@ type partsEntry struct {
 // frame. shared reports whether the frame came from the cache, so that a
 // delta against it can follow; a frame for a snapshot older than the
 // cache's is built alone, and the next frame must be full.
-func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websocket.PreparedMessage, size int, shared bool, err error) {
+func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websocket.PreparedMessage, shared bool, err error) {
 	c := &h.hub.cache
 	key := v.key()
 	c.mu.Lock()
@@ -181,10 +180,10 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 		c.mu.Unlock()
 		data, err := json.Marshal(encode(v, s, h.render(v, s), nil))
 		if err != nil {
-			return nil, 0, false, err
+			return nil, false, err
 		}
 		m, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-		return m, len(data), false, err
+		return m, false, err
 	}
 	var prev *partsEntry
 	if !full && c.prevTick+1 == s.Tick && c.prev != nil {
@@ -220,10 +219,9 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 			e.err = err
 			return
 		}
-		e.size = len(data)
 		e.msg, e.err = websocket.NewPreparedMessage(websocket.TextMessage, data)
 	})
-	return e.msg, e.size, true, e.err
+	return e.msg, true, e.err
 }
 
 // encode makes the frame of p; against base, only what changed.

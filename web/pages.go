@@ -240,7 +240,7 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
-	v.Title = short(label(d.Name, d.PID), nameRunes)
+	v.Title = short(nameOr(d.Name, d.PID), nameRunes)
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)

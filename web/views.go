@@ -34,7 +34,7 @@ func mkRef(pid observer.PID, name, kind string) ui.PidRef {
 	if kind != "" {
 		t += " · " + fmtKind(kind)
 	}
-	return named(ui.PidRef{PID: uint64(pid), Title: t}, label(name, pid))
+	return named(ui.PidRef{PID: uint64(pid), Title: t}, nameOr(name, pid))
 }
 
 // named sets a reference's text to name, cut to nameRunes, with the
@@ -192,7 +192,7 @@ func processesQuery(sort, q string, limit int) string {
 func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	p := d.Process
 	v := ui.ProcInfo{
-		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(label(p.Name, p.PID), nameRunes), Kind: fmtKind(p.Kind),
+		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(nameOr(p.Name, p.PID), nameRunes), Kind: fmtKind(p.Kind),
 		Status: p.Status, Behaviour: p.Behaviour, Started: fmtAgo(now, p.Started), Heat: heat(p.Busy, p.Depth),
 	}
 	if _, cut := clip(p.Name, nameRunes); cut {
@@ -263,7 +263,7 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 	return v
 }
 
-func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
+func eventViews(evs []observer.LogEntry, nm names, now time.Time) []ui.EventView {
 	out := make([]ui.EventView, 0, len(evs))
 	for i := len(evs) - 1; i >= 0; i-- { // newest first
 		e := evs[i]
@@ -303,7 +303,7 @@ func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
 }
 
 // timeline places crashes and restarts of the last window on a strip.
-func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
+func timeline(evs []observer.LogEntry, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
 	from := now.Add(-window)
 	for _, e := range evs {
 		if e.At.Before(from) {
@@ -319,7 +319,7 @@ func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks 
 			restarts++
 		}
 		marks = append(marks, ui.TimelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
-			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(label(e.Name, e.PID), nameRunes)})
+			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(nameOr(e.Name, e.PID), nameRunes)})
 	}
 	return marks, crashes, restarts
 }

@@ -148,7 +148,7 @@ type hub struct {
 	h      *Handler
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
-	sub    *observer.Subscription
+	sub    *observer.SnapshotSubscription
 	closed bool
 	wg     sync.WaitGroup
 	latest atomic.Pointer[observer.Snapshot]
@@ -206,7 +206,7 @@ func (b *hub) count() int {
 }
 
 // fanOut wakes every connection on each snapshot until sub closes.
-func (b *hub) fanOut(sub *observer.Subscription) {
+func (b *hub) fanOut(sub *observer.SnapshotSubscription) {
 	defer b.wg.Done()
 	for s := range sub.C() {
 		b.latest.Store(s)
@@ -510,7 +510,7 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		full := !sent || needFull || seq != lastSeq || s.Tick != lastTick+1
-		msg, _, shared, err := c.h.frame(v, s, full)
+		msg, shared, err := c.h.frame(v, s, full)
 		if err != nil {
 			c.stop(websocket.CloseInternalServerErr, "could not build the frame")
 			continue
