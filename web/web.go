@@ -59,7 +59,8 @@ type Options struct {
 	// the dashboard's own links are relative to its prefix.
 	Links []Link
 	// TopN is how many rows the processes page shows by default. Default
-	// 20 (the top of each sort key every snapshot keeps); at most [MaxLimit].
+	// the observer's Options.TopN (the top of each sort key every snapshot
+	// keeps, see observer.Snapshot.TopN); at most [MaxLimit].
 	TopN int
 	// WriteTimeout bounds each websocket write. A browser that does not
 	// take a frame within it is dropped. Default 10 s.
@@ -97,8 +98,6 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.TopN < 0 || o.TopN > MaxLimit:
 		return o, bad("TopN", o.TopN, fmt.Sprintf("0 (default) to %d", MaxLimit))
-	case o.TopN == 0:
-		o.TopN = 20
 	}
 	durs := []struct {
 		name string
@@ -165,6 +164,9 @@ func New(obs *observer.Observer, opts Options) (*Handler, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if opts.TopN == 0 {
+		opts.TopN = min(obs.Snapshot().TopN, MaxLimit) // as many as every snapshot answers exactly
 	}
 	h := &Handler{obs: obs, opts: opts, mux: http.NewServeMux(), origins: map[string]bool{}}
 	h.hosts, h.anyHost, _ = servedHosts(opts.AllowedHosts, opts.AllowedOrigins) // validated above

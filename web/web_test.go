@@ -684,3 +684,19 @@ func TestChildrenInTheTreesShape(t *testing.T) {
 		t.Errorf("node: got %+v, want app with its policy", n)
 	}
 }
+
+// The processes page shows, by default, as many rows as every snapshot
+// answers exactly: the observer's TopN, not a copy of its default.
+func TestDefaultRowsAreTheObserversTopN(t *testing.T) {
+	obs, err := observer.New(instrument.NewTable(), observer.Options{TopN: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := New(obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dash.opts.TopN != 7 {
+		t.Errorf("default rows: got %d, want the observer's TopN, 7", dash.opts.TopN)
+	}
+}
