@@ -385,6 +385,7 @@
       t.nodes.forEach(function (n) {
         var o = nodes.get(n.id);
         if ((!o && n.r) || (o && (n.r || 0) > (o.r || 0))) pulses.set(n.id, now + 5000);
+        if (o && !n.pid) n.pid = o.pid; // sent once, with the node's first frame
         nodes.set(n.id, n);
       });
     }

@@ -64,7 +64,7 @@ type histPoint struct {
 // thousands of nodes; a delta sends only nodes whose numbers changed.
 type treeNode struct {
 	ID     uint64     `json:"id"`
-	PID    string     `json:"pid"` // as people read it: <0.42.0>
+	PID    string     `json:"pid,omitempty"` // as people read it: <0.42.0>; sent once, omitted by deltas for a node the browser has
 	Parent uint64     `json:"p,omitempty"`
 	Name   string     `json:"n,omitempty"`
 	Kind   string     `json:"k"`           // for people: "dynamic supervisor"
@@ -297,6 +297,9 @@ func treeDelta(p, base *parts) *treeFrame {
 	}
 	for _, n := range p.nodes {
 		if o, ok := old[n.ID]; !ok || o != n {
+			if ok {
+				n.PID = "" // the browser has it: a PID is sent once
+			}
 			t.Nodes = append(t.Nodes, n)
 		}
 		delete(old, n.ID)

@@ -82,3 +82,20 @@ func TestFrameFromSnapshotAlone(t *testing.T) {
 		}
 	}
 }
+
+// A delta sends a changed node without the PID text the browser has.
+func TestDeltaSendsPIDOnce(t *testing.T) {
+	s := handMadeSnapshot()
+	next := *s
+	next.Tick++
+	next.Tree.Nodes = slices.Clone(s.Tree.Nodes)
+	next.Tree.Nodes[2].Depth = 5
+	v := viewReq{View: "tree", Root: "./"}
+	f := encode(v, &next, renderSnapshot(v, &next), renderSnapshot(v, s))
+	if f.Full || f.Tree == nil || len(f.Tree.Nodes) != 1 {
+		t.Fatalf("delta: %+v; want one changed node", f.Tree)
+	}
+	if n := f.Tree.Nodes[0]; n.ID != 3 || n.PID != "" || n.Depth != 5 {
+		t.Errorf("changed node: %+v; want cart's new depth without its PID text", n)
+	}
+}
