@@ -38,10 +38,6 @@ func (m *model) query(q Query) []Process {
 	var refs []ref
 	var zero procState
 	key := q.Sort
-	var value func(*model, instrument.PID, *procState) float64
-	if key < numSortKeys {
-		value = sortKeys[key].state
-	}
 	m.table.Range(func(p *instrument.Proc) bool {
 		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
 			return true
@@ -51,11 +47,13 @@ func (m *model) query(q Query) []Process {
 			st = &zero
 		}
 		r := ref{p: p, st: st}
-		if value != nil {
-			r.value = value(m, p.ID(), st)
-		}
-		if key == SortName {
+		switch {
+		case key == SortCPU:
+			r.value = float64(m.cpu[p.ID()].cpu)
+		case key == SortName:
 			r.name = p.Name()
+		case key < numSortKeys:
+			r.value = st.sortValues()[key]
 		}
 		refs = append(refs, r)
 		return true

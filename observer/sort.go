@@ -28,32 +28,39 @@ const (
 
 // sortKeys is the one table of sort keys: each key's name, whether the
 // sampler ranks it every tick, and how it is read from a process's view
-// (Snapshot.Query) and from its derived state (the sampler's top-N and
-// Observer.Processes). view and state are nil for SortPID and SortName.
+// (Snapshot.Query); [procState.sortValues] reads the same keys from derived
+// state (the sampler's top-N and Observer.Processes). view is nil for
+// SortPID and SortName.
 var sortKeys = [numSortKeys]struct {
-	name  string
-	top   bool // the sampler keeps its top Options.TopN every tick
-	view  func(p *Process) float64
-	state func(m *model, id instrument.PID, st *procState) float64
+	name string
+	top  bool // the sampler keeps its top Options.TopN every tick
+	view func(p *Process) float64
 }{
-	SortMailbox: {"mailbox", true, func(p *Process) float64 { return float64(p.Depth) },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.depth) }},
-	SortGrowth: {"growth", true, func(p *Process) float64 { return p.Growth },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.growth) }},
-	SortRate: {"rate", true, func(p *Process) float64 { return p.Handling },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.handling) }},
-	SortBusy: {"busy", true, func(p *Process) float64 { return p.Busy },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.busyFrac) }},
-	SortCPU: {"cpu", false, func(p *Process) float64 { return float64(p.CPU) },
-		func(m *model, id instrument.PID, _ *procState) float64 { return float64(m.cpu[id].cpu) }},
-	SortRestarts: {"restarts", true, func(p *Process) float64 { return float64(p.Restarts) },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.restarts) }},
-	SortWaiting: {"waiting", true, func(p *Process) float64 { return float64(p.Waiting) },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(st.waiting) }},
-	SortHeadAge: {"head_age", true, func(p *Process) float64 { return float64(p.HeadAge) },
-		func(_ *model, _ instrument.PID, st *procState) float64 { return float64(secondsDur(st.headAge)) }},
-	SortPID:  {name: "pid"},
-	SortName: {name: "name"},
+	SortMailbox:  {"mailbox", true, func(p *Process) float64 { return float64(p.Depth) }},
+	SortGrowth:   {"growth", true, func(p *Process) float64 { return p.Growth }},
+	SortRate:     {"rate", true, func(p *Process) float64 { return p.Handling }},
+	SortBusy:     {"busy", true, func(p *Process) float64 { return p.Busy }},
+	SortCPU:      {"cpu", false, func(p *Process) float64 { return float64(p.CPU) }},
+	SortRestarts: {"restarts", true, func(p *Process) float64 { return float64(p.Restarts) }},
+	SortWaiting:  {"waiting", true, func(p *Process) float64 { return float64(p.Waiting) }},
+	SortHeadAge:  {"head_age", true, func(p *Process) float64 { return float64(p.HeadAge) }},
+	SortPID:      {name: "pid"},
+	SortName:     {name: "name"},
+}
+
+// sortValues are the numeric sort keys of a process's derived state, as
+// the sortKeys' view functions read them from its view, indexed by key.
+// SortCPU comes from the newest profile, not the state: a caller that
+// sorts by it fills it in.
+func (st *procState) sortValues() (v [numSortKeys]float64) {
+	v[SortMailbox] = float64(st.depth)
+	v[SortGrowth] = float64(st.growth)
+	v[SortRate] = float64(st.handling)
+	v[SortBusy] = float64(st.busyFrac)
+	v[SortRestarts] = float64(st.restarts)
+	v[SortWaiting] = float64(st.waiting)
+	v[SortHeadAge] = float64(secondsDur(st.headAge))
+	return v
 }
 
 // topKeys are the keys the sampler ranks, in order.
