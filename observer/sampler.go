@@ -22,11 +22,12 @@ type model struct {
 	handled uint64
 
 	// Filled by each scan and reused.
-	tops  [numSortKeys]topN // for the keys the sampler ranks (topKeys)
-	cands []candidate
-	edges []edge
-	sups  []*instrument.Proc
-	kinds [256]int // live processes by instrument.Kind
+	tops     [numSortKeys]topN // for the keys the sampler ranks (topKeys)
+	cands    []candidate
+	edges    []edge
+	sups     []*instrument.Proc
+	kinds    [256]int    // live processes by instrument.Kind, counted by structural scans
+	kindList []KindCount // the same, as the snapshot shows it; shared between snapshots
 
 	sys    *system
 	hist   *histories
@@ -137,7 +138,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		Tick:      m.tickNo,
 		At:        wall,
 		Interval:  m.opts.Tick,
-		System:    m.sys.view(stats, sample, len(m.sups), m.handled, m.kindCounts()),
+		System:    m.sys.view(stats, sample, len(m.sups), m.handled, m.kindList),
 		Processes: procs,
 		Tree:      tree,
 		Findings:  findings,
@@ -168,10 +169,10 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	m.cands = m.cands[:0]
 	m.edges = m.edges[:0]
 	m.sups = m.sups[:0]
-	clear(m.kinds[:])
 	structural := m.tree.wantStructure(stats)
 	if structural {
 		m.tree.resetStructure()
+		clear(m.kinds[:])
 	}
 	metrics := m.names.enabled
 	if metrics {
@@ -211,7 +212,6 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 			m.edges = append(m.edges, edge{id, c.BlockedOn})
 		}
 		k := p.Kind()
-		m.kinds[k]++
 		if k.IsSupervisor() {
 			m.sups = append(m.sups, p)
 		}
@@ -221,15 +221,20 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		}
 		if structural {
 			m.tree.add(p)
+			m.kinds[k]++
 		}
 		if metrics {
 			m.names.add(p, st)
 		}
 	}
+	if structural || m.kindList == nil {
+		m.kindList = m.kindCounts()
+	}
 	return agg
 }
 
-// kindCounts lists the latest scan's processes by kind, most first.
+// kindCounts lists the processes of the latest structural scan (kinds
+// change only when processes spawn or exit) by kind, most first.
 func (m *model) kindCounts() []KindCount {
 	var out []KindCount
 	for k, n := range m.kinds {

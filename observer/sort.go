@@ -43,7 +43,7 @@ var sortKeys = [numSortKeys]struct {
 	SortCPU:      {"cpu", false, func(p *Process) float64 { return float64(p.CPU) }},
 	SortRestarts: {"restarts", true, func(p *Process) float64 { return float64(p.Restarts) }},
 	SortWaiting:  {"waiting", true, func(p *Process) float64 { return float64(p.Waiting) }},
-	SortHeadAge:  {"head_age", true, func(p *Process) float64 { return float64(p.HeadAge) }},
+	SortHeadAge:  {"head_age", true, func(p *Process) float64 { return p.HeadAge.Seconds() }},
 	SortPID:      {name: "pid"},
 	SortName:     {name: "name"},
 }
@@ -59,7 +59,7 @@ func (st *procState) sortValues() (v [numSortKeys]float64) {
 	v[SortBusy] = float64(st.busyFrac)
 	v[SortRestarts] = float64(st.restarts)
 	v[SortWaiting] = float64(st.waiting)
-	v[SortHeadAge] = float64(secondsDur(st.headAge))
+	v[SortHeadAge] = float64(st.headAge) // seconds, as the view's is read
 	return v
 }
 
