@@ -9,7 +9,7 @@
 //	t := instrument.NewTable()
 //	sub := t.Subscribe(256)
 //	defer sub.Close()
-//	g := t.Go(ctx, "indexer", func(ctx context.Context) error { return index(ctx) })
+//	t.Go(ctx, "indexer", 0, func(ctx context.Context) error { return index(ctx) }) // 0: no parent
 //	for ev := range sub.C() { fmt.Println(ev) }
 //
 // # Hot path

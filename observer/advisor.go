@@ -72,7 +72,7 @@ type advisor struct {
 	now      time.Time
 }
 
-func newAdvisor(*Options) *advisor {
+func newAdvisor() *advisor {
 	return &advisor{
 		states:   make(map[fkey]*fstate),
 		subjects: make(map[instrument.PID]Severity),

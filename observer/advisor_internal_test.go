@@ -10,7 +10,7 @@ import (
 // A finding turns on at the on level, holds between the levels and clears
 // only after enough ticks below the off level: it does not flap.
 func TestHysteresis(t *testing.T) {
-	a := newAdvisor(nil)
+	a := newAdvisor()
 	k := fkey{kind: KindBottleneck, pid: 7}
 	at := time.Unix(0, 0)
 	steps := []struct {
@@ -41,7 +41,7 @@ func TestHysteresis(t *testing.T) {
 // below every threshold) reads as off; a raised one is held until its
 // hold passes.
 func TestUnevaluatedAndHeld(t *testing.T) {
-	a := newAdvisor(nil)
+	a := newAdvisor()
 	at := time.Unix(0, 0)
 	k := fkey{kind: KindBottleneck, pid: 1}
 	a.begin(at)
@@ -76,7 +76,7 @@ func alive(instrument.PID) bool { return false }
 // A finding whose subject has exited goes at once, without waiting out
 // the ticks that keep a cooling one from flapping.
 func TestFindingOfExitedProcessGoesAtOnce(t *testing.T) {
-	a := newAdvisor(nil)
+	a := newAdvisor()
 	at := time.Unix(0, 0)
 	k := fkey{kind: KindBottleneck, pid: 9}
 	a.begin(at)

@@ -3,6 +3,7 @@ package observer_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -85,6 +86,12 @@ func TestWaitChainNamesDeepest(t *testing.T) {
 		if len(f.Chain) != 3 || f.Chain[0] != want[0] || f.Chain[1] != want[1] || f.Chain[2] != want[2] {
 			t.Errorf("chain: got %v, want %v", f.Chain, want)
 		}
+		// The tree carries the wait-for edges between its nodes, the same
+		// edges the finding was built from.
+		s = await(t, sub, 3, "tree wait edges", func(s *observer.Snapshot) bool {
+			return slices.Contains(s.Tree.Waits, observer.Edge{From: a.PID(), To: b.PID()}) &&
+				slices.Contains(s.Tree.Waits, observer.Edge{From: b.PID(), To: c.PID()})
+		})
 		for _, p := range []otp.PID{a.PID(), b.PID(), c.PID()} {
 			if g := finding(s, observer.KindBottleneck, p); g != nil {
 				t.Errorf("got bottleneck finding on %v (%s), want only the chain finding", p, g.Summary)

@@ -110,6 +110,6 @@
 // # Concurrency
 //
 // Every method of [Observer] is safe for concurrent use. Snapshots are
-// immutable. A [Subscription] holds only the newest snapshot: a slow reader
+// immutable. A [SnapshotSubscription] holds only the newest snapshot: a slow reader
 // skips frames and never slows the sampler or the program.
 package observer

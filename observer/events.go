@@ -14,13 +14,13 @@ import (
 // so that readers never wait for a tick.
 type eventLog struct {
 	mu   sync.Mutex
-	ring ring[Event]
+	ring ring[LogEntry]
 	next uint64 // Seq of the next event
 }
 
-func newEventLog(n int) *eventLog { return &eventLog{ring: newRing[Event](n), next: 1} }
+func newEventLog(n int) *eventLog { return &eventLog{ring: newRing[LogEntry](n), next: 1} }
 
-func (l *eventLog) append(e Event) Event {
+func (l *eventLog) append(e LogEntry) LogEntry {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	e.Seq = l.next
@@ -40,7 +40,7 @@ func (l *eventLog) read(q EventQuery) EventPage {
 	l.mu.Lock()
 	all := l.ring.slice()
 	l.mu.Unlock()
-	page := EventPage{Events: []Event{}, Next: q.Since}
+	page := EventPage{Events: []LogEntry{}, Next: q.Since}
 	if len(all) > 0 && all[0].Seq > q.Since+1 {
 		page.Missed = all[0].Seq - q.Since - 1
 	}
@@ -75,7 +75,7 @@ func (m *model) events(batch []instrument.Event) {
 			m.gaveUp(e)
 		case instrument.Unresponsive:
 			m.unresp[e.PID] = unresponsive{waited: e.Waited, at: e.At}
-			m.record(Event{At: e.At, Kind: EventUnresponsive, PID: e.PID, Name: e.Name, Waited: e.Waited})
+			m.record(LogEntry{At: e.At, Kind: EventUnresponsive, PID: e.PID, Name: e.Name, Waited: e.Waited})
 		case instrument.Linked:
 			m.tasks.linked(m.table, e.A, e.B)
 			m.tree.relationsChanged = true
@@ -100,7 +100,7 @@ func (m *model) exited(e instrument.Exited) {
 		// A ghost: detached when it did not stop, its exit announced to
 		// its peers then and its replacement long started. Only its
 		// goroutine ends now.
-		ev := Event{At: e.At, Kind: EventExitedLate, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
+		ev := LogEntry{At: e.At, Kind: EventExitedLate, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 			Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Stack: e.Stack}
 		if wasUnresponsive {
 			ev.Waited = e.At.Sub(u.at)
@@ -111,7 +111,7 @@ func (m *model) exited(e instrument.Exited) {
 	if !e.Reason.Abnormal() {
 		return
 	}
-	crash := Event{
+	crash := LogEntry{
 		At: e.At, Kind: EventCrash, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Stack: e.Stack,
 	}
@@ -147,7 +147,7 @@ func (m *model) exited(e instrument.Exited) {
 // failure that was one too many. The finding outlives the supervisor, and
 // leads the findings: whatever else its subtree showed died with it.
 func (m *model) gaveUp(e instrument.GaveUp) {
-	m.record(Event{At: e.At, Kind: EventGaveUp, PID: e.PID, Name: e.Name, ProcKind: instrument.KindSupervisor.String(),
+	m.record(LogEntry{At: e.At, Kind: EventGaveUp, PID: e.PID, Name: e.Name, ProcKind: instrument.KindSupervisor.String(),
 		Supervisor: e.Parent, Child: e.Child, Cause: e.ChildPID, Reason: e.Reason.String(), Error: e.Err,
 		Restarts: uint32(max(e.Failures, 0))})
 	name := label(e.Name, e.PID)
@@ -185,7 +185,7 @@ func (m *model) gaveUpReplaced(e instrument.Restarted) {
 }
 
 func (m *model) takenDown(e instrument.Exited, tc taskCrash) {
-	m.record(Event{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
+	m.record(LogEntry{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Cause: tc.task})
 	name := label(e.Name, e.PID)
 	m.adv.raise(fkey{kind: KindLinkedTask, pid: e.PID}, Finding{
@@ -216,7 +216,7 @@ func (m *model) restarted(e instrument.Restarted) {
 	if m.adv.shorten(fkey{kind: KindRestartStorm, pid: e.Old}, e.At.Add(recovered)) {
 		m.gaveUpReplaced(e)
 	}
-	ev := Event{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
+	ev := LogEntry{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
 		Child: e.Child, NewPID: e.New, Restarts: e.Count, Reason: e.Reason.String()}
 	if e.Cause != e.Old {
 		ev.Cause = e.Cause
@@ -224,7 +224,7 @@ func (m *model) restarted(e instrument.Restarted) {
 	m.record(ev)
 }
 
-func (m *model) record(e Event) Event { return m.log.append(e) }
+func (m *model) record(e LogEntry) LogEntry { return m.log.append(e) }
 
 // linkWindow is how soon after a linked task's failure the exit of a peer
 // counts as caused by it.

@@ -75,7 +75,7 @@ func TestRestartStorm(t *testing.T) {
 		await(t, sub, 10, "supervisor exited", func(*observer.Snapshot) bool { return n.Table().Lookup(sup) == nil })
 		next(t, sub)
 
-		page := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventCrash}})
+		page := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventCrash}})
 		if len(page.Events) == 0 {
 			t.Fatalf("crash reports: got none, want some")
 		}
@@ -83,7 +83,7 @@ func TestRestartStorm(t *testing.T) {
 		if c.Reason != "error" || c.Error != "connection refused" || c.Supervisor != sup || c.SupervisorName != "fetchers" {
 			t.Errorf("first crash report: got %+v, want reason error, error %q, supervisor %v fetchers", c, "connection refused", sup)
 		}
-		restarts := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}, PID: sup})
+		restarts := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventRestart}, PID: sup})
 		if len(restarts.Events) < 2 {
 			t.Fatalf("restart timeline of %v: got %d restarts, want at least 2", sup, len(restarts.Events))
 		}
@@ -142,7 +142,7 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 				}
 				restarts := func(want int) func(*observer.Snapshot) bool {
 					return func(*observer.Snapshot) bool {
-						return len(o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}, PID: sup}).Events) == want
+						return len(o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventRestart}, PID: sup}).Events) == want
 					}
 				}
 				// At once, before the observer's first look at the
@@ -161,7 +161,7 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 				if !ok || d.Restarts != 1 || d.RestartBudget < 0.33 || d.RestartBudget > 0.34 {
 					t.Errorf("supervisor after one failure: got restarts %d, budget %.2f (found %v); want 1 and 0.33", d.Restarts, d.RestartBudget, ok)
 				}
-				evs := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}, PID: sup}).Events
+				evs := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventRestart}, PID: sup}).Events
 				var failed otp.PID
 				for _, e := range evs {
 					if e.Child == "payments" {
@@ -253,7 +253,7 @@ func TestGaveUpIsReported(t *testing.T) {
 		if finding(s, observer.KindUnresponsive, ghost.ID()) == nil {
 			t.Errorf("the older critical finding went missing\n%s", dump(s))
 		}
-		evs := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventGaveUp}}).Events
+		evs := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventGaveUp}}).Events
 		if len(evs) != 1 || evs[0].PID != sup || evs[0].Child != "pricing" || evs[0].Cause != pricing || evs[0].Reason != "panic" || evs[0].Restarts != 4 {
 			t.Errorf("gave-up events: got %+v, want one for %v naming pricing %v, reason panic, 4 failures", evs, sup, pricing)
 		}
@@ -285,7 +285,7 @@ func TestLinkedTaskTakesCallerDown(t *testing.T) {
 		table.Exit(caller, instrument.ReasonError, boom)
 		s := await(t, sub, 3, "linked task finding", has(observer.KindLinkedTask, caller.ID()))
 		t.Log(finding(s, observer.KindLinkedTask, caller.ID()).Summary)
-		down := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventTakenDown}})
+		down := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventTakenDown}})
 		if len(down.Events) != 1 || down.Events[0].Cause != task.ID() {
 			t.Errorf("taken-down events: got %+v, want one caused by %v", down.Events, task.ID())
 		}
@@ -325,8 +325,8 @@ func TestExitedLate(t *testing.T) {
 		await(t, sub, 2, "unresponsive finding", has(observer.KindUnresponsive, p.ID()))
 		time.Sleep(30 * time.Second)
 		table.Exit(p, instrument.ReasonShutdown, instrument.ErrShutdown)
-		lateEvents := func() []observer.Event {
-			return o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventExitedLate}}).Events
+		lateEvents := func() []observer.LogEntry {
+			return o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventExitedLate}}).Events
 		}
 		await(t, sub, 3, "unresponsive cleared, late exit recorded", func(s *observer.Snapshot) bool {
 			return finding(s, observer.KindUnresponsive, p.ID()) == nil && len(lateEvents()) > 0
@@ -335,7 +335,7 @@ func TestExitedLate(t *testing.T) {
 		if len(late) != 1 || late[0].PID != p.ID() || late[0].Name != "stuck" || late[0].Reason != "shutdown" || late[0].Waited < 30*time.Second {
 			t.Errorf("exited-late events: got %+v, want one for %v, reason shutdown, at least 30s after it was reported", late, p.ID())
 		}
-		if crashes := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventCrash}}).Events; len(crashes) != 0 {
+		if crashes := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventCrash}}).Events; len(crashes) != 0 {
 			t.Errorf("crash reports: got %+v, want none for a late exit", crashes)
 		}
 	})

@@ -53,7 +53,7 @@ func node(t testing.TB) *otp.Node {
 }
 
 // next waits for the next snapshot.
-func next(t testing.TB, sub *observer.Subscription) *observer.Snapshot {
+func next(t testing.TB, sub *observer.SnapshotSubscription) *observer.Snapshot {
 	t.Helper()
 	s, ok := <-sub.C()
 	if !ok {
@@ -64,7 +64,7 @@ func next(t testing.TB, sub *observer.Subscription) *observer.Snapshot {
 
 // await reads snapshots until cond holds, for at most ticks snapshots,
 // and returns the one where it held.
-func await(t testing.TB, sub *observer.Subscription, ticks int, what string, cond func(*observer.Snapshot) bool) *observer.Snapshot {
+func await(t testing.TB, sub *observer.SnapshotSubscription, ticks int, what string, cond func(*observer.Snapshot) bool) *observer.Snapshot {
 	t.Helper()
 	var s *observer.Snapshot
 	for range ticks {

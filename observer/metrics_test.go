@@ -60,7 +60,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 	defer stop()
 
 	await(t, sub, 20, "restart seen", func(s *observer.Snapshot) bool {
-		return len(o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}}).Events) > 0
+		return len(o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventRestart}}).Events) > 0
 	})
 	next(t, sub)
 

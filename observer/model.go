@@ -34,6 +34,10 @@ type Snapshot struct {
 	// EventSeq is the sequence number of the newest event: pass it to
 	// [Observer.Events] to read what happens next.
 	EventSeq uint64 `json:"event_seq"`
+	// TopN is the Options.TopN the snapshot was built with: Processes
+	// holds the top TopN of every sort key for which [SortKey.Top] holds,
+	// so a query of at most TopN rows by such a key is answered exactly.
+	TopN int `json:"top_n"`
 }
 
 // System is the load of the whole program and the table's totals.
@@ -45,10 +49,19 @@ type System struct {
 	EventsDropped uint64 `json:"events_dropped"` // lifecycle events lost by full buffers
 	Supervisors   int    `json:"supervisors"`    // live supervisors of any kind
 	Messages      uint64 `json:"messages"`       // messages handled by all processes, ever (as far as seen)
+	// Kinds counts the live processes by kind, most first (ties by
+	// kind), as the latest scan saw them: every process, exactly.
+	Kinds []KindCount `json:"kinds"`
 	// Now is the newest sample; Load holds the recent samples, oldest
 	// first, at most Options.History of them.
 	Now  SystemSample   `json:"now"`
 	Load []SystemSample `json:"load"`
+}
+
+// KindCount is how many live processes are of one kind.
+type KindCount struct {
+	Kind  string `json:"kind"`
+	Count int    `json:"count"`
 }
 
 // SystemSample is the program's load at one tick, read from runtime/metrics
@@ -126,9 +139,15 @@ type ProcessDetail struct {
 	Process
 	Links    []instrument.PID `json:"links"`
 	Monitors []instrument.PID `json:"monitors"`
-	Children []instrument.PID `json:"children"` // at most Options.TreeFanout of them
+	// Children are the oldest live children, at most Options.TreeFanout
+	// of them, in PID order, as the latest tick saw them.
+	Children []instrument.PID `json:"children"`
 	// ChildCount is the number of live children, all of them.
-	ChildCount int       `json:"child_count"`
+	ChildCount int `json:"child_count"`
+	// Supervised says whether the parent is a supervisor: it restarts the
+	// process after a kill, by the child's restart type, and can restart
+	// it on request.
+	Supervised bool      `json:"supervised"`
 	Findings   []Finding `json:"findings"`
 	// Watched says whether the observer keeps History for the process:
 	// it does for processes passed to [Observer.Watch] and for hot ones.
@@ -158,6 +177,9 @@ type Tree struct {
 	FoldedRoots int    `json:"folded_roots"`
 	Links       []Edge `json:"links"`
 	Monitors    []Edge `json:"monitors"`
+	// Waits are the wait-for edges between the tree's nodes: From waits
+	// in a call on To. Sorted by From, then To.
+	Waits []Edge `json:"waits"`
 }
 
 // TreeNode is one process in the tree.
@@ -170,9 +192,15 @@ type TreeNode struct {
 	Busy     float64        `json:"busy"`
 	Depth    uint64         `json:"depth"`
 	Restarts uint32         `json:"restarts"`
+	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
 	Children int            `json:"children"` // live children, listed or not
 	Folded   int            `json:"folded"`   // children not listed as nodes
-	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
+	// Supervisor is the restart policy of a supervisor, or nil; it never
+	// changes and is shared between snapshots.
+	Supervisor *Policy `json:"supervisor,omitempty"`
+	// RestartBudget is a supervisor's share of its restart intensity
+	// used in the current period, as in [Process]; 0 for other nodes.
+	RestartBudget float64 `json:"restart_budget,omitempty"`
 }
 
 // Edge joins two processes: a link (both ways) or a monitor (From watches To).
@@ -217,14 +245,14 @@ type Evidence struct {
 	Unit  string  `json:"unit,omitempty"` // "1/s", "s", "%", "messages", …
 }
 
-// Event is one entry of the observer's event log: a crash report, a
+// LogEntry is one entry of the observer's event log: a crash report, a
 // restart, an unresponsive process, a supervisor giving up, a linked task
 // taking its caller down, or an unresponsive process finally returning.
 // Fields that do not apply to the kind are empty.
-type Event struct {
+type LogEntry struct {
 	Seq      uint64         `json:"seq"` // increases by one per event
 	At       time.Time      `json:"at"`
-	Kind     EventKind      `json:"kind"`
+	Kind     LogKind        `json:"kind"`
 	PID      instrument.PID `json:"pid"`
 	Name     string         `json:"name,omitempty"`
 	ProcKind string         `json:"proc_kind,omitempty"`
@@ -260,7 +288,7 @@ type Event struct {
 
 // EventPage is a slice of the event log.
 type EventPage struct {
-	Events []Event `json:"events"`
+	Events []LogEntry `json:"events"`
 	// Next is the cursor for the following call: the Seq of the last event
 	// returned, or the cursor passed in when none was.
 	Next uint64 `json:"next"`
@@ -333,49 +361,10 @@ type Query struct {
 	// Match keeps processes whose name, PID (as <0.42.0> or 42) or kind
 	// contains it, ignoring case. Empty keeps all.
 	Match string `json:"match,omitempty"`
+	// Parent, when not 0, keeps only the children of that process.
+	Parent instrument.PID `json:"parent,omitempty"`
 	// Limit caps the result; 0 means no limit.
 	Limit int `json:"limit,omitempty"`
-}
-
-// SortKey orders processes in a [Query]. Numeric keys sort largest first;
-// SortPID and SortName sort ascending.
-type SortKey uint8
-
-// Sort keys.
-const (
-	SortMailbox  SortKey = iota // mailbox depth
-	SortGrowth                  // growth of the mailbox per second
-	SortRate                    // messages handled per second
-	SortBusy                    // busy fraction
-	SortCPU                     // CPU time in the newest profile
-	SortRestarts                // restarts
-	SortWaiting                 // callers waiting
-	SortHeadAge                 // age of the oldest queued message
-	SortPID                     // process ID, ascending
-	SortName                    // name, ascending
-	numSortKeys
-)
-
-var sortNames = [...]string{"mailbox", "growth", "rate", "busy", "cpu", "restarts", "waiting", "head_age", "pid", "name"}
-
-// String returns the key's name, as accepted by [ParseSortKey].
-func (k SortKey) String() string { return enumString(sortNames[:], int(k), "sort") }
-
-// MarshalText encodes the key as its name.
-func (k SortKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
-
-// UnmarshalText decodes a key from its name.
-func (k *SortKey) UnmarshalText(b []byte) error {
-	v, err := ParseSortKey(string(b))
-	*k = v
-	return err
-}
-
-// ParseSortKey returns the key with the name s: mailbox, growth, rate,
-// busy, cpu, restarts, waiting, head_age, pid or name.
-func ParseSortKey(s string) (SortKey, error) {
-	i, err := enumParse(sortNames[:], s, "sort key")
-	return SortKey(i), err
 }
 
 // Severity ranks findings.
@@ -438,32 +427,32 @@ func (k *FindingKind) UnmarshalText(b []byte) error {
 	return err
 }
 
-// EventKind names an entry of the event log.
-type EventKind uint8
+// LogKind names an entry of the event log.
+type LogKind uint8
 
 // The kinds of event the observer logs.
 const (
-	EventCrash        EventKind = iota // a process exited abnormally: a crash report
-	EventRestart                       // a supervisor restarted a child
-	EventUnresponsive                  // a process did not stop when told
-	EventGaveUp                        // a supervisor exceeded its restart intensity and exited
-	EventTakenDown                     // a process exited because a linked task failed
-	EventExitedLate                    // a process reported unresponsive (and detached) finally returned
+	EventCrash        LogKind = iota // a process exited abnormally: a crash report
+	EventRestart                     // a supervisor restarted a child
+	EventUnresponsive                // a process did not stop when told
+	EventGaveUp                      // a supervisor exceeded its restart intensity and exited
+	EventTakenDown                   // a process exited because a linked task failed
+	EventExitedLate                  // a process reported unresponsive (and detached) finally returned
 	numEventKinds
 )
 
 var eventNames = [...]string{"crash", "restart", "unresponsive", "gave_up", "taken_down", "exited_late"}
 
 // String returns the kind's snake_case name.
-func (k EventKind) String() string { return enumString(eventNames[:], int(k), "event") }
+func (k LogKind) String() string { return enumString(eventNames[:], int(k), "event") }
 
 // MarshalText encodes the kind as its name.
-func (k EventKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+func (k LogKind) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
 
 // UnmarshalText decodes a kind from its name.
-func (k *EventKind) UnmarshalText(b []byte) error {
+func (k *LogKind) UnmarshalText(b []byte) error {
 	i, err := enumParse(eventNames[:], string(b), "event kind")
-	*k = EventKind(i)
+	*k = LogKind(i)
 	return err
 }
 
@@ -472,6 +461,6 @@ func (k *EventKind) UnmarshalText(b []byte) error {
 type EventQuery struct {
 	Since uint64         `json:"since"`           // return events with Seq > Since
 	Limit int            `json:"limit,omitempty"` // at most this many; 0 means all
-	Kinds []EventKind    `json:"kinds,omitempty"` // only these kinds; empty means all
+	Kinds []LogKind      `json:"kinds,omitempty"` // only these kinds; empty means all
 	PID   instrument.PID `json:"pid,omitempty"`   // only events about this process (or by this supervisor); 0 means all
 }

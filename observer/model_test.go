@@ -84,9 +84,27 @@ func TestViews(t *testing.T) {
 		if sys := s.System; len(sys.Load) == 0 || sys.Now.Goroutines == 0 || sys.Now.HeapBytes == 0 || sys.Processes != 4 || sys.Supervisors != 1 {
 			t.Errorf("system: got %+v, want load samples, goroutines, heap, 4 processes, 1 supervisor", sys)
 		}
+		// The snapshot says what every view shows: policies and budgets on
+		// the tree, counts by kind, the TopN it was built with.
+		if pol := nodes[sup].Supervisor; pol == nil || pol.MaxRestarts != 3 || pol.Strategy != "one_for_one" || nodes[orders].Supervisor != nil {
+			t.Errorf("tree policies: got shop %+v, orders %+v; want one_for_one, 3 restarts on shop only", pol, nodes[orders].Supervisor)
+		}
+		kinds := map[string]int{}
+		for _, k := range s.System.Kinds {
+			kinds[k.Kind] += k.Count
+		}
+		if kinds["supervisor"] != 1 || kinds["server"] != 2 || len(s.System.Kinds) != 3 {
+			t.Errorf("kinds: got %+v, want 1 supervisor, 2 servers and the auditor", s.System.Kinds)
+		}
+		if s.TopN != 20 {
+			t.Errorf("TopN: got %d, want the default 20", s.TopN)
+		}
 		busiest := o.Processes(observer.Query{Sort: observer.SortBusy, Limit: 1})
 		if len(busiest) != 1 || busiest[0].PID != orders {
 			t.Errorf("busiest process: got %+v, want orders", busiest)
+		}
+		if kids := o.Processes(observer.Query{Sort: observer.SortPID, Parent: sup}); len(kids) != 2 || kids[0].PID != min(orders, stock) {
+			t.Errorf("children of shop: got %d, want orders and stock in PID order", len(kids))
 		}
 		found := o.Processes(observer.Query{Match: "STO"})
 		if len(found) != 1 || found[0].PID != stock {
@@ -103,7 +121,7 @@ func TestViews(t *testing.T) {
 		if !d.Watched || len(d.History) != 5 || !slices.Contains(d.Links, watcher) {
 			t.Errorf("detail: got watched %v, %d samples, links %v; want watched, 5 samples (Options.History), linked to auditor", d.Watched, len(d.History), d.Links)
 		}
-		if d.Busy < 0.5 || d.Handling <= 0 || d.Supervisor != nil || d.Parent != sup {
+		if d.Busy < 0.5 || d.Handling <= 0 || d.Supervisor != nil || d.Parent != sup || !d.Supervised {
 			t.Errorf("detail numbers: got %+v, want a busy child of shop", d.Process)
 		}
 		if sd, _ := o.Process(sup); sd.Supervisor == nil || sd.Supervisor.MaxRestarts != 3 || sd.ChildCount != 2 {
@@ -183,4 +201,62 @@ func TestTreeFoldsButShowsHotChildren(t *testing.T) {
 			table.Exit(k, instrument.ReasonShutdown, nil)
 		}
 	})
+}
+
+type fakeActions struct{}
+
+func (fakeActions) Kill() error { return nil }
+
+type fakeOwned struct{ st observer.TableStats }
+
+func (f fakeOwned) TableStats() observer.TableStats { return f.st }
+
+// The observer is a dashboard's only source: besides snapshots it hands
+// out each process's actions, the owned tables and the registries of the
+// table it watches.
+func TestDashboardSource(t *testing.T) {
+	table := instrument.NewTable()
+	o, err := observer.New(table, observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	acted := table.Spawn(instrument.Info{Name: "acted", Kind: instrument.KindServer})
+	acted.SetActions(fakeActions{})
+	plain := table.Spawn(instrument.Info{Name: "plain", Kind: instrument.KindServer})
+	if a, ok := o.Actions(acted.ID()); !ok || a == nil {
+		t.Errorf("Actions(acted): got %v, %v; want its actions", a, ok)
+	}
+	if _, ok := o.Actions(plain.ID()); ok {
+		t.Error("Actions(plain): got actions for a process whose runtime offers none")
+	}
+	table.Exit(acted, instrument.ReasonNormal, nil)
+	if _, ok := o.Actions(acted.ID()); ok {
+		t.Error("Actions of an exited process: got some, want none")
+	}
+	table.AddTable(fakeOwned{observer.TableStats{Name: "prices", Owner: plain.ID(), Size: 3}})
+	if ts := o.Tables(); len(ts) != 1 || ts[0].Name != "prices" {
+		t.Errorf("Tables: got %+v, want prices", ts)
+	}
+	if rs := o.Registries(); len(rs) != 0 {
+		t.Errorf("Registries: got %d, want none", len(rs))
+	}
+}
+
+// One table of sort keys: every key parses from its name, and the keys a
+// snapshot answers exactly are the ones the sampler ranks.
+func TestSortKeys(t *testing.T) {
+	for _, k := range observer.SortKeys() {
+		if back, err := observer.ParseSortKey(k.String()); err != nil || back != k {
+			t.Errorf("ParseSortKey(%q): got %v, %v; want %v", k.String(), back, err, k)
+		}
+	}
+	for k, want := range map[observer.SortKey]bool{observer.SortMailbox: true, observer.SortHeadAge: true, observer.SortCPU: false, observer.SortPID: false, observer.SortName: false} {
+		if k.Top() != want {
+			t.Errorf("%v.Top(): got %v, want %v", k, k.Top(), want)
+		}
+	}
+	if got := observer.SortKeyNames(); got != "mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name" {
+		t.Errorf("SortKeyNames: got %q", got)
+	}
 }

@@ -73,10 +73,11 @@ func New(table *instrument.Table, opts Options) (*Observer, error) {
 	}
 	o.snap.Store(&Snapshot{
 		Interval:  opts.Tick,
-		System:    System{Load: []SystemSample{}},
+		System:    System{Load: []SystemSample{}, Kinds: []KindCount{}},
 		Processes: []Process{},
-		Tree:      Tree{Nodes: []TreeNode{}, Links: []Edge{}, Monitors: []Edge{}},
+		Tree:      Tree{Nodes: []TreeNode{}, Links: []Edge{}, Monitors: []Edge{}, Waits: []Edge{}},
 		Findings:  []Finding{},
+		TopN:      opts.TopN,
 	})
 	return o, nil
 }
@@ -134,8 +135,8 @@ func (o *Observer) Snapshot() *Snapshot { return o.snap.Load() }
 // holds only the newest one: a reader that falls behind skips frames; the
 // sampler never waits for it. Close the subscription when done; closing
 // the observer closes it too.
-func (o *Observer) Subscribe() *Subscription {
-	s := &Subscription{c: make(chan *Snapshot, 1), subs: &o.subs}
+func (o *Observer) Subscribe() *SnapshotSubscription {
+	s := &SnapshotSubscription{c: make(chan *Snapshot, 1), subs: &o.subs}
 	if !o.subs.add(s, o.state.Load() == 2) {
 		close(s.c)
 	}
@@ -300,8 +301,8 @@ func (o *Observer) censusLoop() {
 	}
 }
 
-// Subscription delivers snapshots, newest only. See [Observer.Subscribe].
-type Subscription struct {
+// SnapshotSubscription delivers snapshots, newest only. See [Observer.Subscribe].
+type SnapshotSubscription struct {
 	c      chan *Snapshot
 	subs   *subscribers
 	closed bool // guarded by subs.mu
@@ -309,18 +310,18 @@ type Subscription struct {
 
 // C returns the channel snapshots arrive on. It holds at most one: the
 // newest. It is closed by Close or by the observer's Close.
-func (s *Subscription) C() <-chan *Snapshot { return s.c }
+func (s *SnapshotSubscription) C() <-chan *Snapshot { return s.c }
 
 // Close ends the subscription and closes its channel. It is idempotent.
-func (s *Subscription) Close() { s.subs.remove(s) }
+func (s *SnapshotSubscription) Close() { s.subs.remove(s) }
 
 type subscribers struct {
 	mu   sync.Mutex
-	list []*Subscription
+	list []*SnapshotSubscription
 	n    atomic.Int32
 }
 
-func (ss *subscribers) add(s *Subscription, closed bool) bool {
+func (ss *subscribers) add(s *SnapshotSubscription, closed bool) bool {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if closed {
@@ -332,7 +333,7 @@ func (ss *subscribers) add(s *Subscription, closed bool) bool {
 	return true
 }
 
-func (ss *subscribers) remove(s *Subscription) {
+func (ss *subscribers) remove(s *SnapshotSubscription) {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if s.closed {

@@ -51,8 +51,6 @@ func (s *procSet) live(pid instrument.PID) bool {
 	return ok
 }
 
-func (s *procSet) len() int { return len(s.entries) }
-
 func (s *procSet) add(p *instrument.Proc) {
 	if _, ok := s.index[p.ID()]; ok || p.Status() == instrument.StatusExited {
 		return

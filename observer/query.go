@@ -1,7 +1,6 @@
 package observer
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -15,11 +14,11 @@ func (s *Snapshot) Query(q Query) []Process {
 	match := matcher(q.Match)
 	out := make([]Process, 0, len(s.Processes))
 	for _, p := range s.Processes {
-		if match(p.PID, p.Name, p.Kind) {
+		if (q.Parent == 0 || p.Parent == q.Parent) && match(p.PID, p.Name, p.Kind) {
 			out = append(out, p)
 		}
 	}
-	slices.SortStableFunc(out, func(a, b Process) int { return compareBy(q.Sort, a, b) })
+	slices.SortStableFunc(out, func(a, b Process) int { return compareBy(q.Sort, &a, &b) })
 	if q.Limit > 0 && len(out) > q.Limit {
 		out = out[:q.Limit]
 	}
@@ -31,24 +30,37 @@ func (s *Snapshot) Query(q Query) []Process {
 func (m *model) query(q Query) []Process {
 	match := matcher(q.Match)
 	type ref struct {
-		p  *instrument.Proc
-		st *procState
-		v  Process // only the sort key's field and the PID are set
+		p     *instrument.Proc
+		st    *procState
+		value float64 // the sort key's, when numeric
+		name  string  // set for SortName only
 	}
 	var refs []ref
 	var zero procState
+	key := q.Sort
 	m.table.Range(func(p *instrument.Proc) bool {
-		if !match(p.ID(), p.Name(), p.Kind().String()) {
+		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
 			return true
 		}
 		st := m.procs.get(p.ID())
 		if st == nil {
 			st = &zero
 		}
-		refs = append(refs, ref{p: p, st: st, v: m.sortFields(q.Sort, p, st)})
+		r := ref{p: p, st: st}
+		switch {
+		case key == SortCPU:
+			r.value = float64(m.cpu[p.ID()].cpu)
+		case key == SortName:
+			r.name = p.Name()
+		case key < numSortKeys:
+			r.value = st.sortValues()[key]
+		}
+		refs = append(refs, r)
 		return true
 	})
-	slices.SortFunc(refs, func(a, b ref) int { return compareBy(q.Sort, a.v, b.v) })
+	slices.SortFunc(refs, func(a, b ref) int {
+		return sortOrder(key, a.value, b.value, a.name, b.name, a.p.ID(), b.p.ID())
+	})
 	if q.Limit > 0 && len(refs) > q.Limit {
 		refs = refs[:q.Limit]
 	}
@@ -57,59 +69,6 @@ func (m *model) query(q Query) []Process {
 		out[i] = m.view(r.p, r.st)
 	}
 	return out
-}
-
-// sortFields fills only what compareBy reads for key.
-func (m *model) sortFields(key SortKey, p *instrument.Proc, st *procState) Process {
-	v := Process{PID: p.ID()}
-	switch key {
-	case SortMailbox:
-		v.Depth = uint64(st.depth)
-	case SortGrowth:
-		v.Growth = float64(st.growth)
-	case SortRate:
-		v.Handling = float64(st.handling)
-	case SortBusy:
-		v.Busy = float64(st.busyFrac)
-	case SortCPU:
-		v.CPU = m.cpu[p.ID()].cpu
-	case SortRestarts:
-		v.Restarts = st.restarts
-	case SortWaiting:
-		v.Waiting = uint64(st.waiting)
-	case SortHeadAge:
-		v.HeadAge = secondsDur(st.headAge)
-	case SortName:
-		v.Name = p.Name()
-	}
-	return v
-}
-
-// compareBy orders two processes by key: numbers largest first, PID and
-// name ascending, ties by PID.
-func compareBy(key SortKey, a, b Process) int {
-	var c int
-	switch key {
-	case SortMailbox:
-		c = cmp.Compare(b.Depth, a.Depth)
-	case SortGrowth:
-		c = cmp.Compare(b.Growth, a.Growth)
-	case SortRate:
-		c = cmp.Compare(b.Handling, a.Handling)
-	case SortBusy:
-		c = cmp.Compare(b.Busy, a.Busy)
-	case SortCPU:
-		c = cmp.Compare(b.CPU, a.CPU)
-	case SortRestarts:
-		c = cmp.Compare(b.Restarts, a.Restarts)
-	case SortWaiting:
-		c = cmp.Compare(b.Waiting, a.Waiting)
-	case SortHeadAge:
-		c = cmp.Compare(b.HeadAge, a.HeadAge)
-	case SortName:
-		c = cmp.Compare(a.Name, b.Name)
-	}
-	return cmp.Or(c, cmp.Compare(a.PID, b.PID))
 }
 
 // matcher returns a filter for Query.Match: a case-insensitive substring
@@ -158,6 +117,9 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 		Watched:  m.hist.watched(pid),
 		History:  m.hist.get(pid),
 	}
+	if parent := m.table.Lookup(p.Parent()); parent != nil {
+		d.Supervised = parent.Kind().IsSupervisor()
+	}
 	if d.Links == nil {
 		d.Links = []instrument.PID{}
 	}
@@ -167,16 +129,11 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 	if d.History == nil {
 		d.History = []ProcessSample{}
 	}
-	m.table.Range(func(c *instrument.Proc) bool {
-		if c.Parent() == pid {
-			d.ChildCount++
-			if len(d.Children) < m.opts.TreeFanout {
-				d.Children = append(d.Children, c.ID())
-			}
-		}
-		return true
-	})
-	slices.Sort(d.Children)
+	if k := m.tree.kids[pid]; k != nil { // the latest structural scan's: no scan here
+		d.ChildCount = k.n
+		d.Children = append(d.Children, k.pids...)
+		slices.Sort(d.Children)
+	}
 	for _, f := range snap.Findings {
 		if f.PID == pid || slices.Contains(f.Chain, pid) {
 			d.Findings = append(d.Findings, f)

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"cmp"
 	"slices"
 	"time"
 
@@ -21,10 +22,12 @@ type model struct {
 	handled uint64
 
 	// Filled by each scan and reused.
-	tops  [numTops]topN
-	cands []candidate
-	edges []edge
-	sups  []*instrument.Proc
+	tops     [numSortKeys]topN // for the keys the sampler ranks (topKeys)
+	cands    []candidate
+	edges    []edge
+	sups     []*instrument.Proc
+	kinds    [256]int    // live processes by instrument.Kind, counted by structural scans
+	kindList []KindCount // the same, as the snapshot shows it; shared between snapshots
 
 	sys    *system
 	hist   *histories
@@ -52,18 +55,6 @@ type unresponsive struct {
 	at     time.Time
 }
 
-// The sort keys the scan keeps a top-N for.
-const (
-	topDepth = iota
-	topGrowth
-	topRate
-	topBusy
-	topRestarts
-	topWaiting
-	topHeadAge
-	numTops
-)
-
 // candidate is a process the advisor looks at this tick: one near a
 // threshold, or the subject of a finding.
 type candidate struct {
@@ -81,7 +72,7 @@ func newModel(t *instrument.Table, opts *Options) *model {
 		procs:  newProcSet(),
 		sys:    newSystem(opts.History),
 		hist:   newHistories(opts.Watched, opts.History),
-		adv:    newAdvisor(opts),
+		adv:    newAdvisor(),
 		log:    newEventLog(opts.Events),
 		cpu:    make(map[instrument.PID]cpuFigure),
 		unresp: make(map[instrument.PID]unresponsive),
@@ -93,8 +84,8 @@ func newModel(t *instrument.Table, opts *Options) *model {
 	m.tasks.init()
 	m.tree.init(opts)
 	m.names.init(opts.MetricNames)
-	for i := range m.tops {
-		m.tops[i].n = opts.TopN
+	for _, k := range topKeys {
+		m.tops[k].n = opts.TopN
 	}
 	return m
 }
@@ -147,13 +138,14 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		Tick:      m.tickNo,
 		At:        wall,
 		Interval:  m.opts.Tick,
-		System:    m.sys.view(stats, sample, len(m.sups), m.handled),
+		System:    m.sys.view(stats, sample, len(m.sups), m.handled, m.kindList),
 		Processes: procs,
 		Tree:      tree,
 		Findings:  findings,
 		CPU:       m.prof,
 		Census:    m.census.last,
 		EventSeq:  m.log.seq(),
+		TopN:      m.opts.TopN,
 	}
 	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
 }
@@ -180,6 +172,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	structural := m.tree.wantStructure(stats)
 	if structural {
 		m.tree.resetStructure()
+		clear(m.kinds[:])
 	}
 	metrics := m.names.enabled
 	if metrics {
@@ -211,17 +204,15 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		if st.busyFrac >= 0.9 {
 			agg.busyProcesses++
 		}
-		m.tops[topDepth].offer(float64(st.depth), id)
-		m.tops[topGrowth].offer(float64(st.growth), id)
-		m.tops[topRate].offer(float64(st.handling), id)
-		m.tops[topBusy].offer(float64(st.busyFrac), id)
-		m.tops[topRestarts].offer(float64(st.restarts), id)
-		m.tops[topWaiting].offer(float64(st.waiting), id)
-		m.tops[topHeadAge].offer(float64(st.headAge), id)
+		v := st.sortValues()
+		for _, k := range topKeys {
+			m.tops[k].offer(v[k], id)
+		}
 		if c.BlockedOn != 0 {
 			m.edges = append(m.edges, edge{id, c.BlockedOn})
 		}
-		if p.Kind().IsSupervisor() {
+		k := p.Kind()
+		if k.IsSupervisor() {
 			m.sups = append(m.sups, p)
 		}
 		if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
@@ -230,12 +221,32 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		}
 		if structural {
 			m.tree.add(p)
+			m.kinds[k]++
 		}
 		if metrics {
 			m.names.add(p, st)
 		}
 	}
+	if structural || m.kindList == nil {
+		m.kindList = m.kindCounts()
+	}
 	return agg
+}
+
+// kindCounts lists the processes of the latest structural scan (kinds
+// change only when processes spawn or exit) by kind, most first.
+func (m *model) kindCounts() []KindCount {
+	var out []KindCount
+	for k, n := range m.kinds {
+		if n > 0 {
+			out = append(out, KindCount{Kind: instrument.Kind(k).String(), Count: n})
+		}
+	}
+	slices.SortFunc(out, func(a, b KindCount) int { return cmp.Or(b.Count-a.Count, cmp.Compare(a.Kind, b.Kind)) })
+	if out == nil {
+		out = []KindCount{}
+	}
+	return out
 }
 
 // hotSet returns the processes a snapshot shows: the top of each sort key,
@@ -287,8 +298,8 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 		Handled:   st.handled,
 		Restarts:  st.restarts,
 	}
-	if b := p.Supervisor(); b != nil {
-		v.Supervisor = &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
+	if pol := m.tree.policy(p); pol != nil {
+		v.Supervisor = pol
 		v.RestartBudget = m.budget.share(p.ID())
 	} else if p.Parent() != 0 {
 		v.RestartBudget = m.budget.share(p.Parent())
@@ -299,6 +310,15 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 	}
 	v.Goroutines = m.census.goroutines(p.ID())
 	return v
+}
+
+// policyOf returns a supervisor's restart policy, or nil.
+func policyOf(p *instrument.Proc) *Policy {
+	b := p.Supervisor()
+	if b == nil {
+		return nil
+	}
+	return &Policy{Strategy: b.Strategy, MaxRestarts: b.MaxRestarts, Period: b.Period, MaxChildren: b.MaxChildren}
 }
 
 // blockedOn returns whom pid waited on at the latest scan.

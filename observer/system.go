@@ -110,7 +110,7 @@ func (s *system) latest() SystemSample {
 }
 
 // view returns the System part of a snapshot.
-func (s *system) view(st instrument.Stats, now SystemSample, supervisors int, handled uint64) System {
+func (s *system) view(st instrument.Stats, now SystemSample, supervisors int, handled uint64, kinds []KindCount) System {
 	return System{
 		Processes:     st.Live,
 		Spawned:       st.Spawned,
@@ -119,6 +119,7 @@ func (s *system) view(st instrument.Stats, now SystemSample, supervisors int, ha
 		EventsDropped: st.Dropped,
 		Supervisors:   supervisors,
 		Messages:      handled,
+		Kinds:         kinds,
 		Now:           now,
 		Load:          s.ring.slice(),
 	}

@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/go-observer/observer/instrument"
@@ -25,6 +26,9 @@ type treeBuilder struct {
 	index       map[instrument.PID]int
 	links       []Edge
 	monitors    []Edge
+	// policies are the supervisors' restart policies, read once per
+	// supervisor (a policy never changes) and shared by every snapshot.
+	policies map[instrument.PID]*Policy
 }
 
 // kids are a parent's children as one scan saw them: how many, and the
@@ -38,6 +42,19 @@ type kids struct {
 func (t *treeBuilder) init(o *Options) {
 	t.fanout, t.limit = o.TreeFanout, o.TreeNodes
 	t.index = make(map[instrument.PID]int)
+	t.policies = make(map[instrument.PID]*Policy)
+}
+
+// policy returns p's restart policy if it is a supervisor, else nil.
+func (t *treeBuilder) policy(p *instrument.Proc) *Policy {
+	if pol, ok := t.policies[p.ID()]; ok {
+		return pol
+	}
+	pol := policyOf(p)
+	if pol != nil {
+		t.policies[p.ID()] = pol
+	}
+	return pol
 }
 
 // wantStructure reports whether the scan about to run must collect the
@@ -113,6 +130,9 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
 		}
 		n.Finding = m.adv.subjects[n.PID]
+		if n.Supervisor != nil {
+			n.RestartBudget = m.budget.share(n.PID)
+		}
 	}
 	for _, h := range hot {
 		if _, listed := t.index[h.PID]; listed || !(h.Busy >= 0.5 || h.Depth >= floodOff || m.adv.subjects[h.PID] != SeverityNone) {
@@ -123,10 +143,14 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			continue
 		}
 		nodes[i].Folded--
-		nodes = append(nodes, TreeNode{
+		n := TreeNode{
 			PID: h.PID, Parent: h.Parent, Name: h.Name, Kind: h.Kind, Status: h.Status,
 			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Finding: m.adv.subjects[h.PID],
-		})
+		}
+		if h.Supervisor != nil {
+			n.Supervisor, n.RestartBudget = h.Supervisor, h.RestartBudget
+		}
+		nodes = append(nodes, n)
 	}
 	if watching && t.relationsChanged {
 		t.readRelations(m.table)
@@ -137,7 +161,33 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 		FoldedRoots: t.foldedRoots,
 		Links:       append([]Edge{}, t.links...),
 		Monitors:    append([]Edge{}, t.monitors...),
+		Waits:       t.waitsAmong(nodes[len(t.nodes):], m.edges),
 	}
+}
+
+// waitsAmong returns the wait-for edges whose ends are both in the tree
+// (its shape, or hot, the nodes listed beyond it), sorted: at most one
+// per node, since a process waits on one other.
+func (t *treeBuilder) waitsAmong(hot []TreeNode, edges []edge) []Edge {
+	out := []Edge{}
+	var extra map[instrument.PID]bool
+	if len(hot) > 0 && len(edges) > 0 {
+		extra = make(map[instrument.PID]bool, len(hot))
+		for _, n := range hot {
+			extra[n.PID] = true
+		}
+	}
+	listed := func(pid instrument.PID) bool {
+		_, ok := t.index[pid]
+		return ok || extra[pid]
+	}
+	for _, e := range edges {
+		if listed(e.from) && listed(e.to) {
+			out = append(out, Edge{From: e.from, To: e.to})
+		}
+	}
+	slices.SortFunc(out, func(a, b Edge) int { return cmp.Or(cmp.Compare(a.From, b.From), cmp.Compare(a.To, b.To)) })
+	return out
 }
 
 // shape lays the nodes out, parents before children, from the latest
@@ -164,7 +214,7 @@ func (t *treeBuilder) shape(m *model) {
 		if _, ok := t.index[parent]; !ok {
 			parent = 0
 		}
-		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String()}
+		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String(), Supervisor: t.policy(p)}
 		if k := t.kids[pid]; k != nil {
 			n.Children = k.n
 			room := max(t.limit-len(queue), 0)
@@ -178,6 +228,11 @@ func (t *treeBuilder) shape(m *model) {
 		t.nodes = append(t.nodes, n)
 		if len(t.nodes) >= t.limit {
 			break
+		}
+	}
+	for pid := range t.policies {
+		if _, ok := t.index[pid]; !ok {
+			delete(t.policies, pid)
 		}
 	}
 }

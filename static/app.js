@@ -6,8 +6,7 @@
   var body = document.body;
   var root = body.dataset.root || "./";
   var view = body.dataset.view || "overview";
-  var HEAT = ["#dde4ec", "#a9d7b7", "#f0dc7a", "#f5ae62", "#ea7148", "#d32f1e"];
-  var Obs = (window.Obs = { root: root, view: view, heat: HEAT, handlers: [] });
+  var Obs = (window.Obs = { root: root, view: view, handlers: [] });
 
   // ---- connection state ----
   var connEl = document.getElementById("conn");
@@ -292,6 +291,5 @@
     });
   }
 
-  document.addEventListener("DOMContentLoaded", function () {});
   connect();
 })();

@@ -200,7 +200,7 @@
         liveMarks.add("h" + n.id);
         var halo = haloEls.get(n.id);
         if (!halo) { halo = el("circle", { class: "halo breathe", r: 18 }, gMarks); haloEls.set(n.id, halo); }
-        halo.setAttribute("fill", n.x === "critical" ? "#d32f1e" : "#e08a00");
+        halo.setAttribute("class", "halo breathe " + n.x);
         halo.setAttribute("cx", p.x); halo.setAttribute("cy", p.y);
       }
       if ((pulses.get(n.id) || 0) > now) {
@@ -216,7 +216,7 @@
     svg.dataset.nodes = String(nodes.size);
   }
 
-  function isSup(n) { return /supervisor/.test(n.k); }
+  function isSup(n) { return !!n.sv; } // only supervisors have a restart policy
 
   function drawNode(n, d, p) {
     var sup = isSup(n);
@@ -226,9 +226,9 @@
     var g = el("g", { transform: "translate(" + p.x + "," + p.y + ")" }, a);
     var r = sup ? 7.5 : 5.5;
     if (n.h >= 4 || n.x) r += 1.5;
-    el("circle", { class: "body", r: r, fill: Obs.heat[n.h || 0] }, g);
+    el("circle", { class: "body heat-" + (n.h || 0), r: r }, g);
     if (n.x) el("circle", { class: "ring " + n.x, r: r + 4 }, g);
-    var name = n.n || "<0." + n.id + ".0>";
+    var name = n.n || n.pid;
     if (name.length > 34) name = name.slice(0, 33) + "…";
     // Leaves are labelled on their right; parents above and below, clear
     // of the edges that leave them to the right.
@@ -236,7 +236,7 @@
     var lx = inner ? -r : r + 7, ly = inner ? -r - 5 : 4, sy = inner ? r + 13 : 15;
     var label = text(g, "name", lx, ly, name);
     var title = el("title", {}, g);
-    title.textContent = (n.n || "") + " <0." + n.id + ".0> " + n.k + (n.s ? " (" + n.s + ")" : "") + " · busy " + (n.b || 0) + "% · mailbox " + (n.d || 0) + (n.r ? " · restarts " + n.r : "");
+    title.textContent = (n.n || "") + " " + n.pid + " " + n.k + (n.s ? " (" + n.s + ")" : "") + " · busy " + (n.b || 0) + "% · mailbox " + (n.d || 0) + (n.r ? " · restarts " + n.r : "");
     // Load, said in words where it matters.
     var hot = [];
     if ((n.b || 0) >= 50) hot.push((n.b || 0) + "% busy");
@@ -244,10 +244,7 @@
     if (n.r) hot.push("↻ " + n.r + (n.r === 1 ? " restart" : " restarts"));
     if (n.s && n.s !== "running") hot.push(n.s);
     var line2 = [];
-    if (sup && n.sv) {
-      var pol = n.sv.split(" · ");
-      line2.push(pol[0].replace(/_/g, " ") + " · " + (pol[1] || "").replace("/", " in ") + " · budget " + (n.rb || 0) + "%");
-    }
+    if (sup) line2.push(n.sv.strategy + " · " + n.sv.restarts + " in " + n.sv.period + " · budget " + (n.rb || 0) + "%");
     if (hot.length) {
       var t = text(g, (n.h >= 4 || n.x) ? "sub hot" : "sub", lx, sy, hot.join(" · ") + (line2.length ? "  " : ""));
       if (line2.length) { var ts = el("tspan", { class: "sub" }, t); ts.textContent = line2[0]; }
@@ -258,7 +255,7 @@
       var word = (n.fk || n.x).toUpperCase();
       var bw = word.length * 7 + 12;
       var bx = -r, by = inner ? -r - 33 : -r - 19;
-      el("rect", { class: "badge", x: bx, y: by, width: bw, height: 13, rx: 3, fill: n.x === "critical" ? "#c62828" : "#c77700" }, g);
+      el("rect", { class: "badge " + n.x, x: bx, y: by, width: bw, height: 13, rx: 3 }, g);
       text(g, "badge", bx + 5, by + 10, word);
     }
     var hidden = d.data.hidden;
@@ -301,20 +298,12 @@
       .then(function (r) { return r.json(); })
       .then(function (j) {
         var list = extra.get(parent) || [];
-        (j.children || []).forEach(function (c) {
-          if (nodes.has(c.pid)) return;
-          list.push({ id: c.pid, p: c.parent, n: c.name, k: c.kind, b: Math.round(c.busy * 100), d: c.depth, h: heatOf(c.busy, c.depth), r: c.restarts, stale: true });
-        });
+        (j.children || []).forEach(function (c) { if (!nodes.has(c.id)) list.push(c); }); // the tree's own node shape
         extra.set(parent, list);
         opened.add(parent);
         say("");
         draw();
       }).catch(function (e) { say("could not load children: " + e); });
-  }
-  function heatOf(b, d) {
-    var h = b >= 0.9 ? 5 : b >= 0.7 ? 4 : b >= 0.5 ? 3 : b >= 0.25 ? 2 : b >= 0.05 ? 1 : 0;
-    var q = d >= 1000 ? 5 : d >= 200 ? 4 : d >= 50 ? 3 : d >= 10 ? 2 : d >= 1 ? 1 : 0;
-    return Math.max(h, q);
   }
 
   function say(s) { msgEl.textContent = s; }
@@ -322,13 +311,13 @@
   var side = document.getElementById("tree-selected");
   function select(n) {
     side.hidden = false;
-    var nm = n.n || "<0." + n.id + ".0>";
+    var nm = n.n || n.pid;
     side.querySelector(".sel-name").textContent = nm.length > 200 ? nm.slice(0, 199) + "…" : nm; // names from the API are whole
     var kv = side.querySelector(".sel-kv");
     kv.textContent = "";
-    var rows = [["pid", "<0." + n.id + ".0>"], ["kind", n.k.replace(/_/g, " ")], ["status", n.s || "running"],
+    var rows = [["pid", n.pid], ["kind", n.k], ["status", n.s || "running"],
       ["busy", (n.b || 0) + "%"], ["mailbox", String(n.d || 0)], ["restarts", String(n.r || 0)]];
-    if (n.sv) rows.push(["policy", n.sv.replace(/_/g, " ")], ["budget used", (n.rb || 0) + "%"]);
+    if (n.sv) rows.push(["policy", n.sv.strategy + " · " + n.sv.restarts + "/" + n.sv.period], ["budget used", (n.rb || 0) + "%"]);
     if (n.c) rows.push(["children", String(n.c)]);
     if (n.x) rows.push(["finding", n.x]);
     rows.forEach(function (r) {
@@ -354,26 +343,27 @@
   function reveal(n) {
     matchId = n.id; collapsed.delete(n.p);
     draw(); centerOn(n.id); select(n);
-    say("found " + (n.n || "<0." + n.id + ".0>"));
+    say("found " + (n.n || n.pid));
   }
   document.getElementById("tree-search").addEventListener("submit", function (ev) {
     ev.preventDefault();
     var q = document.getElementById("tree-q").value;
     var n = find(q);
     if (n) { reveal(n); return; }
-    // Not among the listed nodes: ask the server, then fetch its siblings.
+    // Not among the listed nodes: ask the server which process matches,
+    // then for it in the tree's node shape.
     fetch(Obs.root + "api/processes?limit=1&q=" + encodeURIComponent(q.trim())).then(function (r) { return r.json(); }).then(function (j) {
       var p = j.processes && j.processes[0];
-      if (!p) { say("no live process matches “" + q.trim() + "”"); return; }
-      if (nodes.has(p.parent) || p.parent === 0) {
-        matchId = p.pid;
-        if (p.parent && !nodes.has(p.pid)) {
-          extra.set(p.parent, (extra.get(p.parent) || []).concat([{ id: p.pid, p: p.parent, n: p.name, k: p.kind, b: Math.round(p.busy * 100), d: p.depth, h: heatOf(p.busy, p.depth), r: p.restarts }]));
-        }
-        reveal(nodes.get(p.pid) || { id: p.pid, p: p.parent, n: p.name, k: p.kind });
-      } else {
-        say((p.name || "<0." + p.pid + ".0>") + " is folded deep in the tree: open it from the processes page");
-      }
+      if (!p) { say("no live process matches “" + q.trim() + "”"); return null; }
+      if (nodes.has(p.pid)) { reveal(nodes.get(p.pid)); return null; }
+      return fetch(Obs.root + "api/node/" + p.pid).then(function (r) { return r.json(); });
+    }).then(function (n) {
+      if (!n) return;
+      if (!n.id) { say("no live process matches “" + q.trim() + "”"); return; }
+      if (n.p && !nodes.has(n.p)) { say((n.n || n.pid) + " is folded deep in the tree: open it from the processes page"); return; }
+      matchId = n.id;
+      if (n.p) extra.set(n.p, (extra.get(n.p) || []).concat([n]));
+      reveal(n);
     });
   });
 
@@ -395,6 +385,7 @@
       t.nodes.forEach(function (n) {
         var o = nodes.get(n.id);
         if ((!o && n.r) || (o && (n.r || 0) > (o.r || 0))) pulses.set(n.id, now + 5000);
+        if (o && !n.pid) n.pid = o.pid; // sent once, with the node's first frame
         nodes.set(n.id, n);
       });
     }
@@ -407,5 +398,4 @@
     if (first && focusId && nodes.has(focusId)) { reveal(nodes.get(focusId)); }
     wrap.dataset.tick = String(f.tick);
   });
-  document.querySelectorAll("[data-focus]").forEach(function () {});
 })();

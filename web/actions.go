@@ -6,68 +6,61 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
 
-// Actions reach a process through what its runtime attached to its
-// record (instrument.Proc.Actions). Every process that has actions can be
-// killed; the optional interfaces below add more, and the dashboard offers
-// only what a process supports.
+// Actions reach a process through what its runtime attached to it, as
+// the observer hands it out (observer.Observer.Actions). Every process
+// that has actions can be killed; the optional interfaces add more, and
+// the dashboard offers only what a process supports.
 
 // restarter restarts a supervised process through its supervisor.
 type restarter interface{ Restart() error }
 
-// The optional actions instrument defines and runtimes implement.
-type (
-	stater    = instrument.StateReader
-	tracer    = instrument.Tracer
-	suspender = instrument.Suspender
-)
-
 type actionDef struct {
 	name, label, confirm string
 	danger               bool
-	has                  func(instrument.Actions) bool
-	do                   func(instrument.Actions) (any, error)
+	has                  func(observer.Actions) bool
+	do                   func(observer.Actions) (any, error)
 }
 
 var actionDefs = []actionDef{
-	{name: "state", label: "Show state", has: func(a instrument.Actions) bool { _, ok := a.(stater); return ok },
-		do: func(a instrument.Actions) (any, error) { return a.(stater).State() }},
-	{name: "trace", label: "Trace 50 messages", has: func(a instrument.Actions) bool { _, ok := a.(tracer); return ok },
-		do: func(a instrument.Actions) (any, error) { return a.(tracer).Trace(50, 10*time.Second) }},
+	{name: "state", label: "Show state", has: func(a observer.Actions) bool { _, ok := a.(observer.StateReader); return ok },
+		do: func(a observer.Actions) (any, error) { return a.(observer.StateReader).State() }},
+	{name: "trace", label: "Trace 50 messages", has: func(a observer.Actions) bool { _, ok := a.(observer.Tracer); return ok },
+		do: func(a observer.Actions) (any, error) { return a.(observer.Tracer).Trace(50, 10*time.Second) }},
 	{name: "suspend", label: "Suspend", confirm: "Suspend this process? Messages to it queue up until you resume it.",
-		has: func(a instrument.Actions) bool { _, ok := a.(suspender); return ok },
-		do:  func(a instrument.Actions) (any, error) { return "suspended", a.(suspender).Suspend() }},
-	{name: "resume", label: "Resume", has: func(a instrument.Actions) bool { _, ok := a.(suspender); return ok },
-		do: func(a instrument.Actions) (any, error) { return "resumed", a.(suspender).Resume() }},
+		has: func(a observer.Actions) bool { _, ok := a.(observer.Suspender); return ok },
+		do:  func(a observer.Actions) (any, error) { return "suspended", a.(observer.Suspender).Suspend() }},
+	{name: "resume", label: "Resume", has: func(a observer.Actions) bool { _, ok := a.(observer.Suspender); return ok },
+		do: func(a observer.Actions) (any, error) { return "resumed", a.(observer.Suspender).Resume() }},
 	{name: "restart", label: "Restart", confirm: "Restart this process through its supervisor?", danger: true,
-		has: func(a instrument.Actions) bool { _, ok := a.(restarter); return ok },
-		do:  func(a instrument.Actions) (any, error) { return "restarted", a.(restarter).Restart() }},
+		has: func(a observer.Actions) bool { _, ok := a.(restarter); return ok },
+		do:  func(a observer.Actions) (any, error) { return "restarted", a.(restarter).Restart() }},
 	{name: "kill", label: "Kill", confirm: "Kill this process? Its links and supervisor will react as to any kill.", danger: true,
-		has: func(a instrument.Actions) bool { return true },
-		do:  func(a instrument.Actions) (any, error) { return "killed", a.Kill() }},
+		has: func(a observer.Actions) bool { return true },
+		do:  func(a observer.Actions) (any, error) { return "killed", a.Kill() }},
 }
 
-// actionsFor lists the actions the page offers for pid, or says why none.
-func (h *Handler) actionsFor(pid instrument.PID) ([]ui.ActionView, string) {
+// actionsFor lists the actions the page offers for the process d, or says
+// why none.
+func (h *Handler) actionsFor(d observer.ProcessDetail) ([]ui.ActionView, string) {
 	if !h.opts.Actions {
 		return nil, "Read-only dashboard: the application did not turn actions on (web.Options.Actions)."
 	}
-	p := h.opts.Table.Lookup(pid)
-	if p == nil || p.Actions() == nil {
+	a, ok := h.obs.Actions(d.PID)
+	if !ok {
 		return nil, "This process's runtime offers no actions."
 	}
-	a := p.Actions()
 	var out []ui.ActionView
-	for _, d := range actionDefs {
-		if d.name == "restart" && !h.supervised(p) {
+	for _, def := range actionDefs {
+		if def.name == "restart" && !d.Supervised {
 			continue // only a supervisor can restart a process
 		}
-		if d.has(a) {
-			v := ui.ActionView{Name: d.name, Label: d.label, Confirm: d.confirm, Danger: d.danger}
-			if d.name == "kill" && h.supervised(p) {
+		if def.has(a) {
+			v := ui.ActionView{Name: def.name, Label: def.label, Confirm: def.confirm, Danger: def.danger}
+			if def.name == "kill" && d.Supervised {
 				v.Label = "Kill (its supervisor restarts it)"
 			}
 			out = append(out, v)
@@ -76,17 +69,10 @@ func (h *Handler) actionsFor(pid instrument.PID) ([]ui.ActionView, string) {
 	return out, ""
 }
 
-// supervised reports whether p's parent is a supervisor, which restarts
-// it after a kill according to its restart type.
-func (h *Handler) supervised(p *instrument.Proc) bool {
-	parent := h.opts.Table.Lookup(p.Parent())
-	return parent != nil && parent.Kind().IsSupervisor()
-}
-
 type actionReply struct {
-	PID    instrument.PID `json:"pid"`
-	Action string         `json:"action"`
-	Result any            `json:"result,omitempty"`
+	PID    observer.PID `json:"pid"`
+	Action string       `json:"action"`
+	Result any          `json:"result,omitempty"`
 }
 
 // apiAction runs one action: POST process/{pid}/{action}. 403 unless
@@ -113,13 +99,13 @@ func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "action", "unknown action "+trunc(name, 30)+"; want state, trace, suspend, resume, restart or kill")
 		return
 	}
-	p := h.opts.Table.Lookup(pid)
-	if p == nil {
+	d, live := h.obs.Process(pid)
+	if !live {
 		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
 		return
 	}
-	a := p.Actions()
-	if a == nil || !def.has(a) || (name == "restart" && !h.supervised(p)) {
+	a, ok := h.obs.Actions(pid)
+	if !ok || !def.has(a) || (name == "restart" && !d.Supervised) {
 		writeJSONError(w, http.StatusUnprocessableEntity, "action", fmt.Sprintf("%v does not support %s", pid, name))
 		return
 	}

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -103,7 +102,7 @@ func (h *Handler) apiProcesses(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, processesReply{Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Processes: ps})
 }
 
-func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (instrument.PID, bool) {
+func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (observer.PID, bool) {
 	pid, err := parsePID(r.PathValue("pid"))
 	if err != nil {
 		writeParamError(w, err)
@@ -139,13 +138,14 @@ func (h *Handler) apiStack(w http.ResponseWriter, r *http.Request) {
 }
 
 type childrenReply struct {
-	Parent   instrument.PID     `json:"parent"`
-	Total    int                `json:"total"`
-	Children []observer.Process `json:"children"`
+	Parent   observer.PID `json:"parent"`
+	Total    int          `json:"total"`
+	Children []treeNode   `json:"children"` // the tree's own node shape
 }
 
 // apiChildren lists a parent's children beyond the tree's fan-out, in PID
-// order, for the tree's "+950 sessions" nodes. It scans the table.
+// order and in the tree's node shape, for the tree's "+950 sessions"
+// nodes. It scans the table.
 func (h *Handler) apiChildren(w http.ResponseWriter, r *http.Request) {
 	pid, ok := h.pathPID(w, r)
 	if !ok {
@@ -173,17 +173,33 @@ func (h *Handler) apiChildren(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	var kids []observer.Process
-	for _, p := range h.obs.Processes(observer.Query{Sort: observer.SortPID}) {
-		if p.Parent == pid {
-			kids = append(kids, p)
+	kids := h.obs.Processes(observer.Query{Sort: observer.SortPID, Parent: pid})
+	rep := childrenReply{Parent: pid, Total: len(kids), Children: []treeNode{}}
+	if offset < len(kids) {
+		for _, p := range kids[offset:min(len(kids), offset+limit)] {
+			rep.Children = append(rep.Children, processNode(p))
 		}
 	}
-	rep := childrenReply{Parent: pid, Total: len(kids), Children: []observer.Process{}}
-	if offset < len(kids) {
-		rep.Children = kids[offset:min(len(kids), offset+limit)]
-	}
 	writeJSON(w, http.StatusOK, rep)
+}
+
+// apiNode answers one live process in the tree's node shape, for a tree
+// search that finds a process the tree does not list.
+func (h *Handler) apiNode(w http.ResponseWriter, r *http.Request) {
+	pid, ok := h.pathPID(w, r)
+	if !ok {
+		return
+	}
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	d, ok := h.obs.Process(pid)
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
+		return
+	}
+	writeJSON(w, http.StatusOK, processNode(d.Process))
 }
 
 func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
@@ -210,7 +226,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 		eq.Limit = n
 	}
 	for _, s := range q["kind"] {
-		var k observer.EventKind
+		var k observer.LogKind
 		if err := k.UnmarshalText([]byte(s)); err != nil {
 			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up, taken_down or exited_late")
 			return
@@ -227,7 +243,7 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	}
 	page := h.obs.Events(eq)
 	if page.Events == nil {
-		page.Events = []observer.Event{}
+		page.Events = []observer.LogEntry{}
 	}
 	writeJSON(w, http.StatusOK, page)
 }

@@ -23,8 +23,9 @@
 // Pages: "" (overview), tree, processes, process/{pid}, advisor, events,
 // profile, tables. Assets: static/. The websocket: ws. The JSON API:
 // api/snapshot, api/processes?sort=&limit=&q=, api/process/{pid},
-// api/process/{pid}/stack, api/children/{pid}, api/events?since=,
-// api/findings; POST api/profile?seconds=, api/census and, when actions
+// api/process/{pid}/stack, api/events?since=, api/findings, and, for the
+// tree, api/children/{pid}?offset=&limit= and api/node/{pid}, which answer
+// in the tree's own node shape (the one its websocket frames carry); POST api/profile?seconds=, api/census and, when actions
 // are on, api/process/{pid}/{kill,restart,state,trace,suspend,resume}.
 // A bad parameter gets 400 with {"error": ..., "param": ...}; a known
 // address asked with the wrong method 405 with an Allow header; an

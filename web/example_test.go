@@ -52,8 +52,7 @@ func ExampleOptions() {
 	defer obs.Close()
 
 	dash, err := web.New(obs, web.Options{
-		Actions: true,         // kill, restart, trace, state
-		Table:   node.Table(), // where the actions are found
+		Actions: true, // kill, restart, trace, state: found through the observer
 		Authorize: func(r *http.Request) error {
 			if _, pass, ok := r.BasicAuth(); !ok || pass != "s3cret" {
 				return errors.New("who are you?")

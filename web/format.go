@@ -7,7 +7,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
 )
 
 // Pure formatting helpers shared by the view builders and the templates.
@@ -162,11 +162,10 @@ func heat(busy float64, depth uint64) int {
 	return max(h, d)
 }
 
-// pidText writes a PID the Erlang way.
-func pidText(p instrument.PID) string { return p.String() }
-
-// label names a process for people: its name, else its PID.
-func label(name string, pid instrument.PID) string {
+// nameOr is what names a process where its PID is shown beside it (a
+// link's title, a page's PID line): its name, else its PID. A process's
+// label in a sentence, "name <0.12.0>", is the observer's, in its findings.
+func nameOr(name string, pid observer.PID) string {
 	if name != "" {
 		return name
 	}

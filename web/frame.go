@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -14,7 +13,6 @@ import (
 	"github.com/a-h/templ"
 	"github.com/gorilla/websocket"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -59,26 +57,57 @@ type histPoint struct {
 	W uint64  `json:"w"`
 }
 
-// treeNode is one node of the tree as the browser draws it: short JSON
-// names because a tree has up to thousands of nodes; a delta sends only
-// nodes whose numbers changed.
+// treeNode is one process as the browser's tree draws it: in frames, in
+// /api/children and in /api/node alike. Every text is the server's: the
+// browser prints it and decides nothing (heat is a grade the stylesheet
+// colours as heat-0…heat-5). Short JSON names because a tree has up to
+// thousands of nodes; a delta sends only nodes whose numbers changed.
 type treeNode struct {
-	ID     uint64 `json:"id"`
-	Parent uint64 `json:"p,omitempty"`
-	Name   string `json:"n,omitempty"`
-	Kind   string `json:"k"`
-	Status string `json:"s,omitempty"` // omitted while running
-	Busy   int    `json:"b,omitempty"` // percent
-	Depth  uint64 `json:"d,omitempty"`
-	Heat   int    `json:"h,omitempty"` // 0..5
-	Rest   uint32 `json:"r,omitempty"`
-	Kids   int    `json:"c,omitempty"`  // live children, listed or not
-	Folded int    `json:"f,omitempty"`  // children not listed
-	FoldAs string `json:"fl,omitempty"` // what the folded children are: "sessions"
-	Sev    string `json:"x,omitempty"`  // the worst finding about it
-	Issue  string `json:"fk,omitempty"` // that finding's kind: "bottleneck"
-	Policy string `json:"sv,omitempty"` // supervisors: strategy and intensity
-	Budget int    `json:"rb,omitempty"` // supervisors: restart budget used, percent
+	ID     uint64     `json:"id"`
+	PID    string     `json:"pid,omitempty"` // as people read it: <0.42.0>; sent once, omitted by deltas for a node the browser has
+	Parent uint64     `json:"p,omitempty"`
+	Name   string     `json:"n,omitempty"`
+	Kind   string     `json:"k"`           // for people: "dynamic supervisor"
+	Status string     `json:"s,omitempty"` // omitted while running
+	Busy   int        `json:"b,omitempty"` // percent
+	Depth  uint64     `json:"d,omitempty"`
+	Heat   int        `json:"h,omitempty"` // 0..5, the heat-N class
+	Rest   uint32     `json:"r,omitempty"`
+	Kids   int        `json:"c,omitempty"`  // live children, listed or not
+	Folded int        `json:"f,omitempty"`  // children not listed
+	FoldAs string     `json:"fl,omitempty"` // what the folded children are: "sessions"
+	Sev    string     `json:"x,omitempty"`  // the worst finding about it
+	Issue  string     `json:"fk,omitempty"` // that finding's kind: "bottleneck"
+	Policy treePolicy `json:"sv,omitzero"`  // supervisors: their restart policy
+	Budget int        `json:"rb,omitempty"` // supervisors: restart budget used, percent
+}
+
+// treePolicy is a supervisor's restart policy as the tree shows it.
+type treePolicy struct {
+	Strategy string `json:"strategy"` // for people: "one for one"
+	Restarts int    `json:"restarts"` // at most this many…
+	Period   string `json:"period"`   // …in this period: "5s"
+}
+
+// newTreeNode is the part of a node every source of one fills alike.
+func newTreeNode(pid, parent observer.PID, name, kind, status string, busy float64, depth uint64, restarts uint32, pol *observer.Policy, budget float64) treeNode {
+	n := treeNode{
+		ID: uint64(pid), PID: pid.String(), Parent: uint64(parent), Name: short(name, nameRunes), Kind: fmtKind(kind),
+		Busy: pct(busy), Depth: depth, Heat: heat(busy, depth), Rest: restarts,
+	}
+	if status != "running" {
+		n.Status = status
+	}
+	if pol != nil {
+		n.Policy = treePolicy{Strategy: fmtKind(pol.Strategy), Restarts: pol.MaxRestarts, Period: fmtDur(pol.Period)}
+		n.Budget = pct(budget)
+	}
+	return n
+}
+
+// processNode is a process of a query as a tree node.
+func processNode(p observer.Process) treeNode {
+	return newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
 }
 
 type treeFrame struct {
@@ -123,7 +152,6 @@ type frameKey struct {
 type frameEntry struct {
 	once sync.Once
 	msg  *websocket.PreparedMessage
-	size int
 	err  error
 }
 
@@ -137,7 +165,7 @@ type partsEntry struct {
 // frame. shared reports whether the frame came from the cache, so that a
 // delta against it can follow; a frame for a snapshot older than the
 // cache's is built alone, and the next frame must be full.
-func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websocket.PreparedMessage, size int, shared bool, err error) {
+func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websocket.PreparedMessage, shared bool, err error) {
 	c := &h.hub.cache
 	key := v.key()
 	c.mu.Lock()
@@ -150,12 +178,12 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 	case s.Tick < c.tick:
 		// An older snapshot than the cache's: build it alone, in full.
 		c.mu.Unlock()
-		data, err := json.Marshal(h.encode(v, s, h.render(v, s), nil))
+		data, err := json.Marshal(encode(v, s, h.render(v, s), nil))
 		if err != nil {
-			return nil, 0, false, err
+			return nil, false, err
 		}
 		m, err := websocket.NewPreparedMessage(websocket.TextMessage, data)
-		return m, len(data), false, err
+		return m, false, err
 	}
 	var prev *partsEntry
 	if !full && c.prevTick+1 == s.Tick && c.prev != nil {
@@ -186,19 +214,18 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 			prev.once.Do(func() { prev.p = h.render(v, s) }) // never rendered: nothing to diff against
 			base = prev.p
 		}
-		data, err := json.Marshal(h.encode(v, s, cur.p, base))
+		data, err := json.Marshal(encode(v, s, cur.p, base))
 		if err != nil {
 			e.err = err
 			return
 		}
-		e.size = len(data)
 		e.msg, e.err = websocket.NewPreparedMessage(websocket.TextMessage, data)
 	})
-	return e.msg, e.size, true, e.err
+	return e.msg, true, e.err
 }
 
 // encode makes the frame of p; against base, only what changed.
-func (h *Handler) encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
+func encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
 	f := frame{Tick: s.Tick, Full: base == nil, At: s.At.UnixMilli(), Interval: s.Interval.Milliseconds(), Gone: p.gone}
 	f.HTML = map[string]string{}
 	for id, html := range p.html {
@@ -270,6 +297,9 @@ func treeDelta(p, base *parts) *treeFrame {
 	}
 	for _, n := range p.nodes {
 		if o, ok := old[n.ID]; !ok || o != n {
+			if ok {
+				n.PID = "" // the browser has it: a PID is sent once
+			}
 			t.Nodes = append(t.Nodes, n)
 		}
 		delete(old, n.ID)
@@ -284,26 +314,19 @@ func treeDelta(p, base *parts) *treeFrame {
 	return t
 }
 
-// render builds every part of view v at snapshot s.
+// render builds every part of view v at snapshot s: the snapshot's views
+// from it alone, and the views that read what a snapshot does not hold
+// (a query over every process, one process's detail, the event log, the
+// owned tables) from the observer.
 func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
-	p := &parts{html: map[string]string{}}
+	p := renderSnapshot(v, s)
 	root := v.root()
-	p.html["status"] = html(ui.StatusBar(statusOf(s)))
 	switch v.View {
-	case "overview":
-		stats, kinds, note, fs, more := h.overviewParts(s)
-		p.html["stats"] = html(ui.StatsFrag(stats))
-		p.html["kinds"] = html(ui.KindsFrag(kinds, note))
-		p.html["top-findings"] = html(ui.FindingsFrag("top-findings", root, fs, more, true))
-		p.sys = s.System.Load
-	case "tree":
-		p.html["alerts"] = html(ui.AlertsFrag(root, alerts(s)))
-		h.treeParts(p, s)
 	case "processes":
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, h.procTable(s, pp)))
 	case "process":
-		d, ok := h.obs.Process(instrument.PID(v.PID))
+		d, ok := h.obs.Process(observer.PID(v.PID))
 		if !ok {
 			p.gone = true
 			break
@@ -314,15 +337,35 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
 		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
 		p.hist = d.History
-	case "advisor":
-		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
 	case "events":
 		ev := h.eventsView(ui.PageView{Root: root}, s)
 		p.html["events"] = html(ui.EventsFrag(root, ev.Events, ev.Missed))
 		p.html["timeline"] = html(ui.TimelineFrag(ev))
 	case "tables":
-		rows, known := h.tables(s)
-		p.html["tables"] = html(ui.TablesFrag(root, rows, known))
+		p.html["tables"] = html(ui.TablesFrag(root, h.tables(s)))
+	}
+	return p
+}
+
+// renderSnapshot builds the parts of view v that a snapshot holds: the
+// status bar and, for the overview, tree, advisor and profile, the whole
+// view. It reads nothing but s.
+func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
+	p := &parts{html: map[string]string{}}
+	root := v.root()
+	p.html["status"] = html(ui.StatusBar(statusOf(s)))
+	switch v.View {
+	case "overview":
+		stats, kinds, note, fs, more := overviewParts(s)
+		p.html["stats"] = html(ui.StatsFrag(stats))
+		p.html["kinds"] = html(ui.KindsFrag(kinds, note))
+		p.html["top-findings"] = html(ui.FindingsFrag("top-findings", root, fs, more, true))
+		p.sys = s.System.Load
+	case "tree":
+		p.html["alerts"] = html(ui.AlertsFrag(root, alerts(s)))
+		treeParts(p, s)
+	case "advisor":
+		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
 	case "profile":
 		nm := newNames(s)
 		p.html["cpu"] = html(ui.CPUFrag(root, cpuViewOf(s.CPU, nm, s.At)))
@@ -337,17 +380,17 @@ func html(c templ.Component) string {
 	return b.String()
 }
 
-// treeParts converts the snapshot's tree, with each supervisor's policy.
-func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
+// treeParts converts the snapshot's tree: nodes with each supervisor's
+// policy and budget, links, monitors and wait-for edges.
+func treeParts(p *parts, s *observer.Snapshot) {
 	t := s.Tree
-	sups := h.supervisors(s)
-	issues := map[instrument.PID]observer.Finding{}
+	issues := map[observer.PID]observer.Finding{}
 	for _, f := range s.Findings { // most severe first
 		if _, ok := issues[f.PID]; !ok {
 			issues[f.PID] = f
 		}
 	}
-	names := map[instrument.PID][]string{}
+	names := map[observer.PID][]string{}
 	for _, n := range t.Nodes {
 		if n.Parent != 0 {
 			names[n.Parent] = append(names[n.Parent], n.Name)
@@ -355,13 +398,8 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 	}
 	p.nodes = make([]treeNode, len(t.Nodes))
 	for i, n := range t.Nodes {
-		tn := treeNode{
-			ID: uint64(n.PID), Parent: uint64(n.Parent), Name: short(n.Name, nameRunes), Kind: n.Kind, Busy: pct(n.Busy), Depth: n.Depth,
-			Heat: heat(n.Busy, n.Depth), Rest: n.Restarts, Kids: n.Children, Folded: n.Folded,
-		}
-		if n.Status != "running" {
-			tn.Status = n.Status
-		}
+		tn := newTreeNode(n.PID, n.Parent, n.Name, n.Kind, n.Status, n.Busy, n.Depth, n.Restarts, n.Supervisor, n.RestartBudget)
+		tn.Kids, tn.Folded = n.Children, n.Folded
 		if n.Finding != observer.SeverityNone {
 			tn.Sev = n.Finding.String()
 		}
@@ -371,47 +409,12 @@ func (h *Handler) treeParts(p *parts, s *observer.Snapshot) {
 		if n.Folded > 0 {
 			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
 		}
-		if sp, ok := sups[n.PID]; ok {
-			tn.Policy = policyShort(sp.Supervisor)
-			tn.Budget = pct(sp.RestartBudget)
-		}
 		p.nodes[i] = tn
 	}
 	p.roots = t.FoldedRoots
 	p.links = edges(t.Links)
 	p.mons = edges(t.Monitors)
-	// Who waits on whom: the wait-for graph that makes a bottleneck's
-	// callers visible. A small program is scanned whole; a big one shows
-	// the edges among its hot processes.
-	procs := s.Processes
-	if s.System.Processes <= waitScan {
-		procs = h.obs.Processes(observer.Query{Sort: observer.SortPID})
-	}
-	for _, q := range procs {
-		if q.BlockedOn != 0 {
-			p.waits = append(p.waits, [2]uint64{uint64(q.PID), uint64(q.BlockedOn)})
-		}
-	}
-	slices.SortFunc(p.waits, func(a, b [2]uint64) int { return cmpPair(a, b) })
-}
-
-// waitScan is the process count up to which the tree's wait-for edges come
-// from a scan of every process each tick (well under a millisecond).
-const waitScan = 2000
-
-func cmpPair(a, b [2]uint64) int {
-	if a[0] != b[0] {
-		if a[0] < b[0] {
-			return -1
-		}
-		return 1
-	}
-	if a[1] < b[1] {
-		return -1
-	} else if a[1] > b[1] {
-		return 1
-	}
-	return 0
+	p.waits = edges(t.Waits)
 }
 
 func edges(es []observer.Edge) [][2]uint64 {
@@ -420,59 +423,6 @@ func edges(es []observer.Edge) [][2]uint64 {
 		out[i] = [2]uint64{uint64(e.From), uint64(e.To)}
 	}
 	return out
-}
-
-func policyShort(s *observer.Policy) string {
-	return s.Strategy + " · " + strconv.Itoa(s.MaxRestarts) + "/" + fmtDur(s.Period)
-}
-
-// supervisors returns the restart policy and budget of the tree's
-// supervisors. A policy never changes, so it is read once per supervisor
-// (one process lookup) and kept while the supervisor is in the tree; the
-// budget used comes from the snapshot's hot set, which holds every
-// supervisor among the top restarters.
-func (h *Handler) supervisors(s *observer.Snapshot) map[instrument.PID]observer.Process {
-	c := &h.hub.sups
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.tick == s.Tick && c.m != nil {
-		return c.m
-	}
-	if c.policies == nil {
-		c.policies = map[instrument.PID]*observer.Policy{}
-	}
-	hot := make(map[instrument.PID]float64, len(s.Processes))
-	for _, p := range s.Processes {
-		if p.Supervisor != nil {
-			hot[p.PID] = p.RestartBudget
-		}
-	}
-	m := map[instrument.PID]observer.Process{}
-	seen := map[instrument.PID]bool{}
-	for _, n := range s.Tree.Nodes {
-		if !strings.Contains(n.Kind, "supervisor") {
-			continue
-		}
-		seen[n.PID] = true
-		pol, ok := c.policies[n.PID]
-		if !ok {
-			if d, found := h.obs.Process(n.PID); found {
-				pol = d.Supervisor
-				hot[n.PID] = max(hot[n.PID], d.RestartBudget)
-			}
-			c.policies[n.PID] = pol
-		}
-		if pol != nil {
-			m[n.PID] = observer.Process{PID: n.PID, Supervisor: pol, RestartBudget: hot[n.PID]}
-		}
-	}
-	for pid := range c.policies {
-		if !seen[pid] {
-			delete(c.policies, pid)
-		}
-	}
-	c.tick, c.m = s.Tick, m
-	return m
 }
 
 // foldLabel says what folded children are, from the names of the listed

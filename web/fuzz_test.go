@@ -52,7 +52,7 @@ func fuzzHandler(t testing.TB) (*Handler, *fakeActions, instrument.PID) {
 			fuzzDash.err = err
 			return
 		}
-		fuzzDash.h, fuzzDash.err = New(obs, Options{Actions: true, Table: table, AllowedOrigins: []string{"https://ops.example.com"}})
+		fuzzDash.h, fuzzDash.err = New(obs, Options{Actions: true, AllowedOrigins: []string{"https://ops.example.com"}})
 	})
 	if fuzzDash.err != nil {
 		t.Fatal(fuzzDash.err)
@@ -337,7 +337,7 @@ func FuzzJSONRoundTrip(f *testing.F) {
 			out any
 		}{
 			{processesReply{Sort: "busy", Query: name, Limit: 20, Processes: []observer.Process{p}}, &processesReply{}},
-			{observer.EventPage{Events: []observer.Event{{Seq: depth, At: p.Started, Kind: observer.EventCrash, PID: p.PID, Name: name, Reason: status, Error: msg}}}, &observer.EventPage{}},
+			{observer.EventPage{Events: []observer.LogEntry{{Seq: depth, At: p.Started, Kind: observer.EventCrash, PID: p.PID, Name: name, Reason: status, Error: msg}}}, &observer.EventPage{}},
 			{actionReply{PID: p.PID, Action: kind, Result: msg}, &actionReply{}},
 			{apiError{Error: msg, Param: name}, &apiError{}},
 		}
@@ -395,7 +395,7 @@ func validUTF8(v any) any {
 		x.Processes = ps
 		return x
 	case observer.EventPage:
-		evs := make([]observer.Event, len(x.Events))
+		evs := make([]observer.LogEntry, len(x.Events))
 		for i, e := range x.Events {
 			e.Name, e.Reason, e.Error = fix(e.Name), fix(e.Reason), fix(e.Error)
 			evs[i] = e

@@ -115,11 +115,7 @@ func newSystem(t testing.TB, o sysOpts) *system {
 	if err := s.obs.Start(); err != nil {
 		t.Fatal(err)
 	}
-	wo := o.web
-	if wo.Actions && wo.Table == nil {
-		wo.Table = n.Table()
-	}
-	s.dash, err = New(s.obs, wo)
+	s.dash, err = New(s.obs, o.web)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -11,7 +11,6 @@ import (
 
 	"github.com/a-h/templ"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -42,13 +41,13 @@ func urlEscape(s string) string { return url.QueryEscape(s) }
 func (h *Handler) overviewPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.OverviewView{PageView: h.page(r, "overview", "Overview", s)}
-	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = h.overviewParts(s)
+	v.Stats, v.Kinds, v.KindNote, v.Findings, v.More = overviewParts(s)
 	render(w, r, http.StatusOK, ui.OverviewPage(v))
 }
 
 const topFindings = 5
 
-func (h *Handler) overviewParts(s *observer.Snapshot) ([]ui.Stat, []ui.KindCount, string, []ui.FindingView, int) {
+func overviewParts(s *observer.Snapshot) ([]ui.Stat, []ui.KindCount, string, []ui.FindingView, int) {
 	nm := newNames(s)
 	stats, kinds, note := overviewOf(s, nm)
 	fs := findingViews(s.Findings, nm, s.At, topFindings)
@@ -98,7 +97,7 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 	if s := q.Get("sort"); s != "" {
 		k, err := observer.ParseSortKey(s)
 		if err != nil {
-			return p, &paramError{"sort", "unknown sort key " + strconv.Quote(s) + "; want one of mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name"}
+			return p, &paramError{"sort", "unknown sort key " + strconv.Quote(s) + "; want one of " + observer.SortKeyNames()}
 		}
 		p.Sort = k
 	}
@@ -120,7 +119,7 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 // keys the snapshot keeps a top-N of, the snapshot's hot set holds the
 // answer; otherwise every live process is scanned.
 func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
-	hot := p.Query == "" && p.Limit <= hotLimit && p.Sort <= observer.SortHeadAge
+	hot := p.Query == "" && p.Limit <= s.TopN && p.Sort.Top()
 	if hot {
 		ps := s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit})
 		// The hot set holds only processes with some activity: in a small
@@ -179,10 +178,6 @@ func (c *scanCache) get(obs *observer.Observer, tick uint64, p procParams) []obs
 // the whole table every tick.
 const smallProgram = 10_000
 
-// hotLimit is the largest limit the snapshot's hot set answers exactly:
-// it holds the observer's top 20 per sort key.
-const hotLimit = 20
-
 func (h *Handler) procTable(s *observer.Snapshot, p procParams) ui.ProcTable {
 	ps, scope := h.processes(s, p)
 	t := ui.ProcTable{
@@ -213,13 +208,13 @@ func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, ui.ProcessesPage(v))
 }
 
-func parsePID(s string) (instrument.PID, error) {
+func parsePID(s string) (observer.PID, error) {
 	s = strings.TrimSuffix(strings.TrimPrefix(s, "<0."), ".0>")
 	n, err := strconv.ParseUint(s, 10, 64)
 	if err != nil || n == 0 {
 		return 0, &paramError{"pid", "want a process ID such as 42 or <0.42.0>"}
 	}
-	return instrument.PID(n), nil
+	return observer.PID(n), nil
 }
 
 func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
@@ -245,11 +240,11 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
-	v.Title = short(label(d.Name, d.PID), nameRunes)
+	v.Title = short(nameOr(d.Name, d.PID), nameRunes)
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
-	v.Actions, v.Note = h.actionsFor(d.PID)
+	v.Actions, v.Note = h.actionsFor(d)
 }
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
@@ -294,17 +289,15 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.TablesView{PageView: h.page(r, "tables", "Tables", s)}
-	v.Tables, v.Known = h.tables(s)
-	if v.Known {
-		v.Registries = registryViews(h.opts.Table.Registries(), newNames(s))
-	}
+	v.Tables = h.tables(s)
+	v.Registries = registryViews(h.obs.Registries(), newNames(s))
 	render(w, r, http.StatusOK, ui.TablesPage(v))
 }
 
 // registryShown is how many entries of each registry the tables page lists.
 const registryShown = 50
 
-func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView {
+func registryViews(rs []observer.RegistryReporter, nm names) []ui.RegistryView {
 	out := make([]ui.RegistryView, 0, len(rs))
 	for _, r := range rs {
 		st := r.RegistryStats()
@@ -319,13 +312,9 @@ func registryViews(rs []instrument.RegistryReporter, nm names) []ui.RegistryView
 	return out
 }
 
-// tables lists the owned tables the process table reports, when the
-// dashboard was given it.
-func (h *Handler) tables(s *observer.Snapshot) ([]ui.TableRow, bool) {
-	if h.opts.Table == nil {
-		return nil, false
-	}
-	return tableRows(h.opts.Table.Tables(0), newNames(s)), true
+// tables lists the owned tables the observer reports.
+func (h *Handler) tables(s *observer.Snapshot) []ui.TableRow {
+	return tableRows(h.obs.Tables(), newNames(s))
 }
 
 // notFound answers an address the handler does not serve, or does not

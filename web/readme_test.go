@@ -21,7 +21,7 @@ func Example_readme() {
 	obs, _ := observer.New(node.Table(), observer.Options{})
 	obs.Start()
 	defer obs.Close()
-	dash, _ := web.New(obs, web.Options{}) // read-only; web.Options{Actions: true, Table: node.Table()} allows kill/trace/state
+	dash, _ := web.New(obs, web.Options{}) // read-only; web.Options{Actions: true} allows kill/trace/state
 	defer dash.Close()                     // tells open dashboards the server is going away
 	mux := http.NewServeMux()
 	dash.Register(mux, "/debug/observer/")

@@ -8,7 +8,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
@@ -17,7 +16,7 @@ import (
 // websocket build them from observer values; components only print them.
 
 // names finds display names for PIDs from what a snapshot holds.
-type names map[instrument.PID]ui.PidRef
+type names map[observer.PID]ui.PidRef
 
 func newNames(s *observer.Snapshot) names {
 	n := make(names, len(s.Tree.Nodes)+len(s.Processes))
@@ -30,12 +29,12 @@ func newNames(s *observer.Snapshot) names {
 	return n
 }
 
-func mkRef(pid instrument.PID, name, kind string) ui.PidRef {
+func mkRef(pid observer.PID, name, kind string) ui.PidRef {
 	t := pid.String()
 	if kind != "" {
 		t += " · " + fmtKind(kind)
 	}
-	return named(ui.PidRef{PID: uint64(pid), Title: t}, label(name, pid))
+	return named(ui.PidRef{PID: uint64(pid), Title: t}, nameOr(name, pid))
 }
 
 // named sets a reference's text to name, cut to nameRunes, with the
@@ -49,14 +48,14 @@ func named(r ui.PidRef, name string) ui.PidRef {
 	return r
 }
 
-func (n names) ref(pid instrument.PID) ui.PidRef {
+func (n names) ref(pid observer.PID) ui.PidRef {
 	if r, ok := n[pid]; ok {
 		return r
 	}
 	return ui.PidRef{PID: uint64(pid), Text: pid.String(), Title: pid.String()}
 }
 
-func (n names) refs(pids []instrument.PID) []ui.PidRef {
+func (n names) refs(pids []observer.PID) []ui.PidRef {
 	out := make([]ui.PidRef, len(pids))
 	for i, p := range pids {
 		out[i] = n.ref(p)
@@ -127,67 +126,22 @@ func overviewOf(s *observer.Snapshot, nm names) ([]ui.Stat, []ui.KindCount, stri
 	if s.System.EventsDropped > 0 {
 		stats = append(stats, ui.Stat{Label: "events dropped", Value: fmtCount(s.System.EventsDropped), Hint: "lifecycle buffer full", TestID: "stat-dropped", Level: "warn"})
 	}
-	kinds, exact := kindCounts(s.Tree)
-	note := "all live processes"
-	if !exact {
-		note = "from the tree; folded children counted as their listed siblings' kind"
+	kinds := make([]ui.KindCount, len(s.System.Kinds))
+	for i, k := range s.System.Kinds {
+		kinds[i] = ui.KindCount{Kind: fmtKind(k.Kind), Count: fmtCount(k.Count)}
 	}
-	return stats, kinds, note
+	return stats, kinds, "all live processes"
 }
 
-// kindCounts counts processes by kind from the tree: listed nodes, plus
-// folded children attributed to the kind most of their listed siblings
-// have. It reports whether the count is exact (nothing was folded).
-func kindCounts(t observer.Tree) ([]ui.KindCount, bool) {
-	counts := map[string]int{}
-	kidKind := map[instrument.PID]map[string]int{}
-	for _, n := range t.Nodes {
-		counts[n.Kind]++
-		if n.Parent != 0 {
-			m := kidKind[n.Parent]
-			if m == nil {
-				m = map[string]int{}
-				kidKind[n.Parent] = m
-			}
-			m[n.Kind]++
-		}
-	}
-	exact := t.FoldedRoots == 0
-	for _, n := range t.Nodes {
-		if n.Folded == 0 {
-			continue
-		}
-		exact = false
-		best, bestN := "", 0
-		for k, c := range kidKind[n.PID] {
-			if c > bestN || (c == bestN && k < best) {
-				best, bestN = k, c
-			}
-		}
-		if best == "" {
-			best = "unknown"
-		}
-		counts[best] += n.Folded
-	}
-	out := make([]ui.KindCount, 0, len(counts))
-	keys := make([]string, 0, len(counts))
-	for k := range counts {
-		keys = append(keys, k)
-	}
-	slices.SortFunc(keys, func(a, b string) int { return cmp.Or(counts[b]-counts[a], cmp.Compare(a, b)) })
-	for _, k := range keys {
-		out = append(out, ui.KindCount{Kind: fmtKind(k), Count: fmtCount(counts[k])})
-	}
-	return out, exact
+// sortColumns are the process table's sortable columns, in its order;
+// each is headed by its sort key's name.
+var sortColumns = []observer.SortKey{
+	observer.SortMailbox, observer.SortGrowth, observer.SortRate, observer.SortBusy,
+	observer.SortCPU, observer.SortRestarts, observer.SortWaiting,
 }
 
-var sortLabels = []struct{ key, label string }{
-	{"mailbox", "mailbox"}, {"growth", "growth"}, {"rate", "rate"}, {"busy", "busy"},
-	{"cpu", "cpu"}, {"restarts", "restarts"}, {"waiting", "waiting"},
-}
-
-func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
-	m := map[instrument.PID]observer.Severity{}
+func severityOf(fs []observer.Finding) map[observer.PID]observer.Severity {
+	m := map[observer.PID]observer.Severity{}
 	for _, f := range fs {
 		if f.Severity > m[f.PID] {
 			m[f.PID] = f.Severity
@@ -196,7 +150,7 @@ func severityOf(fs []observer.Finding) map[instrument.PID]observer.Severity {
 	return m
 }
 
-func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) []ui.ProcRow {
+func procRows(ps []observer.Process, sev map[observer.PID]observer.Severity) []ui.ProcRow {
 	rows := make([]ui.ProcRow, len(ps))
 	for i, p := range ps {
 		r := ui.ProcRow{
@@ -217,9 +171,10 @@ func procRows(ps []observer.Process, sev map[instrument.PID]observer.Severity) [
 }
 
 func sortLinks(active, q string, limit int) []ui.SortLink {
-	out := make([]ui.SortLink, len(sortLabels))
-	for i, s := range sortLabels {
-		out[i] = ui.SortLink{Key: s.key, Label: s.label, Active: s.key == active, Href: "processes?" + processesQuery(s.key, q, limit)}
+	out := make([]ui.SortLink, len(sortColumns))
+	for i, k := range sortColumns {
+		key := k.String()
+		out[i] = ui.SortLink{Key: key, Label: key, Active: key == active, Href: "processes?" + processesQuery(key, q, limit)}
 	}
 	return out
 }
@@ -237,7 +192,7 @@ func processesQuery(sort, q string, limit int) string {
 func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	p := d.Process
 	v := ui.ProcInfo{
-		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(label(p.Name, p.PID), nameRunes), Kind: fmtKind(p.Kind),
+		Found: true, PID: uint64(p.PID), PIDText: p.PID.String(), Name: short(nameOr(p.Name, p.PID), nameRunes), Kind: fmtKind(p.Kind),
 		Status: p.Status, Behaviour: p.Behaviour, Started: fmtAgo(now, p.Started), Heat: heat(p.Busy, p.Depth),
 	}
 	if _, cut := clip(p.Name, nameRunes); cut {
@@ -292,7 +247,7 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 		r := nm.ref(d.BlockedOn)
 		v.BlockedOn = &r
 	}
-	seen := map[instrument.PID]bool{}
+	seen := map[observer.PID]bool{}
 	for _, p := range s.Processes {
 		if p.BlockedOn == d.PID && !seen[p.PID] {
 			seen[p.PID] = true
@@ -308,7 +263,7 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 	return v
 }
 
-func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
+func eventViews(evs []observer.LogEntry, nm names, now time.Time) []ui.EventView {
 	out := make([]ui.EventView, 0, len(evs))
 	for i := len(evs) - 1; i >= 0; i-- { // newest first
 		e := evs[i]
@@ -348,7 +303,7 @@ func eventViews(evs []observer.Event, nm names, now time.Time) []ui.EventView {
 }
 
 // timeline places crashes and restarts of the last window on a strip.
-func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
+func timeline(evs []observer.LogEntry, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
 	from := now.Add(-window)
 	for _, e := range evs {
 		if e.At.Before(from) {
@@ -364,7 +319,7 @@ func timeline(evs []observer.Event, now time.Time, window time.Duration) (marks 
 			restarts++
 		}
 		marks = append(marks, ui.TimelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
-			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(label(e.Name, e.PID), nameRunes)})
+			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(nameOr(e.Name, e.PID), nameRunes)})
 	}
 	return marks, crashes, restarts
 }
@@ -424,8 +379,8 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	return v
 }
 
-func tableRows(ts []instrument.TableStats, nm names) []ui.TableRow {
-	slices.SortFunc(ts, func(a, b instrument.TableStats) int {
+func tableRows(ts []observer.TableStats, nm names) []ui.TableRow {
+	slices.SortFunc(ts, func(a, b observer.TableStats) int {
 		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))
 	})
 	out := make([]ui.TableRow, len(ts))

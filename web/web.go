@@ -11,7 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/static"
 )
@@ -29,13 +28,9 @@ type Options struct {
 	// Actions turns on what the dashboard may do to processes: kill a
 	// process, restart a supervisor's child, trace it, show its state
 	// (for processes that opt in). Off by default: a request for an
-	// action then gets 403. Actions need Table.
+	// action then gets 403. The actions are the ones each process's
+	// runtime offers, found through the observer.
 	Actions bool
-	// Table is the process table the observer watches. The dashboard
-	// reaches a process's actions (instrument.Proc.Actions) and the owned
-	// tables (instrument.Table.Tables) through it; nil leaves every
-	// process read-only and the tables page empty.
-	Table *instrument.Table
 	// Authorize, when set, is asked about every request, pages, assets,
 	// API and websocket alike. A non-nil error refuses the request with
 	// 403 and the error's text. It runs on the request's goroutine.
@@ -64,7 +59,8 @@ type Options struct {
 	// the dashboard's own links are relative to its prefix.
 	Links []Link
 	// TopN is how many rows the processes page shows by default. Default
-	// 20 (the top of each sort key every snapshot keeps); at most [MaxLimit].
+	// the observer's Options.TopN (the top of each sort key every snapshot
+	// keeps, see observer.Snapshot.TopN); at most [MaxLimit].
 	TopN int
 	// WriteTimeout bounds each websocket write. A browser that does not
 	// take a frame within it is dropped. Default 10 s.
@@ -102,8 +98,6 @@ func (o Options) withDefaults() (Options, error) {
 	switch {
 	case o.TopN < 0 || o.TopN > MaxLimit:
 		return o, bad("TopN", o.TopN, fmt.Sprintf("0 (default) to %d", MaxLimit))
-	case o.TopN == 0:
-		o.TopN = 20
 	}
 	durs := []struct {
 		name string
@@ -135,9 +129,6 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if _, _, err := servedHosts(o.AllowedHosts, nil); err != nil {
 		return o, fmt.Errorf("web: %w: %w", ErrOptions, err)
-	}
-	if o.Actions && o.Table == nil {
-		return o, bad("Table", "nil", "the observer's table when Actions is on")
 	}
 	return o, nil
 }
@@ -173,6 +164,9 @@ func New(obs *observer.Observer, opts Options) (*Handler, error) {
 	opts, err := opts.withDefaults()
 	if err != nil {
 		return nil, err
+	}
+	if opts.TopN == 0 {
+		opts.TopN = min(obs.Snapshot().TopN, MaxLimit) // as many as every snapshot answers exactly
 	}
 	h := &Handler{obs: obs, opts: opts, mux: http.NewServeMux(), origins: map[string]bool{}}
 	h.hosts, h.anyHost, _ = servedHosts(opts.AllowedHosts, opts.AllowedOrigins) // validated above
@@ -259,6 +253,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/process/{pid}", h.apiProcess)
 	m.HandleFunc("GET /api/process/{pid}/stack", h.apiStack)
 	m.HandleFunc("GET /api/children/{pid}", h.apiChildren)
+	m.HandleFunc("GET /api/node/{pid}", h.apiNode)
 	m.HandleFunc("GET /api/events", h.apiEvents)
 	m.HandleFunc("GET /api/findings", h.apiFindings)
 	m.HandleFunc("POST /api/profile", h.apiProfile)

@@ -60,9 +60,6 @@ func newFixture(t *testing.T, prefix string, opts Options) *fixture {
 	if err := f.obs.Start(); err != nil {
 		t.Fatal(err)
 	}
-	if opts.Actions && opts.Table == nil {
-		opts.Table = f.table
-	}
 	f.dash, err = New(f.obs, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -450,7 +447,6 @@ func TestOptionsValidated(t *testing.T) {
 	for _, o := range []Options{
 		{TopN: -1}, {TopN: MaxLimit + 1}, {WriteTimeout: -time.Second}, {MaxClients: -2},
 		{AllowedOrigins: []string{"evil.example.com"}}, {AllowedOrigins: []string{"https://x.example/path"}},
-		{Actions: true},
 	} {
 		if _, err := New(obs, o); !errors.Is(err, ErrOptions) {
 			t.Errorf("New(%+v): %v, want ErrOptions", o, err)
@@ -479,14 +475,15 @@ type fakeETS struct{ st instrument.TableStats }
 
 func (f fakeETS) TableStats() instrument.TableStats { return f.st }
 
+// With the default options the tables page lists the observed table's
+// owned tables: the dashboard finds them through the observer.
 func TestTablesPage(t *testing.T) {
 	f := newFixture(t, "/", Options{})
 	_, body := f.get(t, "tables")
-	if !strings.Contains(body, `data-testid="tables-empty"`) || !strings.Contains(body, "web.Options.Table") {
-		t.Errorf("tables page without the table: no honest empty state")
+	if !strings.Contains(body, `data-testid="tables-empty"`) || !strings.Contains(body, "No owned tables") {
+		t.Errorf("tables page without tables: no honest empty state")
 	}
-	g := newFixture(t, "/", Options{Table: nil})
-	g.dash.opts.Table = g.table
+	g := newFixture(t, "/", Options{})
 	g.table.AddTable(fakeETS{instrument.TableStats{Name: "prices<b>", Owner: g.proc.ID(), Size: 1200, Reads: 90, Writes: 10}})
 	_, body = g.get(t, "tables")
 	if !strings.Contains(body, `data-testid="table-row"`) || !strings.Contains(body, "prices&lt;b&gt;") || !strings.Contains(body, ">90%<") {
@@ -640,8 +637,8 @@ func (r fakeRegistry) RegistryEntries(limit int) []instrument.RegistryEntry {
 func TestTablesPageListsRegistries(t *testing.T) {
 	f := newFixture(t, "/", Options{})
 	_, body := f.get(t, "tables")
-	if !strings.Contains(body, "cannot list registries") {
-		t.Errorf("without the process table: no note that registries cannot be listed")
+	if !strings.Contains(body, `data-testid="registry-empty"`) {
+		t.Errorf("without registries: no note that the application created none")
 	}
 	var entries []instrument.RegistryEntry
 	for i := range registryShown + 3 {
@@ -649,8 +646,7 @@ func TestTablesPageListsRegistries(t *testing.T) {
 	}
 	entries[0].Key = `<img src=x onerror=alert(1)>`
 	f.table.AddRegistry(fakeRegistry{name: "sessions", entries: entries})
-	g := newFixture(t, "/", Options{Table: f.table})
-	_, body = g.get(t, "tables")
+	_, body = f.get(t, "tables")
 	if got := strings.Count(body, `data-testid="registry-row"`); got != registryShown {
 		t.Errorf("%d registry rows, want the first %d", got, registryShown)
 	}
@@ -659,5 +655,48 @@ func TestTablesPageListsRegistries(t *testing.T) {
 	}
 	if strings.Contains(body, "<img src=x") {
 		t.Errorf("a registry key reached the page unescaped")
+	}
+}
+
+// The tree's "+N more" and its search get processes in the tree's own
+// node shape, which the browser adds to the tree as it is.
+func TestChildrenInTheTreesShape(t *testing.T) {
+	f := newFixture(t, "/", Options{})
+	parent := f.proc.Parent()
+	_, body := f.get(t, "api/children/"+strconv.FormatUint(uint64(parent), 10))
+	var rep struct {
+		Total    int        `json:"total"`
+		Children []treeNode `json:"children"`
+	}
+	if err := json.Unmarshal([]byte(body), &rep); err != nil {
+		t.Fatal(err)
+	}
+	want := treeNode{ID: uint64(f.proc.ID()), PID: f.proc.ID().String(), Parent: uint64(parent), Name: "worker", Kind: "server"}
+	if rep.Total != 1 || len(rep.Children) != 1 || rep.Children[0] != want {
+		t.Errorf("children: got %d, %+v; want 1, %+v", rep.Total, rep.Children, want)
+	}
+	var n treeNode
+	_, body = f.get(t, "api/node/"+strconv.FormatUint(uint64(parent), 10))
+	if err := json.Unmarshal([]byte(body), &n); err != nil {
+		t.Fatal(err)
+	}
+	if n.Name != "app" || n.Policy.Strategy != "one for one" || n.Policy.Restarts != 3 || n.Policy.Period != "5s" {
+		t.Errorf("node: got %+v, want app with its policy", n)
+	}
+}
+
+// The processes page shows, by default, as many rows as every snapshot
+// answers exactly: the observer's TopN, not a copy of its default.
+func TestDefaultRowsAreTheObserversTopN(t *testing.T) {
+	obs, err := observer.New(instrument.NewTable(), observer.Options{TopN: 7})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dash, err := New(obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dash.opts.TopN != 7 {
+		t.Errorf("default rows: got %d, want the observer's TopN, 7", dash.opts.TopN)
 	}
 }

@@ -17,7 +17,6 @@ import (
 
 	"github.com/gorilla/websocket"
 
-	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -149,28 +148,22 @@ type hub struct {
 	h      *Handler
 	mu     sync.Mutex
 	conns  map[*conn]struct{}
-	sub    *observer.Subscription
+	sub    *observer.SnapshotSubscription
 	closed bool
 	wg     sync.WaitGroup
 	latest atomic.Pointer[observer.Snapshot]
 
 	watchMu sync.Mutex
-	watches map[instrument.PID]int
+	watches map[observer.PID]int
 
 	cache frameCache
 	scans scanCache
-	sups  struct {
-		mu       sync.Mutex
-		tick     uint64
-		m        map[instrument.PID]observer.Process
-		policies map[instrument.PID]*observer.Policy
-	}
 
 	buildNanos atomic.Int64 // time spent building frames, for the benchmarks
 }
 
 func newHub(h *Handler) *hub {
-	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[instrument.PID]int{}}
+	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[observer.PID]int{}}
 }
 
 // add registers c, subscribing to the observer for the first connection.
@@ -213,7 +206,7 @@ func (b *hub) count() int {
 }
 
 // fanOut wakes every connection on each snapshot until sub closes.
-func (b *hub) fanOut(sub *observer.Subscription) {
+func (b *hub) fanOut(sub *observer.SnapshotSubscription) {
 	defer b.wg.Done()
 	for s := range sub.C() {
 		b.latest.Store(s)
@@ -267,7 +260,7 @@ func (b *hub) close() {
 	b.mu.Unlock()
 }
 
-func (b *hub) watch(pid instrument.PID) {
+func (b *hub) watch(pid observer.PID) {
 	if pid == 0 {
 		return
 	}
@@ -279,7 +272,7 @@ func (b *hub) watch(pid instrument.PID) {
 	}
 }
 
-func (b *hub) unwatch(pid instrument.PID) {
+func (b *hub) unwatch(pid observer.PID) {
 	if pid == 0 {
 		return
 	}
@@ -330,8 +323,8 @@ func (c *conn) setView(v viewReq) {
 	c.viewSeq++
 	c.mu.Unlock()
 	if old.PID != v.PID {
-		c.h.hub.watch(instrument.PID(v.PID))
-		c.h.hub.unwatch(instrument.PID(old.PID))
+		c.h.hub.watch(observer.PID(v.PID))
+		c.h.hub.unwatch(observer.PID(old.PID))
 	}
 	c.wake()
 }
@@ -480,7 +473,7 @@ func (c *conn) writeLoop() {
 		c.ws.Close()
 		<-c.readDone // the reader fails on the closed socket: no view change after this
 		v, _ := c.currentView()
-		hb.unwatch(instrument.PID(v.PID))
+		hb.unwatch(observer.PID(v.PID))
 	}()
 	ping := time.NewTicker(c.h.opts.PingPeriod)
 	defer ping.Stop()
@@ -517,7 +510,7 @@ func (c *conn) writeLoop() {
 			continue
 		}
 		full := !sent || needFull || seq != lastSeq || s.Tick != lastTick+1
-		msg, _, shared, err := c.h.frame(v, s, full)
+		msg, shared, err := c.h.frame(v, s, full)
 		if err != nil {
 			c.stop(websocket.CloseInternalServerErr, "could not build the frame")
 			continue

@@ -104,7 +104,7 @@ func missing(kinds map[string]bool) string {
 }
 
 func countRestarts(o *observer.Observer) int {
-	page := o.Events(observer.EventQuery{Kinds: []observer.EventKind{observer.EventRestart}})
+	page := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventRestart}})
 	return len(page.Events)
 }
 

@@ -111,7 +111,7 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 		node.Stop()
 		return nil, fmt.Errorf("start observer: %w", err)
 	}
-	dash, err := web.New(obs, web.Options{Table: node.Table(), Actions: cfg.Actions, Title: "observer · demo shop",
+	dash, err := web.New(obs, web.Options{Actions: cfg.Actions, Title: "observer · demo shop",
 		Links: []web.Link{{Text: "Shop controls", Href: "/demo/"}}})
 	if err != nil {
 		obs.Close()

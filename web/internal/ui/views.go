@@ -298,12 +298,11 @@ type TableRow struct {
 	ReadShare int
 }
 
-// TablesView is the tables page; Known says whether the dashboard can see the process table.
+// TablesView is the tables page: the owned tables and the registries.
 type TablesView struct {
 	PageView
 	Tables     []TableRow
 	Registries []RegistryView
-	Known      bool // the dashboard can see the table (Options.Table is set)
 }
 
 // RegistryView is one registry or scope of process groups, with the first

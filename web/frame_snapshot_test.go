@@ -1,0 +1,101 @@
+package web
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/observer"
+)
+
+// handMadeSnapshot is a snapshot no observer produced: a supervisor with
+// two servers, one saturated, the other waiting on it in a call.
+func handMadeSnapshot() *observer.Snapshot {
+	at := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
+	pol := &observer.Policy{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}
+	return &observer.Snapshot{
+		Tick: 7, At: at, Interval: time.Second, TopN: 20,
+		System: observer.System{
+			Processes: 3, Supervisors: 1,
+			Kinds: []observer.KindCount{{Kind: "server", Count: 2}, {Kind: "dynamic_supervisor", Count: 1}},
+			Now:   observer.SystemSample{At: at, Goroutines: 12, Processes: 3},
+			Load:  []observer.SystemSample{{At: at, Goroutines: 12, Processes: 3}},
+		},
+		Processes: []observer.Process{
+			{PID: 2, Name: "price", Kind: "server", Status: "running", Parent: 1, Busy: 0.97, Depth: 300},
+			{PID: 3, Name: "cart", Kind: "server", Status: "running", Parent: 1, BlockedOn: 2},
+		},
+		Tree: observer.Tree{
+			Nodes: []observer.TreeNode{
+				{PID: 1, Name: "shop", Kind: "dynamic_supervisor", Status: "running", Children: 2, Supervisor: pol, RestartBudget: 2.0 / 3},
+				{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Finding: observer.SeverityCritical},
+				{PID: 3, Parent: 1, Name: "cart", Kind: "server", Status: "running"},
+			},
+			Links: []observer.Edge{}, Monitors: []observer.Edge{},
+			Waits: []observer.Edge{{From: 3, To: 2}},
+		},
+		Findings: []observer.Finding{{ID: "bottleneck/2", Kind: observer.KindBottleneck, Severity: observer.SeverityCritical, PID: 2, Name: "price", Since: at, Summary: "price is saturated"}},
+	}
+}
+
+// A frame is a function of a snapshot and the view's request: the views a
+// snapshot holds render from a hand-made one, with no observer behind the
+// handler, and show everything the snapshot says.
+func TestFrameFromSnapshotAlone(t *testing.T) {
+	s := handMadeSnapshot()
+	h := &Handler{} // no observer: a call back into one would panic
+	for _, view := range []string{"overview", "tree", "advisor", "profile"} {
+		v := viewReq{View: view, Root: "./"}
+		f := encode(v, s, h.render(v, s), nil)
+		if !f.Full || f.Tick != 7 || !strings.Contains(f.HTML["status"], "3") {
+			t.Errorf("%s: full=%v tick=%d status=%q; want a full frame of tick 7 with the status bar", view, f.Full, f.Tick, f.HTML["status"])
+		}
+		switch view {
+		case "overview":
+			kinds := f.HTML["kinds"]
+			if !strings.Contains(kinds, "dynamic supervisor") || !strings.Contains(kinds, "server") || !strings.Contains(kinds, "all live processes") {
+				t.Errorf("overview kinds: %q; want the snapshot's counts by kind", kinds)
+			}
+			if len(f.Sys) != 1 || f.Sys[0].G != 12 {
+				t.Errorf("overview sys: %+v; want the snapshot's one sample", f.Sys)
+			}
+		case "tree":
+			tf := f.Tree
+			if tf == nil || len(tf.Nodes) != 3 {
+				t.Fatalf("tree: %+v; want 3 nodes", tf)
+			}
+			sup, price := tf.Nodes[0], tf.Nodes[1]
+			if sup.Policy != (treePolicy{Strategy: "one for one", Restarts: 3, Period: "5s"}) || sup.Budget != 67 || sup.PID != "<0.1.0>" || sup.Kind != "dynamic supervisor" {
+				t.Errorf("supervisor node: %+v; want <0.1.0>, a dynamic supervisor, one for one 3 in 5s, budget 67", sup)
+			}
+			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" {
+				t.Errorf("price node: heat %d, sev %q, issue %q; want 5, critical, bottleneck", price.Heat, price.Sev, price.Issue)
+			}
+			if want := [][2]uint64{{3, 2}}; !slices.Equal(tf.Waits, want) || !tf.Relations {
+				t.Errorf("tree waits: %v (relations %v); want %v", tf.Waits, tf.Relations, want)
+			}
+		case "advisor":
+			if !strings.Contains(f.HTML["findings"], "price is saturated") {
+				t.Errorf("advisor: %q; want the snapshot's finding", f.HTML["findings"])
+			}
+		}
+	}
+}
+
+// A delta sends a changed node without the PID text the browser has.
+func TestDeltaSendsPIDOnce(t *testing.T) {
+	s := handMadeSnapshot()
+	next := *s
+	next.Tick++
+	next.Tree.Nodes = slices.Clone(s.Tree.Nodes)
+	next.Tree.Nodes[2].Depth = 5
+	v := viewReq{View: "tree", Root: "./"}
+	f := encode(v, &next, renderSnapshot(v, &next), renderSnapshot(v, s))
+	if f.Full || f.Tree == nil || len(f.Tree.Nodes) != 1 {
+		t.Fatalf("delta: %+v; want one changed node", f.Tree)
+	}
+	if n := f.Tree.Nodes[0]; n.ID != 3 || n.PID != "" || n.Depth != 5 {
+		t.Errorf("changed node: %+v; want cart's new depth without its PID text", n)
+	}
+}
