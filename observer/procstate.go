@@ -75,6 +75,12 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	} else {
 		st.growTicks, st.calmTicks = 0, inc8(st.calmTicks)
 	}
+	if st.stalled(now, dt) {
+		// A queue that grows behind a stalled handler grows because of
+		// the stall: once the handler returns, a flood needs growth of
+		// its own.
+		st.growTicks = 0
+	}
 	st.headAge = float32(st.head(c, now)) / 1e9
 
 	st.enq, st.handled, st.calls, st.busy = c.Enqueued, c.Handled, c.Calls, c.BusyNanos
