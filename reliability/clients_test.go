@@ -44,6 +44,7 @@ type wsClient struct {
 	bytes     atomic.Int64
 	lastFrame atomic.Int64 // Unix nanoseconds
 	maxGap    atomic.Int64 // the longest wait between two frames
+	err       error        // why reading ended; set before done closes
 	done      chan struct{}
 }
 
@@ -52,6 +53,7 @@ func (c *wsClient) read() {
 	for {
 		_, data, err := c.ws.ReadMessage()
 		if err != nil {
+			c.err = err
 			return
 		}
 		c.bytes.Add(int64(len(data)))
@@ -352,6 +354,28 @@ func TestHalfStuckClients(t *testing.T) {
 	}
 	drain.Wait()
 
+	// The dashboard closes with a hundred clients attached, half of them
+	// stuck: Close returns within its bound, every connection is closed
+	// when it does, and the reading clients hear 1001 (going away).
+	cs = connect()
+	awaitFrames(cs, "every reading client's first frame", nil)
+	closing := time.Now()
+	dash.Close()
+	closeTook := time.Since(closing)
+	if open := ln.open(); open > 0 {
+		t.Errorf("%d connections still open after the dashboard's Close returned", open)
+	}
+	for _, c := range cs {
+		<-c.done
+		var ce *websocket.CloseError
+		if c.reads && (!errors.As(c.err, &ce) || ce.Code != websocket.CloseGoingAway) {
+			t.Errorf("a reading client's connection ended with %v, want close 1001 (going away)", c.err)
+		}
+	}
+	if closeTook > 5*time.Second {
+		t.Errorf("the dashboard's Close took %v with stuck clients attached, want at most 5s: 2 s of grace, then their sockets are closed", closeTook)
+	}
+
 	wall := func(rs []rate) (out []float64) {
 		for _, r := range rs {
 			out = append(out, r.wall)
@@ -375,6 +399,8 @@ func TestHalfStuckClients(t *testing.T) {
 		lifetimes[len(lifetimes)/2].Round(10*time.Millisecond), writeTimeout, pingPeriod, timedOut, absorbed>>10)
 	t.Logf("meanwhile %.0f calls/s (%.1f %% under the median without clients); the reading clients' longest wait between frames %v, %d bytes a frame on average; read after the drop, %d stuck clients found a close frame (%s), %d the end of the stream without one (after a write that timed out, the server sends none)",
 		during, (1-during/median(wall(without)))*100, maxGap.Round(10*time.Millisecond), bytes/max(frames, 1), closes.Load(), codeCounts(&codes), eofs.Load())
+
+	t.Logf("the dashboard's Close, with %d clients attached (%d stuck), took %v", clientsN, clientsN/2, closeTook.Round(time.Millisecond))
 
 	// The long form asserts the application's calls per second; the short
 	// form its calls per CPU-second, which other jobs on the machine
