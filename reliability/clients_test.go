@@ -92,7 +92,7 @@ func TestHalfStuckClients(t *testing.T) {
 		t.Skip("a hundred websocket clients for several seconds")
 	}
 	defer goleak.VerifyNone(t)
-	pairs, window, bound := 7, 300*time.Millisecond, 25.0
+	pairs, window, bound := 9, 300*time.Millisecond, 25.0
 	// A reading client's pong must reach the server within two ping
 	// periods: under -race on a loaded machine, a 1 s period dropped
 	// some of them.
@@ -195,28 +195,43 @@ func TestHalfStuckClients(t *testing.T) {
 			NetDialContext: (&net.Dialer{Control: smallRcvbuf}).DialContext}
 		reader := &websocket.Dialer{HandshakeTimeout: 10 * time.Second}
 		cs := make([]*wsClient, clientsN)
-		for i := range cs {
-			c := &wsClient{reads: i%2 == 0, done: make(chan struct{})}
-			d := stuck
-			if c.reads {
-				d = reader
-			}
-			ws, _, err := d.Dial(wsURL+"?view="+views[i/2%len(views)], http.Header{"Origin": {srv.URL}})
-			if err != nil {
-				t.Fatalf("client %d: %v", i, err)
-			}
-			c.ws, c.server = ws, ln.conn(ws.LocalAddr())
-			if c.server == nil {
-				ws.Close()
-				t.Fatalf("client %d: the server has no connection from %v", i, ws.LocalAddr())
-			}
-			if c.reads {
-				go c.read()
+		errs := make([]error, clientsN)
+		var dials sync.WaitGroup
+		for w := range 10 { // ten browsers connecting at once
+			dials.Go(func() {
+				for i := w; i < clientsN; i += 10 {
+					c := &wsClient{reads: i%2 == 0, done: make(chan struct{})}
+					d := stuck
+					if c.reads {
+						d = reader
+					}
+					ws, _, err := d.Dial(wsURL+"?view="+views[i/2%len(views)], http.Header{"Origin": {srv.URL}})
+					if err != nil {
+						errs[i] = err
+						continue
+					}
+					c.ws, c.server = ws, ln.conn(ws.LocalAddr())
+					if c.server == nil {
+						ws.Close()
+						errs[i] = fmt.Errorf("the server has no connection from %v", ws.LocalAddr())
+						continue
+					}
+					if c.reads {
+						go c.read()
+					} else {
+						close(c.done)
+					}
+					cs[i] = c
+				}
+			})
+		}
+		dials.Wait()
+		for i, c := range cs {
+			if c != nil {
+				live = append(live, c)
 			} else {
-				close(c.done)
+				t.Fatalf("client %d: %v", i, errs[i])
 			}
-			cs[i] = c
-			live = append(live, c)
 		}
 		return cs
 	}
