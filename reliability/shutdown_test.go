@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
 )
 
 var shutdownLong = flag.Bool("shutdown-long", false,
@@ -80,8 +81,8 @@ func goCommand() (string, error) {
 // The demo, built and run as a user runs it, under load and chaos with
 // browsers connected, stops on SIGINT as its doc says: every browser
 // hears 1001 (going away), it exits 0 within its shutdown timeouts even
-// with hung handlers in flight (reported unresponsive, then released), and
-// nothing panics. The demo runs with -hang-for 10m, so that a hung handler
+// with hung handlers in flight (reported unresponsive, then released),
+// nothing panics, and the test's clients leave no goroutine behind. The demo runs with -hang-for 10m, so that a hung handler
 // can only be left by the timeouts, never by the end of its hang.
 //
 // The short form runs 10 clients and 2 s of load (400 checkouts/s) and
@@ -94,6 +95,7 @@ func TestShutdownUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the demo")
 	}
+	defer goleak.VerifyNone(t)
 	clients, loadFor, crashRate := 10, 2*time.Second, 10
 	if *shutdownLong {
 		clients, loadFor, crashRate = 50, 10*time.Second, 20
