@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/pprof"
+	"strings"
 	"testing"
 	"time"
 
@@ -155,4 +156,22 @@ func ExampleTable_Go() {
 	err := g.Wait()
 	fmt.Println(g.PID(), err, instrument.Classify(err))
 	// Output: <0.1.0> disk full error
+}
+
+//go:noinline
+func panicsHere() { panic("here") }
+
+// A panic's stack names the function that panicked, under the panic, one
+// frame a line pair.
+func TestPanicStackNamesThePanickingFunction(t *testing.T) {
+	var pe *instrument.PanicError
+	func() {
+		defer func() { pe = instrument.NewPanicError(recover()) }()
+		panicsHere()
+	}()
+	stack := string(pe.Stack)
+	at := strings.Index(stack, "instrument_test.panicsHere\n\t")
+	if at < 0 || !strings.Contains(stack[:at], "runtime.gopanic") || !strings.Contains(stack, "instrument_test.go:") {
+		t.Fatalf("stack:\n%s\nwant runtime.gopanic above instrument_test.panicsHere, with file:line", stack)
+	}
 }
