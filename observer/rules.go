@@ -86,15 +86,20 @@ func (m *model) advise(wall time.Time, g graph) {
 		m.adv.eval(fkey{kind: KindCastFlood, pid: pid}, min(floodLevel(st), ceiling), func() Finding { return m.floodFinding(c.p, st) })
 		if readHeavy(st) {
 			m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
-			m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, levelOff, func() Finding { return m.bottleneckFinding(c.p, st) })
+			if m.adv.active(fkey{kind: KindReadHeavy, pid: pid}) {
+				m.adv.clear(fkey{kind: KindBottleneck, pid: pid})
+			} else {
+				m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, levelOff, func() Finding { return m.bottleneckFinding(c.p, st) })
+			}
 			continue
 		}
 		m.adv.eval(fkey{kind: KindReadHeavy, pid: pid}, min(readLevel(st), ceiling), func() Finding { return m.readFinding(c.p, st) })
 		if m.adv.active(fkey{kind: KindReadHeavy, pid: pid}) {
-			// Still called read-heavy (a tick of slower handlers, on a
-			// loaded machine, holds it): the more specific diagnosis
-			// stands, and no bottleneck starts beside it.
-			ceiling = min(ceiling, levelHold)
+			// Called read-heavy (a tick of slower handlers, on a loaded
+			// machine, holds it): the more specific diagnosis stands
+			// alone, and replaces a bottleneck finding that came first.
+			m.adv.clear(fkey{kind: KindBottleneck, pid: pid})
+			continue
 		}
 		m.adv.eval(fkey{kind: KindBottleneck, pid: pid}, min(bottleneckLevel(st, tick), ceiling), func() Finding { return m.bottleneckFinding(c.p, st) })
 	}

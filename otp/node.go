@@ -42,7 +42,10 @@ type Node struct {
 	tables sync.Map
 
 	mu      sync.RWMutex
-	names   map[string]*process
+	// names maps registered names to processes: read without a lock
+	// (Whereis, Named refs), written under mu at spawn and without it at
+	// exit (a CompareAndDelete of the process's own entry).
+	names sync.Map
 	roots   []*process // processes without a parent, in start order
 	stopped bool
 }
@@ -53,7 +56,6 @@ func NewNode(cfg Config) *Node {
 		table:  cfg.Table,
 		logger: cfg.Logger,
 		stopTO: cfg.StopTimeout,
-		names:  make(map[string]*process),
 	}
 	if n.table == nil {
 		n.table = instrument.NewTable()
@@ -151,10 +153,9 @@ func (n *Node) lookup(pid PID) *process { return n.owned(n.table.Lookup(pid)) }
 
 // whereis returns the process registered under name, or nil.
 func (n *Node) whereis(name string) *process {
-	n.mu.RLock()
-	p := n.names[name]
-	n.mu.RUnlock()
-	return p
+	p, _ := n.names.Load(name)
+	q, _ := p.(*process)
+	return q
 }
 
 // Whereis returns the PID registered under name.
@@ -165,18 +166,22 @@ func (n *Node) Whereis(name string) (PID, bool) {
 	return 0, false
 }
 
-// unregister removes p from the node when it exits.
+// unregister removes p from the node when it exits: its name, without
+// the node's lock (a crash storm exits thousands of processes a second,
+// and every Whereis would queue behind them), and, for a root, its place
+// in the roots under the lock.
 func (n *Node) unregister(p *process) {
-	n.mu.Lock()
-	if p.name != "" && n.names[p.name] == p {
-		delete(n.names, p.name)
+	if p.name != "" {
+		n.names.CompareAndDelete(p.name, p)
 	}
-	if p.parent == 0 {
-		for i, q := range n.roots {
-			if q == p {
-				n.roots = append(n.roots[:i], n.roots[i+1:]...)
-				break
-			}
+	if p.parent != 0 {
+		return
+	}
+	n.mu.Lock()
+	for i, q := range n.roots {
+		if q == p {
+			n.roots = append(n.roots[:i], n.roots[i+1:]...)
+			break
 		}
 	}
 	n.mu.Unlock()

@@ -84,7 +84,7 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 		return errNodeStopped
 	}
 	if o.name != "" {
-		if q := n.names[o.name]; q != nil {
+		if q := n.whereis(o.name); q != nil {
 			n.mu.Unlock()
 			return &nameTakenError{o.name, q.id}
 		}
@@ -98,7 +98,7 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 		p.proc.SetActions(p)
 	}
 	if o.name != "" {
-		n.names[o.name] = p
+		n.names.Store(o.name, p)
 		p.name = o.name
 	}
 	if p.parent == 0 {
