@@ -41,11 +41,11 @@ type Node struct {
 	// tables holds the named owned tables: name → *Table[K, V].
 	tables sync.Map
 
-	mu      sync.RWMutex
+	mu sync.RWMutex
 	// names maps registered names to processes: read without a lock
 	// (Whereis, Named refs), written under mu at spawn and without it at
 	// exit (a CompareAndDelete of the process's own entry).
-	names sync.Map
+	names   sync.Map
 	roots   []*process // processes without a parent, in start order
 	stopped bool
 }
