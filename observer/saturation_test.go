@@ -2,6 +2,7 @@ package observer_test
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/go-observer/observer/observer"
@@ -18,11 +19,17 @@ func (c *cache) HandleCast(ctx context.Context, k int) error {
 	return nil
 }
 
-// A server whose mailbox never empties is saturated however little its
-// handler takes: here a one-map-read handler fed by 8 senders that never
-// wait for it. It reads busy all the time within three ticks of the load
-// starting, counted in ticks, not wall time. Real time: the load is real
-// CPU work, which a synctest bubble does not clock.
+// A server flooded by casts is saturated however little its handler
+// takes: here a one-map-read handler fed by 8 senders that never wait for
+// it. Over the first three ticks of the load (counted in ticks, not wall
+// time) it reads mostly busy. Not all the time: a sender to a long queue
+// parks until the server has taken from it, and with the cores busy (other
+// tests, a loaded CI machine, two CPU hogs) the senders are descheduled
+// now and then and the server waits for mail meanwhile; it read 0.76-0.83
+// under two hogs, 0.9 and more on a quiet machine, and 0.33 (the median
+// of its first three ticks) when busy counted only the handler's time.
+// Real time: the load is real CPU work, which a synctest bubble does not
+// clock.
 func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a second or more of real time")
@@ -38,25 +45,18 @@ func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
 	first := next(t, sub).Tick
 	stop := load(8, func(ctx context.Context) { otp.Cast(ref, 1) })
 	defer stop()
-	const within = 3
 	var busy []float64
-	for {
-		s := next(t, sub)
-		if s.Tick > first+within {
-			t.Fatalf("busy by tick since the load began %v, want one at least 0.85 by tick %d\n%s", busy, within, dump(s))
-		}
-		for _, p := range s.Query(observer.Query{}) {
-			if p.PID == ref.PID() {
+	var last *observer.Snapshot
+	for len(busy) < 3 {
+		last = next(t, sub)
+		for _, p := range last.Query(observer.Query{}) {
+			if p.PID == ref.PID() && last.Tick > first {
 				busy = append(busy, p.Busy)
-				// Two busy cores (other tests, a loaded CI machine) let
-				// the senders fall behind now and then, and the server
-				// waits for mail while they are descheduled: most of a
-				// tick busy is the mark, not all of it.
-				if p.Busy >= 0.85 {
-					return
-				}
 			}
 		}
+	}
+	if median := slices.Sorted(slices.Values(busy))[1]; median < 0.7 {
+		t.Fatalf("busy over the first three ticks of the load %.2f (median %.2f), want a median of at least 0.70\n%s", busy, median, dump(last))
 	}
 }
 
