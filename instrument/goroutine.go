@@ -11,7 +11,7 @@ import (
 // with pprof.SetGoroutineLabels, so that CPU and goroutine profiles can be
 // summed per process.
 func Labels(ctx context.Context, p *Proc) context.Context {
-	return pprof.WithLabels(ctx, pprof.Labels(LabelPID, p.id.String(), LabelName, p.Name()))
+	return pprof.WithLabels(ctx, pprof.Labels(LabelName, p.Name(), LabelPID, p.id.String()))
 }
 
 // The pprof label keys set on every process goroutine.

@@ -12,7 +12,15 @@ type PID uint64
 
 // String formats the PID the way Erlang prints one: <0.42.0>.
 func (p PID) String() string {
-	return "<0." + strconv.FormatUint(uint64(p), 10) + ".0>"
+	var b [32]byte
+	return string(p.appendText(b[:0]))
+}
+
+// appendText appends the PID as String formats it, <0.42.0>.
+func (p PID) appendText(b []byte) []byte {
+	b = append(b, "<0."...)
+	b = strconv.AppendUint(b, uint64(p), 10)
+	return append(b, ".0>"...)
 }
 
 // Kind says what sort of process a record describes.

@@ -49,8 +49,9 @@ type process struct {
 	released   bool // exited, or detached: done is (or would be) closed
 	detached   bool // gave up as unresponsive; its goroutine has not returned
 	links      []*process
-	monitors   []monitor // who monitors this process
-	reason     error     // the exit reason, once exited
+	link0      [1]*process // links' first backing array
+	monitors   []monitor   // who monitors this process
+	reason     error       // the exit reason, once exited
 }
 
 // monitor is one watcher of a process: a process that gets a Down

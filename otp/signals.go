@@ -259,6 +259,9 @@ func childLink(child, sup *process) bool {
 		return false
 	}
 	child.mu.Lock()
+	if child.links == nil {
+		child.links = child.link0[:0] // most processes have one link: to their supervisor
+	}
 	child.links = append(child.links, sup)
 	child.mu.Unlock()
 	return true
