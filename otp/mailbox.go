@@ -484,16 +484,7 @@ func (m *mailbox[M, R]) close(p *process, reason error) {
 	m.first, m.tail, m.head, m.small, m.free = nil, nil, nil, nil, nil
 	m.release()
 	m.mu.Unlock()
-	for {
-		select {
-		case e := <-m.ch:
-			if e.call != nil {
-				e.call.fail(e.gen, exit)
-			}
-		default:
-			return
-		}
-	}
+	m.failChannel(exit)
 }
 
 // detachMailbox implements the mailbox side of process.detach.
@@ -523,6 +514,12 @@ func (m *mailbox[M, R]) detach(p *process, reason error) {
 	}
 	m.release()
 	m.mu.Unlock()
+	m.failChannel(exit)
+}
+
+// failChannel fails the calls left in the channel, once the mailbox is
+// closed (a message sent after it was closed finds out in sent).
+func (m *mailbox[M, R]) failChannel(exit error) {
 	for {
 		select {
 		case e := <-m.ch:
