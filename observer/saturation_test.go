@@ -19,6 +19,21 @@ func (c *cache) HandleCast(ctx context.Context, k int) error {
 	return nil
 }
 
+// watchedCache starts the cache server under an observer ticking as
+// fast as it may, and returns its subscription and the tick it has reached.
+func watchedCache(t *testing.T) (otp.Ref[int, int], *observer.SnapshotSubscription, uint64) {
+	t.Helper()
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &cache{m: map[int]int{1: 1}}, otp.Name("cache"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	sub := o.Subscribe()
+	t.Cleanup(sub.Close)
+	return ref, sub, next(t, sub).Tick
+}
+
 // A server flooded by casts is saturated however little its handler
 // takes: here a one-map-read handler fed by 8 senders that never wait for
 // it. Over the first three ticks of the load (counted in ticks, not wall
@@ -34,15 +49,7 @@ func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a second or more of real time")
 	}
-	n := node(t)
-	ref, err := otp.Start[int, int](n, &cache{m: map[int]int{1: 1}}, otp.Name("cache"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
-	sub := o.Subscribe()
-	defer sub.Close()
-	first := next(t, sub).Tick
+	ref, sub, first := watchedCache(t)
 	stop := load(8, func(ctx context.Context) { otp.Cast(ref, 1) })
 	defer stop()
 	var busy []float64
@@ -69,15 +76,7 @@ func TestMapReadServerWithManyCallersIsFound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a second or more of real time")
 	}
-	n := node(t)
-	ref, err := otp.Start[int, int](n, &cache{m: map[int]int{1: 1}}, otp.Name("cache"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
-	sub := o.Subscribe()
-	defer sub.Close()
-	first := next(t, sub).Tick
+	ref, sub, first := watchedCache(t)
 	stop := load(64, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
 	defer stop()
 	const within = 3
