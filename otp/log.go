@@ -37,7 +37,7 @@ func (n *Node) logs(level slog.Level) bool { return n.logger.Enabled(context.Bac
 // log writes msg with attrs unless the same line (msg, who, err) was
 // written less than logWindow ago; then it only counts it.
 func (n *Node) log(level slog.Level, msg, who, err string, attrs ...slog.Attr) {
-	if !n.logger.Enabled(context.Background(), level) {
+	if !n.logs(level) {
 		return
 	}
 	now := time.Now()

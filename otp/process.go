@@ -216,7 +216,7 @@ func (p *process) exit(reason error) {
 
 	p.impl.closeMailbox(reason)
 	why := instrument.Classify(reason)
-	p.release(why, reason, links, mons, func() {
+	p.release(reason, links, mons, func() {
 		if why.Abnormal() {
 			p.node.crashReport(p, why, reason)
 		}
@@ -229,7 +229,7 @@ func (p *process) exit(reason error) {
 // name, the exit hooks (registry keys, group memberships, owned tables),
 // then, after report has told the table, its links and monitors learn of
 // the exit, and waiters on done are let go.
-func (p *process) release(why instrument.Reason, reason error, links []*process, mons []monitor, report func()) {
+func (p *process) release(reason error, links []*process, mons []monitor, report func()) {
 	n := p.node
 	n.unregister(p)
 	for _, m := range mons {
@@ -300,7 +300,7 @@ func (p *process) detach(waited time.Duration) bool {
 	if d, ok := p.impl.(interface{ detachMailbox(error) }); ok {
 		d.detachMailbox(reason)
 	}
-	p.release(instrument.ReasonKilled, reason, links, mons, func() {
+	p.release(reason, links, mons, func() {
 		p.node.table.Unresponsive(p.proc, waited)
 		p.node.logUnresponsive(p, waited)
 	})
