@@ -414,3 +414,41 @@ func TestStuckCallTimedFromTicks(t *testing.T) {
 		table.Exit(p, instrument.ReasonNormal, nil)
 	})
 }
+
+// blocker's calls take d, or until it is told to stop.
+type blocker struct{ d time.Duration }
+
+func (b *blocker) HandleCall(ctx context.Context, req int) (int, error) {
+	select {
+	case <-time.After(b.d):
+	case <-ctx.Done():
+	}
+	return req, nil
+}
+
+// A server waiting in a call on a stuck one is not called stuck: the
+// finding names the one that does not return, not every caller held up
+// behind it.
+func TestStuckFindingNamesTheCalleeNotItsCaller(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		up, err := otp.Start[int, int](n, &blocker{d: 20 * time.Second}, otp.Name("db"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		// front's call waits 5 s (the default) before it times out:
+		// past StuckAfter.
+		front, err := otp.Start[int, int](n, &relay{next: up}, otp.Name("front"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := startBubble(t, n.Table(), observer.Options{StuckAfter: 3 * time.Second})
+		sub := o.Subscribe()
+		defer sub.Close()
+		go otp.CallTimeout(context.Background(), front, 1, time.Minute)
+		s := await(t, sub, 8, "db stuck", has(observer.KindStuck, up.PID()))
+		if f := finding(s, observer.KindStuck, front.PID()); f != nil {
+			t.Errorf("got a stuck finding on the caller: %s; want only the callee's", f.Summary)
+		}
+	})
+}

@@ -65,8 +65,11 @@ func (m *model) advise(wall time.Time, g graph) {
 		// A process stuck in one handler is stuck, whatever queues behind
 		// it: not a flood (nothing is handled, however fast it arrives)
 		// nor a bottleneck serving 0 requests/s.
+		// A process waiting in a call is not stuck itself: the one it
+		// waits on is, or is slow, and its own findings say so.
+		_, waits := g.out[pid]
 		inWork := st.inWork(m.lastNow)
-		stuck := inWork >= st.stuckAfter(m.opts.StuckAfter) && c.p.Status() != instrument.StatusUnresponsive
+		stuck := inWork >= st.stuckAfter(m.opts.StuckAfter) && c.p.Status() != instrument.StatusUnresponsive && !waits
 		m.adv.eval(fkey{kind: KindStuck, pid: pid}, onOff(stuck), func() Finding { return m.stuckFinding(c.p, st, inWork) })
 		if stuck {
 			for _, k := range []FindingKind{KindCastFlood, KindReadHeavy, KindBottleneck} {
