@@ -181,20 +181,18 @@ func readLevel(st *procState) level {
 }
 
 // label names a process for a sentence: "price <0.12.0>".
-// A name longer than labelRunes is cut in a sentence: the sentence is
+// A name longer than labelBytes is cut in a sentence: the sentence is
 // about the process, whose page has its whole name.
 func label(name string, pid instrument.PID) string {
 	if name == "" {
 		return pid.String()
 	}
-	if utf8.RuneCountInString(name) > labelRunes {
-		name = string([]rune(name)[:labelRunes-1]) + "…"
-	}
+	name = trunc(name, labelBytes)
 	return name + " " + pid.String()
 }
 
-// labelRunes is the longest name a finding's sentence holds.
-const labelRunes = 80
+// labelBytes is the longest name a finding's sentence holds.
+const labelBytes = 80
 
 func (m *model) bottleneckFinding(p *instrument.Proc, st *procState) Finding {
 	name := label(p.Name(), p.ID())
