@@ -171,16 +171,16 @@ func (a *advisor) raiseLead(k fkey, f Finding, hold time.Time) {
 }
 
 // shorten makes a held finding expire by until at the latest, and
-// reports whether there was one to shorten.
-func (a *advisor) shorten(k fkey, until time.Time) bool {
+// returns its state, or nil when there is no held finding k.
+func (a *advisor) shorten(k fkey, until time.Time) *fstate {
 	s := a.states[k]
 	if s == nil || s.hold.IsZero() {
-		return false
+		return nil
 	}
 	if s.hold.After(until) {
 		s.hold = until
 	}
-	return true
+	return s
 }
 
 // clear removes a finding at once.

@@ -3,7 +3,6 @@ package observer
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -174,16 +173,6 @@ func (m *model) gaveUp(e instrument.GaveUp) {
 // listed once its parent has replaced it.
 const recovered = 5 * time.Second
 
-// gaveUpReplaced adds to the finding of a supervisor that gave up that
-// its parent replaced it.
-func (m *model) gaveUpReplaced(e instrument.Restarted) {
-	s := m.adv.states[fkey{kind: KindRestartStorm, pid: e.Old}]
-	if s == nil || strings.Contains(s.f.Summary, "; replaced by ") {
-		return
-	}
-	s.f.Summary += fmt.Sprintf("; replaced by %v", e.New)
-}
-
 func (m *model) takenDown(e instrument.Exited, tc taskCrash) {
 	m.record(LogEntry{At: e.At, Kind: EventTakenDown, PID: e.PID, Name: e.Name, ProcKind: e.ProcKind.String(),
 		Supervisor: e.Parent, Reason: e.Reason.String(), Error: e.Err, Cause: tc.task})
@@ -213,8 +202,8 @@ func (m *model) restarted(e instrument.Restarted) {
 	// A supervisor that gave up and is now replaced by its parent: its
 	// finding stays a little while, then the cause is gone. A new give-up
 	// raises a new one.
-	if m.adv.shorten(fkey{kind: KindRestartStorm, pid: e.Old}, e.At.Add(recovered)) {
-		m.gaveUpReplaced(e)
+	if s := m.adv.shorten(fkey{kind: KindRestartStorm, pid: e.Old}, e.At.Add(recovered)); s != nil {
+		s.f.Summary += fmt.Sprintf("; replaced by %v", e.New)
 	}
 	ev := LogEntry{At: e.At, Kind: EventRestart, PID: e.Old, Name: e.Child, Supervisor: e.Supervisor, SupervisorName: supName,
 		Child: e.Child, NewPID: e.New, Restarts: e.Count, Reason: e.Reason.String()}
