@@ -367,7 +367,11 @@ func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.Supervis
 		{"budget used", 100 * float64(n) / float64(pol.MaxRestarts), "%"},
 	}
 	who := blame(m.budget.recent(p.ID()))
-	summary := fmt.Sprintf("restart storm: %s restarted for %d failures in the last %v (intensity %d in %v)", name, n, pol.Period, pol.MaxRestarts, pol.Period)
+	failures := "failures"
+	if n == 1 {
+		failures = "failure"
+	}
+	summary := fmt.Sprintf("restart storm: %s restarted for %d %s in the last %v (intensity %d in %v)", name, n, failures, pol.Period, pol.MaxRestarts, pol.Period)
 	if len(who) > 0 {
 		parts := make([]string, len(who))
 		for i, c := range who {
