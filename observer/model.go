@@ -34,6 +34,9 @@ type Snapshot struct {
 	// EventSeq is the sequence number of the newest event: pass it to
 	// [Observer.Events] to read what happens next.
 	EventSeq uint64 `json:"event_seq"`
+	// Events is what the events view shows of the event log as of the
+	// tick: the newest events, the pinned ones, the timeline's counts.
+	Events EventTail `json:"events"`
 	// TopN is the Options.TopN the snapshot was built with: Processes
 	// holds the top TopN of every sort key for which [SortKey.Top] holds,
 	// so a query of at most TopN rows by such a key is answered exactly.
@@ -463,4 +466,14 @@ type EventQuery struct {
 	Limit int            `json:"limit,omitempty"` // at most this many; 0 means all
 	Kinds []LogKind      `json:"kinds,omitempty"` // only these kinds; empty means all
 	PID   instrument.PID `json:"pid,omitempty"`   // only events about this process (or by this supervisor); 0 means all
+	// Proc keeps events about a process: one whose PID it is (<0.42.0>
+	// or 42; a restart's old or new one), or whose name or child ID
+	// contains it, ignoring case. Empty keeps all.
+	Proc string `json:"proc,omitempty"`
+	// Sup keeps events of a supervisor: the crashes of its children, its
+	// restarts, its giving up; by PID or a part of its name, as Proc.
+	Sup string `json:"sup,omitempty"`
+	// Text keeps events whose kind, name, child, supervisor's name,
+	// reason or error contains it, ignoring case.
+	Text string `json:"text,omitempty"`
 }

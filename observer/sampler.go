@@ -145,6 +145,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		CPU:       m.prof,
 		Census:    m.census.last,
 		EventSeq:  m.log.seq(),
+		Events:    m.log.tail(wall),
 		TopN:      m.opts.TopN,
 	}
 	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
