@@ -32,6 +32,9 @@
       if (body.dataset.q) p.set("q", body.dataset.q);
       if (body.dataset.limit) p.set("limit", body.dataset.limit);
     }
+    if (view === "events") {
+      ["kind", "proc", "sup", "q"].forEach(function (k) { if (body.dataset[k]) p.set(k, body.dataset[k]); });
+    }
     var u = new URL(root + "ws?" + p.toString(), location.href);
     u.protocol = u.protocol === "https:" ? "wss:" : "ws:";
     return u.toString();
@@ -45,6 +48,11 @@
     var doc = parser.parseFromString(html, "text/html"); // inert: no script runs
     var next = doc.getElementById(id);
     if (!next) return;
+    // What the reader opened stays open from one tick to the next.
+    el.querySelectorAll("details[open][id]").forEach(function (d) {
+      var n = doc.getElementById(d.id);
+      if (n && next.contains(n)) n.open = true;
+    });
     el.replaceWith(document.adoptNode(next));
   }
 
@@ -261,6 +269,32 @@
       ev.preventDefault();
       var c = current();
       change(body.dataset.sort || "mailbox", c.q, c.limit);
+    });
+  }
+
+  if (view === "events") {
+    // Filters change the websocket's view in place, as on the processes
+    // page; the address follows, so a filtered view can be linked.
+    var eform = document.getElementById("ev-form");
+    var keys = ["kind", "proc", "sup", "q"];
+    var refilter = function () {
+      var req = { view: "events", root: root }, u = new URL(location.href);
+      u.search = "";
+      keys.forEach(function (k) {
+        var v = eform.elements[k].value.trim();
+        body.dataset[k] = v;
+        if (v) { req[k] = v; u.searchParams.set(k, v); }
+      });
+      Obs.send(req);
+      history.replaceState(null, "", u.toString());
+    };
+    var etyping = null;
+    eform.addEventListener("input", function () { clearTimeout(etyping); etyping = setTimeout(refilter, 300); });
+    eform.addEventListener("submit", function (ev) {
+      if (!ws || ws.readyState !== 1) return; // offline: a plain reload
+      ev.preventDefault();
+      clearTimeout(etyping);
+      refilter();
     });
   }
 

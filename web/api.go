@@ -202,13 +202,20 @@ func (h *Handler) apiNode(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, processNode(d.Process))
 }
 
+// apiEvents reads the event log after a cursor, oldest first, filtered as
+// the events page is: kind (repeated or comma-separated), proc, sup, q;
+// and pid, the events about one process.
 func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
-	if err := onlyParams(r, "since", "limit", "kind", "pid"); err != nil {
+	if err := onlyParams(r, "since", "limit", "kind", "pid", "proc", "sup", "q"); err != nil {
 		writeParamError(w, err)
 		return
 	}
 	q := r.URL.Query()
-	var eq observer.EventQuery
+	eq, errs := eventFilterOf(q).query()
+	if len(errs) > 0 {
+		writeParamError(w, errs[0])
+		return
+	}
 	if s := q.Get("since"); s != "" {
 		n, err := strconv.ParseUint(s, 10, 64)
 		if err != nil {
@@ -224,14 +231,6 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		eq.Limit = n
-	}
-	for _, s := range q["kind"] {
-		var k observer.LogKind
-		if err := k.UnmarshalText([]byte(s)); err != nil {
-			writeJSONError(w, http.StatusBadRequest, "kind", "kind: unknown event kind "+strconv.Quote(trunc(s, 30))+"; want crash, restart, unresponsive, gave_up, taken_down or exited_late")
-			return
-		}
-		eq.Kinds = append(eq.Kinds, k)
 	}
 	if s := q.Get("pid"); s != "" {
 		pid, err := parsePID(s)

@@ -316,8 +316,8 @@ func treeDelta(p, base *parts) *treeFrame {
 
 // render builds every part of view v at snapshot s: the snapshot's views
 // from it alone, and the views that read what a snapshot does not hold
-// (a query over every process, one process's detail, the event log, the
-// owned tables) from the observer.
+// (a query over every process, one process's detail, the owned tables)
+// from the observer.
 func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 	p := renderSnapshot(v, s)
 	root := v.root()
@@ -337,10 +337,6 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
 		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
 		p.hist = d.History
-	case "events":
-		ev := h.eventsView(ui.PageView{Root: root}, s)
-		p.html["events"] = html(ui.EventsFrag(root, ev.Events, ev.Missed))
-		p.html["timeline"] = html(ui.TimelineFrag(ev))
 	case "tables":
 		p.html["tables"] = html(ui.TablesFrag(root, h.tables(s)))
 	}
@@ -348,8 +344,8 @@ func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
 }
 
 // renderSnapshot builds the parts of view v that a snapshot holds: the
-// status bar and, for the overview, tree, advisor and profile, the whole
-// view. It reads nothing but s.
+// status bar and, for the overview, tree, advisor, events and profile,
+// the whole view. It reads nothing but s.
 func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
 	p := &parts{html: map[string]string{}}
 	root := v.root()
@@ -366,6 +362,11 @@ func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
 		treeParts(p, s)
 	case "advisor":
 		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
+	case "events":
+		ev := eventsView(ui.PageView{Root: root}, s, v.events())
+		p.html["pinned"] = html(ui.PinnedFrag(root, ev.Pinned, ev.PinnedFor))
+		p.html["timeline"] = html(ui.TimelineFrag(ev.Timeline))
+		p.html["events"] = html(ui.EventsFrag(root, ev.List))
 	case "profile":
 		nm := newNames(s)
 		p.html["cpu"] = html(ui.CPUFrag(root, cpuViewOf(s.CPU, nm, s.At)))

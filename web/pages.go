@@ -253,32 +253,6 @@ func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
 	render(w, r, http.StatusOK, ui.AdvisorPage(v))
 }
 
-// eventWindow is the span of the restart timeline.
-const eventWindow = 5 * time.Minute
-
-// eventsShown is how many events the events page lists.
-const eventsShown = 200
-
-func (h *Handler) eventsView(pv ui.PageView, s *observer.Snapshot) ui.EventsView {
-	page := h.obs.Events(observer.EventQuery{})
-	evs := page.Events
-	if len(evs) > eventsShown {
-		evs = evs[len(evs)-eventsShown:]
-	}
-	now := s.At
-	if now.IsZero() {
-		now = time.Now()
-	}
-	v := ui.EventsView{PageView: pv, Events: eventViews(evs, newNames(s), now), Missed: page.Missed, Window: fmtDur(eventWindow)}
-	v.Marks, v.Crashes, v.Restarts = timeline(page.Events, now, eventWindow)
-	return v
-}
-
-func (h *Handler) eventsPage(w http.ResponseWriter, r *http.Request) {
-	s := h.obs.Snapshot()
-	render(w, r, http.StatusOK, ui.EventsPage(h.eventsView(h.page(r, "events", "Events", s), s)))
-}
-
 func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	nm := newNames(s)

@@ -263,67 +263,6 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 	return v
 }
 
-func eventViews(evs []observer.LogEntry, nm names, now time.Time) []ui.EventView {
-	out := make([]ui.EventView, 0, len(evs))
-	for i := len(evs) - 1; i >= 0; i-- { // newest first
-		e := evs[i]
-		ref := nm.ref(e.PID)
-		if e.Name != "" {
-			ref = named(ref, e.Name)
-		}
-		v := ui.EventView{
-			Seq: e.Seq, Clock: e.At.Format("15:04:05.000"), Ago: fmtAgo(now, e.At), Kind: strings.ReplaceAll(e.Kind.String(), "_", " "),
-			Subject: ref, Child: short(e.Child, nameRunes), ChildFull: titleOf(e.Child, nameRunes), Reason: short(e.Reason, nameRunes),
-			Error: short(e.Error, errorRunes), Stack: trunc(e.Stack, 4*fullBytes), Restarts: e.Restarts,
-		}
-		if _, cut := clip(e.Error, errorRunes); cut {
-			v.FullError = trunc(e.Error, fullBytes)
-		}
-		if e.Supervisor != 0 {
-			r := nm.ref(e.Supervisor)
-			if e.SupervisorName != "" {
-				r = named(r, e.SupervisorName)
-			}
-			v.Supervisor = &r
-		}
-		if e.NewPID != 0 {
-			r := nm.ref(e.NewPID)
-			v.NewPID = &r
-		}
-		if e.Cause != 0 {
-			r := nm.ref(e.Cause)
-			v.Cause = &r
-		}
-		if e.Waited > 0 {
-			v.Waited = fmtDur(e.Waited)
-		}
-		out = append(out, v)
-	}
-	return out
-}
-
-// timeline places crashes and restarts of the last window on a strip.
-func timeline(evs []observer.LogEntry, now time.Time, window time.Duration) (marks []ui.TimelineMark, crashes, restarts int) {
-	from := now.Add(-window)
-	for _, e := range evs {
-		if e.At.Before(from) {
-			continue
-		}
-		x := float64(e.At.Sub(from)) / float64(window) * 100
-		x = max(0, min(x, 100))
-		k := e.Kind.String()
-		switch e.Kind {
-		case observer.EventCrash:
-			crashes++
-		case observer.EventRestart:
-			restarts++
-		}
-		marks = append(marks, ui.TimelineMark{X: strconv.FormatFloat(x, 'f', 2, 64) + "%", Kind: k,
-			Title: e.At.Format("15:04:05") + " " + strings.ReplaceAll(k, "_", " ") + " " + short(nameOr(e.Name, e.PID), nameRunes)})
-	}
-	return marks, crashes, restarts
-}
-
 func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) ui.CPUView {
 	if p == nil {
 		return ui.CPUView{}

@@ -39,6 +39,10 @@ type viewReq struct {
 	Limit int    `json:"limit,omitempty"`
 	PID   uint64 `json:"pid,omitempty"`
 	Root  string `json:"root,omitempty"` // the page's path to the handler root: "./", "../", "../../"…
+	// The events view's filters, with Q its text: see eventFilter.
+	Kind string `json:"kind,omitempty"`
+	Proc string `json:"proc,omitempty"`
+	Sup  string `json:"sup,omitempty"`
 
 	sort observer.SortKey
 }
@@ -68,8 +72,18 @@ func (v *viewReq) validate(topN int) error {
 			return err
 		}
 		v.sort, v.Q, v.Limit, v.Sort = p.Sort, p.Query, p.Limit, p.Sort.String()
+	} else if v.View == "events" {
+		if v.Sort != "" || v.Limit != 0 {
+			return &paramError{"sort", "only the processes view takes sort and limit"}
+		}
+		if err := v.events().check(); err != nil {
+			return err
+		}
 	} else if v.Sort != "" || v.Q != "" || v.Limit != 0 {
 		return &paramError{"sort", "only the processes view takes sort, q and limit"}
+	}
+	if v.View != "events" && (v.Kind != "" || v.Proc != "" || v.Sup != "") {
+		return &paramError{"kind", "only the events view takes kind, proc and sup"}
 	}
 	if (v.View == "process") != (v.PID != 0) {
 		return &paramError{"pid", "the process view needs a pid, and only it"}
@@ -116,13 +130,23 @@ func closeReason(s string) string {
 }
 
 func (v *viewReq) key() string {
-	return v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + v.Q
+	k := v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + v.Q
+	if v.View == "events" {
+		k += "|" + v.Kind + "|" + v.Proc + "|" + v.Sup
+	}
+	return k
+}
+
+// events is the events view's filter.
+func (v *viewReq) events() eventFilter {
+	return eventFilter{Kind: v.Kind, Proc: v.Proc, Sup: v.Sup, Q: v.Q}
 }
 
 func (v *viewReq) root() string { return v.Root }
 
 func viewFromQuery(q url.Values, topN int) (viewReq, error) {
-	v := viewReq{View: q.Get("view"), Sort: q.Get("sort"), Q: q.Get("q"), Root: q.Get("root")}
+	v := viewReq{View: q.Get("view"), Sort: q.Get("sort"), Q: q.Get("q"), Root: q.Get("root"),
+		Kind: strings.Join(q["kind"], ","), Proc: q.Get("proc"), Sup: q.Get("sup")}
 	if v.View == "" {
 		v.View = "overview"
 	}

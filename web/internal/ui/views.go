@@ -196,37 +196,98 @@ type EventView struct {
 	Seq        uint64
 	Clock      string
 	Ago        string
-	Kind       string
-	Subject    PidRef
+	Kind       string // for people: "gave up"
+	Class      string // for the stylesheet and tests: "gave_up"
+	Subject    PidRef // the process, by name
+	PIDText    string // its PID, shown beside the name: <0.42.0>
 	Supervisor *PidRef
 	Child      string // cut if long
 	ChildFull  string // the child's name, when cut
-	NewPID     *PidRef
-	Reason     string
-	Error      string // cut if long
-	FullError  string // the message (up to 16 KiB), when Error is cut
-	Stack      string
-	Restarts   uint32
-	Cause      *PidRef
-	Waited     string
+	// Old and New are a restart's incarnations, each linked by its PID;
+	// Name is the child's name, shown beside them.
+	Old, New  *PidRef
+	Name      string
+	Reason    string
+	Error     string // cut if long
+	FullError string // the message (up to 16 KiB), when Error is cut
+	Stack     string
+	Restarts  uint32
+	Cause     *PidRef
+	Waited    string
 }
 
-// TimelineMark is one event on the timeline strip, X in percent of its width.
+// EventRow is one row of the events list: an event, or a group of
+// identical ones shown by their newest.
+type EventRow struct {
+	EventView               // the newest event of the group
+	Count     int           // events in the group; 1 for a single event
+	Label     string        // what failed or restarted, for a group: a name, or a kind ("task")
+	LabelFull string        // the label, when cut
+	First     string        // when the oldest of the group happened: "4m12s ago"
+	GroupID   string        // the id of the group's details element, stable from tick to tick
+	Members   []EventMember // the group's events, newest first, at most a few dozen
+	More      int           // members not listed
+}
+
+// EventMember is one event of a group: when, and which process (a
+// restart: from which to which).
+type EventMember struct {
+	Clock string
+	Proc  PidRef
+	New   *PidRef
+}
+
+// EventList is the events list: its rows, newest first, and what it is
+// a list of.
+type EventList struct {
+	Rows      []EventRow
+	Events    int    // events in the rows, groups counted in full
+	Scope     string // what the list holds: "the newest 300 events"
+	Older     string // the events older than the list; "" if none
+	OlderHref string // where to read them: api/events with the filters
+	Error     string // what was wrong with the filter; the others still apply
+	Active    string // the filters in force, "kind=crash, sup=checkout"; "" when none
+}
+
+// EventFilterView is the filter form: the values as typed, and the kinds
+// to choose from.
+type EventFilterView struct {
+	Kind, Proc, Sup, Q string
+	Kinds              []Option
+	Invalid            string // the parameter that was wrong, for aria-invalid
+}
+
+// Option is a choice of a select element.
+type Option struct {
+	Value, Label string
+	Selected     bool
+}
+
+// TimelineMark is one bar of the timeline strip: X and W in percent of
+// its width, Y and H in pixels.
 type TimelineMark struct {
-	X     string // percent of the width
-	Kind  string
-	Title string
+	X, W, Y, H string
+	Kind       string // crash, restart, gave_up, unresponsive
+	Title      string
+}
+
+// TimelineView is the strip of the last minutes' crashes and restarts.
+type TimelineView struct {
+	Window   string
+	Marks    []TimelineMark
+	Crashes  int
+	Restarts int
+	GaveUp   int
 }
 
 // EventsView is the events page.
 type EventsView struct {
 	PageView
-	Events   []EventView
-	Marks    []TimelineMark
-	Window   string
-	Missed   uint64
-	Restarts int
-	Crashes  int
+	Filter    EventFilterView
+	Pinned    []EventView
+	PinnedFor string
+	List      EventList
+	Timeline  TimelineView
 }
 
 // CPURow is one process's share of a CPU profile.
