@@ -20,10 +20,11 @@
 //
 // # Addresses under the prefix
 //
-// Pages: "" (overview), tree, processes, process/{pid}, advisor, events,
-// profile, tables. Assets: static/. The websocket: ws. The JSON API:
+// Pages: "" (overview), tree, processes, process/{pid}, advisor,
+// events?kind=&proc=&sup=&q=, profile, tables. Assets: static/. The websocket: ws. The JSON API:
 // api/snapshot, api/processes?sort=&limit=&q=, api/process/{pid},
-// api/process/{pid}/stack, api/events?since=, api/findings, and, for the
+// api/process/{pid}/stack, api/events?since=&limit=&pid= (and the events
+// page's filters), api/findings, and, for the
 // tree, api/children/{pid}?offset=&limit= and api/node/{pid}, which answer
 // in the tree's own node shape (the one its websocket frames carry); POST api/profile?seconds=, api/census and, when actions
 // are on, api/process/{pid}/{kill,restart,state,trace,suspend,resume}.

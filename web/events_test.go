@@ -121,8 +121,9 @@ func TestEventsFrameFromSnapshotAlone(t *testing.T) {
 	if strings.Contains(ev, "gave_up") {
 		t.Errorf("the give-up is in the list too; the tail has no such entry")
 	}
-	if tl := f.HTML["timeline"]; !strings.Contains(tl, "215</span>") && !strings.Contains(tl, "215 crashes") {
-		t.Errorf("timeline: %s; want 215 crashes counted", tl)
+	if tl := f.HTML["timeline"]; !strings.Contains(tl, "215 crashes") || !strings.Contains(tl, "5 restarts") || !strings.Contains(tl, "1 gave up") ||
+		strings.Count(tl, `<g class="mark `) != 4 {
+		t.Errorf("timeline: %s; want 215 crashes, 5 restarts, 1 gave up counted, in 4 marks", tl)
 	}
 	if !strings.Contains(ev, "100 older events") {
 		t.Errorf("the list does not say that 100 older events are not in it")
