@@ -42,7 +42,10 @@ func stormSnapshot() *observer.Snapshot {
 	evs = append(evs, observer.LogEntry{Seq: seq, At: at.Add(-time.Second), Kind: observer.EventCrash, PID: 3, Name: "cart", ProcKind: "server",
 		Supervisor: 11, SupervisorName: "checkout", Reason: "panic", Error: "nil map"})
 	s.Events = observer.EventTail{
-		Entries: evs, Older: 100, Pinned: []observer.LogEntry{gave},
+		Entries: evs, Older: 100, Pinned: []observer.LogEntry{
+			{Seq: 2, At: gave.At.Add(time.Second), Kind: observer.EventUnresponsive, PID: 7, Name: "journal", Waited: 5 * time.Second},
+			gave,
+		},
 		Timeline: []observer.TimelineCount{
 			{At: s.At.Add(-time.Minute).Truncate(observer.TimelineStep), Crashes: 200, Restarts: 5, GaveUp: 1},
 			{At: s.At.Add(-10 * time.Second).Truncate(observer.TimelineStep), Crashes: 15},
@@ -117,6 +120,10 @@ func TestEventsFrameFromSnapshotAlone(t *testing.T) {
 	pin := f.HTML["pinned"]
 	if !strings.Contains(pin, `data-kind="gave_up"`) || !strings.Contains(pin, "checkout") || !strings.Contains(pin, "card declined") || !strings.Contains(pin, "4 failures") {
 		t.Errorf("pinned: %s; want checkout's give-up with its failures and error", pin)
+	}
+	if !strings.Contains(pin, `data-kind="unresponsive"`) || !strings.Contains(pin, "did not stop when told") || !strings.Contains(pin, "waited 5s") ||
+		strings.Index(pin, "journal") > strings.Index(pin, "checkout") {
+		t.Errorf("pinned: %s; want journal, unresponsive after 5s, above the older give-up", pin)
 	}
 	if strings.Contains(ev, "gave_up") {
 		t.Errorf("the give-up is in the list too; the tail has no such entry")
