@@ -25,6 +25,9 @@ type spawnOptions struct {
 	childLink bool
 	link2     PID // a second link: an async task's caller
 	via       []viaKey
+	// spawned, when set, receives the process once it is registered: a
+	// supervisor learns its child without looking its PID up.
+	spawned **process
 }
 
 type viaKey struct {

@@ -110,6 +110,9 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	if o.name != "" {
 		n.table.Register(p.proc, o.name)
 	}
+	if o.spawned != nil {
+		*o.spawned = p
+	}
 
 	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {

@@ -141,8 +141,9 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
-	removed  bool   // forgotten by the supervisor: never started again
-	opt      Option // what the supervisor adds to the child's options
+	removed  bool     // forgotten by the supervisor: never started again
+	opts     []Option // what the supervisor adds to the child's options
+	spawned  *process // set by spawn through opts: the process just started
 }
 
 func (c *child) shutdownTimeout() time.Duration {
@@ -245,22 +246,30 @@ func (s *supervisor) closeMailbox(error) {}
 // startChild starts c with the supervisor as its parent and link. The
 // caller tells the store: add for a new child, restarted for one kept.
 func (s *supervisor) startChild(c *child) error {
-	if c.opt == nil {
+	if c.opts == nil {
 		// Made once per child and kept: it reads the restart count when
-		// the child starts.
-		c.opt = func(o *spawnOptions) {
+		// the child starts, and has spawn hand the process back.
+		c.opts = []Option{func(o *spawnOptions) {
 			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
-		}
+			o.spawned = &c.spawned
+		}}
 	}
-	pid, err := c.spec.Start(s.node, c.opt)
+	c.spawned = nil
+	pid, err := c.spec.Start(s.node, c.opts...)
+	p := c.spawned
+	c.spawned = nil
 	if err != nil {
 		return err
 	}
-	// A child that already died is seen through its Exit message.
-	c.proc = s.node.lookup(pid)
-	if c.proc == nil {
-		c.proc = &process{id: pid}
+	if p == nil || p.id != pid {
+		// A Start function that did not start its process with the
+		// supervisor's options. A child that already died is seen
+		// through its Exit message.
+		if p = s.node.lookup(pid); p == nil {
+			p = &process{id: pid}
+		}
 	}
+	c.proc = p
 	return nil
 }
 
