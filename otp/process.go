@@ -34,7 +34,7 @@ type process struct {
 	name   string
 	labels context.Context // pprof labels; the parent of the process context
 	impl   behaviour
-	wake   chan struct{} // cap 1: a system message or a stop request; servers wake through their mailbox
+	wake   atomic.Value  // chan struct{}, cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
 	done   chan struct{} // see exited; made when first waited on, under mu
 
 	stopping atomic.Bool // a stop was requested; checked between messages
@@ -43,7 +43,7 @@ type process struct {
 
 	mu         sync.Mutex
 	stopReason error
-	sys        []any
+	sys        []sysMsg
 	trap       bool
 	exiting    bool
 	released   bool // exited, or detached: done is (or would be) closed
@@ -66,7 +66,9 @@ type monitor struct {
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // spawn registers p on the node and starts its goroutine.
-func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
+//
+// o is read, not kept: the caller frees it after.
+func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	p.node = n
 	p.parent = o.parent
 	p.trap = o.trap
@@ -357,7 +359,7 @@ func (p *process) exitSignal(from PID, reason error, kill bool) {
 		return
 	}
 	if p.trap {
-		p.sys = append(p.sys, Exit{From: from, Reason: reason})
+		p.sys = append(p.sys, sysMsg{msg: exitTag{}, from: from, reason: reason})
 		p.hasSys.Store(true)
 		p.mu.Unlock()
 		p.poke()
@@ -444,6 +446,35 @@ func (p *process) Restart() error {
 	return err
 }
 
+// sysMsg is one entry of the system queue: an exit signal, kept unboxed
+// (a supervisor in a restart storm queues one per failure), or any other
+// message.
+type sysMsg struct {
+	msg    any   // the message; exitTag{} for an exit signal
+	from   PID   // an exit signal's sender
+	reason error // an exit signal's reason
+}
+
+// exitTag marks an exit signal in the system queue; boxing it allocates
+// nothing.
+type exitTag struct{}
+
+// exit returns the entry as an Exit message, if it is one.
+func (m *sysMsg) exit() (Exit, bool) {
+	if _, ok := m.msg.(exitTag); ok {
+		return Exit{From: m.from, Reason: m.reason}, true
+	}
+	return Exit{}, false
+}
+
+// value returns the entry as the message its receiver sees.
+func (m *sysMsg) value() any {
+	if x, ok := m.exit(); ok {
+		return x
+	}
+	return m.msg
+}
+
 // deliver appends a message to the system queue.
 func (p *process) deliver(msg any) bool {
 	p.mu.Lock()
@@ -451,7 +482,7 @@ func (p *process) deliver(msg any) bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.sys = append(p.sys, msg)
+	p.sys = append(p.sys, sysMsg{msg: msg})
 	p.hasSys.Store(true)
 	p.mu.Unlock()
 	p.poke()
@@ -461,7 +492,7 @@ func (p *process) deliver(msg any) bool {
 // giveBack hands a batch that takeSys returned, now handled, back for the
 // next messages to reuse: a supervisor in a crash storm then queues its
 // children's exits without growing a new slice for each.
-func (p *process) giveBack(msgs []any) {
+func (p *process) giveBack(msgs []sysMsg) {
 	clear(msgs)
 	p.mu.Lock()
 	if p.sys == nil {
@@ -471,7 +502,7 @@ func (p *process) giveBack(msgs []any) {
 }
 
 // takeSys removes and returns the queued system messages.
-func (p *process) takeSys() []any {
+func (p *process) takeSys() []sysMsg {
 	if !p.hasSys.Load() {
 		return nil
 	}
@@ -485,12 +516,33 @@ func (p *process) takeSys() []any {
 
 func (p *process) poke() { p.impl.wakeup() }
 
-// wakeup implements behaviour.wakeup for processes without a mailbox.
+// wakeup implements behaviour.wakeup for processes without a mailbox. A
+// process that never waited has no channel yet: it finds its messages and
+// its stop request before it first waits (see wakeChan).
 func (p *process) wakeup() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	if w, _ := p.wake.Load().(chan struct{}); w != nil {
+		select {
+		case w <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// wakeChan returns the channel wakeup signals, made on first use: most
+// processes never wait on it, and a restart is cheaper without it. The
+// process calls it before it looks for work, then waits on it.
+func (p *process) wakeChan() chan struct{} {
+	if w, _ := p.wake.Load().(chan struct{}); w != nil {
+		return w
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	w, _ := p.wake.Load().(chan struct{})
+	if w == nil {
+		w = make(chan struct{}, 1)
+		p.wake.Store(w)
+	}
+	return w
 }
 
 func removeProc(s []*process, p *process) []*process {

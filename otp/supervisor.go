@@ -183,10 +183,11 @@ func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) 
 func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, info instrument.Info, opts []Option) (PID, error) {
 	s := &supervisor{spec: spec, kids: kids, started: make(chan error, 1)}
 	s.impl = s
-	s.wake = make(chan struct{}, 1)
 	o := collect(opts)
 	o.trap = true
-	if err := n.spawn(&s.process, o, info); err != nil {
+	err := n.spawn(&s.process, o, info)
+	o.free()
+	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := <-s.started; err != nil {
@@ -210,24 +211,27 @@ func (s *supervisor) run(p *process) error {
 	// Children are linked on their side only (see childLink): whatever
 	// ends this loop, they go with it.
 	defer s.kids.stopAll()
+	wake := p.wakeChan()
 	for {
 		if p.stopping.Load() {
 			return p.stopCause()
 		}
 		msgs := p.takeSys()
 		if msgs == nil {
-			<-p.wake
+			<-wake
 			continue
 		}
-		for _, m := range msgs {
-			switch m := m.(type) {
-			case Exit:
-				if m.From == p.parent && m.From != 0 {
-					return m.Reason
+		for i := range msgs {
+			if x, ok := msgs[i].exit(); ok {
+				if x.From == p.parent && x.From != 0 {
+					return x.Reason
 				}
-				if err := s.childExited(m.From, m.Reason); err != nil {
+				if err := s.childExited(x.From, x.Reason); err != nil {
 					return err
 				}
+				continue
+			}
+			switch m := msgs[i].msg.(type) {
 			case supRequest:
 				m.fn(s)
 				close(m.done)
