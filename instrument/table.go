@@ -44,22 +44,14 @@ func NewTable() *Table {
 // Spawn registers a new process and emits [Spawned]. The caller owns the
 // returned record and must eventually pass it to [Table.Exit].
 func (t *Table) Spawn(info Info) *Proc {
-	p := new(Proc)
-	t.SpawnInto(p, info)
-	return p
-}
-
-// SpawnInto is [Spawn] with a record the caller allocated: a runtime that
-// keeps the record inside its own process value (as its first field, so
-// that the record's counters keep their cache lines) spares an allocation
-// per process. p must be a zero Proc, never copied and never reused.
-func (t *Table) SpawnInto(p *Proc, info Info) {
-	p.id = PID(t.nextID.Add(1))
-	p.parent = info.Parent
-	p.kind = info.Kind
-	p.started = Now()
-	p.behaviour = info.Behaviour
-	p.sup = info.Supervisor
+	p := &Proc{
+		id:        PID(t.nextID.Add(1)),
+		parent:    info.Parent,
+		kind:      info.Kind,
+		started:   Now(),
+		behaviour: info.Behaviour,
+		sup:       info.Supervisor,
+	}
 	if info.Name != "" {
 		p.name0 = info.Name
 		p.name.Store(&p.name0)
@@ -74,6 +66,7 @@ func (t *Table) SpawnInto(p *Proc, info Info) {
 	if t.listened() {
 		t.emit(Spawned{At: time.Now(), PID: p.id, Parent: p.parent, Name: info.Name, ProcKind: p.kind})
 	}
+	return p
 }
 
 // Exit removes a process that returned and emits [Exited]. err is the exit

@@ -26,19 +26,3 @@ func TestProcRecordKeepsItsSizeClass(t *testing.T) {
 		t.Fatalf("instrument.Proc is %d bytes; keep it within 384, its size class", n)
 	}
 }
-
-// A process keeps its table record as its first field, so that the
-// record's counters keep their cache lines: every object as large as a
-// process is in a size class of 64-byte multiples and starts on a 64-byte
-// boundary. A plain process (the one a supervisor restarts in a crash
-// loop) is one allocation of the 640-byte class: a field added to process
-// must not push it into the next.
-func TestProcessHoldsItsRecordFirst(t *testing.T) {
-	var p process
-	if off := unsafe.Offsetof(p.rec); off != 0 {
-		t.Fatalf("process.rec at offset %d; keep it first", off)
-	}
-	if n := unsafe.Sizeof(funcProc{}); n > 640 {
-		t.Fatalf("funcProc is %d bytes; keep it within 640, its size class", n)
-	}
-}

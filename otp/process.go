@@ -27,13 +27,8 @@ type behaviour interface {
 // (exit signals, monitors' down messages, plain sends), links and monitors.
 // A *process is also the context.Context its handlers receive.
 type process struct {
-	// rec is the process's table record, kept inside it to spare an
-	// allocation per process: first, so that its counters keep the
-	// cache-line layout they have in a record of their own (every object
-	// as large as a process starts on a 64-byte boundary).
-	rec    instrument.Proc
 	node   *Node
-	proc   *instrument.Proc // &rec
+	proc   *instrument.Proc
 	id     PID
 	parent PID
 	name   string
@@ -97,8 +92,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 			return &nameTakenError{o.name, q.id}
 		}
 	}
-	p.proc = &p.rec
-	n.table.SpawnInto(p.proc, info)
+	p.proc = n.table.Spawn(info)
 	p.id = p.proc.ID()
 	p.proc.SetOwner(p)
 	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
@@ -124,10 +118,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 
 	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {
-		q := o.linkProc
-		if q == nil {
-			q = n.lookup(o.link)
-		}
+		q := n.lookup(o.link)
 		ok := q != nil
 		if ok && o.childLink {
 			ok = childLink(p, q)
