@@ -29,6 +29,9 @@ type spawnOptions struct {
 	// spawned, when set, receives the process once it is registered: a
 	// supervisor learns its child without looking its PID up.
 	spawned **process
+	// linkProc, when set, is the process behind link: a supervisor
+	// linking its child spares a lookup.
+	linkProc *process
 }
 
 type viaKey struct {

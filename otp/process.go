@@ -118,7 +118,10 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 
 	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {
-		q := n.lookup(o.link)
+		q := o.linkProc
+		if q == nil {
+			q = n.lookup(o.link)
+		}
 		ok := q != nil
 		if ok && o.childLink {
 			ok = childLink(p, q)

@@ -255,7 +255,7 @@ func (s *supervisor) startChild(c *child) error {
 		// the child starts, and has spawn hand the process back.
 		c.opts = []Option{func(o *spawnOptions) {
 			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
-			o.spawned = &c.spawned
+			o.spawned, o.linkProc = &c.spawned, &s.process
 		}}
 	}
 	c.spawned = nil
