@@ -34,8 +34,8 @@ type process struct {
 	name   string
 	labels context.Context // pprof labels; the parent of the process context
 	impl   behaviour
-	wake   atomic.Value  // chan struct{}, cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
-	done   chan struct{} // see exited; made when first waited on, under mu
+	wake   atomic.Pointer[chan struct{}] // cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
+	done   chan struct{}                 // see exited; made when first waited on, under mu
 
 	stopping atomic.Bool // a stop was requested; checked between messages
 	hasSys   atomic.Bool // the system queue is not empty
@@ -523,9 +523,9 @@ func (p *process) poke() { p.impl.wakeup() }
 // process that never waited has no channel yet: it finds its messages and
 // its stop request before it first waits (see wakeChan).
 func (p *process) wakeup() {
-	if w, _ := p.wake.Load().(chan struct{}); w != nil {
+	if w := p.wake.Load(); w != nil {
 		select {
-		case w <- struct{}{}:
+		case *w <- struct{}{}:
 		default:
 		}
 	}
@@ -535,16 +535,16 @@ func (p *process) wakeup() {
 // processes never wait on it, and a restart is cheaper without it. The
 // process calls it before it looks for work, then waits on it.
 func (p *process) wakeChan() chan struct{} {
-	if w, _ := p.wake.Load().(chan struct{}); w != nil {
-		return w
+	if w := p.wake.Load(); w != nil {
+		return *w
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	w, _ := p.wake.Load().(chan struct{})
-	if w == nil {
-		w = make(chan struct{}, 1)
-		p.wake.Store(w)
+	if w := p.wake.Load(); w != nil {
+		return *w
 	}
+	w := make(chan struct{}, 1)
+	p.wake.Store(&w)
 	return w
 }
 
