@@ -48,10 +48,13 @@ type process struct {
 	exiting    bool
 	released   bool // exited, or detached: done is (or would be) closed
 	detached   bool // gave up as unresponsive; its goroutine has not returned
-	links      []*process
-	link0      [1]*process // links' first backing array
-	monitors   []monitor   // who monitors this process
-	reason     error       // the exit reason, once exited
+	// childLinked: linked to its parent on its own side only (see
+	// childLink); the parent has nothing to unlink when it exits.
+	childLinked bool
+	links       []*process
+	link0       [1]*process // links' first backing array
+	monitors    []monitor   // who monitors this process
+	reason      error       // the exit reason, once exited
 }
 
 // monitor is one watcher of a process: a process that gets a Down
@@ -81,9 +84,17 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 		info.Name = o.childID
 	}
 
-	n.mu.Lock()
+	// The lock orders spawns before Stop. Names and roots are written
+	// under it; a process with neither, a supervisor's child among them,
+	// needs it only shared.
+	exclusive := o.name != "" || p.parent == 0
+	if exclusive {
+		n.mu.Lock()
+	} else {
+		n.mu.RLock()
+	}
 	if n.stopped {
-		n.mu.Unlock()
+		n.unlockSpawn(exclusive)
 		return errNodeStopped
 	}
 	if o.name != "" {
@@ -108,7 +119,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 		n.roots = append(n.roots, p)
 	}
 	n.wg.Add(1)
-	n.mu.Unlock()
+	n.unlockSpawn(exclusive)
 	if o.name != "" {
 		n.table.Register(p.proc, o.name)
 	}
@@ -147,6 +158,14 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	}
 	go p.main()
 	return nil
+}
+
+func (n *Node) unlockSpawn(exclusive bool) {
+	if exclusive {
+		n.mu.Unlock()
+	} else {
+		n.mu.RUnlock()
+	}
 }
 
 // newRef returns a fresh monitor or hook reference on p.
@@ -247,10 +266,12 @@ func (p *process) release(reason error, links []*process, mons []monitor, report
 	}
 	report()
 	for _, q := range links {
-		q.mu.Lock()
-		q.links = removeProc(q.links, p)
-		q.mu.Unlock()
-		n.table.Unlink(q.proc, p.id, nil)
+		if !p.childLinked || q.id != p.parent {
+			q.mu.Lock()
+			q.links = removeProc(q.links, p)
+			q.mu.Unlock()
+			n.table.Unlink(q.proc, p.id, nil)
+		}
 		q.exitSignal(p.id, reason, false)
 	}
 	for _, m := range mons {

@@ -264,6 +264,7 @@ func childLink(child, sup *process) bool {
 		child.links = child.link0[:0] // most processes have one link: to their supervisor
 	}
 	child.links = append(child.links, sup)
+	child.childLinked = true
 	child.mu.Unlock()
 	return true
 }
