@@ -22,8 +22,10 @@ type funcProc struct {
 func Go(n *Node, fn func(ctx context.Context) error, opts ...Option) (PID, error) {
 	f := &funcProc{fn: fn}
 	f.impl = f
-	f.wake = make(chan struct{}, 1)
-	if err := n.spawn(&f.process, collect(opts), instrument.Info{Kind: instrument.KindGoroutine}); err != nil {
+	o := collect(opts)
+	err := n.spawn(&f.process, o, instrument.Info{Kind: instrument.KindGoroutine})
+	o.free()
+	if err != nil {
 		return 0, err
 	}
 	return f.id, nil

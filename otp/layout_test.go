@@ -26,3 +26,12 @@ func TestProcRecordKeepsItsSizeClass(t *testing.T) {
 		t.Fatalf("instrument.Proc is %d bytes; keep it within 384, its size class", n)
 	}
 }
+
+// A plain process (the one a supervisor restarts in a crash loop) is one
+// allocation of the 256-byte size class: a field added to process must
+// not push it into the next (288 bytes).
+func TestPlainProcessKeepsItsSizeClass(t *testing.T) {
+	if n := unsafe.Sizeof(funcProc{}); n > 256 {
+		t.Fatalf("funcProc is %d bytes; keep it within 256, its size class", n)
+	}
+}

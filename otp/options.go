@@ -1,6 +1,7 @@
 package otp
 
 import (
+	"sync"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
@@ -25,6 +26,12 @@ type spawnOptions struct {
 	childLink bool
 	link2     PID // a second link: an async task's caller
 	via       []viaKey
+	// spawned, when set, receives the process once it is registered: a
+	// supervisor learns its child without looking its PID up.
+	spawned **process
+	// linkProc, when set, is the process behind link: a supervisor
+	// linking its child spares a lookup.
+	linkProc *process
 }
 
 type viaKey struct {
@@ -86,10 +93,24 @@ func withOpts(own, sup []Option) []Option {
 	return append(append([]Option(nil), own...), sup...)
 }
 
-func collect(opts []Option) spawnOptions {
-	var o spawnOptions
+// optionPool holds spawn options between spawns: they escape to the heap
+// (every Option is a function given their address), and a restart should
+// not pay an allocation for them.
+var optionPool = sync.Pool{New: func() any { return new(spawnOptions) }}
+
+// collect applies opts to spawn options taken from a pool. The caller
+// gives them back with free once spawn has read them, and keeps nothing
+// of them.
+func collect(opts []Option) *spawnOptions {
+	o := optionPool.Get().(*spawnOptions)
 	for _, f := range opts {
-		f(&o)
+		f(o)
 	}
 	return o
+}
+
+// free resets o and puts it back in the pool.
+func (o *spawnOptions) free() {
+	*o = spawnOptions{}
+	optionPool.Put(o)
 }

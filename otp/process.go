@@ -34,8 +34,8 @@ type process struct {
 	name   string
 	labels context.Context // pprof labels; the parent of the process context
 	impl   behaviour
-	wake   chan struct{} // cap 1: a system message or a stop request; servers wake through their mailbox
-	done   chan struct{} // see exited; made when first waited on, under mu
+	wake   atomic.Pointer[chan struct{}] // cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
+	done   chan struct{}                 // see exited; made when first waited on, under mu
 
 	stopping atomic.Bool // a stop was requested; checked between messages
 	hasSys   atomic.Bool // the system queue is not empty
@@ -43,15 +43,18 @@ type process struct {
 
 	mu         sync.Mutex
 	stopReason error
-	sys        []any
+	sys        []sysMsg
 	trap       bool
 	exiting    bool
 	released   bool // exited, or detached: done is (or would be) closed
 	detached   bool // gave up as unresponsive; its goroutine has not returned
-	links      []*process
-	link0      [1]*process // links' first backing array
-	monitors   []monitor   // who monitors this process
-	reason     error       // the exit reason, once exited
+	// childLinked: linked to its parent on its own side only (see
+	// childLink); the parent has nothing to unlink when it exits.
+	childLinked bool
+	links       []*process
+	link0       [1]*process // links' first backing array
+	monitors    []monitor   // who monitors this process
+	reason      error       // the exit reason, once exited
 }
 
 // monitor is one watcher of a process: a process that gets a Down
@@ -66,7 +69,9 @@ type monitor struct {
 var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
 
 // spawn registers p on the node and starts its goroutine.
-func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
+//
+// o is read, not kept: the caller frees it after.
+func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	p.node = n
 	p.parent = o.parent
 	p.trap = o.trap
@@ -79,9 +84,17 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 		info.Name = o.childID
 	}
 
-	n.mu.Lock()
+	// The lock orders spawns before Stop. Names and roots are written
+	// under it; a process with neither, a supervisor's child among them,
+	// needs it only shared.
+	exclusive := o.name != "" || p.parent == 0
+	if exclusive {
+		n.mu.Lock()
+	} else {
+		n.mu.RLock()
+	}
 	if n.stopped {
-		n.mu.Unlock()
+		n.unlockSpawn(exclusive)
 		return errNodeStopped
 	}
 	if o.name != "" {
@@ -106,14 +119,20 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 		n.roots = append(n.roots, p)
 	}
 	n.wg.Add(1)
-	n.mu.Unlock()
+	n.unlockSpawn(exclusive)
 	if o.name != "" {
 		n.table.Register(p.proc, o.name)
+	}
+	if o.spawned != nil {
+		*o.spawned = p
 	}
 
 	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {
-		q := n.lookup(o.link)
+		q := o.linkProc
+		if q == nil {
+			q = n.lookup(o.link)
+		}
 		ok := q != nil
 		if ok && o.childLink {
 			ok = childLink(p, q)
@@ -139,6 +158,14 @@ func (n *Node) spawn(p *process, o spawnOptions, info instrument.Info) error {
 	}
 	go p.main()
 	return nil
+}
+
+func (n *Node) unlockSpawn(exclusive bool) {
+	if exclusive {
+		n.mu.Unlock()
+	} else {
+		n.mu.RUnlock()
+	}
 }
 
 // newRef returns a fresh monitor or hook reference on p.
@@ -239,10 +266,12 @@ func (p *process) release(reason error, links []*process, mons []monitor, report
 	}
 	report()
 	for _, q := range links {
-		q.mu.Lock()
-		q.links = removeProc(q.links, p)
-		q.mu.Unlock()
-		n.table.Unlink(q.proc, p.id, nil)
+		if !p.childLinked || q.id != p.parent {
+			q.mu.Lock()
+			q.links = removeProc(q.links, p)
+			q.mu.Unlock()
+			n.table.Unlink(q.proc, p.id, nil)
+		}
 		q.exitSignal(p.id, reason, false)
 	}
 	for _, m := range mons {
@@ -354,7 +383,7 @@ func (p *process) exitSignal(from PID, reason error, kill bool) {
 		return
 	}
 	if p.trap {
-		p.sys = append(p.sys, Exit{From: from, Reason: reason})
+		p.sys = append(p.sys, sysMsg{msg: exitTag{}, from: from, reason: reason})
 		p.hasSys.Store(true)
 		p.mu.Unlock()
 		p.poke()
@@ -441,6 +470,35 @@ func (p *process) Restart() error {
 	return err
 }
 
+// sysMsg is one entry of the system queue: an exit signal, kept unboxed
+// (a supervisor in a restart storm queues one per failure), or any other
+// message.
+type sysMsg struct {
+	msg    any   // the message; exitTag{} for an exit signal
+	from   PID   // an exit signal's sender
+	reason error // an exit signal's reason
+}
+
+// exitTag marks an exit signal in the system queue; boxing it allocates
+// nothing.
+type exitTag struct{}
+
+// exit returns the entry as an Exit message, if it is one.
+func (m *sysMsg) exit() (Exit, bool) {
+	if _, ok := m.msg.(exitTag); ok {
+		return Exit{From: m.from, Reason: m.reason}, true
+	}
+	return Exit{}, false
+}
+
+// value returns the entry as the message its receiver sees.
+func (m *sysMsg) value() any {
+	if x, ok := m.exit(); ok {
+		return x
+	}
+	return m.msg
+}
+
 // deliver appends a message to the system queue.
 func (p *process) deliver(msg any) bool {
 	p.mu.Lock()
@@ -448,7 +506,7 @@ func (p *process) deliver(msg any) bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.sys = append(p.sys, msg)
+	p.sys = append(p.sys, sysMsg{msg: msg})
 	p.hasSys.Store(true)
 	p.mu.Unlock()
 	p.poke()
@@ -458,7 +516,7 @@ func (p *process) deliver(msg any) bool {
 // giveBack hands a batch that takeSys returned, now handled, back for the
 // next messages to reuse: a supervisor in a crash storm then queues its
 // children's exits without growing a new slice for each.
-func (p *process) giveBack(msgs []any) {
+func (p *process) giveBack(msgs []sysMsg) {
 	clear(msgs)
 	p.mu.Lock()
 	if p.sys == nil {
@@ -468,7 +526,7 @@ func (p *process) giveBack(msgs []any) {
 }
 
 // takeSys removes and returns the queued system messages.
-func (p *process) takeSys() []any {
+func (p *process) takeSys() []sysMsg {
 	if !p.hasSys.Load() {
 		return nil
 	}
@@ -482,12 +540,33 @@ func (p *process) takeSys() []any {
 
 func (p *process) poke() { p.impl.wakeup() }
 
-// wakeup implements behaviour.wakeup for processes without a mailbox.
+// wakeup implements behaviour.wakeup for processes without a mailbox. A
+// process that never waited has no channel yet: it finds its messages and
+// its stop request before it first waits (see wakeChan).
 func (p *process) wakeup() {
-	select {
-	case p.wake <- struct{}{}:
-	default:
+	if w := p.wake.Load(); w != nil {
+		select {
+		case *w <- struct{}{}:
+		default:
+		}
 	}
+}
+
+// wakeChan returns the channel wakeup signals, made on first use: most
+// processes never wait on it, and a restart is cheaper without it. The
+// process calls it before it looks for work, then waits on it.
+func (p *process) wakeChan() chan struct{} {
+	if w := p.wake.Load(); w != nil {
+		return *w
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if w := p.wake.Load(); w != nil {
+		return *w
+	}
+	w := make(chan struct{}, 1)
+	p.wake.Store(&w)
+	return w
 }
 
 func removeProc(s []*process, p *process) []*process {

@@ -84,7 +84,9 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 		s.mb.hibAfter = o.hibAfter
 	}
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
-	if err := n.spawn(&s.process, o, info); err != nil {
+	err := n.spawn(&s.process, o, info)
+	o.free()
+	if err != nil {
 		return Ref[M, R]{}, fmt.Errorf("start %s: %w", info.Behaviour, err)
 	}
 	if err := <-started; err != nil {
@@ -233,7 +235,8 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 }
 
 func (s *server[M, R]) handleSys(p *process, info InfoHandler) (reason error, stop bool) {
-	for _, m := range p.takeSys() {
+	for _, e := range p.takeSys() {
+		m := e.value()
 		if r, ok := m.(*sysRequest); ok {
 			r.fn()
 			close(r.done)

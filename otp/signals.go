@@ -213,12 +213,13 @@ func Receive(ctx context.Context) (any, error) {
 	if p == nil {
 		return nil, fmt.Errorf("receive: %w", ErrNotProcess)
 	}
+	wake := p.wakeChan()
 	for {
 		if m, ok := p.popSys(); ok {
 			return m, nil
 		}
 		select {
-		case <-p.wake:
+		case <-wake:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -234,8 +235,8 @@ func (p *process) popSys() (any, bool) {
 	if len(p.sys) == 0 {
 		return nil, false
 	}
-	m := p.sys[0]
-	p.sys[0] = nil
+	m := p.sys[0].value()
+	p.sys[0] = sysMsg{}
 	p.sys = p.sys[1:]
 	if len(p.sys) == 0 {
 		p.sys = nil
@@ -263,6 +264,7 @@ func childLink(child, sup *process) bool {
 		child.links = child.link0[:0] // most processes have one link: to their supervisor
 	}
 	child.links = append(child.links, sup)
+	child.childLinked = true
 	child.mu.Unlock()
 	return true
 }

@@ -141,8 +141,9 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
-	removed  bool   // forgotten by the supervisor: never started again
-	opt      Option // what the supervisor adds to the child's options
+	removed  bool     // forgotten by the supervisor: never started again
+	opts     []Option // what the supervisor adds to the child's options
+	spawned  *process // set by spawn through opts: the process just started
 }
 
 func (c *child) shutdownTimeout() time.Duration {
@@ -182,10 +183,11 @@ func StartSupervisor(n *Node, spec SupervisorSpec, opts ...Option) (PID, error) 
 func startSupervisor(n *Node, spec SupervisorSpec, kids children, what string, info instrument.Info, opts []Option) (PID, error) {
 	s := &supervisor{spec: spec, kids: kids, started: make(chan error, 1)}
 	s.impl = s
-	s.wake = make(chan struct{}, 1)
 	o := collect(opts)
 	o.trap = true
-	if err := n.spawn(&s.process, o, info); err != nil {
+	err := n.spawn(&s.process, o, info)
+	o.free()
+	if err != nil {
 		return 0, fmt.Errorf("start %s: %w", what, err)
 	}
 	if err := <-s.started; err != nil {
@@ -209,24 +211,27 @@ func (s *supervisor) run(p *process) error {
 	// Children are linked on their side only (see childLink): whatever
 	// ends this loop, they go with it.
 	defer s.kids.stopAll()
+	wake := p.wakeChan()
 	for {
 		if p.stopping.Load() {
 			return p.stopCause()
 		}
 		msgs := p.takeSys()
 		if msgs == nil {
-			<-p.wake
+			<-wake
 			continue
 		}
-		for _, m := range msgs {
-			switch m := m.(type) {
-			case Exit:
-				if m.From == p.parent && m.From != 0 {
-					return m.Reason
+		for i := range msgs {
+			if x, ok := msgs[i].exit(); ok {
+				if x.From == p.parent && x.From != 0 {
+					return x.Reason
 				}
-				if err := s.childExited(m.From, m.Reason); err != nil {
+				if err := s.childExited(x.From, x.Reason); err != nil {
 					return err
 				}
+				continue
+			}
+			switch m := msgs[i].msg.(type) {
 			case supRequest:
 				m.fn(s)
 				close(m.done)
@@ -245,22 +250,30 @@ func (s *supervisor) closeMailbox(error) {}
 // startChild starts c with the supervisor as its parent and link. The
 // caller tells the store: add for a new child, restarted for one kept.
 func (s *supervisor) startChild(c *child) error {
-	if c.opt == nil {
+	if c.opts == nil {
 		// Made once per child and kept: it reads the restart count when
-		// the child starts.
-		c.opt = func(o *spawnOptions) {
+		// the child starts, and has spawn hand the process back.
+		c.opts = []Option{func(o *spawnOptions) {
 			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
-		}
+			o.spawned, o.linkProc = &c.spawned, &s.process
+		}}
 	}
-	pid, err := c.spec.Start(s.node, c.opt)
+	c.spawned = nil
+	pid, err := c.spec.Start(s.node, c.opts...)
+	p := c.spawned
+	c.spawned = nil
 	if err != nil {
 		return err
 	}
-	// A child that already died is seen through its Exit message.
-	c.proc = s.node.lookup(pid)
-	if c.proc == nil {
-		c.proc = &process{id: pid}
+	if p == nil || p.id != pid {
+		// A Start function that did not start its process with the
+		// supervisor's options. A child that already died is seen
+		// through its Exit message.
+		if p = s.node.lookup(pid); p == nil {
+			p = &process{id: pid}
+		}
 	}
+	c.proc = p
 	return nil
 }
 

@@ -62,10 +62,11 @@ func startTask[T any](task *Task[T], fn func(context.Context) (T, error), linkTo
 	return func(n *Node, opts ...Option) (PID, error) {
 		tp := &taskProc[T]{fn: fn, task: task}
 		tp.impl = tp
-		tp.wake = make(chan struct{}, 1)
 		o := collect(opts)
 		o.link2 = linkTo
-		if err := n.spawn(&tp.process, o, instrument.Info{Kind: instrument.KindTask, Behaviour: "otp.Task"}); err != nil {
+		err := n.spawn(&tp.process, o, instrument.Info{Kind: instrument.KindTask, Behaviour: "otp.Task"})
+		o.free()
+		if err != nil {
 			return 0, err
 		}
 		task.pid, task.p = tp.id, &tp.process
