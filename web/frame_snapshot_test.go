@@ -99,3 +99,88 @@ func TestDeltaSendsPIDOnce(t *testing.T) {
 		t.Errorf("changed node: %+v; want cart's new depth without its PID text", n)
 	}
 }
+
+// The processes, process and tables views are functions of the snapshot
+// too: what they need the sampler answered in it (a standing query, the
+// watched process, the catalog), and the handler has no observer to ask.
+func TestWatchedViewsFromSnapshotAlone(t *testing.T) {
+	s := handMadeSnapshot()
+	at := s.At
+	q := observer.Query{Sort: observer.SortName, Match: "ar", Limit: 20}
+	s.Answers = []observer.Answer{{Query: q, Scanned: true, Tick: 5, At: at.Add(-2 * time.Second), Processes: []observer.Process{
+		{PID: 3, Name: "cart", Kind: "server", Status: "running", Parent: 1},
+	}}}
+	s.Watched = []observer.ProcessDetail{
+		{Process: s.Processes[0], Links: []observer.PID{3}, Findings: s.Findings},
+		{Process: observer.Process{PID: 9, Name: "stock", Kind: "server", Status: "exited", Parent: 1, Depth: 12},
+			Findings: []observer.Finding{{ID: "stuck/9", Kind: observer.KindStuck, Severity: observer.SeverityCritical, PID: 9, Name: "stock", Since: at.Add(-time.Minute), Summary: "stock is stuck"}},
+			Exit:     &observer.Exit{At: at.Add(-90 * time.Second), Reason: "killed", Successor: 10, SuccessorName: "stock"}},
+	}
+	s.Catalog = &observer.Catalog{TableCount: 1, Tables: []observer.OwnedTable{{Name: "prices", Owner: 2, Size: 40, Reads: 90, Writes: 10}},
+		Registries: []observer.Registry{{Name: "sessions", Kind: "unique", Keys: 1, Entries: 1, Held: []observer.RegistryKey{{Key: "alice", PID: 3}}}}}
+	h := &Handler{} // no observer: a call back into one would panic
+	frameOf := func(v viewReq) frame {
+		t.Helper()
+		if err := v.validate(20); err != nil {
+			t.Fatal(err)
+		}
+		return encode(v, s, h.render(v, s), nil)
+	}
+
+	f := frameOf(viewReq{View: "processes", Sort: "name", Q: "ar"})
+	if tb := f.HTML["proc-table"]; !strings.Contains(tb, "cart") || strings.Contains(tb, ">price<") || !strings.Contains(tb, "as of 2 ticks ago") {
+		t.Errorf("processes: %q; want the followed query's answer, cart only, 2 ticks old", tb)
+	}
+	// A top-N query the snapshot's hot processes answer exactly.
+	f = frameOf(viewReq{View: "processes", Sort: "busy", Limit: 2})
+	if tb := f.HTML["proc-table"]; !strings.Contains(tb, "price") || !strings.Contains(tb, "top 2 by busy") {
+		t.Errorf("processes by busy: %q; want the top 2 from the hot set", tb)
+	}
+	// A search not followed yet: a page just loaded keeps its table; one
+	// changed in place shows that the answer loads.
+	f = frameOf(viewReq{View: "processes", Q: "zzz"})
+	if _, ok := f.HTML["proc-table"]; ok {
+		t.Errorf("unanswered search on a fresh page: a table was sent; want the page's own kept")
+	}
+	v := viewReq{View: "processes", Q: "zzz", inPlace: true}
+	if f = frameOf(v); !strings.Contains(f.HTML["proc-table"], "Loading") {
+		t.Errorf("unanswered search changed in place: %q; want a loading state", f.HTML["proc-table"])
+	}
+
+	f = frameOf(viewReq{View: "process", PID: 2})
+	if info := f.HTML["proc-info"]; !strings.Contains(info, "price") || !strings.Contains(info, ">running<") || strings.Contains(info, "proc-exited") {
+		t.Errorf("live process: %q; want price, running", info)
+	}
+	if _, ok := f.HTML["proc-actions"]; ok || !strings.Contains(f.HTML["proc-findings"], "price is saturated") {
+		t.Errorf("live process: actions sent %v, findings %q; want the page's bound buttons kept and the finding", ok, f.HTML["proc-findings"])
+	}
+	f = frameOf(viewReq{View: "process", PID: 9})
+	info := f.HTML["proc-info"]
+	for _, want := range []string{"exited (killed) 1m30s ago", `href="./process/10"`, "now: stock &lt;0.10.0&gt;"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("exited process lacks %q: %s", want, info)
+		}
+	}
+	if strings.Contains(info, "running") {
+		t.Errorf("exited process says running: %s", info)
+	}
+	if fs := f.HTML["proc-findings"]; !strings.Contains(fs, "past") || !strings.Contains(fs, "was on until it exited, 1m30s ago") {
+		t.Errorf("exited process's findings: %q; want them past", fs)
+	}
+	if !strings.Contains(f.HTML["proc-actions"], "has exited") || !strings.Contains(f.HTML["proc-stack"], "hidden") {
+		t.Errorf("exited process: actions %q, stack %q; want the reason, no stack", f.HTML["proc-actions"], f.HTML["proc-stack"])
+	}
+	f = frameOf(viewReq{View: "process", PID: 4})
+	if _, ok := f.HTML["proc-info"]; ok {
+		t.Error("a process not watched yet: proc-info sent; want the page's own kept until the snapshot has it")
+	}
+
+	f = frameOf(viewReq{View: "tables"})
+	if !strings.Contains(f.HTML["tables"], "prices") || !strings.Contains(f.HTML["registries"], "alice") {
+		t.Errorf("tables: %q / %q; want the catalog's table and registry", f.HTML["tables"], f.HTML["registries"])
+	}
+	s.Catalog = nil
+	if f = frameOf(viewReq{View: "tables"}); f.HTML["tables"] != "" {
+		t.Errorf("tables without a catalog: %q; want the page's own kept", f.HTML["tables"])
+	}
+}
