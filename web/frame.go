@@ -368,7 +368,7 @@ func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
 		fillProcess(&pv, d, s)
 		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
-		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
+		p.html["proc-findings"] = html(ui.ProcFindingsFrag(root, pv.Findings, pv.Info.Exited))
 		if d.Exit != nil {
 			// A live page's stack and actions stay as loaded (their
 			// buttons are bound); once it exits they go, with the reason.
