@@ -7,9 +7,16 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
-// maxExits is how many exited processes the observer remembers, besides
-// the watched ones, which it keeps while they are watched.
-const maxExits = 256
+// How many exited processes the observer remembers, besides the watched
+// ones, which it keeps while they are watched: the notable ones (failed,
+// killed, restarted, the subject of a finding) apart from the ordinary
+// ones (a task that returned), so that a churn of short-lived tasks does
+// not push out the crash an engineer looks for.
+const (
+	maxExits    = 256
+	maxOrdinary = 64
+	trimSlack   = 64
+)
 
 // maxHops bounds the incarnations followed to the live successor.
 const maxHops = 16
@@ -54,21 +61,61 @@ func (x *exits) record(m *model, pid instrument.PID) *exitRecord {
 	r := &exitRecord{proc: Process{PID: pid, Status: instrument.StatusExited.String()}}
 	x.m[pid] = r
 	x.order = append(x.order, pid)
-	for i := 0; len(x.m) > maxExits && i < len(x.order); {
-		old := x.order[i]
-		if _, watched := m.interest.watched[old]; watched {
-			i++
+	return r
+}
+
+// notable reports whether an exit is worth remembering longer than a
+// task that returned.
+func (r *exitRecord) notable() bool {
+	switch r.exit.Reason {
+	case "normal", "shutdown":
+		return r.successor != 0 || len(r.findings) > 0
+	}
+	return true // failed, killed, or not known
+}
+
+// trim forgets the oldest unwatched records beyond the bounds, once
+// they are passed by trimSlack: its cost, a pass over the records, is
+// paid once per trimSlack exits.
+func (x *exits) trim(m *model) {
+	if len(x.m) <= maxExits+maxOrdinary+trimSlack {
+		return
+	}
+	notable := 0
+	for _, pid := range x.order {
+		if x.m[pid].notable() {
+			notable++
+		}
+	}
+	ordinary := len(x.order) - notable
+	keep := x.order[:0]
+	for _, pid := range x.order {
+		r := x.m[pid]
+		_, watched := m.interest.watched[pid]
+		switch {
+		case watched:
+		case r.notable() && notable > maxExits:
+			notable--
+			x.forget(pid, r)
+			continue
+		case !r.notable() && ordinary > maxOrdinary:
+			ordinary--
+			x.forget(pid, r)
 			continue
 		}
-		if n := x.m[old].named; n != "" {
-			if x.names[n]--; x.names[n] <= 0 {
-				delete(x.names, n)
-			}
-		}
-		delete(x.m, old)
-		x.order = slices.Delete(x.order, i, i+1)
+		keep = append(keep, pid)
 	}
-	return r
+	clear(x.order[len(keep):])
+	x.order = keep
+}
+
+func (x *exits) forget(pid instrument.PID, r *exitRecord) {
+	if r.named != "" {
+		if x.names[r.named]--; x.names[r.named] <= 0 {
+			delete(x.names, r.named)
+		}
+	}
+	delete(x.m, pid)
 }
 
 // noteLast fills in what the observer saw of pid while it was live, if
@@ -109,6 +156,7 @@ func (m *model) remember(batch []instrument.Event) {
 				r.proc.Name, r.proc.Kind, r.proc.Parent = e.Name, e.ProcKind.String(), e.Parent
 				x.index(r)
 			}
+			x.trim(m)
 		case instrument.Restarted:
 			if e.New != 0 && e.New != e.Old {
 				r := x.record(m, e.Old)
@@ -116,12 +164,6 @@ func (m *model) remember(batch []instrument.Event) {
 				if r.proc.Parent == 0 {
 					r.proc.Parent = e.Supervisor
 				}
-			}
-		case instrument.Spawned:
-			// The next process with the same name under the same parent:
-			// the same child ID under the same supervisor.
-			if e.Name != "" {
-				x.succeed(e.PID, e.Name, func(r *exitRecord) bool { return r.proc.Parent == e.Parent && r.proc.Name == e.Name })
 			}
 		case instrument.Registered:
 			if e.Registry == "" && e.Name != "" {
@@ -156,6 +198,7 @@ func (m *model) sawExit(p *instrument.Proc, wall time.Time) {
 	if r.exit.At.IsZero() {
 		r.exit.At = wall
 	}
+	m.exits.trim(m)
 }
 
 // current follows pid's successors to the live one.

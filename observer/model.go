@@ -82,10 +82,11 @@ type Exit struct {
 	// Child is its child ID in its supervisor, when a restart named it.
 	Child string `json:"child,omitempty"`
 	// Successor is the live process that does its job now, if any: the
-	// new incarnation a supervisor restarted (a fact the runtime reports),
-	// or the process that took its registered name, or the next process
-	// with its name under the same parent (its child ID). Incarnations
-	// that exited in turn are followed to the live one.
+	// new incarnation its supervisor started for the same child ID (a
+	// fact the runtime reports), or the process that took its registered
+	// name. Incarnations that exited in turn are followed to the live
+	// one. A name alone is not matched: tasks and dynamic children share
+	// names without being each other's incarnations.
 	Successor     instrument.PID `json:"successor,omitempty"`
 	SuccessorName string         `json:"successor_name,omitempty"`
 }

@@ -576,6 +576,7 @@ func TestProcessViewExits(t *testing.T) {
 	}
 	f.table.Exit(f.proc, instrument.ReasonKilled, errors.New("killed by an operator"))
 	succ := f.table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer, Parent: f.proc.Parent()})
+	f.table.Restarted(f.table.Lookup(f.proc.Parent()), instrument.Restarted{Child: "worker", Old: old, New: succ.ID(), Count: 1, Reason: instrument.ReasonKilled, Cause: old})
 	link := `href="./process/` + strconv.FormatUint(uint64(succ.ID()), 10) + `"`
 	for !strings.Contains(fr.HTML["proc-info"], link) {
 		if time.Now().After(deadline) {
