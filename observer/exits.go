@@ -16,6 +16,9 @@ const (
 	maxExits    = 256
 	maxOrdinary = 64
 	trimSlack   = 64
+	// exitHistory is how many samples of history an exit keeps when it
+	// was hot but not watched.
+	exitHistory = 60
 )
 
 // maxHops bounds the incarnations followed to the live successor.
@@ -34,7 +37,7 @@ type exitRecord struct {
 	proc      Process // the last numbers; Status "exited"
 	exit      Exit
 	findings  []Finding       // the findings about it at its exit
-	history   []ProcessSample // kept when it was watched
+	history   []ProcessSample // kept when it had a ring: watched or hot
 	successor instrument.PID
 	named     string // the name it is counted under in exits.names
 }
@@ -66,12 +69,15 @@ func (x *exits) record(m *model, pid instrument.PID) *exitRecord {
 
 // notable reports whether an exit is worth remembering longer than a
 // task that returned.
+// An exit the scan saw before its event arrived has no reason yet: it
+// counts as ordinary until it has one, or a mass of exits seen in one
+// tick would push out the failures.
 func (r *exitRecord) notable() bool {
 	switch r.exit.Reason {
-	case "normal", "shutdown":
-		return r.successor != 0 || len(r.findings) > 0
+	case "killed", "panic", "error":
+		return true
 	}
-	return true // failed, killed, or not known
+	return r.successor != 0 || len(r.findings) > 0
 }
 
 // trim forgets the oldest unwatched records beyond the bounds, once
@@ -136,8 +142,11 @@ func (x *exits) noteLast(m *model, r *exitRecord, pid instrument.PID) {
 			r.findings = append(r.findings, f)
 		}
 	}
-	if _, watched := m.interest.watched[pid]; watched {
-		r.history = m.hist.get(pid)
+	// Its history, if it had one: all of it while watched, else the
+	// last exitHistory samples, which bounds what the records hold.
+	r.history = m.hist.get(pid)
+	if _, watched := m.interest.watched[pid]; !watched && len(r.history) > exitHistory {
+		r.history = slices.Clone(r.history[len(r.history)-exitHistory:])
 	}
 	x.index(r)
 }

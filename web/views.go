@@ -228,7 +228,10 @@ func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	}
 	if e := d.Exit; e != nil {
 		v.Exited, v.Status, v.Heat = true, "exited", 0
-		v.ExitText, v.ExitError = exitText(e, now), short(e.Error, errorRunes)
+		v.ExitText = exitText(e, now)
+		if e.Error != e.Reason { // "killed" says nothing more than its reason
+			v.ExitError = short(e.Error, errorRunes)
+		}
 		if e.Successor != 0 {
 			r := nm.ref(e.Successor)
 			if e.SuccessorName != "" {
