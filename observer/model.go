@@ -41,6 +41,94 @@ type Snapshot struct {
 	// holds the top TopN of every sort key for which [SortKey.Top] holds,
 	// so a query of at most TopN rows by such a key is answered exactly.
 	TopN int `json:"top_n"`
+
+	// What dashboards look at, answered by the sampler so that a view is
+	// a function of the snapshot alone.
+
+	// Watched holds the detail of every process passed to
+	// [Observer.Watch], in PID order: live, or exited and remembered
+	// (then its Exit is set). A process watched since the latest tick
+	// is not in it yet.
+	Watched []ProcessDetail `json:"watched,omitempty"`
+	// Answers are the answers to the standing queries
+	// ([Observer.Follow]), in no order. Use [Snapshot.Answer] to find one.
+	Answers []Answer `json:"answers,omitempty"`
+	// Catalog is the owned tables and the registries, while a dashboard
+	// watches them ([Observer.WatchCatalog]); nil otherwise.
+	Catalog *Catalog `json:"catalog,omitempty"`
+}
+
+// Answer is the answer to a [Query] at one tick.
+type Answer struct {
+	Query     Query     `json:"query"`
+	Processes []Process `json:"processes"`
+	// Scanned says the answer comes from a pass over every live process;
+	// otherwise from the tick's top lists, which answer exactly a query
+	// without Match of at most TopN rows by a key the sampler ranks.
+	Scanned bool `json:"scanned"`
+	// Partial says the answer holds only the hot processes that match:
+	// the query is not answered by the sampler (yet), and the top lists
+	// do not answer it exactly. Only [Snapshot.Answer] returns one.
+	Partial bool `json:"partial,omitempty"`
+	// Tick and At are when the answer was computed. A scan of a program
+	// of more than ScanAll processes is refreshed every ScanEvery ticks,
+	// not every tick: then they are older than the snapshot's.
+	Tick uint64    `json:"tick"`
+	At   time.Time `json:"at"`
+}
+
+// Exit is how a process ended, as the observer remembers it.
+type Exit struct {
+	At     time.Time `json:"at"`               // when it exited; zero when not known
+	Reason string    `json:"reason,omitempty"` // normal, shutdown, killed, panic, error; empty when not known (its event was dropped)
+	Error  string    `json:"error,omitempty"`  // the exit error's text
+	// Child is its child ID in its supervisor, when a restart named it.
+	Child string `json:"child,omitempty"`
+	// Successor is the live process that does its job now, if any: the
+	// new incarnation its supervisor started for the same child ID (a
+	// fact the runtime reports), or the process that took its registered
+	// name. Incarnations that exited in turn are followed to the live
+	// one. A name alone is not matched: tasks and dynamic children share
+	// names without being each other's incarnations.
+	Successor     instrument.PID `json:"successor,omitempty"`
+	SuccessorName string         `json:"successor_name,omitempty"`
+}
+
+// Catalog is the owned tables and the registries of a program.
+type Catalog struct {
+	// Tables are the live owned tables, biggest first (ties by name), at
+	// most MaxCatalogTables of them; TableCount counts them all.
+	Tables     []OwnedTable `json:"tables"`
+	TableCount int          `json:"table_count"`
+	// Registries are the registries and process-group scopes, in the
+	// order the runtimes added them.
+	Registries []Registry `json:"registries"`
+}
+
+// OwnedTable describes an owned table (the ETS pattern).
+type OwnedTable struct {
+	Name   string         `json:"name"`
+	Owner  instrument.PID `json:"owner"`
+	Size   int            `json:"size"`   // entries now
+	Reads  uint64         `json:"reads"`  // lookups ever made, from any goroutine
+	Writes uint64         `json:"writes"` // inserts and deletes ever made, by the owner
+}
+
+// Registry is a registry or a scope of process groups, with its first
+// keys.
+type Registry struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`    // "unique", "duplicate" (registries) or "groups"
+	Keys    int    `json:"keys"`    // keys, or groups, in use
+	Entries int    `json:"entries"` // registrations, or memberships
+	// Held are the first RegistryShown entries, by key.
+	Held []RegistryKey `json:"held"`
+}
+
+// RegistryKey is one key (or group) held by one process.
+type RegistryKey struct {
+	Key string         `json:"key"`
+	PID instrument.PID `json:"pid"`
 }
 
 // System is the load of the whole program and the table's totals.
@@ -156,6 +244,10 @@ type ProcessDetail struct {
 	// it does for processes passed to [Observer.Watch] and for hot ones.
 	Watched bool            `json:"watched"`
 	History []ProcessSample `json:"history"` // oldest first
+	// Exit is set for a process that has exited: how and when, and who
+	// does its job now. Its numbers, findings and history are then the
+	// last the observer saw; it has no links, monitors or children.
+	Exit *Exit `json:"exit,omitempty"`
 }
 
 // ProcessSample is one tick of a watched process's history.

@@ -153,32 +153,56 @@ func (o *Observer) Processes(q Query) []Process {
 	return o.model.query(q)
 }
 
-// Process returns what the observer knows about one live process, with its
-// history if it is watched or hot. It reports false for an unknown or exited
-// process.
+// Process returns what the observer knows about one process, with its
+// history if it is watched or hot: a live one, or one that exited
+// recently (then its Exit is set). It reports false for a process it
+// neither sees live nor remembers.
 func (o *Observer) Process(pid instrument.PID) (ProcessDetail, bool) {
+	fs := o.snap.Load().Findings
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	return o.model.detail(pid, o.snap.Load())
+	if d, ok := o.model.detail(pid, fs); ok {
+		return d, true
+	}
+	return o.model.exits.detail(o.model, pid, fs)
 }
 
-// Watch keeps a history ring for the process from the next tick on, until
-// Unwatch or its exit. It fails when Options.Watched processes are watched
-// already, or the process is not live.
+// Watch puts the process's detail in every snapshot from the next tick on
+// (Snapshot.Watched), and keeps a history ring for it while it lives,
+// until Unwatch. A watched process that exits stays in Snapshot.Watched,
+// with its Exit, and the observer remembers it while it is watched.
+// Watch fails when Options.Watched processes are watched already, or the
+// process is neither live nor remembered.
 func (o *Observer) Watch(pid instrument.PID) error {
-	if o.table.Lookup(pid) == nil {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	m := o.model
+	if _, ok := m.interest.watched[pid]; ok {
+		return nil
+	}
+	live := o.table.Lookup(pid) != nil
+	if !live && !m.exits.remembered(pid) {
 		return fmt.Errorf("observer: watch %v: no such process", pid)
 	}
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.model.hist.watch(pid)
+	if len(m.interest.watched) >= o.opts.Watched {
+		return fmt.Errorf("observer: watch %v: %d processes are watched already (Options.Watched)", pid, o.opts.Watched)
+	}
+	if live {
+		if err := m.hist.watch(pid); err != nil {
+			return err
+		}
+	}
+	m.interest.watched[pid] = struct{}{}
+	return nil
 }
 
-// Unwatch stops keeping history for the process, unless it is hot.
+// Unwatch stops watching the process: it leaves Snapshot.Watched, and
+// its history ring goes unless it is hot.
 func (o *Observer) Unwatch(pid instrument.PID) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	o.model.hist.unwatch(pid)
+	delete(o.model.interest.watched, pid)
 }
 
 // Events returns the logged events that match q: crash reports, restarts,
@@ -265,6 +289,7 @@ func (o *Observer) readEvents() {
 			}
 		}
 		o.mu.Lock()
+		o.model.remember(batch) // before events forgets the exited processes
 		o.model.events(batch)
 		o.mu.Unlock()
 		clear(batch)

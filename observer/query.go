@@ -98,8 +98,9 @@ func containsFold(s, sub string) bool {
 	return false
 }
 
-// detail builds the detail view of one process.
-func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool) {
+// detail builds the detail view of one live process; findings are the
+// latest tick's.
+func (m *model) detail(pid instrument.PID, findings []Finding) (ProcessDetail, bool) {
 	p := m.table.Lookup(pid)
 	if p == nil {
 		return ProcessDetail{}, false
@@ -134,7 +135,7 @@ func (m *model) detail(pid instrument.PID, snap *Snapshot) (ProcessDetail, bool)
 		d.Children = append(d.Children, k.pids...)
 		slices.Sort(d.Children)
 	}
-	for _, f := range snap.Findings {
+	for _, f := range findings {
 		if f.PID == pid || slices.Contains(f.Chain, pid) {
 			d.Findings = append(d.Findings, f)
 		}

@@ -42,6 +42,11 @@ type model struct {
 	census censusState
 	stacks stackState
 
+	interest interest  // what dashboards look at (interest.go)
+	exits    exits     // recently exited processes (exits.go)
+	findings []Finding // the latest tick's
+	wall     time.Time // the latest tick's wall time
+
 	// Fed by events.
 	unresp   map[instrument.PID]unresponsive // processes reported unresponsive
 	crashes  counterSet[crashKey]            // for metrics
@@ -83,6 +88,8 @@ func newModel(t *instrument.Table, opts *Options) *model {
 	m.stacks.init()
 	m.tasks.init()
 	m.tree.init(opts)
+	m.interest.init()
+	m.exits.init()
 	m.names.init(opts.MetricNames)
 	for _, k := range topKeys {
 		m.tops[k].n = opts.TopN
@@ -99,6 +106,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	}
 	m.lastNow, m.dt = now, dt
 	m.tickNo++
+	m.wall = wall
 
 	m.tasks.sweep(wall)
 	before := m.table.Stats()
@@ -133,6 +141,7 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 	}
 	m.hist.record(wall, procs, m.adv.subjects)
 	tree := m.tree.build(m, watching, procs)
+	m.findings = findings
 
 	snap := &Snapshot{
 		Tick:      m.tickNo,
@@ -147,6 +156,12 @@ func (m *model) tick(wall time.Time, now int64, dropped uint64, watching bool) (
 		EventSeq:  m.log.seq(),
 		Events:    m.log.tail(wall),
 		TopN:      m.opts.TopN,
+		Watched:   m.watchedDetails(findings),
+		Answers:   m.answers(procs, stats.Live, m.tickNo, wall),
+	}
+	if m.interest.catalog > 0 {
+		c := catalogOf(m.table)
+		snap.Catalog = &c
 	}
 	return snap, m.census.due(sample, m.tickNo, m.opts.Tick)
 }
@@ -186,6 +201,9 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		p, st := e.p, &e.st
 		c := p.Load(now)
 		if c.Status == instrument.StatusExited {
+			if !st.dead {
+				m.sawExit(p, m.wall)
+			}
 			st.dead = true
 			continue
 		}

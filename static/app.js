@@ -186,17 +186,6 @@
       busy: new Chart("p-busy", [{ label: "busy %", color: "#ea7148", fill: "rgba(234,113,72,.12)" }], null, 100)
     };
     Obs.handlers.push(function (f) {
-      if (f.gone) {
-        setConn("live", "live");
-        var info = document.getElementById("proc-info");
-        if (info && !document.getElementById("proc-exited")) {
-          var p = document.createElement("p");
-          p.id = "proc-exited"; p.className = "note warn"; p.dataset.testid = "proc-exited";
-          p.textContent = "This process has exited. The numbers shown are its last. See events for its crash report.";
-          info.prepend(p);
-        }
-        return;
-      }
       if (!f.hist) { if (f.full) { for (var k in pc) { pc[k].reset(); pc[k].draw(); } } return; }
       if (f.full) for (var k2 in pc) pc[k2].reset();
       f.hist.forEach(function (s) {

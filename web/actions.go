@@ -99,9 +99,13 @@ func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 		writeJSONError(w, http.StatusBadRequest, "action", "unknown action "+trunc(name, 30)+"; want state, trace, suspend, resume, restart or kill")
 		return
 	}
-	d, live := h.obs.Process(pid)
-	if !live {
+	d, ok := h.obs.Process(pid)
+	if !ok {
 		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
+		return
+	}
+	if d.Exit != nil {
+		writeJSONError(w, http.StatusNotFound, "pid", pid.String()+" has exited: there is nothing left to act on")
 		return
 	}
 	a, ok := h.obs.Actions(pid)

@@ -111,6 +111,8 @@ func (h *Handler) pathPID(w http.ResponseWriter, r *http.Request) (observer.PID,
 	return pid, true
 }
 
+// apiProcess answers one process: a live one, or one that exited
+// recently, with its exit (how, when, and who does its job now).
 func (h *Handler) apiProcess(w http.ResponseWriter, r *http.Request) {
 	pid, ok := h.pathPID(w, r)
 	if !ok {
@@ -118,7 +120,7 @@ func (h *Handler) apiProcess(w http.ResponseWriter, r *http.Request) {
 	}
 	d, ok := h.obs.Process(pid)
 	if !ok {
-		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
+		writeJSONError(w, http.StatusNotFound, "pid", "no live or recently exited process "+pid.String())
 		return
 	}
 	writeJSON(w, http.StatusOK, d)
@@ -195,7 +197,7 @@ func (h *Handler) apiNode(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	d, ok := h.obs.Process(pid)
-	if !ok {
+	if !ok || d.Exit != nil {
 		writeJSONError(w, http.StatusNotFound, "pid", "no live process "+pid.String())
 		return
 	}

@@ -31,7 +31,6 @@ type frame struct {
 	Sys      []sysPoint        `json:"sys,omitempty"`
 	Tree     *treeFrame        `json:"tree,omitempty"`
 	Hist     []histPoint       `json:"hist,omitempty"`
-	Gone     bool              `json:"gone,omitempty"` // the process of a process view exited
 }
 
 // sysPoint is one system sample, in the charts' units.
@@ -130,7 +129,6 @@ type parts struct {
 	waits [][2]uint64
 	roots int
 	hist  []observer.ProcessSample
-	gone  bool
 }
 
 // frameCache holds this tick's frames and parts, and the previous tick's
@@ -178,7 +176,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 	case s.Tick < c.tick:
 		// An older snapshot than the cache's: build it alone, in full.
 		c.mu.Unlock()
-		data, err := json.Marshal(encode(v, s, h.render(v, s), nil))
+		data, err := json.Marshal(encode(v, s, viewParts(v, s), nil))
 		if err != nil {
 			return nil, false, err
 		}
@@ -208,10 +206,10 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 	e.once.Do(func() {
 		start := time.Now()
 		defer func() { h.hub.buildNanos.Add(int64(time.Since(start))) }()
-		cur.once.Do(func() { cur.p = h.render(v, s) })
+		cur.once.Do(func() { cur.p = viewParts(v, s) })
 		var base *parts
 		if !full {
-			prev.once.Do(func() { prev.p = h.render(v, s) }) // never rendered: nothing to diff against
+			prev.once.Do(func() { prev.p = viewParts(v, s) }) // never rendered: nothing to diff against
 			base = prev.p
 		}
 		data, err := json.Marshal(encode(v, s, cur.p, base))
@@ -226,7 +224,7 @@ func (h *Handler) frame(v viewReq, s *observer.Snapshot, full bool) (msg *websoc
 
 // encode makes the frame of p; against base, only what changed.
 func encode(v viewReq, s *observer.Snapshot, p, base *parts) frame {
-	f := frame{Tick: s.Tick, Full: base == nil, At: s.At.UnixMilli(), Interval: s.Interval.Milliseconds(), Gone: p.gone}
+	f := frame{Tick: s.Tick, Full: base == nil, At: s.At.UnixMilli(), Interval: s.Interval.Milliseconds()}
 	f.HTML = map[string]string{}
 	for id, html := range p.html {
 		if base == nil || base.html[id] != html {
@@ -314,39 +312,13 @@ func treeDelta(p, base *parts) *treeFrame {
 	return t
 }
 
-// render builds every part of view v at snapshot s: the snapshot's views
-// from it alone, and the views that read what a snapshot does not hold
-// (a query over every process, one process's detail, the owned tables)
-// from the observer.
-func (h *Handler) render(v viewReq, s *observer.Snapshot) *parts {
-	p := renderSnapshot(v, s)
-	root := v.root()
-	switch v.View {
-	case "processes":
-		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
-		p.html["proc-table"] = html(ui.ProcTableFrag(root, h.procTable(s, pp)))
-	case "process":
-		d, ok := h.obs.Process(observer.PID(v.PID))
-		if !ok {
-			p.gone = true
-			break
-		}
-		var pv ui.ProcessView
-		h.fillProcess(&pv, d, s)
-		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
-		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
-		p.html["proc-findings"] = html(ui.FindingsFrag("proc-findings", root, pv.Findings, 0, false))
-		p.hist = d.History
-	case "tables":
-		p.html["tables"] = html(ui.TablesFrag(root, h.tables(s)))
-	}
-	return p
-}
-
-// renderSnapshot builds the parts of view v that a snapshot holds: the
-// status bar and, for the overview, tree, advisor, events and profile,
-// the whole view. It reads nothing but s.
-func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
+// viewParts builds every part of view v at snapshot s: the status bar and
+// the view. It reads nothing but s and v.
+// What an open view needs the sampler answers in the snapshot (the
+// watched process, the standing query, the catalog); until it does, the
+// view keeps what it shows, or, for a processes view changed in place,
+// shows the busiest processes that match while it loads.
+func viewParts(v viewReq, s *observer.Snapshot) *parts {
 	p := &parts{html: map[string]string{}}
 	root := v.root()
 	p.html["status"] = html(ui.StatusBar(statusOf(s)))
@@ -371,6 +343,36 @@ func renderSnapshot(v viewReq, s *observer.Snapshot) *parts {
 		nm := newNames(s)
 		p.html["cpu"] = html(ui.CPUFrag(root, cpuViewOf(s.CPU, nm, s.At)))
 		p.html["census"] = html(ui.CensusFrag(root, censusViewOf(s.Census, nm, s.At)))
+	case "processes":
+		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
+		a := s.Answer(pp.query())
+		if a.Partial && !v.inPlace {
+			break // the page shows the answer it was loaded with
+		}
+		p.html["proc-table"] = html(ui.ProcTableFrag(root, procTable(s, pp, a)))
+	case "process":
+		d, ok := s.Detail(observer.PID(v.PID))
+		if !ok {
+			break // not watched yet: the page shows what it was loaded with
+		}
+		var pv ui.ProcessView
+		fillProcess(&pv, d, s)
+		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
+		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
+		p.html["proc-findings"] = html(ui.ProcFindingsFrag(root, pv.Findings, pv.Info.Exited))
+		if d.Exit != nil {
+			// A live page's stack and actions stay as loaded (their
+			// buttons are bound); once it exits they go, with the reason.
+			p.html["proc-stack"] = html(ui.StackFrag(true))
+			p.html["proc-actions"] = html(ui.ActionsFrag(nil, pv.Note))
+		}
+		p.hist = d.History
+	case "tables":
+		if c := s.Catalog; c != nil {
+			nm := newNames(s)
+			p.html["tables"] = html(ui.TablesFrag(root, tableRows(c.Tables, nm)))
+			p.html["registries"] = html(ui.RegistriesFrag(root, registryViews(c.Registries, nm)))
+		}
 	}
 	return p
 }

@@ -39,15 +39,14 @@ func handMadeSnapshot() *observer.Snapshot {
 	}
 }
 
-// A frame is a function of a snapshot and the view's request: the views a
-// snapshot holds render from a hand-made one, with no observer behind the
-// handler, and show everything the snapshot says.
+// A frame is a function of a snapshot and the view's request: viewParts
+// takes no handler, so it has no observer to ask, and each view renders
+// from a hand-made snapshot and shows everything the snapshot says.
 func TestFrameFromSnapshotAlone(t *testing.T) {
 	s := handMadeSnapshot()
-	h := &Handler{} // no observer: a call back into one would panic
 	for _, view := range []string{"overview", "tree", "advisor", "profile"} {
 		v := viewReq{View: view, Root: "./"}
-		f := encode(v, s, h.render(v, s), nil)
+		f := encode(v, s, viewParts(v, s), nil)
 		if !f.Full || f.Tick != 7 || !strings.Contains(f.HTML["status"], "3") {
 			t.Errorf("%s: full=%v tick=%d status=%q; want a full frame of tick 7 with the status bar", view, f.Full, f.Tick, f.HTML["status"])
 		}
@@ -91,11 +90,95 @@ func TestDeltaSendsPIDOnce(t *testing.T) {
 	next.Tree.Nodes = slices.Clone(s.Tree.Nodes)
 	next.Tree.Nodes[2].Depth = 5
 	v := viewReq{View: "tree", Root: "./"}
-	f := encode(v, &next, renderSnapshot(v, &next), renderSnapshot(v, s))
+	f := encode(v, &next, viewParts(v, &next), viewParts(v, s))
 	if f.Full || f.Tree == nil || len(f.Tree.Nodes) != 1 {
 		t.Fatalf("delta: %+v; want one changed node", f.Tree)
 	}
 	if n := f.Tree.Nodes[0]; n.ID != 3 || n.PID != "" || n.Depth != 5 {
 		t.Errorf("changed node: %+v; want cart's new depth without its PID text", n)
+	}
+}
+
+// The processes, process and tables views are functions of the snapshot
+// too: what they need the sampler answered in it (a standing query, the
+// watched process, the catalog), and viewParts has no observer to ask.
+func TestWatchedViewsFromSnapshotAlone(t *testing.T) {
+	s := handMadeSnapshot()
+	at := s.At
+	q := observer.Query{Sort: observer.SortName, Match: "ar", Limit: 20}
+	s.Answers = []observer.Answer{{Query: q, Scanned: true, Tick: 5, At: at.Add(-2 * time.Second), Processes: []observer.Process{
+		{PID: 3, Name: "cart", Kind: "server", Status: "running", Parent: 1},
+	}}}
+	s.Watched = []observer.ProcessDetail{
+		{Process: s.Processes[0], Links: []observer.PID{3}, Findings: s.Findings},
+		{Process: observer.Process{PID: 9, Name: "stock", Kind: "server", Status: "exited", Parent: 1, Depth: 12},
+			Findings: []observer.Finding{{ID: "stuck/9", Kind: observer.KindStuck, Severity: observer.SeverityCritical, PID: 9, Name: "stock", Since: at.Add(-time.Minute), Summary: "stock is stuck"}},
+			Exit:     &observer.Exit{At: at.Add(-90 * time.Second), Reason: "killed", Successor: 10, SuccessorName: "stock"}},
+	}
+	s.Catalog = &observer.Catalog{TableCount: 1, Tables: []observer.OwnedTable{{Name: "prices", Owner: 2, Size: 40, Reads: 90, Writes: 10}},
+		Registries: []observer.Registry{{Name: "sessions", Kind: "unique", Keys: 1, Entries: 1, Held: []observer.RegistryKey{{Key: "alice", PID: 3}}}}}
+	frameOf := func(v viewReq) frame {
+		t.Helper()
+		if err := v.validate(20); err != nil {
+			t.Fatal(err)
+		}
+		return encode(v, s, viewParts(v, s), nil)
+	}
+
+	f := frameOf(viewReq{View: "processes", Sort: "name", Q: "ar"})
+	if tb := f.HTML["proc-table"]; !strings.Contains(tb, "cart") || strings.Contains(tb, ">price<") || !strings.Contains(tb, "as of 2 ticks ago") {
+		t.Errorf("processes: %q; want the followed query's answer, cart only, 2 ticks old", tb)
+	}
+	// A top-N query the snapshot's hot processes answer exactly.
+	f = frameOf(viewReq{View: "processes", Sort: "busy", Limit: 2})
+	if tb := f.HTML["proc-table"]; !strings.Contains(tb, "price") || !strings.Contains(tb, "top 2 by busy") {
+		t.Errorf("processes by busy: %q; want the top 2 from the hot set", tb)
+	}
+	// A search not followed yet: a page just loaded keeps its table; one
+	// changed in place shows that the answer loads.
+	f = frameOf(viewReq{View: "processes", Q: "zzz"})
+	if _, ok := f.HTML["proc-table"]; ok {
+		t.Errorf("unanswered search on a fresh page: a table was sent; want the page's own kept")
+	}
+	v := viewReq{View: "processes", Q: "zzz", inPlace: true}
+	if f = frameOf(v); !strings.Contains(f.HTML["proc-table"], "Loading") {
+		t.Errorf("unanswered search changed in place: %q; want a loading state", f.HTML["proc-table"])
+	}
+
+	f = frameOf(viewReq{View: "process", PID: 2})
+	if info := f.HTML["proc-info"]; !strings.Contains(info, "price") || !strings.Contains(info, ">running<") || strings.Contains(info, "proc-exited") {
+		t.Errorf("live process: %q; want price, running", info)
+	}
+	if _, ok := f.HTML["proc-actions"]; ok || !strings.Contains(f.HTML["proc-findings"], "price is saturated") {
+		t.Errorf("live process: actions sent %v, findings %q; want the page's bound buttons kept and the finding", ok, f.HTML["proc-findings"])
+	}
+	f = frameOf(viewReq{View: "process", PID: 9})
+	info := f.HTML["proc-info"]
+	for _, want := range []string{"exited (killed) 1m30s ago", `href="./process/10"`, "now: stock &lt;0.10.0&gt;"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("exited process lacks %q: %s", want, info)
+		}
+	}
+	if strings.Contains(info, "running") {
+		t.Errorf("exited process says running: %s", info)
+	}
+	if fs := f.HTML["proc-findings"]; !strings.Contains(fs, "past") || !strings.Contains(fs, "was on until it exited, 1m30s ago") {
+		t.Errorf("exited process's findings: %q; want them past", fs)
+	}
+	if !strings.Contains(f.HTML["proc-actions"], "has exited") || !strings.Contains(f.HTML["proc-stack"], "hidden") {
+		t.Errorf("exited process: actions %q, stack %q; want the reason, no stack", f.HTML["proc-actions"], f.HTML["proc-stack"])
+	}
+	f = frameOf(viewReq{View: "process", PID: 4})
+	if _, ok := f.HTML["proc-info"]; ok {
+		t.Error("a process not watched yet: proc-info sent; want the page's own kept until the snapshot has it")
+	}
+
+	f = frameOf(viewReq{View: "tables"})
+	if !strings.Contains(f.HTML["tables"], "prices") || !strings.Contains(f.HTML["registries"], "alice") {
+		t.Errorf("tables: %q / %q; want the catalog's table and registry", f.HTML["tables"], f.HTML["registries"])
+	}
+	s.Catalog = nil
+	if f = frameOf(viewReq{View: "tables"}); f.HTML["tables"] != "" {
+		t.Errorf("tables without a catalog: %q; want the page's own kept", f.HTML["tables"])
 	}
 }

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/a-h/templ"
@@ -115,84 +114,48 @@ func parseProcParams(q url.Values, topN int) (procParams, error) {
 	return p, nil
 }
 
-// processes answers a processes query. Without a search, and for sort
-// keys the snapshot keeps a top-N of, the snapshot's hot set holds the
-// answer; otherwise every live process is scanned.
-func (h *Handler) processes(s *observer.Snapshot, p procParams) ([]observer.Process, string) {
-	hot := p.Query == "" && p.Limit <= s.TopN && p.Sort.Top()
-	if hot {
-		ps := s.Query(observer.Query{Sort: p.Sort, Limit: p.Limit})
-		// The hot set holds only processes with some activity: in a small
-		// program, fill the page from a full scan instead.
-		if len(ps) >= p.Limit || int64(len(ps)) >= s.System.Processes || s.System.Processes > smallProgram {
-			return ps, "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
-		}
-	}
-	scope := "every live process"
-	if p.Query != "" {
-		scope = "matching " + strconv.Quote(p.Query)
-	}
-	scope += ", by " + p.Sort.String()
-	if s.System.Processes <= smallProgram {
-		return h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}), scope
-	}
-	// A scan of a big program costs tens of milliseconds: share it between
-	// views and refresh it every scanEvery ticks, not every tick.
-	return h.hub.scans.get(h.obs, s.Tick, p), scope + " · refreshed every " + strconv.Itoa(scanEvery) + " ticks at this size"
+// query is the observer query of the processes page's parameters.
+func (p procParams) query() observer.Query {
+	return observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}
 }
 
-// scanEvery is how many ticks a full scan of a big program is reused for.
-const scanEvery = 5
-
-// scanCache keeps recent full scans of a big program, by query.
-type scanCache struct {
-	mu sync.Mutex
-	m  map[procParams]scanEntry
-}
-
-type scanEntry struct {
-	tick uint64
-	ps   []observer.Process
-}
-
-func (c *scanCache) get(obs *observer.Observer, tick uint64, p procParams) []observer.Process {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if e, ok := c.m[p]; ok && tick < e.tick+scanEvery && tick >= e.tick {
-		return e.ps
-	}
-	if c.m == nil {
-		c.m = map[procParams]scanEntry{}
-	}
-	for k, e := range c.m { // forget queries nobody asked for lately
-		if tick >= e.tick+2*scanEvery {
-			delete(c.m, k)
-		}
-	}
-	ps := obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit})
-	c.m[p] = scanEntry{tick, ps}
-	return ps
-}
-
-// smallProgram is the process count up to which a processes view may scan
-// the whole table every tick.
-const smallProgram = 10_000
-
-func (h *Handler) procTable(s *observer.Snapshot, p procParams) ui.ProcTable {
-	ps, scope := h.processes(s, p)
+// procTable is the process table of answer a at snapshot s.
+func procTable(s *observer.Snapshot, p procParams, a observer.Answer) ui.ProcTable {
 	t := ui.ProcTable{
-		Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Rows: procRows(ps, severityOf(s.Findings)),
-		Sorts: sortLinks(p.Sort.String(), p.Query, p.Limit), Live: fmtCount(s.System.Processes), Scope: scope,
+		Sort: p.Sort.String(), Query: p.Query, Limit: p.Limit, Rows: procRows(a.Processes, severityOf(s.Findings)),
+		Sorts: sortLinks(p.Sort.String(), p.Query, p.Limit), Live: fmtCount(s.System.Processes), Scope: answerScope(s, p, a),
 	}
 	switch {
 	case s.Tick == 0:
 		t.Message = "Waiting for the first sample…"
+	case a.Partial:
+		t.Message = "Loading: the answer arrives with the next tick…"
 	case p.Query != "":
 		t.Message = "No live process matches " + strconv.Quote(p.Query) + "."
 	default:
 		t.Message = "No processes are running."
 	}
 	return t
+}
+
+// answerScope says what an answer's rows were drawn from, and how fresh
+// they are.
+func answerScope(s *observer.Snapshot, p procParams, a observer.Answer) string {
+	what := "every live process"
+	if p.Query != "" {
+		what = "matching " + strconv.Quote(p.Query)
+	}
+	switch {
+	case a.Partial:
+		return "loading " + what + ", by " + p.Sort.String() + " · meanwhile the busiest processes only"
+	case !a.Scanned:
+		return "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
+	}
+	scope := what + ", by " + p.Sort.String()
+	if s.Tick > a.Tick {
+		scope += " · as of " + fmtCount(s.Tick-a.Tick) + " ticks ago: a program of this size is scanned every " + strconv.Itoa(observer.ScanEvery) + " ticks"
+	}
+	return scope
 }
 
 func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
@@ -203,7 +166,7 @@ func (h *Handler) processesPage(w http.ResponseWriter, r *http.Request) {
 		render(w, r, http.StatusBadRequest, ui.NotFoundPage(v, err.Error()))
 		return
 	}
-	v := ui.ProcessesView{PageView: h.page(r, "processes", "Processes", s), Table: h.procTable(s, p)}
+	v := ui.ProcessesView{PageView: h.page(r, "processes", "Processes", s), Table: procTable(s, p, h.obs.Answer(p.query()))}
 	v.Attrs = map[string]string{"data-sort": v.Table.Sort, "data-q": p.Query, "data-limit": strconv.Itoa(p.Limit)}
 	render(w, r, http.StatusOK, ui.ProcessesPage(v))
 }
@@ -228,23 +191,38 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 	v.Nav = "processes"
 	v.View = "process"
 	v.Attrs = map[string]string{"data-pid": strconv.FormatUint(uint64(pid), 10)}
-	d, ok := h.obs.Process(pid)
+	d, ok := s.Detail(pid)
+	if !ok {
+		d, ok = h.obs.Process(pid)
+	}
 	if !ok {
 		v.Info = ui.ProcInfo{PIDText: pid.String()}
 		render(w, r, http.StatusNotFound, ui.ProcessPage(v))
 		return
 	}
-	h.fillProcess(&v, d, s)
+	fillProcess(&v, d, s)
+	if d.Exit == nil {
+		v.Actions, v.Note = h.actionsFor(d)
+	}
 	render(w, r, http.StatusOK, ui.ProcessPage(v))
 }
 
-func (h *Handler) fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
+// exitedNote is why the page of a process that has exited offers no action.
+const exitedNote = "This process has exited: there is nothing left to act on."
+
+// fillProcess fills the process page from d at snapshot s: all but the
+// actions of a live process, which its runtime offers.
+func fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapshot) {
 	nm := newNames(s)
 	v.Title = short(nameOr(d.Name, d.PID), nameRunes)
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
-	v.Actions, v.Note = h.actionsFor(d)
+	if d.Exit != nil {
+		v.Title += " (exited)"
+		v.Findings = pastFindings(v.Findings, d.Exit, s.At)
+		v.Note = exitedNote
+	}
 }
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
@@ -263,32 +241,28 @@ func (h *Handler) profilePage(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) tablesPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
 	v := ui.TablesView{PageView: h.page(r, "tables", "Tables", s)}
-	v.Tables = h.tables(s)
-	v.Registries = registryViews(h.obs.Registries(), newNames(s))
+	c := s.Catalog
+	if c == nil {
+		cat := h.obs.Catalog()
+		c = &cat
+	}
+	nm := newNames(s)
+	v.Tables, v.Registries = tableRows(c.Tables, nm), registryViews(c.Registries, nm)
 	render(w, r, http.StatusOK, ui.TablesPage(v))
 }
 
-// registryShown is how many entries of each registry the tables page lists.
-const registryShown = 50
-
-func registryViews(rs []observer.RegistryReporter, nm names) []ui.RegistryView {
+func registryViews(rs []observer.Registry, nm names) []ui.RegistryView {
 	out := make([]ui.RegistryView, 0, len(rs))
 	for _, r := range rs {
-		st := r.RegistryStats()
-		v := ui.RegistryView{Name: short(st.Name, nameRunes), NameFull: titleOf(st.Name, nameRunes), Kind: short(st.Kind, nameRunes),
-			Keys: fmtCount(st.Keys), Entries: fmtCount(st.Entries)}
-		for _, e := range r.RegistryEntries(registryShown) {
+		v := ui.RegistryView{Name: short(r.Name, nameRunes), NameFull: titleOf(r.Name, nameRunes), Kind: short(r.Kind, nameRunes),
+			Keys: fmtCount(r.Keys), Entries: fmtCount(r.Entries)}
+		for _, e := range r.Held {
 			v.Rows = append(v.Rows, ui.RegistryRow{Key: short(e.Key, nameRunes), KeyFull: titleOf(e.Key, nameRunes), Proc: nm.ref(e.PID)})
 		}
-		v.More = max(st.Entries-len(v.Rows), 0)
+		v.More = max(r.Entries-len(v.Rows), 0)
 		out = append(out, v)
 	}
 	return out
-}
-
-// tables lists the owned tables the observer reports.
-func (h *Handler) tables(s *observer.Snapshot) []ui.TableRow {
-	return tableRows(h.obs.Tables(), newNames(s))
 }
 
 // notFound answers an address the handler does not serve, or does not

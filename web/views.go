@@ -1,7 +1,6 @@
 package web
 
 import (
-	"cmp"
 	"slices"
 	"strconv"
 	"strings"
@@ -227,7 +226,46 @@ func procInfoOf(d observer.ProcessDetail, nm names, now time.Time) ui.ProcInfo {
 	if p.Goroutines > 0 {
 		v.Metrics = append(v.Metrics, ui.Stat{Label: "goroutines", Value: strconv.Itoa(p.Goroutines), Hint: "carrying its label", TestID: "m-goroutines"})
 	}
+	if e := d.Exit; e != nil {
+		v.Exited, v.Status, v.Heat = true, "exited", 0
+		v.ExitText = exitText(e, now)
+		if e.Error != e.Reason { // "killed" says nothing more than its reason
+			v.ExitError = short(e.Error, errorRunes)
+		}
+		if e.Successor != 0 {
+			r := nm.ref(e.Successor)
+			if e.SuccessorName != "" {
+				r = named(r, e.SuccessorName)
+			}
+			v.Successor, v.SuccessorPID = &r, e.Successor.String()
+		}
+	}
 	return v
+}
+
+// exitText says how and when a process ended: "exited (killed) 2m ago".
+func exitText(e *observer.Exit, now time.Time) string {
+	t := "exited"
+	if e.Reason != "" {
+		t += " (" + e.Reason + ")"
+	}
+	if ago := fmtAgo(now, e.At); ago != "" {
+		t += " " + ago
+	}
+	return t
+}
+
+// pastFindings marks the findings of a process that has exited as past:
+// they were on until it exited.
+func pastFindings(fs []ui.FindingView, e *observer.Exit, now time.Time) []ui.FindingView {
+	until := "was on until it exited"
+	if ago := fmtAgo(now, e.At); ago != "" {
+		until += ", " + ago
+	}
+	for i := range fs {
+		fs[i].Past = until
+	}
+	return fs
 }
 
 func policyText(s *observer.Policy, budget float64) string {
@@ -242,6 +280,9 @@ func relOf(d observer.ProcessDetail, s *observer.Snapshot, nm names) ui.RelView 
 	v := ui.RelView{
 		Links: nm.refs(d.Links), Monitors: nm.refs(d.Monitors), Children: nm.refs(d.Children),
 		ChildCount: d.ChildCount, Waiting: d.Waiting,
+	}
+	if d.Exit != nil {
+		return ui.RelView{Exited: true}
 	}
 	if d.BlockedOn != 0 {
 		r := nm.ref(d.BlockedOn)
@@ -318,10 +359,8 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	return v
 }
 
-func tableRows(ts []observer.TableStats, nm names) []ui.TableRow {
-	slices.SortFunc(ts, func(a, b observer.TableStats) int {
-		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))
-	})
+// tableRows lists owned tables in the catalog's order: biggest first.
+func tableRows(ts []observer.OwnedTable, nm names) []ui.TableRow {
 	out := make([]ui.TableRow, len(ts))
 	for i, t := range ts {
 		r := ui.TableRow{Name: short(t.Name, nameRunes), NameFull: titleOf(t.Name, nameRunes), Owner: nm.ref(t.Owner),

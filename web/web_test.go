@@ -555,21 +555,68 @@ func TestCloseLeavesNoGoroutine(t *testing.T) {
 	obs.Close()
 }
 
-func TestProcessViewGone(t *testing.T) {
-	f := newFixture(t, "/", Options{})
-	c, _, err := f.dial(t, "?view=process&pid="+strconv.FormatUint(uint64(f.proc.ID()), 10), nil)
+// The page of a process that exits while it is open turns into the
+// exited page at the next frame: how it ended, a link to the process
+// doing its job now, its stack and actions gone with the reason. Its
+// page and its API say the same afterwards.
+func TestProcessViewExits(t *testing.T) {
+	f := newFixture(t, "/", Options{Actions: true})
+	old := f.proc.ID()
+	c, _, err := f.dial(t, "?view=process&pid="+strconv.FormatUint(uint64(old), 10), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fr := readFrame(t, c); fr.Gone || fr.HTML["proc-info"] == "" {
-		t.Fatalf("first frame: gone=%v, info=%v; want the live process", fr.Gone, fr.HTML["proc-info"] != "")
-	}
-	f.table.Exit(f.proc, instrument.ReasonKilled, errors.New("killed"))
-	deadline := time.Now().Add(5 * time.Second)
-	for fr := readFrame(t, c); !fr.Gone; fr = readFrame(t, c) {
+	deadline := time.Now().Add(10 * time.Second)
+	fr := readFrame(t, c)
+	for !strings.Contains(fr.HTML["proc-info"], ">running<") {
 		if time.Now().After(deadline) {
-			t.Fatal("no frame says the process is gone")
+			t.Fatalf("no frame shows the live process; last proc-info: %q", fr.HTML["proc-info"])
 		}
+		fr = readFrame(t, c)
+	}
+	f.table.Exit(f.proc, instrument.ReasonKilled, errors.New("killed by an operator"))
+	succ := f.table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer, Parent: f.proc.Parent()})
+	f.table.Restarted(f.table.Lookup(f.proc.Parent()), instrument.Restarted{Child: "worker", Old: old, New: succ.ID(), Count: 1, Reason: instrument.ReasonKilled, Cause: old})
+	link := `href="./process/` + strconv.FormatUint(uint64(succ.ID()), 10) + `"`
+	for !strings.Contains(fr.HTML["proc-info"], link) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no frame shows the exit with a link to %v; last proc-info: %q", succ.ID(), fr.HTML["proc-info"])
+		}
+		fr = readFrame(t, c)
+	}
+	info := fr.HTML["proc-info"]
+	for _, want := range []string{"exited (killed)", "killed by an operator", "now: worker &lt;0." + strconv.FormatUint(uint64(succ.ID()), 10) + ".0&gt;"} {
+		if !strings.Contains(info, want) {
+			t.Errorf("exited proc-info lacks %q: %s", want, info)
+		}
+	}
+	if strings.Contains(info, "running") {
+		t.Errorf("exited proc-info says running: %s", info)
+	}
+	if !strings.Contains(fr.HTML["proc-actions"], "This process has exited") || strings.Contains(fr.HTML["proc-actions"], "<button") {
+		t.Errorf("proc-actions: %q; want no button and the reason", fr.HTML["proc-actions"])
+	}
+	if st := fr.HTML["proc-stack"]; !strings.Contains(st, "hidden") || strings.Contains(st, "stack-load") {
+		t.Errorf("proc-stack: %q; want it hidden, without its button", st)
+	}
+
+	resp, body := f.get(t, "process/"+strconv.FormatUint(uint64(old), 10))
+	link = `href="../process/` + strconv.FormatUint(uint64(succ.ID()), 10) + `"` // the page is one level down
+	if resp.StatusCode != http.StatusOK || strings.Contains(body, "running") || strings.Contains(body, "stack-load") || strings.Contains(body, `data-action=`) || !strings.Contains(body, link) {
+		t.Errorf("exited page: status %d, running %v, stack button %v, actions %v, successor link %v; want 200, none of them but the link",
+			resp.StatusCode, strings.Contains(body, "running"), strings.Contains(body, "stack-load"), strings.Contains(body, `data-action=`), strings.Contains(body, link))
+	}
+	var d observer.ProcessDetail
+	resp, body = f.get(t, "api/process/"+strconv.FormatUint(uint64(old), 10))
+	if err := json.Unmarshal([]byte(body), &d); err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("api/process of an exited process: %d %s", resp.StatusCode, body)
+	}
+	if d.Status != "exited" || d.Exit == nil || d.Exit.Reason != "killed" || d.Exit.Successor != succ.ID() {
+		t.Errorf("api/process: status %q exit %+v; want exited, killed, successor %v", d.Status, d.Exit, succ.ID())
+	}
+	resp, _ = f.post(t, "api/process/"+strconv.FormatUint(uint64(old), 10)+"/kill", nil)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("kill of an exited process: %d, want 404", resp.StatusCode)
 	}
 	if _, _, err := f.dial(t, "?view=process", nil); err == nil {
 		t.Error("a process view without a pid was accepted")
@@ -641,14 +688,14 @@ func TestTablesPageListsRegistries(t *testing.T) {
 		t.Errorf("without registries: no note that the application created none")
 	}
 	var entries []instrument.RegistryEntry
-	for i := range registryShown + 3 {
+	for i := range observer.RegistryShown + 3 {
 		entries = append(entries, instrument.RegistryEntry{Key: fmt.Sprintf("session-%03d", i), PID: f.proc.ID()})
 	}
 	entries[0].Key = `<img src=x onerror=alert(1)>`
 	f.table.AddRegistry(fakeRegistry{name: "sessions", entries: entries})
 	_, body = f.get(t, "tables")
-	if got := strings.Count(body, `data-testid="registry-row"`); got != registryShown {
-		t.Errorf("%d registry rows, want the first %d", got, registryShown)
+	if got := strings.Count(body, `data-testid="registry-row"`); got != observer.RegistryShown {
+		t.Errorf("%d registry rows, want the first %d", got, observer.RegistryShown)
 	}
 	if !strings.Contains(body, "session-001") || !strings.Contains(body, "and 3 more") {
 		t.Errorf("the registry's keys or its remainder are missing")

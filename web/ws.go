@@ -45,6 +45,10 @@ type viewReq struct {
 	Sup  string `json:"sup,omitempty"`
 
 	sort observer.SortKey
+	// inPlace says the page changed view over the websocket: what it
+	// shows no longer answers the request, and a view whose answer is
+	// not in the snapshot yet shows that it loads.
+	inPlace bool
 }
 
 var views = map[string]bool{
@@ -130,7 +134,7 @@ func closeReason(s string) string {
 }
 
 func (v *viewReq) key() string {
-	k := v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + v.Q
+	k := v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + strconv.FormatBool(v.inPlace) + "|" + v.Q
 	if v.View == "events" {
 		k += "|" + v.Kind + "|" + v.Proc + "|" + v.Sup
 	}
@@ -140,6 +144,27 @@ func (v *viewReq) key() string {
 // events is the events view's filter.
 func (v *viewReq) events() eventFilter {
 	return eventFilter{Kind: v.Kind, Proc: v.Proc, Sup: v.Sup, Q: v.Q}
+}
+
+// interest is what the sampler must answer for view v: the process a
+// process view watches, the query a processes view follows, whether a
+// tables view reads the catalog.
+type interest struct {
+	pid     observer.PID
+	query   observer.Query
+	catalog bool
+}
+
+func (v *viewReq) interest() interest {
+	switch v.View {
+	case "process":
+		return interest{pid: observer.PID(v.PID)}
+	case "processes":
+		return interest{query: procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}.query()}
+	case "tables":
+		return interest{catalog: true}
+	}
+	return interest{}
 }
 
 func (v *viewReq) root() string { return v.Root }
@@ -177,17 +202,19 @@ type hub struct {
 	wg     sync.WaitGroup
 	latest atomic.Pointer[observer.Snapshot]
 
+	// What the open views need the sampler to answer, counted by view.
 	watchMu sync.Mutex
 	watches map[observer.PID]int
+	follows map[observer.Query]int
+	catalog int
 
 	cache frameCache
-	scans scanCache
 
 	buildNanos atomic.Int64 // time spent building frames, for the benchmarks
 }
 
 func newHub(h *Handler) *hub {
-	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[observer.PID]int{}}
+	return &hub{h: h, conns: map[*conn]struct{}{}, watches: map[observer.PID]int{}, follows: map[observer.Query]int{}}
 }
 
 // add registers c, subscribing to the observer for the first connection.
@@ -284,27 +311,46 @@ func (b *hub) close() {
 	b.mu.Unlock()
 }
 
-func (b *hub) watch(pid observer.PID) {
-	if pid == 0 {
-		return
-	}
+// acquire tells the observer what a view needs answered in the
+// snapshot, the first time a view needs it.
+func (b *hub) acquire(in interest) {
 	b.watchMu.Lock()
 	defer b.watchMu.Unlock()
-	b.watches[pid]++
-	if b.watches[pid] == 1 {
-		_ = b.h.obs.Watch(pid) // at the cap, or exited: the page shows what the hot set has
+	switch {
+	case in.pid != 0:
+		if b.watches[in.pid]++; b.watches[in.pid] == 1 {
+			_ = b.h.obs.Watch(in.pid) // at the cap, or unknown: the page keeps what it was loaded with
+		}
+	case in.query.Limit > 0:
+		if b.follows[in.query]++; b.follows[in.query] == 1 {
+			_ = b.h.obs.Follow(in.query) // at the cap: the view shows the busiest processes that match
+		}
+	case in.catalog:
+		if b.catalog++; b.catalog == 1 {
+			b.h.obs.WatchCatalog()
+		}
 	}
 }
 
-func (b *hub) unwatch(pid observer.PID) {
-	if pid == 0 {
-		return
-	}
+// release undoes acquire, and tells the observer when no view needs it.
+func (b *hub) release(in interest) {
 	b.watchMu.Lock()
 	defer b.watchMu.Unlock()
-	if b.watches[pid]--; b.watches[pid] <= 0 {
-		delete(b.watches, pid)
-		b.h.obs.Unwatch(pid)
+	switch {
+	case in.pid != 0:
+		if b.watches[in.pid]--; b.watches[in.pid] <= 0 {
+			delete(b.watches, in.pid)
+			b.h.obs.Unwatch(in.pid)
+		}
+	case in.query.Limit > 0:
+		if b.follows[in.query]--; b.follows[in.query] <= 0 {
+			delete(b.follows, in.query)
+			b.h.obs.Unfollow(in.query)
+		}
+	case in.catalog:
+		if b.catalog--; b.catalog == 0 {
+			b.h.obs.UnwatchCatalog()
+		}
 	}
 }
 
@@ -346,9 +392,9 @@ func (c *conn) setView(v viewReq) {
 	c.view = v
 	c.viewSeq++
 	c.mu.Unlock()
-	if old.PID != v.PID {
-		c.h.hub.watch(observer.PID(v.PID))
-		c.h.hub.unwatch(observer.PID(old.PID))
+	if in, was := v.interest(), old.interest(); in != was {
+		c.h.hub.acquire(in)
+		c.h.hub.release(was)
 	}
 	c.wake()
 }
@@ -454,6 +500,7 @@ func (c *conn) readLoop() {
 			c.drain()
 			return
 		}
+		v.inPlace = true
 		c.setView(v)
 	}
 }
@@ -497,7 +544,7 @@ func (c *conn) writeLoop() {
 		c.ws.Close()
 		<-c.readDone // the reader fails on the closed socket: no view change after this
 		v, _ := c.currentView()
-		hb.unwatch(observer.PID(v.PID))
+		hb.release(v.interest())
 	}()
 	ping := time.NewTicker(c.h.opts.PingPeriod)
 	defer ping.Stop()

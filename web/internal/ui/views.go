@@ -79,6 +79,9 @@ type FindingView struct {
 	SummaryFull, AdviceFull string // the text, when cut
 	Evidence                []EvidenceView
 	Chain                   []PidRef
+	// Past is set for a finding about a process that has exited: when it
+	// was last on ("was on until it exited, 2m ago"). It is shown greyed.
+	Past string
 }
 
 // OverviewView is the overview page.
@@ -140,7 +143,8 @@ type ProcessesView struct {
 	Table ProcTable
 }
 
-// ProcInfo is a process's identity and numbers; Found is false for an unknown or exited process.
+// ProcInfo is a process's identity and numbers; Found is false for a
+// process the observer neither sees nor remembers.
 type ProcInfo struct {
 	Found     bool
 	PID       uint64
@@ -156,6 +160,15 @@ type ProcInfo struct {
 	Heat      int
 	Policy    string
 	Metrics   []Stat
+	// Exited is set for a process that has exited: then Status is
+	// "exited", ExitText says how and when ("exited killed 2m ago"),
+	// ExitError is its error, if any, and Successor the process doing
+	// its job now, if one is live.
+	Exited       bool
+	ExitText     string
+	ExitError    string
+	Successor    *PidRef
+	SuccessorPID string // <0.N.0>
 }
 
 // RelView is a process's relations.
@@ -167,6 +180,7 @@ type RelView struct {
 	BlockedOn  *PidRef
 	WaitedBy   []PidRef
 	Waiting    uint64
+	Exited     bool // it has exited: it has no relations left
 }
 
 // ActionView is a button for one action on a process.
