@@ -463,8 +463,10 @@ func treeParts(p *parts, s *observer.Snapshot) {
 		} else {
 			tn.flag(n.Finding, "")
 		}
-		if n.Folded > 0 {
-			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
+		// What its children are, for the folds of the server and of the
+		// browser, which folds big fan-outs further: "+25 sessions".
+		if fl := foldLabel(names[n.PID]); n.Folded > 0 || (len(names[n.PID]) > 1 && fl != "more") {
+			tn.FoldAs = short(fl, 40)
 		}
 		p.nodes[i] = tn
 	}
