@@ -28,7 +28,7 @@
   var GAP = 5, GROUP_GAP = 12; // between siblings' blocks; between cousins' or trees'
   var NAME_MAX = 32;   // characters of a name drawn; the whole name is in its tooltip and side panel
   var K_READ = 1;      // the first view's scale: names at their CSS size (13 px)
-  var K_MIN = 0.1, K_MAX = 3;
+  var K_MIN = 0.02, K_MAX = 3; // Fit may go small: it is asked for
   var MARGIN = 16;
 
   var nodes = new Map();      // id -> node from the server
@@ -257,6 +257,7 @@
 
   // ---- drawing ----
   function draw() {
+    var t0 = performance.now();
     var b = build(), data = b.data;
     if (!data.children.length) {
       wrap.textContent = "";
@@ -287,6 +288,8 @@
       if (d.data.fold) { drawFold(d); return; }
       drawNode(d, waitCount.get(d.data.id) || 0, callers.has(d.data.id));
     });
+    h.each(function (d) { if (!d.data.root) measure(d); });
+    h.each(function (d) { if (!d.data.root) sizeBadge(d); });
     d3.tree().nodeSize([1, 1]).separation(function (a, c) {
       var up = a.i < c.i ? a : c, down = up === a ? c : a;
       return up.below + down.above + (a.parent === c.parent && !a.parent.data.root ? GAP : GROUP_GAP);
@@ -394,16 +397,32 @@
     pulseEls.forEach(function (e, id) { if (!liveMarks.has("p" + id)) { e.remove(); pulseEls.delete(id); } });
     if (!userMoved) initialView(); else applyTx();
     svg.dataset.nodes = String(nodes.size);
+    svg.dataset.drawMs = String(Math.round(performance.now() - t0)); // what a redraw costs, for tests and the curious
   }
 
   // addLine puts one more line of text under the name, and returns it.
   function addLine(g, blk, cls, s) {
-    var y = NAME_H / 2 + blk.lines * LINE_H + 11;
+    var y = NAME_H / 2 + blk.lines.length * LINE_H + 11;
     var t = text(g, "line " + cls, LX, y, s);
-    blk.lines++;
-    blk.w = Math.max(blk.w, LX + t.getComputedTextLength());
+    blk.lines.push(t);
     return { t: t, y: y - 4 };
   }
+
+  // Nodes are drawn in two passes: drawNode and drawFold write the
+  // elements of every node, then measure reads their texts' widths, all
+  // writes before all reads, so that the page lays the texts out once.
+  function measure(d) {
+    var blk = d.blk, w = LX + blk.label.getComputedTextLength();
+    d.nameEnd = w;
+    blk.lines.forEach(function (t) { w = Math.max(w, LX + t.getComputedTextLength()); });
+    if (blk.wait) d.lineEnds.wait = LX + blk.wait.getComputedTextLength();
+    if (blk.badge) {
+      blk.badgeW = blk.badge.getComputedTextLength() + 12;
+      w = Math.max(w, LX - 4 + blk.badgeW);
+    }
+    d.w = w;
+  }
+  function sizeBadge(d) { if (d.blk.badge) d.blk.rect.setAttribute("width", d.blk.badgeW); }
 
   function drawNode(d, waiting, isCaller) {
     var n = d.data.n;
@@ -421,15 +440,13 @@
     var label = text(g, "name", LX, 4.5, name);
     var hidden = d.data.hidden;
     if (hidden) { var ts = el("tspan", { class: "folded" }, label); ts.textContent = "  (" + hidden + " folded)"; }
-    var blk = { lines: 0, w: 0 };
-    var nameW = label.getComputedTextLength();
-    blk.w = LX + nameW;
-    var lineEnds = {};
+    var blk = { label: label, lines: [] };
+    d.blk = blk; d.lineEnds = {};
     if (n.ld) addLine(g, blk, "ld", n.ld);
     if (waiting) {
       var wl = addLine(g, blk, "wt", "× " + waiting + " waiting");
       wl.t.setAttribute("data-testid", "tree-wait-count");
-      lineEnds.wait = LX + wl.t.getComputedTextLength(); lineEnds.waitY = wl.y;
+      blk.wait = wl.t; d.lineEnds.waitY = wl.y;
     }
     if (n.rl) addLine(g, blk, "rl", n.rl);
     if (n.pl) addLine(g, blk, "pl", n.pl);
@@ -437,11 +454,8 @@
     var above = NAME_H / 2;
     if (n.bg) {
       var by = -NAME_H / 2 - BADGE_H + 2;
-      var rect = el("rect", { class: "badge " + n.x, x: LX - 4, y: by, height: BADGE_H - 4, rx: 3 }, g);
-      var bt = text(g, "badge " + n.x, LX + 2, by + 10.5, n.bg);
-      var bw = bt.getComputedTextLength() + 12;
-      rect.setAttribute("width", bw);
-      blk.w = Math.max(blk.w, LX - 4 + bw);
+      blk.rect = el("rect", { class: "badge " + n.x, x: LX - 4, y: by, height: BADGE_H - 4, rx: 3 }, g);
+      blk.badge = text(g, "badge " + n.x, LX + 2, by + 10.5, n.bg);
       above += BADGE_H;
     }
     var title = el("title", {}, g);
@@ -458,8 +472,8 @@
         draw();
       });
     }
-    d.w = blk.w; d.nameEnd = LX + label.getComputedTextLength(); d.r = r; d.toggle = sup || count > 0;
-    d.above = above; d.below = NAME_H / 2 + blk.lines * LINE_H; d.lineEnds = lineEnds;
+    d.r = r; d.toggle = sup || count > 0;
+    d.above = above; d.below = NAME_H / 2 + blk.lines.length * LINE_H;
     a.addEventListener("mouseenter", function () { select(n); });
     a.addEventListener("focus", function () { select(n); });
   }
@@ -471,7 +485,7 @@
     d.g = g;
     el("circle", { class: "body", r: 6 }, g);
     var t = text(g, "name", LX, 4.5, "+" + f.count.toLocaleString("en-US") + " " + f.label);
-    d.w = LX + t.getComputedTextLength(); d.nameEnd = d.w; d.r = 6;
+    d.blk = { label: t, lines: [] }; d.r = 6;
     d.above = NAME_H / 2; d.below = NAME_H / 2; d.lineEnds = {};
     a.addEventListener("click", function (ev) {
       ev.preventDefault();

@@ -26,8 +26,6 @@ import (
 // Browser tests drive the dashboard in real headless Chromium. They skip
 // when Chromium is missing, except under CI=true, where they fail.
 
-var updateDocs = flag.Bool("docs", false, "also write the README's tree screenshot to docs/img/tree.png (TestBrowserTreeLegible)")
-
 var browser struct {
 	once   sync.Once
 	ctx    context.Context
@@ -246,20 +244,6 @@ func TestBrowserTreeRestart(t *testing.T) {
 		t.Fatal("no fold of the sessions to expand")
 	}
 	evalUntil(t, ctx, 10*time.Second, "more nodes after expanding the fold", fmt.Sprintf(`document.querySelectorAll('[data-testid="tree-node"]').length > %d`, before))
-}
-
-func copyFile(t *testing.T, from, to string) {
-	t.Helper()
-	b, err := os.ReadFile(from)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(to, b, 0o644); err != nil {
-		t.Fatal(err)
-	}
 }
 
 func TestBrowserBottleneck(t *testing.T) {

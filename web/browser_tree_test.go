@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net/http/httptest"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,14 +58,24 @@ const treeCheck = `(() => {
 		const r = ratio(getComputedStyle(e).fill, bg);
 		if (r < 4.5) low.push(e.textContent + " " + r.toFixed(2));
 	}
-	for (const e of document.querySelectorAll('[data-testid="tree-legend"] .lg-item, [data-testid="tree-legend"] .lg-badge')) {
+	for (const e of document.querySelectorAll('[data-testid="tree-legend"] .lg-item, [data-testid="tree-legend"] .lg-badge, [data-testid="tree-legend"] .lg-title')) {
 		let bg = getComputedStyle(e).backgroundColor;
 		if (bg === "rgba(0, 0, 0, 0)") bg = getComputedStyle(e.closest(".card")).backgroundColor;
 		const r = ratio(getComputedStyle(e).color, bg);
 		if (r < 4.5) low.push("legend " + e.textContent + " " + r.toFixed(2));
 	}
+	// Where a wait arrow runs across a text.
+	const crossed = [];
+	for (const p of svg.querySelectorAll('[data-testid="tree-wait"]')) {
+		const m = p.getScreenCTM(), len = p.getTotalLength();
+		for (let at = 0; at <= len; at += 2) {
+			const q = p.getPointAtLength(at), x = m.a * q.x + m.c * q.y + m.e, y = m.b * q.x + m.d * q.y + m.f;
+			const hit = texts.find(t => x > t.l + 1 && x < t.r - 1 && y > t.t + 1 && y < t.b - 1);
+			if (hit && !crossed.includes(hit.e.textContent)) crossed.push(hit.e.textContent);
+		}
+	}
 	return {
-		overlaps: overlaps.slice(0, 10), texts: texts.length, minName,
+		overlaps: overlaps.slice(0, 10), texts: texts.length, minName, crossed,
 		warning: fill('rect.badge.warning'), critical: fill('rect.badge.critical'),
 		waits, counts, unannounced,
 		pageScroll: document.documentElement.scrollHeight - innerHeight,
@@ -75,6 +84,7 @@ const treeCheck = `(() => {
 	};
 })()`
 
+// treeReport is what treeCheck finds.
 type treeReport struct {
 	Overlaps    []string  `json:"overlaps"`
 	Texts       int       `json:"texts"`
@@ -88,8 +98,10 @@ type treeReport struct {
 	WrapBottom  float64   `json:"wrapBottom"`
 	InnerHeight float64   `json:"innerHeight"`
 	LowContrast []string  `json:"lowContrast"`
+	Crossed     []string  `json:"crossed"` // texts a wait arrow runs across
 }
 
+// waitArc is a drawn wait arrow: into which process, for how many callers.
 type waitArc struct {
 	To    uint64 `json:"to"`
 	Count int    `json:"count"`
@@ -221,7 +233,7 @@ func TestBrowserTreeLegible(t *testing.T) {
 	nodeY := func(name string) string {
 		return fmt.Sprintf(`[...document.querySelectorAll('[data-testid="tree-node"]')].filter(n => n.querySelector("text.name").textContent === %q).map(n => n.getBoundingClientRect().top)[0]`, name)
 	}
-	for i, size := range [][2]int64{{1280, 800}, {1600, 1000}} {
+	for _, size := range [][2]int64{{1280, 800}, {1600, 1000}} {
 		what := fmt.Sprintf("%d×%d", size[0], size[1])
 		if err := chromedp.Do(ctx, chromedp.EmulateViewport(size[0], size[1])); err != nil {
 			t.Fatal(err)
@@ -243,6 +255,9 @@ func TestBrowserTreeLegible(t *testing.T) {
 		} else if want := "× " + strconv.Itoa(r.Waits[0].Count) + " waiting"; len(r.Counts) != 1 || r.Counts[0] != want {
 			t.Errorf("%s: wait counts %q, want one, %q", what, r.Counts, want)
 		}
+		if len(r.Crossed) > 0 {
+			t.Errorf("%s: the wait arrow runs across the texts %q, want it clear of labels", what, r.Crossed)
+		}
 		for _, legend := range []string{"legend-heat", "legend-findings", "legend-edges"} {
 			if !eval[bool](t, ctx, `!!document.querySelector('[data-testid="`+legend+`"]')`) {
 				t.Errorf("%s: no %s in the legend", what, legend)
@@ -251,10 +266,7 @@ func TestBrowserTreeLegible(t *testing.T) {
 		if n := eval[int](t, ctx, `document.querySelectorAll('[data-testid="legend-heat"] .sw').length`); n != 6 {
 			t.Errorf("%s: the legend shows %d heat grades, want all 6", what, n)
 		}
-		path := screenshot(t, ctx, "tree-shop-"+strconv.FormatInt(size[0], 10))
-		if i == 0 && *updateDocs {
-			copyFile(t, path, filepath.Join("..", "docs", "img", "tree.png"))
-		}
+		screenshot(t, ctx, "tree-shop-"+strconv.FormatInt(size[0], 10))
 	}
 
 	// catalog, the first child of the shop's one_for_one supervisor,
@@ -345,5 +357,6 @@ func TestBrowserTreeBigFanOutLegible(t *testing.T) {
 	if !eval[bool](t, ctx, `!document.querySelector('[data-testid="tree-more"][data-side="bottom"]').hidden`) {
 		t.Error("expanded: a tree taller than the window does not say there is more below")
 	}
+	t.Logf("expanded: %d nodes drawn in %s ms", eval[int](t, ctx, `document.querySelectorAll('[data-testid="tree-node"]').length`), eval[string](t, ctx, `document.querySelector('[data-testid="tree-svg"]').dataset.drawMs`))
 	screenshot(t, ctx, "tree-big-expanded")
 }
