@@ -192,6 +192,7 @@ type TreeNode struct {
 	Busy     float64        `json:"busy"`
 	Depth    uint64         `json:"depth"`
 	Restarts uint32         `json:"restarts"`
+	Waiting  uint64         `json:"waiting"` // callers waiting for its reply, listed in the tree or not
 	Finding  Severity       `json:"finding"` // the most severe finding about it, or SeverityNone
 	// Slot orders siblings: they are listed in the order their
 	// supervisor first started them, and a restarted child keeps its

@@ -164,7 +164,7 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			n.Status = instrument.StatusExited.String()
 		}
 		if st := m.procs.get(n.PID); st != nil {
-			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
+			n.Busy, n.Depth, n.Restarts, n.Waiting = float64(st.busyFrac), uint64(st.depth), st.restarts, uint64(st.waiting)
 		}
 		n.Finding = m.adv.subjects[n.PID]
 		if n.Supervisor != nil {
@@ -182,7 +182,7 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 		nodes[i].Folded--
 		n := TreeNode{
 			PID: h.PID, Parent: h.Parent, Name: h.Name, Kind: h.Kind, Status: h.Status,
-			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Finding: m.adv.subjects[h.PID],
+			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Waiting: h.Waiting, Finding: m.adv.subjects[h.PID],
 			Slot: t.slot(h.PID),
 		}
 		if h.Supervisor != nil {

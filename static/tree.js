@@ -276,8 +276,8 @@
     var drawn = new Set();
     h.each(function (d) { if (!d.data.root && !d.data.fold) drawn.add(d.data.id); });
     var waitB = bundles(waits, b.all, drawn), monB = bundles(monitors, b.all, drawn);
-    var waitCount = new Map(), callers = new Set();
-    waitB.forEach(function (w) { waitCount.set(w.to, w.count); w.sources.forEach(function (s) { callers.add(s); }); });
+    var callers = new Set();
+    waitB.forEach(function (w) { w.sources.forEach(function (s) { callers.add(s); }); });
 
     // Draw every node at the origin, measure its block, lay out, move.
     gEdges.textContent = ""; gNodes.textContent = ""; gRel.textContent = "";
@@ -286,7 +286,7 @@
       d.i = order++;
       if (d.data.root) return;
       if (d.data.fold) { drawFold(d); return; }
-      drawNode(d, waitCount.get(d.data.id) || 0, callers.has(d.data.id));
+      drawNode(d, callers.has(d.data.id));
     });
     h.each(function (d) { if (!d.data.root) measure(d); });
     h.each(function (d) { if (!d.data.root) sizeBadge(d); });
@@ -332,13 +332,16 @@
     // Monitors and waits: one bundle per target, in a lane of the gutter.
     var lanes = new Map();
     function lane(depth) { var n = lanes.get(depth) || 0; lanes.set(depth, n + 1); return colEnd(depth) + 14 + (n % 6) * 7; }
-    function route(bd, cls, testid, arrowY) {
+    function route(bd, cls, testid) {
       var t = pos.get(bd.to);
       var s = bd.from ? pos.get(bd.from) : null;
       var d;
-      var ty = t.y + (arrowY || 0);
+      // A wait arrow ends on the callee's count of waiting callers, or
+      // its name when it has none to show; a monitor on the name.
+      var onCount = cls === "rel-wait" && t.lines.wait !== undefined;
+      var ty = onCount ? t.y + t.lines.waitY : t.y;
       var into = cls === "rel-wait" ? 2 : -4; // into the circle from the left: waits and monitors apart
-      var tEnd = arrowY !== undefined ? t.x + t.lines.wait + 5 : t.x + t.nameEnd + 5;
+      var tEnd = onCount ? t.x + t.lines.wait + 5 : t.x + t.nameEnd + 5;
       if (s) {
         // A bundle leaves its source just below the tree's edges, which
         // leave from the end of its name.
@@ -372,7 +375,7 @@
       el("path", attrs, gRel);
     }
     monB.forEach(function (bd) { route(bd, "rel-monitor", "tree-monitor"); });
-    waitB.forEach(function (bd) { route(bd, "rel-wait", "tree-wait", pos.get(bd.to).lines.waitY); });
+    waitB.forEach(function (bd) { route(bd, "rel-wait", "tree-wait"); });
     bounds = { x0: x0, x1: x1 + 30, y0: y0, y1: y1 };
 
     var liveMarks = new Set(), now = Date.now();
@@ -424,7 +427,7 @@
   }
   function sizeBadge(d) { if (d.blk.badge) d.blk.rect.setAttribute("width", d.blk.badgeW); }
 
-  function drawNode(d, waiting, isCaller) {
+  function drawNode(d, isCaller) {
     var n = d.data.n;
     var sup = !!n.pl; // only supervisors have a restart policy
     var cls = "node" + (sup ? " sup" : "") + (n.id === matchId ? " match" : "") + (n.x ? " flagged " + n.x : "") +
@@ -443,8 +446,8 @@
     var blk = { label: label, lines: [] };
     d.blk = blk; d.lineEnds = {};
     if (n.ld) addLine(g, blk, "ld", n.ld);
-    if (waiting) {
-      var wl = addLine(g, blk, "wt", "× " + waiting + " waiting");
+    if (n.wl) { // the arrow of its waiting callers ends on this line
+      var wl = addLine(g, blk, "wt", n.wl);
       wl.t.setAttribute("data-testid", "tree-wait-count");
       blk.wait = wl.t; d.lineEnds.waitY = wl.y;
     }
@@ -459,7 +462,7 @@
       above += BADGE_H;
     }
     var title = el("title", {}, g);
-    title.textContent = [(n.n || "") + " " + n.pid + " " + n.k, n.bg, n.ld, n.rl, n.pl, n.bl].filter(Boolean).join("\n");
+    title.textContent = [(n.n || "") + " " + n.pid + " " + n.k, n.bg, n.ld, n.wl, n.rl, n.pl, n.bl].filter(Boolean).join("\n");
     var count = (nodes.get(n.id) || n).c || 0;
     if (sup || count > 0) {
       // The fold toggle, left of the node: a click here does not navigate.

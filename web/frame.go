@@ -92,6 +92,7 @@ type treeNode struct {
 	// The lines the tree prints under the name, each one fact, empty when
 	// there is nothing worth reading at a glance (see treeLines).
 	LoadLine    string `json:"ld,omitempty"` // "unresponsive · 100% busy · 986 queued"
+	WaitLine    string `json:"wl,omitempty"` // callers waiting for its reply: "× 25 waiting"
 	RestartLine string `json:"rl,omitempty"` // "↻ 7 restarts"
 	PolicyLine  string `json:"pl,omitempty"` // supervisors only: "rest_for_one · 3 in 5s"
 	BudgetLine  string `json:"bl,omitempty"` // supervisors whose budget is in use: "restart budget 33% used"
@@ -99,11 +100,14 @@ type treeNode struct {
 }
 
 // When the tree's load line names a number: a process busy at least
-// loudBusy of the time, a mailbox of at least loudDepth messages. Less is
-// shown by the node's colour alone.
+// loudBusy of the time, a mailbox of at least loudDepth messages; and
+// when its wait line counts the callers waiting for its replies (one
+// caller at a time is any server's ordinary day). Less is shown by the
+// node's colour alone.
 const (
-	loudBusy  = 50 // percent
-	loudDepth = 10
+	loudBusy    = 50 // percent
+	loudDepth   = 10
+	loudWaiting = 2
 )
 
 // newTreeNode is the part of a node every source of one fills alike.
@@ -160,9 +164,21 @@ func (n *treeNode) flag(sev observer.Severity, kind string) {
 	}
 }
 
+// waitLine counts the callers waiting for a process's replies, all of
+// them, listed in the tree or not; "" below loudWaiting. The tree's
+// arrow of waits ends on it.
+func waitLine(waiting uint64) string {
+	if waiting < loudWaiting {
+		return ""
+	}
+	return "× " + fmtCount(waiting) + " waiting"
+}
+
 // processNode is a process of a query as a tree node.
 func processNode(p observer.Process) treeNode {
-	return newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
+	n := newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
+	n.WaitLine = waitLine(p.Waiting)
+	return n
 }
 
 type treeFrame struct {
@@ -455,6 +471,7 @@ func treeParts(p *parts, s *observer.Snapshot) {
 	for i, n := range t.Nodes {
 		tn := newTreeNode(n.PID, n.Parent, n.Name, n.Kind, n.Status, n.Busy, n.Depth, n.Restarts, n.Supervisor, n.RestartBudget)
 		tn.Kids, tn.Folded = n.Children, n.Folded
+		tn.WaitLine = waitLine(n.Waiting)
 		if n.Slot != 0 && n.Slot != n.PID {
 			tn.Slot = uint64(n.Slot)
 		}

@@ -29,7 +29,7 @@ func handMadeSnapshot() *observer.Snapshot {
 		Tree: observer.Tree{
 			Nodes: []observer.TreeNode{
 				{PID: 1, Name: "shop", Kind: "dynamic_supervisor", Status: "running", Children: 2, Supervisor: pol, RestartBudget: 2.0 / 3},
-				{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Finding: observer.SeverityCritical},
+				{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Waiting: 4, Finding: observer.SeverityCritical},
 				{PID: 3, Parent: 1, Name: "cart", Kind: "server", Status: "running"},
 			},
 			Links: []observer.Edge{}, Monitors: []observer.Edge{},
@@ -69,8 +69,8 @@ func TestFrameFromSnapshotAlone(t *testing.T) {
 			if sup.PolicyLine != "one_for_one · 3 in 5s" || sup.BudgetLine != "restart budget 67% used" || sup.Budget != 67 || sup.PID != "<0.1.0>" || sup.Kind != "dynamic supervisor" {
 				t.Errorf("supervisor node: %+v; want <0.1.0>, a dynamic supervisor, one_for_one 3 in 5s, budget 67", sup)
 			}
-			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" || price.Badge != "✖ BOTTLENECK" || !price.Hot || price.LoadLine != "97% busy · 300 queued" {
-				t.Errorf("price node: heat %d, sev %q, issue %q, badge %q, hot %v, load %q; want 5, critical, bottleneck, ✖ BOTTLENECK, hot, 97%% busy · 300 queued", price.Heat, price.Sev, price.Issue, price.Badge, price.Hot, price.LoadLine)
+			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" || price.Badge != "✖ BOTTLENECK" || !price.Hot || price.LoadLine != "97% busy · 300 queued" || price.WaitLine != "× 4 waiting" {
+				t.Errorf("price node: heat %d, sev %q, issue %q, badge %q, hot %v, load %q, wait %q; want 5, critical, bottleneck, ✖ BOTTLENECK, hot, 97%% busy · 300 queued, × 4 waiting", price.Heat, price.Sev, price.Issue, price.Badge, price.Hot, price.LoadLine, price.WaitLine)
 			}
 			if want := [][2]uint64{{3, 2}}; !slices.Equal(tf.Waits, want) || !tf.Relations {
 				t.Errorf("tree waits: %v (relations %v); want %v", tf.Waits, tf.Relations, want)
@@ -133,6 +133,11 @@ func TestTreeNodeLines(t *testing.T) {
 	n.flag(observer.SeverityWarning, "restart storm")
 	if n.Badge != "▲ RESTART STORM" || n.Sev != "warning" || !n.Hot {
 		t.Errorf("warning: badge %q, sev %q, hot %v; want ▲ RESTART STORM, warning, hot", n.Badge, n.Sev, n.Hot)
+	}
+	for waiting, want := range map[uint64]string{0: "", 1: "", 2: "× 2 waiting", 12400: "× 12.4k waiting"} {
+		if got := waitLine(waiting); got != want {
+			t.Errorf("waitLine(%d) = %q, want %q", waiting, got, want)
+		}
 	}
 	n = newTreeNode(2, 1, "x", "server", "running", 0, 0, 0, nil, 0)
 	n.flag(observer.SeverityInfo, "read heavy")
