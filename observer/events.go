@@ -479,6 +479,7 @@ func (m *model) restarted(e instrument.Restarted) {
 		supName, counter = p.Name(), p.Restarts()
 	}
 	m.budget.restarted(e, counter)
+	m.tree.restarted(e.Old, e.New)
 	m.restarts.add(m.names.slotOf(supName), otherName)
 	// A supervisor that gave up and is now replaced by its parent: its
 	// finding stays a little while, then the cause is gone. A new give-up

@@ -287,7 +287,13 @@ type TreeNode struct {
 	Busy     float64        `json:"busy"`
 	Depth    uint64         `json:"depth"`
 	Restarts uint32         `json:"restarts"`
-	Finding  Severity       `json:"finding"`  // the most severe finding about it, or SeverityNone
+	Waiting  uint64         `json:"waiting"` // callers waiting for its reply, listed in the tree or not
+	Finding  Severity       `json:"finding"` // the most severe finding about it, or SeverityNone
+	// Slot orders siblings: they are listed in the order their
+	// supervisor first started them, and a restarted child keeps its
+	// predecessor's place. It is the PID of the child's first
+	// incarnation.
+	Slot     instrument.PID `json:"slot"`
 	Children int            `json:"children"` // live children, listed or not
 	Folded   int            `json:"folded"`   // children not listed as nodes
 	// Supervisor is the restart policy of a supervisor, or nil; it never

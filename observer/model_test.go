@@ -3,7 +3,9 @@ package observer_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -258,5 +260,58 @@ func TestSortKeys(t *testing.T) {
 	}
 	if got := observer.SortKeyNames(); got != "mailbox, growth, rate, busy, cpu, restarts, waiting, head_age, pid, name" {
 		t.Errorf("SortKeyNames: got %q", got)
+	}
+}
+
+// Children are listed in the order their supervisor started them, and a
+// restarted child keeps its place: its new incarnation has a higher PID
+// than its siblings, but does not move to the end.
+func TestTreeKeepsStartOrderAcrossRestarts(t *testing.T) {
+	for _, strategy := range []otp.Strategy{otp.OneForOne, otp.RestForOne} {
+		t.Run(strategy.String(), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				n := node(t)
+				o := startBubble(t, n.Table(), observer.Options{})
+				sub := o.Subscribe()
+				defer sub.Close()
+				crash := make(chan error)
+				ids := []string{"cart", "payments", "shipping", "email"}
+				var children []otp.ChildSpec
+				for _, id := range ids {
+					var c chan error
+					if id == "payments" {
+						c = crash
+					}
+					children = append(children, crasher(id, c))
+				}
+				sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{Strategy: strategy, MaxRestarts: 10, Children: children}, otp.Name("checkout"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				order := func(s *observer.Snapshot) (names []string, restarted bool) {
+					for _, tn := range s.Tree.Nodes {
+						if tn.Parent == sup {
+							names = append(names, tn.Name)
+							restarted = restarted || (tn.Name == "payments" && tn.Restarts == 2)
+						}
+					}
+					return names, restarted
+				}
+				for i := range 2 {
+					crash <- errors.New("card gateway down " + strconv.Itoa(i))
+					synctest.Wait()
+				}
+				await(t, sub, 5, "payments restarted twice in the tree", func(s *observer.Snapshot) bool {
+					_, ok := order(s)
+					return ok
+				})
+				for range 3 {
+					s := next(t, sub)
+					if got, _ := order(s); !slices.Equal(got, ids) {
+						t.Fatalf("tick %d: children %q, want %q (start order, the restarted child in its place)", s.Tick, got, ids)
+					}
+				}
+			})
+		})
 	}
 }

@@ -29,20 +29,50 @@ type treeBuilder struct {
 	// policies are the supervisors' restart policies, read once per
 	// supervisor (a policy never changes) and shared by every snapshot.
 	policies map[instrument.PID]*Policy
+	// slots holds, for each restarted child, the PID of its first
+	// incarnation: siblings are listed in the order their supervisor
+	// first started them (the order of their PIDs), and a restarted
+	// child keeps its predecessor's place instead of moving to the end.
+	// The runtime reports each replacement ([instrument.Restarted]);
+	// entries go with their process.
+	slots map[instrument.PID]instrument.PID
 }
 
 // kids are a parent's children as one scan saw them: how many, and the
-// lowest PIDs among them (the oldest), at most fanout.
+// first among them in start order (see treeBuilder.slots), at most
+// fanout.
 type kids struct {
 	n    int
 	pids []instrument.PID
-	max  int // index of the highest PID in pids, once full
+	max  int // index of the last in start order in pids, once full
 }
 
 func (t *treeBuilder) init(o *Options) {
 	t.fanout, t.limit = o.TreeFanout, o.TreeNodes
 	t.index = make(map[instrument.PID]int)
 	t.policies = make(map[instrument.PID]*Policy)
+	t.slots = make(map[instrument.PID]instrument.PID)
+}
+
+// slot is pid's place among its siblings: the PID of its first
+// incarnation.
+func (t *treeBuilder) slot(pid instrument.PID) instrument.PID {
+	if s, ok := t.slots[pid]; ok {
+		return s
+	}
+	return pid
+}
+
+// restarted gives a child's new incarnation its predecessor's place, and
+// asks the next scan for the tree's shape: the replacement may already
+// be listed, in a place of its own.
+func (t *treeBuilder) restarted(old, new instrument.PID) {
+	if old == 0 || new == 0 {
+		return
+	}
+	t.slots[new] = t.slot(old)
+	delete(t.slots, old)
+	t.built = false
 }
 
 // policy returns p's restart policy if it is a supervisor, else nil.
@@ -89,24 +119,31 @@ func (t *treeBuilder) add(p *instrument.Proc) {
 	if len(k.pids) < t.fanout {
 		k.pids = append(k.pids, id)
 		if len(k.pids) == t.fanout {
-			k.max = maxIndex(k.pids)
+			k.max = t.maxIndex(k.pids)
 		}
 		return
 	}
-	if id < k.pids[k.max] {
+	if t.slot(id) < t.slot(k.pids[k.max]) {
 		k.pids[k.max] = id
-		k.max = maxIndex(k.pids)
+		k.max = t.maxIndex(k.pids)
 	}
 }
 
-func maxIndex(s []instrument.PID) int {
+// maxIndex is the index of the last of s in start order.
+func (t *treeBuilder) maxIndex(s []instrument.PID) int {
 	m := 0
 	for i, v := range s {
-		if v > s[m] {
+		if t.slot(v) > t.slot(s[m]) {
 			m = i
 		}
 	}
 	return m
+}
+
+// inStartOrder sorts siblings in the order their supervisor started
+// them, a restarted child in its predecessor's place.
+func (t *treeBuilder) inStartOrder(s []instrument.PID) {
+	slices.SortFunc(s, func(a, b instrument.PID) int { return cmp.Compare(t.slot(a), t.slot(b)) })
 }
 
 // build returns this tick's tree. Hot processes (busy, queued or the
@@ -127,7 +164,7 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 			n.Status = instrument.StatusExited.String()
 		}
 		if st := m.procs.get(n.PID); st != nil {
-			n.Busy, n.Depth, n.Restarts = float64(st.busyFrac), uint64(st.depth), st.restarts
+			n.Busy, n.Depth, n.Restarts, n.Waiting = float64(st.busyFrac), uint64(st.depth), st.restarts, uint64(st.waiting)
 		}
 		n.Finding = m.adv.subjects[n.PID]
 		if n.Supervisor != nil {
@@ -145,7 +182,8 @@ func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
 		nodes[i].Folded--
 		n := TreeNode{
 			PID: h.PID, Parent: h.Parent, Name: h.Name, Kind: h.Kind, Status: h.Status,
-			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Finding: m.adv.subjects[h.PID],
+			Busy: h.Busy, Depth: h.Depth, Restarts: h.Restarts, Waiting: h.Waiting, Finding: m.adv.subjects[h.PID],
+			Slot: t.slot(h.PID),
 		}
 		if h.Supervisor != nil {
 			n.Supervisor, n.RestartBudget = h.Supervisor, h.RestartBudget
@@ -199,7 +237,12 @@ func (t *treeBuilder) shape(m *model) {
 			t.roots = append(t.roots, k.pids...)
 		}
 	}
-	slices.Sort(t.roots)
+	t.inStartOrder(t.roots)
+	for pid := range t.slots {
+		if m.table.Lookup(pid) == nil {
+			delete(t.slots, pid)
+		}
+	}
 	t.nodes = t.nodes[:0]
 	clear(t.index)
 	queue := slices.Clone(t.roots[:min(len(t.roots), t.limit)])
@@ -214,14 +257,14 @@ func (t *treeBuilder) shape(m *model) {
 		if _, ok := t.index[parent]; !ok {
 			parent = 0
 		}
-		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String(), Supervisor: t.policy(p)}
+		n := TreeNode{PID: pid, Parent: parent, Kind: p.Kind().String(), Supervisor: t.policy(p), Slot: t.slot(pid)}
 		if k := t.kids[pid]; k != nil {
 			n.Children = k.n
 			room := max(t.limit-len(queue), 0)
 			listed := k.pids[:min(len(k.pids), room)]
 			n.Folded = k.n - len(listed)
 			sorted := slices.Clone(listed)
-			slices.Sort(sorted)
+			t.inStartOrder(sorted)
 			queue = append(queue, sorted...)
 		}
 		t.index[pid] = len(t.nodes)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -58,35 +59,55 @@ type histPoint struct {
 
 // treeNode is one process as the browser's tree draws it: in frames, in
 // /api/children and in /api/node alike. Every text is the server's: the
-// browser prints it and decides nothing (heat is a grade the stylesheet
-// colours as heat-0…heat-5). Short JSON names because a tree has up to
+// browser prints each line as it came and decides nothing (heat is a
+// grade the stylesheet colours as heat-0…heat-5, a finding's severity a
+// class, critical or warning). Short JSON names because a tree has up to
 // thousands of nodes; a delta sends only nodes whose numbers changed.
 type treeNode struct {
-	ID     uint64     `json:"id"`
-	PID    string     `json:"pid,omitempty"` // as people read it: <0.42.0>; sent once, omitted by deltas for a node the browser has
-	Parent uint64     `json:"p,omitempty"`
-	Name   string     `json:"n,omitempty"`
-	Kind   string     `json:"k"`           // for people: "dynamic supervisor"
-	Status string     `json:"s,omitempty"` // omitted while running
-	Busy   int        `json:"b,omitempty"` // percent
-	Depth  uint64     `json:"d,omitempty"`
-	Heat   int        `json:"h,omitempty"` // 0..5, the heat-N class
-	Rest   uint32     `json:"r,omitempty"`
-	Kids   int        `json:"c,omitempty"`  // live children, listed or not
-	Folded int        `json:"f,omitempty"`  // children not listed
-	FoldAs string     `json:"fl,omitempty"` // what the folded children are: "sessions"
-	Sev    string     `json:"x,omitempty"`  // the worst finding about it
-	Issue  string     `json:"fk,omitempty"` // that finding's kind: "bottleneck"
-	Policy treePolicy `json:"sv,omitzero"`  // supervisors: their restart policy
-	Budget int        `json:"rb,omitempty"` // supervisors: restart budget used, percent
+	ID     uint64 `json:"id"`
+	PID    string `json:"pid,omitempty"` // as people read it: <0.42.0>; sent once, omitted by deltas for a node the browser has
+	Parent uint64 `json:"p,omitempty"`
+	// Slot orders siblings: their supervisor's start order, a restarted
+	// child in its predecessor's place (observer.TreeNode.Slot); omitted
+	// when it is the node's own ID.
+	Slot   uint64 `json:"o,omitempty"`
+	Name   string `json:"n,omitempty"`
+	Kind   string `json:"k"`           // for people: "dynamic supervisor"
+	Status string `json:"s,omitempty"` // omitted while running
+	Busy   int    `json:"b,omitempty"` // percent
+	Depth  uint64 `json:"d,omitempty"`
+	Heat   int    `json:"h,omitempty"` // 0..5, the heat-N class
+	Rest   uint32 `json:"r,omitempty"`
+	Kids   int    `json:"c,omitempty"`  // live children, listed or not
+	Folded int    `json:"f,omitempty"`  // children not listed
+	FoldAs string `json:"fl,omitempty"` // what the folded children are: "sessions"
+	Sev    string `json:"x,omitempty"`  // the worst finding about it
+	Issue  string `json:"fk,omitempty"` // that finding's kind: "bottleneck"
+	Budget int    `json:"rb,omitempty"` // supervisors: restart budget used, percent
+	// Hot says the node stays listed where the browser folds its
+	// siblings: it is loaded (heat 3 and up) or the subject of a warning
+	// or a critical finding.
+	Hot bool `json:"hot,omitempty"`
+	// The lines the tree prints under the name, each one fact, empty when
+	// there is nothing worth reading at a glance (see treeLines).
+	LoadLine    string `json:"ld,omitempty"` // "unresponsive · 100% busy · 986 queued"
+	WaitLine    string `json:"wl,omitempty"` // callers waiting for its reply: "× 25 waiting"
+	RestartLine string `json:"rl,omitempty"` // "↻ 7 restarts"
+	PolicyLine  string `json:"pl,omitempty"` // supervisors only: "rest_for_one · 3 in 5s"
+	BudgetLine  string `json:"bl,omitempty"` // supervisors whose budget is in use: "restart budget 33% used"
+	Badge       string `json:"bg,omitempty"` // a warning's or critical finding's badge: "▲ RESTART STORM"
 }
 
-// treePolicy is a supervisor's restart policy as the tree shows it.
-type treePolicy struct {
-	Strategy string `json:"strategy"` // for people: "one for one"
-	Restarts int    `json:"restarts"` // at most this many…
-	Period   string `json:"period"`   // …in this period: "5s"
-}
+// When the tree's load line names a number: a process busy at least
+// loudBusy of the time, a mailbox of at least loudDepth messages; and
+// when its wait line counts the callers waiting for its replies (one
+// caller at a time is any server's ordinary day). Less is shown by the
+// node's colour alone.
+const (
+	loudBusy    = 50 // percent
+	loudDepth   = 10
+	loudWaiting = 2
+)
 
 // newTreeNode is the part of a node every source of one fills alike.
 func newTreeNode(pid, parent observer.PID, name, kind, status string, busy float64, depth uint64, restarts uint32, pol *observer.Policy, budget float64) treeNode {
@@ -98,15 +119,65 @@ func newTreeNode(pid, parent observer.PID, name, kind, status string, busy float
 		n.Status = status
 	}
 	if pol != nil {
-		n.Policy = treePolicy{Strategy: fmtKind(pol.Strategy), Restarts: pol.MaxRestarts, Period: fmtDur(pol.Period)}
 		n.Budget = pct(budget)
+		n.PolicyLine = pol.Strategy + " · " + strconv.Itoa(pol.MaxRestarts) + " in " + fmtDur(pol.Period)
+		if n.Budget > 0 {
+			n.BudgetLine = "restart budget " + strconv.Itoa(n.Budget) + "% used"
+		}
 	}
+	var load []string
+	if n.Status != "" {
+		load = append(load, n.Status)
+	}
+	if n.Busy >= loudBusy {
+		load = append(load, strconv.Itoa(n.Busy)+"% busy")
+	}
+	if depth >= loudDepth {
+		load = append(load, fmtCount(depth)+" queued")
+	}
+	n.LoadLine = strings.Join(load, " · ")
+	switch {
+	case restarts == 1:
+		n.RestartLine = "↻ 1 restart"
+	case restarts > 1:
+		n.RestartLine = "↻ " + fmtCount(restarts) + " restarts"
+	}
+	n.Hot = n.Heat >= 3
 	return n
+}
+
+// flag marks n with the worst finding about it: its severity, its kind,
+// and, for a warning or a critical one, the badge the tree shows.
+func (n *treeNode) flag(sev observer.Severity, kind string) {
+	if sev == observer.SeverityNone {
+		return
+	}
+	n.Sev, n.Issue = sev.String(), kind
+	if mark := ui.SeverityMark(n.Sev); mark != "" {
+		n.Hot = true
+		label := kind
+		if label == "" {
+			label = n.Sev
+		}
+		n.Badge = mark + " " + strings.ToUpper(label)
+	}
+}
+
+// waitLine counts the callers waiting for a process's replies, all of
+// them, listed in the tree or not; "" below loudWaiting. The tree's
+// arrow of waits ends on it.
+func waitLine(waiting uint64) string {
+	if waiting < loudWaiting {
+		return ""
+	}
+	return "× " + fmtCount(waiting) + " waiting"
 }
 
 // processNode is a process of a query as a tree node.
 func processNode(p observer.Process) treeNode {
-	return newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
+	n := newTreeNode(p.PID, p.Parent, p.Name, p.Kind, p.Status, p.Busy, p.Depth, p.Restarts, p.Supervisor, p.RestartBudget)
+	n.WaitLine = waitLine(p.Waiting)
+	return n
 }
 
 type treeFrame struct {
@@ -403,14 +474,19 @@ func treeParts(p *parts, s *observer.Snapshot) {
 	for i, n := range t.Nodes {
 		tn := newTreeNode(n.PID, n.Parent, n.Name, n.Kind, n.Status, n.Busy, n.Depth, n.Restarts, n.Supervisor, n.RestartBudget)
 		tn.Kids, tn.Folded = n.Children, n.Folded
-		if n.Finding != observer.SeverityNone {
-			tn.Sev = n.Finding.String()
+		tn.WaitLine = waitLine(n.Waiting)
+		if n.Slot != 0 && n.Slot != n.PID {
+			tn.Slot = uint64(n.Slot)
 		}
 		if f, ok := issues[n.PID]; ok {
-			tn.Sev, tn.Issue = f.Severity.String(), strings.ReplaceAll(f.Kind.String(), "_", " ")
+			tn.flag(f.Severity, strings.ReplaceAll(f.Kind.String(), "_", " "))
+		} else {
+			tn.flag(n.Finding, "")
 		}
-		if n.Folded > 0 {
-			tn.FoldAs = short(foldLabel(names[n.PID]), 40)
+		// What its children are, for the folds of the server and of the
+		// browser, which folds big fan-outs further: "+25 sessions".
+		if fl := foldLabel(names[n.PID]); n.Folded > 0 || (len(names[n.PID]) > 1 && fl != "more") {
+			tn.FoldAs = short(fl, 40)
 		}
 		p.nodes[i] = tn
 	}

@@ -29,7 +29,7 @@ func handMadeSnapshot() *observer.Snapshot {
 		Tree: observer.Tree{
 			Nodes: []observer.TreeNode{
 				{PID: 1, Name: "shop", Kind: "dynamic_supervisor", Status: "running", Children: 2, Supervisor: pol, RestartBudget: 2.0 / 3},
-				{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Finding: observer.SeverityCritical},
+				{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Waiting: 4, Finding: observer.SeverityCritical},
 				{PID: 3, Parent: 1, Name: "cart", Kind: "server", Status: "running"},
 			},
 			Links: []observer.Edge{}, Monitors: []observer.Edge{},
@@ -65,11 +65,11 @@ func TestFrameFromSnapshotAlone(t *testing.T) {
 				t.Fatalf("tree: %+v; want 3 nodes", tf)
 			}
 			sup, price := tf.Nodes[0], tf.Nodes[1]
-			if sup.Policy != (treePolicy{Strategy: "one for one", Restarts: 3, Period: "5s"}) || sup.Budget != 67 || sup.PID != "<0.1.0>" || sup.Kind != "dynamic supervisor" {
-				t.Errorf("supervisor node: %+v; want <0.1.0>, a dynamic supervisor, one for one 3 in 5s, budget 67", sup)
+			if sup.PolicyLine != "one_for_one · 3 in 5s" || sup.BudgetLine != "restart budget 67% used" || sup.Budget != 67 || sup.PID != "<0.1.0>" || sup.Kind != "dynamic supervisor" {
+				t.Errorf("supervisor node: %+v; want <0.1.0>, a dynamic supervisor, one_for_one 3 in 5s, budget 67", sup)
 			}
-			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" {
-				t.Errorf("price node: heat %d, sev %q, issue %q; want 5, critical, bottleneck", price.Heat, price.Sev, price.Issue)
+			if price.Heat != 5 || price.Sev != "critical" || price.Issue != "bottleneck" || price.Badge != "✖ BOTTLENECK" || !price.Hot || price.LoadLine != "97% busy · 300 queued" || price.WaitLine != "× 4 waiting" {
+				t.Errorf("price node: heat %d, sev %q, issue %q, badge %q, hot %v, load %q, wait %q; want 5, critical, bottleneck, ✖ BOTTLENECK, hot, 97%% busy · 300 queued, × 4 waiting", price.Heat, price.Sev, price.Issue, price.Badge, price.Hot, price.LoadLine, price.WaitLine)
 			}
 			if want := [][2]uint64{{3, 2}}; !slices.Equal(tf.Waits, want) || !tf.Relations {
 				t.Errorf("tree waits: %v (relations %v); want %v", tf.Waits, tf.Relations, want)
@@ -180,5 +180,51 @@ func TestWatchedViewsFromSnapshotAlone(t *testing.T) {
 	s.Catalog = nil
 	if f = frameOf(viewReq{View: "tables"}); f.HTML["tables"] != "" {
 		t.Errorf("tables without a catalog: %q; want the page's own kept", f.HTML["tables"])
+	}
+}
+
+// The server decides what the tree says under a name, one fact a line:
+// the load only past its thresholds, restarts, a supervisor's policy and
+// the budget it has used. The browser prints the lines as they come.
+func TestTreeNodeLines(t *testing.T) {
+	pol := &observer.Policy{Strategy: "rest_for_one", MaxRestarts: 3, Period: 5 * time.Second}
+	for _, c := range []struct {
+		name             string
+		status           string
+		busy             float64
+		depth            uint64
+		restarts         uint32
+		pol              *observer.Policy
+		budget           float64
+		load, rl, pl, bl string
+		hot              bool
+	}{
+		{name: "idle", status: "running"},
+		{name: "below the thresholds", status: "running", busy: 0.49, depth: 9},
+		{name: "at the thresholds", status: "running", busy: 0.5, depth: 10, load: "50% busy · 10 queued", hot: true},
+		{name: "saturated", status: "running", busy: 1, depth: 12400, restarts: 7, load: "100% busy · 12.4k queued", rl: "↻ 7 restarts", hot: true},
+		{name: "unresponsive", status: "unresponsive", restarts: 1, load: "unresponsive", rl: "↻ 1 restart"},
+		{name: "supervisor", status: "running", pol: pol, pl: "rest_for_one · 3 in 5s"},
+		{name: "supervisor in a storm", status: "running", pol: pol, budget: 1, pl: "rest_for_one · 3 in 5s", bl: "restart budget 100% used"},
+	} {
+		n := newTreeNode(2, 1, "x", "server", c.status, c.busy, c.depth, c.restarts, c.pol, c.budget)
+		if n.LoadLine != c.load || n.RestartLine != c.rl || n.PolicyLine != c.pl || n.BudgetLine != c.bl || n.Hot != c.hot {
+			t.Errorf("%s: lines %q %q %q %q, hot %v; want %q %q %q %q, hot %v", c.name, n.LoadLine, n.RestartLine, n.PolicyLine, n.BudgetLine, n.Hot, c.load, c.rl, c.pl, c.bl, c.hot)
+		}
+	}
+	n := newTreeNode(2, 1, "x", "server", "running", 0, 0, 0, nil, 0)
+	n.flag(observer.SeverityWarning, "restart storm")
+	if n.Badge != "▲ RESTART STORM" || n.Sev != "warning" || !n.Hot {
+		t.Errorf("warning: badge %q, sev %q, hot %v; want ▲ RESTART STORM, warning, hot", n.Badge, n.Sev, n.Hot)
+	}
+	for waiting, want := range map[uint64]string{0: "", 1: "", 2: "× 2 waiting", 12400: "× 12.4k waiting"} {
+		if got := waitLine(waiting); got != want {
+			t.Errorf("waitLine(%d) = %q, want %q", waiting, got, want)
+		}
+	}
+	n = newTreeNode(2, 1, "x", "server", "running", 0, 0, 0, nil, 0)
+	n.flag(observer.SeverityInfo, "read heavy")
+	if n.Badge != "" || n.Sev != "info" || n.Hot {
+		t.Errorf("info: badge %q, sev %q, hot %v; want no badge, info, not hot", n.Badge, n.Sev, n.Hot)
 	}
 }

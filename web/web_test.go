@@ -727,7 +727,7 @@ func TestChildrenInTheTreesShape(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &n); err != nil {
 		t.Fatal(err)
 	}
-	if n.Name != "app" || n.Policy.Strategy != "one for one" || n.Policy.Restarts != 3 || n.Policy.Period != "5s" {
+	if n.Name != "app" || n.PolicyLine != "one_for_one · 3 in 5s" {
 		t.Errorf("node: got %+v, want app with its policy", n)
 	}
 }

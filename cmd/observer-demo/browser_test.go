@@ -16,7 +16,7 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-var updateDocs = flag.Bool("docs", false, "also write the README's demo screenshot to docs/img/demo.png")
+var updateDocs = flag.Bool("docs", false, "also write the README's screenshots to docs/img/demo.png and docs/img/tree.png")
 
 // A new user's first look, in a real browser: the dashboard's tree shows
 // the shop within seconds, the price server badged as a bottleneck, and
