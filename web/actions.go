@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 
@@ -236,7 +237,7 @@ func clockOf(stamp string, at time.Time, ok bool) string {
 }
 
 func traceSummary(r traceResult) string {
-	calls, casts, infos := 0, 0, 0
+	calls, casts, infos, other := 0, 0, 0, 0
 	for _, row := range r.Rows {
 		switch row.Kind {
 		case "call":
@@ -245,9 +246,18 @@ func traceSummary(r traceResult) string {
 			casts++
 		case "info":
 			infos++
+		case "": // a line not understood is still a message
+			other++
 		}
 	}
-	s := fmt.Sprintf("traced %d messages: %d calls, %d casts, %d infos", len(r.Rows), calls, casts, infos)
+	// A reply alone (to a call handled before the trace began) is no message.
+	n := func(k int, what string) string {
+		if k == 1 {
+			return "1 " + what
+		}
+		return strconv.Itoa(k) + " " + what + "s"
+	}
+	s := "traced " + n(calls+casts+infos+other, "message") + ": " + n(calls, "call") + ", " + n(casts, "cast") + ", " + n(infos, "info")
 	switch {
 	case len(r.Rows) == 0:
 		s = fmt.Sprintf("no message reached the process in %v", traceFor)

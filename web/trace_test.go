@@ -11,6 +11,7 @@ import (
 func TestTraceRows(t *testing.T) {
 	long := strings.Repeat("x", 500)
 	res := traceOf([]string{
+		"12:00:00.999000 reply 41", // to a call handled before the trace began
 		"12:00:01.000100 call {Item:apple N:1}",
 		"12:00:01.002600 reply 42",
 		"12:00:01.003000 cast {Amount:7}",
@@ -24,6 +25,7 @@ func TestTraceRows(t *testing.T) {
 		t.Error("replies: got false, want true: the runtime traced them")
 	}
 	want := []traceRow{
+		{Time: "12:00:00.999", Dir: "out", Kind: "reply", Msg: "41"},
 		{Time: "12:00:01.000", Dir: "in", Kind: "call", Msg: "{Item:apple N:1}", Reply: "42", Took: "2.5ms"},
 		{Time: "12:00:01.003", Dir: "in", Kind: "cast", Msg: "{Amount:7}"},
 		{Time: "12:00:01.004", Dir: "in", Kind: "info", Msg: "{Reason:normal}"},
@@ -38,6 +40,9 @@ func TestTraceRows(t *testing.T) {
 		if res.Rows[i] != want[i] {
 			t.Errorf("row %d: got %+v, want %+v", i, res.Rows[i], want[i])
 		}
+	}
+	if want := "traced 6 messages: 3 calls, 1 cast, 1 info"; res.Summary != want {
+		t.Errorf("summary: got %q, want %q", res.Summary, want)
 	}
 }
 
