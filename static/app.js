@@ -322,6 +322,7 @@
     tb.textContent = "";
     box.hidden = !res || !res.rows.length;
     if (box.hidden) return;
+    box.classList.toggle("no-replies", !res.replies); // the runtime traced none: no empty columns
     res.rows.forEach(function (r) {
       var tr = document.createElement("tr");
       tr.className = "tr-" + (r.kind || "other");

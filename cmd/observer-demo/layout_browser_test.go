@@ -135,8 +135,12 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		}()
 		waitJS(ctx, t, 20*time.Second, size+" process page: the trace table",
 			`(b => !b.hidden && b.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0)(document.querySelector('[data-testid="trace"]'))`)
-		if got := eval[string](t, ctx, `[...document.querySelector('[data-testid="trace-row"]').cells].map(c => c.textContent).join("|")`); !traceRowRight(got) {
+		if got := eval[string](t, ctx, `[...document.querySelector('[data-testid="trace-row"][data-kind="call"]').cells].map(c => c.textContent).join("|")`); !traceRowRight(got) {
 			t.Errorf("%s trace row: got %q, want time|→ in|call|{SKU:n}|reply|took", size, got)
+		}
+		// The reply and took columns show when the runtime traced replies.
+		if got := eval[[]bool](t, ctx, `[document.querySelector('[data-testid="trace"]').classList.contains("no-replies"), [...document.querySelectorAll('[data-testid="trace-row"] td:nth-child(5)')].some(td => td.textContent !== "–" && td.textContent !== "")]`); got[0] == got[1] {
+			t.Errorf("%s trace: hidden reply column %v, replies traced %v; want the column shown exactly when there are replies", size, got[0], got[1])
 		}
 		checkLayout(t, ctx, size+" process")
 		eval[bool](t, ctx, `window.scrollTo(0, document.querySelector('[data-testid="actions"]').getBoundingClientRect().top + window.scrollY - 300), true`)
