@@ -19,6 +19,16 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
+// LabelRole is the pprof label that marks the goroutines of the observer
+// itself and of the dashboards built on it, valued by what they do
+// ("dashboard"). A census counts them apart ([Census.Own]), lists them
+// under no site and never calls them a leak, so that opening a dashboard
+// does not look like the application growing goroutines. Set it with
+// [runtime/pprof.Do] around the work: goroutines started under it inherit
+// it. The observer's own goroutines run this package's functions and are
+// known by that, labelled or not.
+const LabelRole = "observer.role"
+
 // maxDumpGoroutines is the most goroutines for which a census reads the
 // text goroutine dump to learn where unowned goroutines were created: that
 // dump stops the world for as long as it takes to print every stack, while
@@ -63,8 +73,13 @@ func (o *Observer) Census(ctx context.Context) (*Census, error) {
 			perPID[pid] += n
 			continue
 		}
+		fn := rootFunction(s)
+		if len(s.Label[LabelRole]) > 0 || strings.HasPrefix(fn, ownPrefix) {
+			res.Own += n
+			continue
+		}
 		res.Unowned += n
-		roots[rootFunction(s)] += n
+		roots[fn] += n
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("observer: census: %w", err)
@@ -467,8 +482,8 @@ const (
 	censusGrowth  = 100
 )
 
-// ownPrefix is the prefix of this package's functions: the census never
-// calls the observer's own goroutines a leak.
+// ownPrefix is the prefix of this package's functions: goroutines that
+// run them are the observer's own ([Census.Own]), never a site or a leak.
 var ownPrefix = func() string {
 	name := runtime.FuncForPC(reflect.ValueOf(newModel).Pointer()).Name()
 	return name[:strings.LastIndex(name, ".")+1]
@@ -502,7 +517,7 @@ func (m *model) setCensus(res *Census, perPID map[instrument.PID]int) []string {
 			h = h[len(h)-leakCensuses:]
 		}
 		c.history[s.Function] = h
-		if strings.HasPrefix(s.Function, ownPrefix) || s.Function == notStarted {
+		if s.Function == notStarted {
 			continue
 		}
 		key := fkey{kind: KindGoroutineLeak, site: s.Function}

@@ -2,6 +2,7 @@ package observer_test
 
 import (
 	"context"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"testing"
@@ -47,8 +48,8 @@ func TestCensusCountsUnownedGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Unowned < 50 || c.Owned < 1 || c.Total != c.Owned+c.Unowned {
-		t.Errorf("census: got total %d, owned %d, unowned %d; want unowned ≥ 50, owned ≥ 1, total = owned + unowned", c.Total, c.Owned, c.Unowned)
+	if c.Unowned < 50 || c.Owned < 1 || c.Own < 1 || c.Total != c.Owned+c.Unowned+c.Own {
+		t.Errorf("census: got total %d, owned %d, unowned %d, own %d; want unowned ≥ 50, owned ≥ 1, own ≥ 1 (the sampler), total = owned + unowned + own", c.Total, c.Owned, c.Unowned, c.Own)
 	}
 	var site *observer.Site
 	for i, s := range c.Sites {
@@ -91,6 +92,54 @@ func TestGoroutineLeakFinding(t *testing.T) {
 			t.Errorf("leak: got name %q, pid %v, site %q; want the straggler function, no process, started in spawnStragglers", f.Name, f.PID, f.Site)
 		}
 		t.Logf("%s\n%s", f.Summary, f.Advice)
+	})
+}
+
+// The goroutines of the observer and of a dashboard (labelled
+// observer.role, as the web handler labels its connections) grow census
+// after census as browsers connect, and are never a site nor a leak:
+// they are counted apart, as the observer's own.
+func TestCensusKeepsTheObserversOwnGoroutinesApart(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		table := instrument.NewTable()
+		o := startBubble(t, table, observer.Options{CensusEvery: -1})
+		sub := o.Subscribe()
+		defer sub.Close()
+		stop := make(chan struct{})
+		defer close(stop)
+		var last *observer.Census
+		for range 4 {
+			// A dashboard's connections: their goroutines are started
+			// under the role label, and inherit it.
+			pprof.Do(context.Background(), pprof.Labels(observer.LabelRole, "dashboard"), func(context.Context) {
+				spawnStragglers(30, stop)
+			})
+			c, err := o.Census(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if last != nil && c.Own < last.Own+30 {
+				t.Errorf("own goroutines: got %d after %d, want 30 more", c.Own, last.Own)
+			}
+			last = c
+			time.Sleep(time.Second) // growth spread over time, as a leak's is
+		}
+		if last.Own < 120 || last.Total != last.Owned+last.Unowned+last.Own {
+			t.Errorf("census: got own %d of total %d (owned %d, unowned %d); want own ≥ 120, total = owned + unowned + own", last.Own, last.Total, last.Owned, last.Unowned)
+		}
+		for _, s := range last.Sites {
+			if strings.HasSuffix(s.Function, ".straggler") || strings.Contains(s.Function, "go-observer/observer/observer.") {
+				t.Errorf("site %s (%d goroutines): the observer's own goroutines listed as the application's", s.Function, s.Count)
+			}
+		}
+		// Two more ticks: a leak would have been raised by now.
+		for range 2 {
+			time.Sleep(time.Second)
+			synctest.Wait()
+		}
+		if f := finding(o.Snapshot(), observer.KindGoroutineLeak, 0); f != nil {
+			t.Errorf("the dashboard's goroutines flagged as a leak: %s", f.Summary)
+		}
 	})
 }
 

@@ -427,12 +427,19 @@ type Census struct {
 	At      time.Time `json:"at"`
 	Total   int       `json:"total"`   // goroutines in the program
 	Owned   int       `json:"owned"`   // goroutines labelled with a process ID
-	Unowned int       `json:"unowned"` // goroutines that belong to no process
+	Unowned int       `json:"unowned"` // goroutines that belong to no process, the observer's own aside
+	// Own counts the goroutines of the observer itself and of the
+	// dashboards built on it (its sampler, a dashboard's websocket
+	// connections): those labelled [LabelRole], and those running this
+	// package's functions. They are neither processes nor the
+	// application's: they are no site and never a leak. Total is Owned +
+	// Unowned + Own.
+	Own int `json:"own"`
 	// Processes lists the processes with the most goroutines, most first,
 	// at most Options.TopN of them.
 	Processes []ProcessGoroutines `json:"processes"`
-	// Sites groups unowned goroutines by the function they run and where
-	// they were created, most first.
+	// Sites groups unowned goroutines (not the observer's own) by the
+	// function they run and where they were created, most first.
 	Sites []Site `json:"sites"`
 }
 

@@ -16,6 +16,7 @@
     if (!connEl) return;
     connEl.dataset.state = state;
     connEl.querySelector(".conn-text").textContent = text;
+    connEl.title = text;
     if (banner) {
       banner.hidden = state !== "down";
       if (state === "down") banner.querySelector(".banner-text").textContent = text + ".";
@@ -113,13 +114,55 @@
   function fmtMs(v) { return v == null ? "–" : (v >= 10 ? String(Math.round(v)) : v >= 1 ? v.toFixed(1) : v === 0 ? "0" : v.toFixed(2)) + " ms"; }
   Obs.fmtNum = fmtNum;
 
-  // Every quantity charted is non-negative: the y axis starts at zero, so
-  // a flat line at 5 does not look like a cliff; max fixes the top (busy %).
+  // Charts. Every quantity charted is non-negative: the y axis starts at
+  // zero, so a flat line at 5 does not look like a cliff; max fixes the
+  // top (busy %). A chart waits for two points before it draws axes, so
+  // it never shows an empty frame with made-up dates. Its top follows
+  // the window's 90th percentile and the newest points, so one old spike
+  // (a start-up burst) does not flatten it for minutes: points above the
+  // top are marked at the top edge and counted in the caption.
+  var RECENT = 10;           // the newest points are always in full view
+  var SPIKE = 2;             // a point this many times the usual top is a spike
+  var TIME_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600]; // whole seconds only
+  function pad2(n) { return n < 10 ? "0" + n : String(n); }
+  function clock(t) { var d = new Date(t * 1000); return pad2(d.getHours()) + ":" + pad2(d.getMinutes()) + ":" + pad2(d.getSeconds()); }
+  Obs.clock = clock;
+
+  // scaleOf decides a chart's top from its data: {top, clipped, peak, at}.
+  function scaleOf(data, fixed) {
+    if (fixed) return { top: fixed, clipped: 0 };
+    var n = data[0].length, from = Math.max(0, n - RECENT), all = [], recent = 0, peak = 0, at = 0;
+    for (var s = 1; s < data.length; s++) {
+      for (var i = 0; i < n; i++) {
+        var v = data[s][i];
+        if (v == null) continue;
+        all.push(v);
+        if (i >= from && v > recent) recent = v;
+        if (v > peak) { peak = v; at = data[0][i]; }
+      }
+    }
+    if (!all.length || peak <= 0) return { top: 1, clipped: 0 };
+    all.sort(function (a, b) { return a - b; });
+    var usual = Math.max(all[Math.min(all.length - 1, Math.floor(all.length * 0.9))], recent);
+    if (peak <= SPIKE * usual || usual <= 0 && all.length < 4) return { top: peak * 1.15, clipped: 0 };
+    var top = usual > 0 ? usual * 1.15 : 1, clipped = 0;
+    for (var k = all.length - 1; k >= 0 && all[k] > top; k--) clipped++;
+    return { top: top, clipped: clipped, peak: peak, at: at };
+  }
+  Obs.scaleOf = scaleOf;
+
   function Chart(name, series, fmt, max) {
-    this.el = document.querySelector('[data-chart="' + name + '"] .plot');
+    this.fig = document.querySelector('[data-chart="' + name + '"]');
+    this.el = this.fig && this.fig.querySelector(".plot");
+    this.note = this.fig && this.fig.querySelector(".clipped");
     this.series = series; this.fmt = fmt || fmtNum; this.max = max;
     this.data = [[]].concat(series.map(function () { return []; }));
     this.plot = null;
+    this.scale = { top: 1, clipped: 0 };
+    var self = this;
+    window.addEventListener("resize", function () {
+      if (self.plot) self.plot.setSize({ width: Math.max(200, self.el.clientWidth), height: 170 });
+    });
   }
   Chart.prototype.reset = function () { this.data = this.data.map(function () { return []; }); };
   Chart.prototype.push = function (t, vals) {
@@ -129,34 +172,67 @@
     for (var i = 0; i < vals.length; i++) d[i + 1].push(vals[i]);
     if (d[0].length > 600) d.forEach(function (a) { a.shift(); });
   };
+  // waiting shows the placeholder instead of a plot.
+  Chart.prototype.waiting = function () {
+    if (this.plot) { this.plot.destroy(); this.plot = null; }
+    if (this.el.querySelector(".waiting")) return;
+    this.el.textContent = "";
+    var w = document.createElement("span");
+    w.className = "waiting";
+    w.dataset.testid = "chart-waiting";
+    w.textContent = "waiting for data…";
+    this.el.appendChild(w);
+  };
+  Chart.prototype.caption = function () {
+    if (!this.note) return;
+    var sc = this.scale;
+    this.note.hidden = !sc.clipped;
+    if (!sc.clipped) { this.note.textContent = ""; this.note.removeAttribute("title"); return; }
+    this.note.textContent = "▲ " + (sc.clipped === 1 ? "1 point" : sc.clipped + " points") + " above the scale";
+    this.note.title = "peak " + this.fmt(sc.peak) + " at " + clock(sc.at) + "; the scale follows the usual values, so that one spike does not flatten the chart";
+  };
   Chart.prototype.draw = function () {
     if (!this.el || typeof uPlot === "undefined") return;
-    var w = Math.max(200, this.el.clientWidth || 300);
-    if (!this.plot) {
-      this.el.textContent = "";
-      var fmt = this.fmt;
-      var opts = {
-        width: w, height: 170, legend: { live: false },
-        cursor: { drag: { x: false, y: false } },
-        scales: { x: { time: true }, y: { range: (function (fixed) {
-          return function (u, min, max) { return [0, fixed || (max > 0 ? max * 1.15 : 1)]; };
-        })(this.max) } },
-        axes: [
-          { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" } },
-          { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 72,
-            values: function (u, vals) { return vals.map(fmt); } }
-        ],
-        series: [{}].concat(this.series.map(function (s) {
-          return { label: s.label, stroke: s.color, width: 1.6, fill: s.fill || null, points: { show: false },
-            value: function (u, v) { return fmt(v); } };
-        }))
-      };
-      this.plot = new uPlot(opts, this.data, this.el);
-      var self = this;
-      window.addEventListener("resize", function () { self.plot.setSize({ width: Math.max(200, self.el.clientWidth), height: 170 }); });
-    } else {
-      this.plot.setData(this.data);
+    if (this.data[0].length < 2) { this.waiting(); this.scale = { top: 1, clipped: 0 }; this.caption(); return; }
+    this.scale = scaleOf(this.data, this.max);
+    this.caption();
+    if (this.plot) { this.plot.setData(this.data); return; }
+    this.el.textContent = "";
+    var fmt = this.fmt, self = this;
+    var opts = {
+      width: Math.max(200, this.el.clientWidth || 300), height: 170, legend: { live: false },
+      cursor: { drag: { x: false, y: false } },
+      scales: { x: { time: true }, y: { range: function () { return [0, self.scale.top]; } } },
+      axes: [
+        { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, space: 70, incrs: TIME_STEPS,
+          values: function (u, splits) { return splits.map(clock); } },
+        { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 72,
+          values: function (u, vals) { return vals.map(fmt); } }
+      ],
+      series: [{ value: function (u, t) { return t == null ? "–" : clock(t); } }].concat(this.series.map(function (s) {
+        return { label: s.label, stroke: s.color, width: 1.6, fill: s.fill || null, points: { show: false },
+          value: function (u, v) { return fmt(v); } };
+      })),
+      hooks: { draw: [function (u) { self.markClipped(u); }] }
+    };
+    this.plot = new uPlot(opts, this.data, this.el);
+  };
+  // markClipped draws a small triangle at the top edge over each point
+  // above the scale, in its series' colour.
+  Chart.prototype.markClipped = function (u) {
+    if (!this.scale.clipped) return;
+    var top = this.scale.top, ctx = u.ctx, y = u.bbox.top, r = 4 * (window.devicePixelRatio || 1);
+    ctx.save();
+    for (var s = 1; s < u.data.length; s++) {
+      ctx.fillStyle = this.series[s - 1].color;
+      for (var i = 0; i < u.data[0].length; i++) {
+        var v = u.data[s][i];
+        if (v == null || v <= top) continue;
+        var x = u.valToPos(u.data[0][i], "x", true);
+        ctx.beginPath(); ctx.moveTo(x - r, y + r * 1.6); ctx.lineTo(x + r, y + r * 1.6); ctx.lineTo(x, y); ctx.closePath(); ctx.fill();
+      }
     }
+    ctx.restore();
   };
 
   if (view === "overview") {
@@ -166,6 +242,7 @@
       heap: new Chart("heap", [{ label: "heap", color: "#2563c9", fill: "rgba(37,99,201,.08)" }, { label: "GC goal", color: "#8a96a3" }], fmtBytes),
       sched: new Chart("sched", [{ label: "sched latency p99", color: "#c77700" }, { label: "GC pause max", color: "#d32f1e" }], fmtMs)
     };
+    Obs.charts = charts;
     Obs.handlers.push(function (f) {
       if (!f.sys) return;
       for (var k in charts) if (f.full) charts[k].reset();
@@ -185,6 +262,7 @@
       rate: new Chart("p-rate", [{ label: "arrival/s", color: "#2563c9" }, { label: "handled/s", color: "#2e7d4f" }]),
       busy: new Chart("p-busy", [{ label: "busy %", color: "#ea7148", fill: "rgba(234,113,72,.12)" }], null, 100)
     };
+    Obs.charts = pc;
     Obs.handlers.push(function (f) {
       if (!f.hist) { if (f.full) { for (var k in pc) { pc[k].reset(); pc[k].draw(); } } return; }
       if (f.full) for (var k2 in pc) pc[k2].reset();
@@ -213,11 +291,58 @@
           .then(function (r) { return r.json(); })
           .then(function (j) {
             out.hidden = false;
+            traceOut(null);
+            if (!j.error && b.dataset.action === "trace" && j.result && Array.isArray(j.result.rows)) {
+              out.textContent = j.result.summary;
+              traceOut(j.result);
+              return;
+            }
             out.textContent = j.error ? "error: " + j.error : (typeof j.result === "string" ? j.result : JSON.stringify(j.result, null, 2));
           })
           .catch(function (e) { out.hidden = false; out.textContent = "failed: " + e; })
           .finally(function () { b.disabled = false; });
+        if (b.dataset.action === "trace") {
+          out.hidden = false;
+          out.textContent = "tracing: the next 50 messages, for 10 s at most…";
+          traceOut(null);
+        }
       });
+    });
+  }
+
+  // traceOut lays a trace's rows out in the process page's table, as the
+  // server formatted them (textContent only); null hides it.
+  function traceOut(res) {
+    var box = document.getElementById("trace-out");
+    if (!box) return;
+    var tb = box.querySelector("tbody");
+    tb.textContent = "";
+    box.hidden = !res || !res.rows.length;
+    if (box.hidden) return;
+    box.classList.toggle("no-replies", !res.replies); // the runtime traced none: no empty columns
+    res.rows.forEach(function (r) {
+      var tr = document.createElement("tr");
+      tr.className = "tr-" + (r.kind || "other");
+      tr.dataset.testid = "trace-row";
+      tr.dataset.kind = r.kind;
+      var cell = function (text, cls, title) {
+        var td = document.createElement("td");
+        if (cls) td.className = cls;
+        td.textContent = text;
+        if (title) td.title = title;
+        tr.appendChild(td);
+        return td;
+      };
+      cell(r.time, "time");
+      cell(r.dir === "out" ? "← out" : "→ in", "dir");
+      var k = cell("", "kind"), tag = document.createElement("span");
+      tag.className = "tk tk-" + (r.kind || "other");
+      tag.textContent = r.kind || "?";
+      k.appendChild(tag);
+      cell(r.msg, "msg", r.msg_full);
+      cell(r.reply || (r.kind === "call" ? "–" : ""), "msg" + (r.reply ? "" : " muted"), r.reply_full);
+      cell(r.took || (r.kind === "call" ? "–" : ""), "num" + (r.took ? "" : " muted"));
+      tb.appendChild(tr);
     });
   }
 

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/go-observer/observer/observer"
@@ -29,7 +31,13 @@ var actionDefs = []actionDef{
 	{name: "state", label: "Show state", has: func(a observer.Actions) bool { _, ok := a.(observer.StateReader); return ok },
 		do: func(a observer.Actions) (any, error) { return a.(observer.StateReader).State() }},
 	{name: "trace", label: "Trace 50 messages", has: func(a observer.Actions) bool { _, ok := a.(observer.Tracer); return ok },
-		do: func(a observer.Actions) (any, error) { return a.(observer.Tracer).Trace(50, 10*time.Second) }},
+		do: func(a observer.Actions) (any, error) {
+			lines, err := a.(observer.Tracer).Trace(traceCount, traceFor)
+			if err != nil {
+				return nil, err
+			}
+			return traceOf(lines), nil
+		}},
 	{name: "suspend", label: "Suspend", confirm: "Suspend this process? Messages to it queue up until you resume it.",
 		has: func(a observer.Actions) bool { _, ok := a.(observer.Suspender); return ok },
 		do:  func(a observer.Actions) (any, error) { return "suspended", a.(observer.Suspender).Suspend() }},
@@ -123,4 +131,142 @@ func (h *Handler) apiAction(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, actionReply{PID: pid, Action: name, Result: res})
+}
+
+// A trace from the process page records the next traceCount messages,
+// for traceFor at most.
+const (
+	traceCount = 50
+	traceFor   = 10 * time.Second
+)
+
+// traceRunes is where a traced message or reply is cut in the table; the
+// full text (up to titleRunes) is its title.
+const traceRunes = 160
+
+// traceRow is one message of a trace, as the process page's table shows
+// it: when it was handled, which way it went, what it was and, for a call
+// whose reply the runtime traced, the reply and how long the call took.
+type traceRow struct {
+	Time      string `json:"time"`                 // 15:04:05.000, as the runtime stamped it
+	Dir       string `json:"dir"`                  // "in" (a message handled) or "out" (a reply sent alone)
+	Kind      string `json:"kind"`                 // call, cast, info or reply; empty for a line not understood
+	Msg       string `json:"msg"`                  // the message, cut at 160 characters
+	MsgFull   string `json:"msg_full,omitempty"`   // the message, when cut
+	Reply     string `json:"reply,omitempty"`      // a call's reply, cut
+	ReplyFull string `json:"reply_full,omitempty"` // the reply, when cut
+	Took      string `json:"took,omitempty"`       // from the call's stamp to its reply's
+}
+
+// traceResult is what the trace action answers: the rows, oldest first,
+// and whether the runtime traced replies at all (otp's Trace records a
+// line per message handled; replies and durations appear when the
+// runtime also records a "reply" line after each call).
+type traceResult struct {
+	Rows    []traceRow `json:"rows"`
+	Replies bool       `json:"replies"`
+	Summary string     `json:"summary"`
+}
+
+// traceOf reads a runtime's trace lines ("15:04:05.000000 call {Item:apple}",
+// and "15:04:05.000041 reply 42" right after a call when the runtime
+// traces replies) into rows: a reply joins the call before it, with the
+// time between their stamps. A line of another shape is kept whole.
+func traceOf(lines []string) traceResult {
+	res := traceResult{Rows: []traceRow{}}
+	var open *traceRow // the last call, while it has no reply
+	var openAt time.Time
+	for _, line := range lines {
+		stamp, kind, msg := splitTraceLine(line)
+		at, stamped := parseStamp(stamp)
+		if kind == "reply" {
+			res.Replies = true
+			if open != nil {
+				open.Reply, open.ReplyFull = short(msg, traceRunes), titleOf(msg, traceRunes)
+				if stamped && !openAt.IsZero() {
+					open.Took = fmtDur(max(at.Sub(openAt), 0))
+				}
+				open = nil
+				continue
+			}
+		}
+		row := traceRow{Time: clockOf(stamp, at, stamped), Kind: kind, Dir: "in", Msg: short(msg, traceRunes), MsgFull: titleOf(msg, traceRunes)}
+		if kind == "reply" {
+			row.Dir = "out"
+		}
+		if kind == "" {
+			row.Msg, row.MsgFull = short(line, traceRunes), titleOf(line, traceRunes)
+		}
+		res.Rows = append(res.Rows, row)
+		open = nil
+		if kind == "call" {
+			open, openAt = &res.Rows[len(res.Rows)-1], time.Time{}
+			if stamped {
+				openAt = at
+			}
+		}
+	}
+	res.Summary = traceSummary(res)
+	return res
+}
+
+// splitTraceLine splits "stamp kind message"; kind is empty when the line
+// has another shape.
+func splitTraceLine(line string) (stamp, kind, msg string) {
+	stamp, rest, ok := strings.Cut(line, " ")
+	if !ok {
+		return "", "", line
+	}
+	kind, msg, _ = strings.Cut(rest, " ")
+	switch kind {
+	case "call", "cast", "info", "reply":
+		return stamp, kind, msg
+	}
+	return "", "", line
+}
+
+// parseStamp reads a trace line's clock, 15:04:05.000000.
+func parseStamp(s string) (time.Time, bool) {
+	t, err := time.Parse("15:04:05.999999999", s)
+	return t, err == nil
+}
+
+// clockOf is a row's time to the millisecond: enough to order a trace's
+// messages, without a column of digits nobody reads.
+func clockOf(stamp string, at time.Time, ok bool) string {
+	if !ok {
+		return stamp
+	}
+	return at.Format("15:04:05.000")
+}
+
+func traceSummary(r traceResult) string {
+	calls, casts, infos, other := 0, 0, 0, 0
+	for _, row := range r.Rows {
+		switch row.Kind {
+		case "call":
+			calls++
+		case "cast":
+			casts++
+		case "info":
+			infos++
+		case "": // a line not understood is still a message
+			other++
+		}
+	}
+	// A reply alone (to a call handled before the trace began) is no message.
+	n := func(k int, what string) string {
+		if k == 1 {
+			return "1 " + what
+		}
+		return strconv.Itoa(k) + " " + what + "s"
+	}
+	s := "traced " + n(calls+casts+infos+other, "message") + ": " + n(calls, "call") + ", " + n(casts, "cast") + ", " + n(infos, "info")
+	switch {
+	case len(r.Rows) == 0:
+		s = fmt.Sprintf("no message reached the process in %v", traceFor)
+	case calls > 0 && !r.Replies:
+		s += " (this runtime does not trace replies: no reply or duration to show)"
+	}
+	return s
 }

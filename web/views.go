@@ -334,8 +334,21 @@ func censusViewOf(c *observer.Census, nm names, now time.Time) ui.CensusView {
 	if c == nil {
 		return ui.CensusView{}
 	}
-	v := ui.CensusView{Taken: true, At: fmtAgo(now, c.At), Total: fmtCount(c.Total), Owned: fmtCount(c.Owned), Unowned: fmtCount(c.Unowned)}
+	v := ui.CensusView{Taken: true, At: fmtAgo(now, c.At), Total: fmtCount(c.Total), Owned: fmtCount(c.Owned), Unowned: fmtCount(c.Unowned), Own: fmtCount(c.Own)}
+	most := 0
 	for _, p := range c.Processes {
+		most = max(most, p.Goroutines)
+	}
+	switch {
+	case len(c.Processes) == 0:
+		v.ProcsNote = "No process runs a goroutine yet."
+	case most <= 1:
+		v.ProcsNote = "Each process runs on its one goroutine: none has started goroutines of its own."
+	}
+	for _, p := range c.Processes {
+		if most <= 1 {
+			break
+		}
 		ref := nm.ref(p.PID)
 		if p.Name != "" {
 			ref = named(ref, p.Name)

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"time"
@@ -226,8 +227,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path == "" {
 		r.URL.Path = "/"
 	}
-	h.mux.ServeHTTP(w, r)
+	// The dashboard's work, and the goroutines it starts (a websocket's
+	// reader and writer), are the observer's own in a census, not the
+	// application's: a browser connecting is no goroutine leak.
+	pprof.Do(r.Context(), dashboardLabels, func(context.Context) { h.mux.ServeHTTP(w, r) })
 }
+
+// dashboardLabels mark the dashboard's goroutines (observer.LabelRole).
+var dashboardLabels = pprof.Labels(observer.LabelRole, "dashboard")
 
 // csp allows only the page's own origin: scripts and styles from files
 // (no inline code), the websocket back to the server.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"net/http"
@@ -118,7 +120,7 @@ func findingAbout(s *observer.Snapshot, kind observer.FindingKind, name string) 
 }
 
 func TestControlPanelRefusesBadInput(t *testing.T) {
-	c := &controls{shop: &shop{}, dash: "/debug/observer/"}
+	c := newControls(&shop{}, "/debug/observer/")
 	c.shop.load.set(200)
 	srv := httptest.NewServer(http.StripPrefix("/demo/", c))
 	defer srv.Close()
@@ -144,5 +146,89 @@ func TestControlPanelRefusesBadInput(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden || c.shop.load.get() != 200 {
 		t.Fatalf("cross-origin post: %s, load %v; want 403 and no change", resp.Status, c.shop.load.get())
+	}
+}
+
+// The panel's event stream sends the totals at once and the rates from
+// its second frame on, and ends when the panel closes, so that the HTTP
+// server's shutdown does not wait for it.
+func TestControlPanelLiveStream(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo")
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	a, err := startApp(defaultConfig(), log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.stop(log)
+	srv := httptest.NewServer(a.mux)
+	defer srv.Close()
+	resp, err := http.Get(srv.URL + "/demo/live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); ct != "text/event-stream" {
+		t.Fatalf("content type %q, want text/event-stream", ct)
+	}
+	frames := make(chan liveFrame)
+	go func() {
+		defer close(frames)
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			data, ok := strings.CutPrefix(sc.Text(), "data: ")
+			if !ok {
+				continue
+			}
+			var f liveFrame
+			if err := json.Unmarshal([]byte(data), &f); err != nil {
+				t.Errorf("frame %q: %v", data, err)
+				return
+			}
+			frames <- f
+		}
+	}()
+	first := <-frames
+	if first.CheckoutRate != nil || first.Load != defaultConfig().Load {
+		t.Errorf("first frame: rate %v, load %v; want no rate yet and the load knob", first.CheckoutRate, first.Load)
+	}
+	second := <-frames
+	if second.CheckoutRate == nil || second.FailureRate == nil || second.CheckoutText == "" {
+		t.Errorf("second frame: %+v, want the rates over the last second", second)
+	}
+	a.panel.close()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-frames:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the stream goes on 5 s after the panel closed")
+		}
+	}
+}
+
+// A meter's rates come from two readings; a total that went down (the
+// stats agent restarted) starts afresh instead of a negative rate.
+func TestMeterRates(t *testing.T) {
+	var m meter
+	var f liveFrame
+	now := time.Now()
+	m.read(counts{Checkouts: 100, Failures: 10}, now, &f)
+	if f.CheckoutRate != nil {
+		t.Fatalf("one reading: rate %v, want none", *f.CheckoutRate)
+	}
+	f = liveFrame{}
+	m.read(counts{Checkouts: 150, Failures: 12}, now.Add(500*time.Millisecond), &f)
+	if f.CheckoutRate == nil || *f.CheckoutRate != 100 || *f.FailureRate != 4 || f.CheckoutText != "100" || f.FailureText != "4.0" {
+		t.Fatalf("got %+v, want 100 checkouts/s and 4 failures/s", f)
+	}
+	f = liveFrame{}
+	m.read(counts{Checkouts: 3}, now.Add(time.Second), &f)
+	if f.CheckoutRate != nil || f.Checkouts != 3 {
+		t.Fatalf("after a reset: %+v, want the totals and no rate", f)
 	}
 }

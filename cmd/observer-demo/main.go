@@ -66,6 +66,7 @@ func run() error {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{Handler: app.mux, ReadHeaderTimeout: 5 * time.Second}
+	srv.RegisterOnShutdown(app.panel.close) // the panel's live streams end, or Shutdown would wait for them
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	fmt.Fprintf(os.Stderr, "\n  observer dashboard: http://%s/debug/observer/\n  shop controls:      http://%s/demo/\n\n", ln.Addr(), ln.Addr())
@@ -89,11 +90,12 @@ func run() error {
 
 // app is the shop with its observer and dashboard.
 type app struct {
-	node *otp.Node
-	shop *shop
-	obs  *observer.Observer
-	dash *web.Handler
-	mux  *http.ServeMux
+	node  *otp.Node
+	shop  *shop
+	obs   *observer.Observer
+	dash  *web.Handler
+	panel *controls
+	mux   *http.ServeMux
 }
 
 func startApp(cfg config, log *slog.Logger) (*app, error) {
@@ -120,14 +122,16 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 	}
 	mux := http.NewServeMux()
 	dash.Register(mux, "/debug/observer/")
-	mux.Handle("/demo/", http.StripPrefix("/demo/", &controls{shop: shop, dash: "/debug/observer/"}))
+	panel := newControls(shop, "/debug/observer/")
+	mux.Handle("/demo/", http.StripPrefix("/demo/", panel))
 	mux.Handle("/{$}", http.RedirectHandler("/debug/observer/", http.StatusFound))
 	log.Info("shop running", "processes", node.Table().Len(), "load", cfg.Load, "crash_rate", cfg.CrashRate)
-	return &app{node: node, shop: shop, obs: obs, dash: dash, mux: mux}, nil
+	return &app{node: node, shop: shop, obs: obs, dash: dash, panel: panel, mux: mux}, nil
 }
 
 // stop stops the observer and the tree, then frees hung handlers.
 func (a *app) stop(log *slog.Logger) error {
+	a.panel.close()
 	a.obs.Close()
 	start := time.Now()
 	err := a.node.Stop()

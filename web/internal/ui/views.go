@@ -348,8 +348,12 @@ type CensusView struct {
 	Total   string
 	Owned   string
 	Unowned string
+	Own     string // the observer's and the dashboard's own goroutines
 	Procs   []CensusRow
-	Sites   []SiteRow
+	// ProcsNote replaces the table of processes with the most goroutines
+	// when it would say nothing (every process has one).
+	ProcsNote string
+	Sites     []SiteRow
 }
 
 // ProfileView is the profile page.

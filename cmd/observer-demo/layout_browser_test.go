@@ -1,0 +1,283 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+)
+
+// The dashboard at 3 am, in a real browser, over the running demo: at
+// 1280×800 and 1600×1000 no page scrolls sideways, the header holds on
+// one line, the headline numbers fill their rows evenly, charts wait for
+// data instead of drawing empty axes and keep a spike from flattening
+// them, a trace is a table, the census tells the observer's goroutines
+// apart, and the shop's control panel is live. With -docs it saves the
+// screenshots the README shows.
+func TestBrowserDashboardAt3AM(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the demo in a browser")
+	}
+	ctx := browserTab(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	cfg := defaultConfig()
+	cfg.Actions = true // the process page's trace
+	a, err := startApp(cfg, log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.stop(log) })
+	srv := httptest.NewServer(a.mux)
+	t.Cleanup(srv.Close)
+	t.Cleanup(a.panel.close) // runs first: the panel's live streams end before the server waits for them
+	t.Cleanup(func() { logFindings(t, srv.URL) })
+	dash := srv.URL + "/debug/observer/"
+
+	prices := func() string {
+		pid, ok := a.node.Whereis("prices")
+		if !ok {
+			t.Fatal("no price server")
+		}
+		return strconv.FormatUint(uint64(pid), 10)
+	}
+
+	for _, vp := range []struct{ w, h int64 }{{1280, 800}, {1600, 1000}} {
+		size := fmt.Sprintf("%dx%d", vp.w, vp.h)
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(vp.w, vp.h)); err != nil {
+			t.Fatal(err)
+		}
+
+		// Before any data: the websocket cannot open, so the charts wait
+		// and the header carries its longest status.
+		offline, err := chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+			Source: `window.WebSocket = function () { throw new Error("no websocket in this test"); };`,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, path := range []string{"", "process/" + prices()} {
+			navigate(t, ctx, dash+path)
+			waitJS(ctx, t, 10*time.Second, size+" /"+path+": offline", `document.getElementById("conn").dataset.state === "down"`)
+			n := eval[int](t, ctx, `document.querySelectorAll("[data-chart]").length`)
+			waiting := eval[int](t, ctx, `document.querySelectorAll('[data-chart] [data-testid="chart-waiting"]').length`)
+			if n == 0 || waiting != n || eval[int](t, ctx, `document.querySelectorAll(".uplot").length`) != 0 {
+				t.Errorf("%s /%s before data: %d of %d charts waiting, %d drawn; want every chart waiting, none drawn",
+					size, path, waiting, n, eval[int](t, ctx, `document.querySelectorAll(".uplot").length`))
+			}
+			checkLayout(t, ctx, size+" /"+path+" (offline)")
+		}
+		// One point is not a chart either; two are. A start-up spike is
+		// kept out of the scale and marked; times read HH:MM:SS.
+		navigate(t, ctx, dash)
+		if got := eval[string](t, ctx, `(() => {
+			const h = f => Obs.handlers.forEach(fn => fn(f)), t0 = Math.floor(Date.now() / 1000) - 60;
+			const s = (t, m) => ({t: t, g: 300, p: 280, m: m, q: 5, h: 5e6, hg: 8e6, sl: 0.1, gc: 0.2});
+			h({full: true, sys: [s(t0, 15000)]});
+			const one = document.querySelectorAll('[data-chart="messages"] [data-testid="chart-waiting"]').length;
+			const pts = [s(t0, 15000)];
+			for (let i = 1; i < 60; i++) pts.push(s(t0 + i + 0.5, 900 + (i % 7) * 20));
+			h({full: true, sys: pts});
+			const c = Obs.charts.messages;
+			const ticks = c.plot.axes[0].values(c.plot, [t0 + 0.5, t0 + 26.5]);
+			return [one, document.querySelectorAll(".uplot").length, Math.round(c.scale.top), c.scale.clipped,
+				document.querySelector('[data-chart="messages"] [data-testid="chart-clipped"]').textContent, ticks.join(" ")].join("|");
+		})()`); !chartsRight(got) {
+			t.Errorf("%s charts from synthetic frames: got %q; want 1 waiting chart after one point, 4 drawn after sixty, the top below 1500 with the 15k spike clipped and said so, ticks HH:MM:SS", size, got)
+		}
+		checkLayout(t, ctx, size+" / (synthetic)")
+		if _, err := chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: offline.Identifier}); err != nil {
+			t.Fatal(err)
+		}
+
+		// Live.
+		navigate(t, ctx, dash)
+		waitJS(ctx, t, 20*time.Second, size+" overview: live charts and the bottleneck",
+			`document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 4 && !!document.querySelector('#top-findings [data-kind="bottleneck"]')`)
+		if vp.w == 1280 { // the picture: a minute's worth of points, the start-up burst clipped
+			waitJS(ctx, t, 40*time.Second, "twenty points on the charts", `Obs.charts.messages.data[0].length >= 20`)
+		}
+		checkLayout(t, ctx, size+" overview")
+		if got := eval[string](t, ctx, `(() => { const tops = [...document.querySelectorAll("#stats .stat")].map(e => Math.round(e.getBoundingClientRect().top)); const rows = {}; tops.forEach(t => rows[t] = (rows[t] || 0) + 1); return Object.values(rows).join(","); })()`); !evenRows(got) {
+			t.Errorf("%s overview: stat cards per row %s, want rows of equal length", size, got)
+		}
+		shot(t, ctx, size, "overview")
+
+		navigate(t, ctx, dash+"profile")
+		waitJS(ctx, t, 20*time.Second, size+" profile: the census with the observer's own goroutines",
+			`document.getElementById("conn").dataset.state === "live" && !!document.querySelector('[data-testid="census-own"]')`)
+		own := eval[string](t, ctx, `document.querySelector('[data-testid="census-own-line"]').textContent`)
+		if got := eval[int](t, ctx, `[...document.querySelectorAll('[data-testid="site-row"]')].filter(r => /go-observer\/observer\/(web|observer)\./.test(r.textContent)).length`); got != 0 {
+			t.Errorf("%s profile: %d sites of the observer's or the dashboard's own goroutines listed as the application's (own line: %q)", size, got, own)
+		}
+		checkLayout(t, ctx, size+" profile")
+		shot(t, ctx, size, "profile")
+
+		pid := prices()
+		navigate(t, ctx, dash+"process/"+pid)
+		waitJS(ctx, t, 20*time.Second, size+" process page: live charts", `document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 3`)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			if t.Failed() {
+				t.Logf("action output: %q", eval[string](t, ctx, `document.querySelector('[data-testid="action-out"]').textContent`))
+			}
+		}()
+		waitJS(ctx, t, 20*time.Second, size+" process page: the trace table",
+			`(b => !b.hidden && b.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0)(document.querySelector('[data-testid="trace"]'))`)
+		if got := eval[string](t, ctx, `[...document.querySelector('[data-testid="trace-row"][data-kind="call"]').cells].map(c => c.textContent).join("|")`); !traceRowRight(got) {
+			t.Errorf("%s trace row: got %q, want time|→ in|call|{SKU:n}|reply|took", size, got)
+		}
+		// The reply and took columns show when the runtime traced replies.
+		if got := eval[[]bool](t, ctx, `[document.querySelector('[data-testid="trace"]').classList.contains("no-replies"), [...document.querySelectorAll('[data-testid="trace-row"] td:nth-child(5)')].some(td => td.textContent !== "–" && td.textContent !== "")]`); got[0] == got[1] {
+			t.Errorf("%s trace: hidden reply column %v, replies traced %v; want the column shown exactly when there are replies", size, got[0], got[1])
+		}
+		checkLayout(t, ctx, size+" process")
+		eval[bool](t, ctx, `window.scrollTo(0, document.querySelector('[data-testid="actions"]').getBoundingClientRect().top + window.scrollY - 300), true`)
+		shot(t, ctx, size, "process")
+
+		// The control panel: live, no reload between a change and its
+		// effect.
+		navigate(t, ctx, srv.URL+"/demo/")
+		waitJS(ctx, t, 20*time.Second, size+" controls: checkouts per second", `/^\d+(\.\d)?$/.test(document.getElementById("checkout-rate").textContent) && document.getElementById("checkout-rate").textContent !== "0"`)
+		checkLayout(t, ctx, size+" controls")
+		if vp.w != 1280 {
+			continue
+		}
+		eval[bool](t, ctx, `window.__samePage = true`)
+		before := eval[string](t, ctx, `document.getElementById("checkout-rate").textContent`)
+		eval[bool](t, ctx, `document.querySelector('[data-testid="design-switch"]').click(), true`)
+		waitJS(ctx, t, 10*time.Second, "the fixed design on the panel", `document.querySelector('[data-testid="design"]').textContent.startsWith("Fixed")`)
+		// The rates climb as checkouts stop waiting on the price server;
+		// the picture shows the climb.
+		waitJS(ctx, t, 30*time.Second, "checkouts per second above "+before, `+document.getElementById("checkout-rate").textContent > `+before+` * 1.5 && document.getElementById("spark-ok").points.length > 8`)
+		shot(t, ctx, size, "controls")
+		// No load: checkouts per second fall to zero, live.
+		eval[bool](t, ctx, `(f => (f.querySelector('input[name="value"]').value = "0", f.requestSubmit(), true))(document.querySelector('[data-testid="load-form"]'))`)
+		waitJS(ctx, t, 20*time.Second, "checkouts per second at 0 with no load", `document.getElementById("checkout-rate").textContent === "0"`)
+		if !eval[bool](t, ctx, `window.__samePage === true`) {
+			t.Error("the control panel reloaded: its numbers must change in place")
+		}
+		a.shop.load.set(cfg.Load)
+		a.shop.fixed.Store(false)
+	}
+}
+
+func navigate(t *testing.T, ctx context.Context, url string) {
+	t.Helper()
+	if err := chromedp.Do(ctx, chromedp.Navigate(url)); err != nil {
+		t.Fatalf("navigate to %s: %v", url, err)
+	}
+}
+
+func eval[T any](t *testing.T, ctx context.Context, js string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](js))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", js, err)
+	}
+	return v
+}
+
+// checkLayout asserts that the page does not scroll sideways and that its
+// header holds on one line: no taller than one row of navigation links,
+// every link on that row.
+func checkLayout(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	if got := eval[[]int](t, ctx, `[document.documentElement.scrollWidth, window.innerWidth]`); got[0] != got[1] {
+		wide := eval[[]string](t, ctx, `[...document.querySelectorAll("body *")].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 5).map(e => e.tagName + "." + e.className + " " + Math.round(e.getBoundingClientRect().width))`)
+		t.Errorf("%s: scrollWidth %d, want the window's %d (too wide: %q)", what, got[0], got[1], wide)
+	}
+	got := eval[[]int](t, ctx, `(() => {
+		const h = document.querySelector("header"), links = [...h.querySelectorAll("a")];
+		const tops = new Set(links.map(a => Math.round(a.getBoundingClientRect().top + a.getBoundingClientRect().height / 2)));
+		const row = Math.max(...links.map(a => a.getBoundingClientRect().height));
+		return [Math.round(h.getBoundingClientRect().height), Math.round(row), tops.size, links.length];
+	})()`)
+	if height, row, rows := got[0], got[1], got[2]; rows != 1 || row > 36 || height > 48 {
+		t.Errorf("%s: header %d px high, links %d px high on %d rows (%d links); want one row of links no higher than 36 px in a header of 48 px at most", what, height, row, rows, got[3])
+	}
+}
+
+// shot saves a screenshot: docs/img/<name>.png at 1280×800 with -docs,
+// else in $OBSERVER_SHOTS if set, else in the test's temporary directory.
+func shot(t *testing.T, ctx context.Context, size, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), size+"-"+name+".png")
+	switch dir := os.Getenv("OBSERVER_SHOTS"); {
+	case *updateDocs && size == "1280x800":
+		path = filepath.Join("..", "..", "docs", "img", name+".png")
+	case dir != "":
+		path = filepath.Join(dir, size+"-"+name+".png")
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// chartsRight checks the synthetic chart probe: "1|4|top|clipped|caption|ticks".
+func chartsRight(got string) bool {
+	var one, drawn, top, clipped int
+	var caption, ticks string
+	parts := strings.SplitN(got, "|", 6)
+	if len(parts) != 6 {
+		return false
+	}
+	one, _ = strconv.Atoi(parts[0])
+	drawn, _ = strconv.Atoi(parts[1])
+	top, _ = strconv.Atoi(parts[2])
+	clipped, _ = strconv.Atoi(parts[3])
+	caption, ticks = parts[4], parts[5]
+	return one == 1 && drawn == 4 && top > 0 && top < 1500 && clipped == 1 && caption != "" && hhmmss(ticks)
+}
+
+// hhmmss reports whether s is two clock times, "HH:MM:SS HH:MM:SS".
+func hhmmss(s string) bool {
+	ts := strings.SplitN(s, " ", 2)
+	if len(ts) != 2 {
+		return false
+	}
+	for _, c := range ts {
+		if _, err := time.Parse("15:04:05", c); err != nil || len(c) != 8 {
+			return false
+		}
+	}
+	return true
+}
+
+// traceRowRight checks a trace row's cells: a time, the direction, the
+// kind, the message, and dashes or values for the reply and duration.
+func traceRowRight(got string) bool {
+	c := strings.SplitN(got, "|", 6)
+	if len(c) != 6 {
+		return false
+	}
+	_, err := time.Parse("15:04:05.000", c[0])
+	return err == nil && c[1] == "→ in" && c[2] == "call" && len(c[3]) > 4 && c[3][:5] == "{SKU:" && c[4] != "" && c[5] != ""
+}
+
+// evenRows reports whether the comma-separated row lengths are all equal.
+func evenRows(s string) bool {
+	rows := strings.SplitN(s, ",", -1)
+	for _, r := range rows {
+		if r != rows[0] {
+			return false
+		}
+	}
+	return len(rows) > 0 && rows[0] != ""
+}
