@@ -13,7 +13,7 @@ import (
 
 // server spawns a server's record in a table of its own.
 func server() *instrument.Proc {
-	return instrument.NewTable().Spawn(instrument.Info{Name: "cache", Kind: instrument.KindServer})
+	return instrument.NewProcessTable().Spawn(instrument.Info{Name: "cache", Kind: instrument.KindServer})
 }
 
 // call passes one call through p as a server would: it takes the message,

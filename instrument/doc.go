@@ -2,11 +2,11 @@
 // and whoever watches them.
 //
 // A process runtime (package otp, the suture adapter, or the Go wrapper in
-// this package) registers each of its goroutines in a [Table] and updates the
+// this package) registers each of its goroutines in a [ProcessTable] and updates the
 // returned [Proc] record's counters as messages flow. An observer lists the
 // table, reads each record's [Counters] and subscribes to lifecycle [Event]s:
 //
-//	t := instrument.NewTable()
+//	t := instrument.NewProcessTable()
 //	sub := t.Subscribe(256)
 //	defer sub.Close()
 //	t.Go(ctx, "indexer", 0, func(ctx context.Context) error { return index(ctx) }) // 0: no parent

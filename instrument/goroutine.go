@@ -20,7 +20,7 @@ const (
 	LabelName = "otp.name"
 )
 
-// Goroutine is a plain goroutine tracked by [Table.Go].
+// Goroutine is a plain goroutine tracked by [ProcessTable.Go].
 type Goroutine struct {
 	proc *Proc
 	done chan struct{}
@@ -31,14 +31,14 @@ type Goroutine struct {
 // process named name, labelled for pprof. A panic in fn is recovered and
 // becomes its exit reason (a [*PanicError]); it does not crash the program.
 // parent may be 0. Cancel ctx to ask fn to return; Wait waits for it.
-func (t *Table) Go(ctx context.Context, name string, parent PID, fn func(ctx context.Context) error) *Goroutine {
+func (t *ProcessTable) Go(ctx context.Context, name string, parent PID, fn func(ctx context.Context) error) *Goroutine {
 	p := t.Spawn(Info{Name: name, Kind: KindGoroutine, Parent: parent})
 	g := &Goroutine{proc: p, done: make(chan struct{})}
 	go g.run(t, Labels(ctx, p), fn)
 	return g
 }
 
-func (g *Goroutine) run(t *Table, ctx context.Context, fn func(context.Context) error) {
+func (g *Goroutine) run(t *ProcessTable, ctx context.Context, fn func(context.Context) error) {
 	pprof.SetGoroutineLabels(ctx)
 	defer close(g.done)
 	defer func() {

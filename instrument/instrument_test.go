@@ -13,7 +13,7 @@ import (
 )
 
 func TestCountersDeriveDepthAndWaiting(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	p := tab.Spawn(instrument.Info{Name: "price", Kind: instrument.KindServer})
 	for range 3 {
 		p.CallEnqueued()
@@ -49,7 +49,7 @@ func TestCountersDeriveDepthAndWaiting(t *testing.T) {
 // Work outside the mailbox (a server's info message) is busy time while it
 // runs and after, and is not a handled message.
 func TestOtherWorkCountsAsBusy(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	p := tab.Spawn(instrument.Info{Name: "price", Kind: instrument.KindServer})
 	p.Enqueued()
 	const d = 20 * time.Millisecond
@@ -69,7 +69,7 @@ func TestOtherWorkCountsAsBusy(t *testing.T) {
 }
 
 func TestExitEventsCarryReasonAndStack(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	sub := tab.Subscribe(8)
 	defer sub.Close()
 	g := tab.Go(context.Background(), "indexer", 0, func(ctx context.Context) error {
@@ -127,7 +127,7 @@ func TestClassify(t *testing.T) {
 }
 
 func TestRangeAndLookup(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	var ids []instrument.PID
 	for i := range 100 {
 		ids = append(ids, tab.Spawn(instrument.Info{Name: fmt.Sprint(i)}).ID())
@@ -148,8 +148,8 @@ func TestRangeAndLookup(t *testing.T) {
 	}
 }
 
-func ExampleTable_Go() {
-	tab := instrument.NewTable()
+func ExampleProcessTable_Go() {
+	tab := instrument.NewProcessTable()
 	g := tab.Go(context.Background(), "worker", 0, func(ctx context.Context) error {
 		return errors.New("disk full")
 	})

@@ -159,8 +159,8 @@ func (p *Proc) Name() string {
 // Status returns where the process is in its life.
 func (p *Proc) Status() Status { return Status(p.status.Load()) }
 
-// SetStatus records a status change. Owners call it; [Table.Unresponsive]
-// and [Table.Exit] set their statuses themselves.
+// SetStatus records a status change. Owners call it; [ProcessTable.Unresponsive]
+// and [ProcessTable.Exit] set their statuses themselves.
 func (p *Proc) SetStatus(s Status) { p.status.Store(uint32(s)) }
 
 // CompareAndSwapStatus changes the status from old to new if it is still

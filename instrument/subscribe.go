@@ -6,7 +6,7 @@ import "sync/atomic"
 // buffer. When the buffer is full, new events are dropped and counted: the
 // emitter never waits for a subscriber.
 type Subscription struct {
-	t       *Table
+	t       *ProcessTable
 	c       chan Event
 	dropped atomic.Uint64
 	closed  bool // guarded by t.subMu
@@ -14,7 +14,7 @@ type Subscription struct {
 
 // Subscribe returns a subscription with a buffer of size events (at least 1).
 // Close it when done.
-func (t *Table) Subscribe(size int) *Subscription {
+func (t *ProcessTable) Subscribe(size int) *Subscription {
 	s := &Subscription{t: t, c: make(chan Event, max(size, 1))}
 	t.subMu.Lock()
 	defer t.subMu.Unlock()
@@ -54,12 +54,12 @@ func (s *Subscription) Close() {
 
 // listened reports whether anyone subscribes: emitters check it before
 // building an event.
-func (t *Table) listened() bool {
+func (t *ProcessTable) listened() bool {
 	subs := t.subs.Load()
 	return subs != nil && len(*subs) > 0
 }
 
-func (t *Table) emit(ev Event) {
+func (t *ProcessTable) emit(ev Event) {
 	if !t.listened() {
 		return
 	}

@@ -9,10 +9,10 @@ import (
 
 const shards = 64
 
-// Table is the set of live processes of one runtime (or of several: any
+// ProcessTable is the set of live processes of one runtime (or of several: any
 // number of runtimes may share a table). Every method is safe for concurrent
-// use. The zero Table is not usable; call [NewTable].
-type Table struct {
+// use. The zero ProcessTable is not usable; call [NewProcessTable].
+type ProcessTable struct {
 	nextID atomic.Uint64
 	shard  [shards]struct {
 		mu    sync.RWMutex
@@ -32,9 +32,9 @@ type Table struct {
 	registries []RegistryReporter
 }
 
-// NewTable returns an empty table.
-func NewTable() *Table {
-	t := &Table{}
+// NewProcessTable returns an empty table.
+func NewProcessTable() *ProcessTable {
+	t := &ProcessTable{}
 	for i := range t.shard {
 		t.shard[i].procs = make(map[PID]*Proc)
 	}
@@ -42,8 +42,8 @@ func NewTable() *Table {
 }
 
 // Spawn registers a new process and emits [Spawned]. The caller owns the
-// returned record and must eventually pass it to [Table.Exit].
-func (t *Table) Spawn(info Info) *Proc {
+// returned record and must eventually pass it to [ProcessTable.Exit].
+func (t *ProcessTable) Spawn(info Info) *Proc {
 	p := &Proc{
 		id:        PID(t.nextID.Add(1)),
 		parent:    info.Parent,
@@ -71,7 +71,7 @@ func (t *Table) Spawn(info Info) *Proc {
 
 // Exit removes a process that returned and emits [Exited]. err is the exit
 // error (nil for normal); reason classifies it. Exit is idempotent.
-func (t *Table) Exit(p *Proc, reason Reason, err error) {
+func (t *ProcessTable) Exit(p *Proc, reason Reason, err error) {
 	old := Status(p.status.Swap(uint32(StatusExited)))
 	if old == StatusExited {
 		return
@@ -102,7 +102,7 @@ func (t *Table) Exit(p *Proc, reason Reason, err error) {
 
 // Unresponsive marks a process that did not return within waited of being
 // told to stop, and emits [Unresponsive]. It stays listed until it returns.
-func (t *Table) Unresponsive(p *Proc, waited time.Duration) {
+func (t *ProcessTable) Unresponsive(p *Proc, waited time.Duration) {
 	for {
 		old := p.status.Load()
 		if Status(old) == StatusExited || Status(old) == StatusUnresponsive {
@@ -120,7 +120,7 @@ func (t *Table) Unresponsive(p *Proc, waited time.Duration) {
 // incarnation by a new one, and emits e (its At and Supervisor are filled
 // in). The supervisor's restart counter counts failures, once each (see
 // [Restarted.Failure]), and restarts operators asked for.
-func (t *Table) Restarted(sup *Proc, e Restarted) {
+func (t *ProcessTable) Restarted(sup *Proc, e Restarted) {
 	if e.Cause == 0 || e.Failure() {
 		sup.AddRestart()
 	}
@@ -132,7 +132,7 @@ func (t *Table) Restarted(sup *Proc, e Restarted) {
 
 // GaveUp records that supervisor sup passed its restart intensity, and
 // emits e (its At, PID, Name and Parent are filled in).
-func (t *Table) GaveUp(sup *Proc, e GaveUp) {
+func (t *ProcessTable) GaveUp(sup *Proc, e GaveUp) {
 	if t.listened() {
 		e.At, e.PID, e.Name, e.Parent = time.Now(), sup.id, sup.Name(), sup.parent
 		t.emit(e)
@@ -140,7 +140,7 @@ func (t *Table) GaveUp(sup *Proc, e GaveUp) {
 }
 
 // Link records a link between a and b and emits [Linked] if it is new.
-func (t *Table) Link(a, b *Proc) {
+func (t *ProcessTable) Link(a, b *Proc) {
 	a.mu.Lock()
 	added := addPID(&a.links, b.id)
 	a.mu.Unlock()
@@ -154,7 +154,7 @@ func (t *Table) Link(a, b *Proc) {
 
 // Unlink removes the link between a and b (either may be nil, gone) and
 // emits [Unlinked] if there was one.
-func (t *Table) Unlink(a *Proc, b PID, bp *Proc) {
+func (t *ProcessTable) Unlink(a *Proc, b PID, bp *Proc) {
 	removed := false
 	if a != nil {
 		a.mu.Lock()
@@ -172,7 +172,7 @@ func (t *Table) Unlink(a *Proc, b PID, bp *Proc) {
 }
 
 // Monitor records that watcher monitors target and emits [Monitored].
-func (t *Table) Monitor(watcher *Proc, target PID) {
+func (t *ProcessTable) Monitor(watcher *Proc, target PID) {
 	watcher.mu.Lock()
 	added := addPID(&watcher.monitors, target)
 	watcher.mu.Unlock()
@@ -182,7 +182,7 @@ func (t *Table) Monitor(watcher *Proc, target PID) {
 }
 
 // Demonitor records that watcher no longer monitors target.
-func (t *Table) Demonitor(watcher *Proc, target PID) {
+func (t *ProcessTable) Demonitor(watcher *Proc, target PID) {
 	watcher.mu.Lock()
 	removed := removePID(&watcher.monitors, target)
 	watcher.mu.Unlock()
@@ -192,7 +192,7 @@ func (t *Table) Demonitor(watcher *Proc, target PID) {
 }
 
 // Register records that p took name and emits [Registered].
-func (t *Table) Register(p *Proc, name string) {
+func (t *ProcessTable) Register(p *Proc, name string) {
 	p.name.Store(&name)
 	if t.listened() {
 		t.emit(Registered{At: time.Now(), PID: p.id, Name: name})
@@ -200,14 +200,14 @@ func (t *Table) Register(p *Proc, name string) {
 }
 
 // Unregister records that p gave up name and emits [Unregistered].
-func (t *Table) Unregister(p *Proc, name string) {
+func (t *ProcessTable) Unregister(p *Proc, name string) {
 	if t.listened() {
 		t.emit(Unregistered{At: time.Now(), PID: p.id, Name: name})
 	}
 }
 
 // Lookup returns the live process with the ID, or nil.
-func (t *Table) Lookup(id PID) *Proc {
+func (t *ProcessTable) Lookup(id PID) *Proc {
 	s := &t.shard[id%shards]
 	s.mu.RLock()
 	p := s.procs[id]
@@ -218,7 +218,7 @@ func (t *Table) Lookup(id PID) *Proc {
 // Range calls f for each live process, in no order, until f returns false.
 // Processes spawned or exiting meanwhile may or may not be seen. f must not
 // spawn or exit processes of this table.
-func (t *Table) Range(f func(*Proc) bool) {
+func (t *ProcessTable) Range(f func(*Proc) bool) {
 	for i := range t.shard {
 		s := &t.shard[i]
 		s.mu.RLock()
@@ -242,7 +242,7 @@ type Stats struct {
 }
 
 // Stats returns the table's totals.
-func (t *Table) Stats() Stats {
+func (t *ProcessTable) Stats() Stats {
 	st := Stats{
 		Live:         t.live.Load(),
 		Spawned:      t.spawned.Load(),
@@ -258,12 +258,12 @@ func (t *Table) Stats() Stats {
 }
 
 // Len returns the number of live processes.
-func (t *Table) Len() int { return int(t.live.Load()) }
+func (t *ProcessTable) Len() int { return int(t.live.Load()) }
 
 // RegisterKey records that p took key in the registry named registry and
-// emits [Registered]. Unlike [Table.Register] it leaves p's name alone: a
+// emits [Registered]. Unlike [ProcessTable.Register] it leaves p's name alone: a
 // process may hold many keys.
-func (t *Table) RegisterKey(p *Proc, registry, key string) {
+func (t *ProcessTable) RegisterKey(p *Proc, registry, key string) {
 	if t.listened() {
 		t.emit(Registered{At: time.Now(), PID: p.id, Name: key, Registry: registry})
 	}
@@ -271,21 +271,21 @@ func (t *Table) RegisterKey(p *Proc, registry, key string) {
 
 // UnregisterKey records that p gave up key in registry and emits
 // [Unregistered].
-func (t *Table) UnregisterKey(p PID, registry, key string) {
+func (t *ProcessTable) UnregisterKey(p PID, registry, key string) {
 	if t.listened() {
 		t.emit(Unregistered{At: time.Now(), PID: p, Name: key, Registry: registry})
 	}
 }
 
 // Join records that p joined group in scope and emits [Joined].
-func (t *Table) Join(p PID, scope, group string) {
+func (t *ProcessTable) Join(p PID, scope, group string) {
 	if t.listened() {
 		t.emit(Joined{At: time.Now(), PID: p, Group: group, Scope: scope})
 	}
 }
 
 // Leave records that p left group in scope and emits [Left].
-func (t *Table) Leave(p PID, scope, group string) {
+func (t *ProcessTable) Leave(p PID, scope, group string) {
 	if t.listened() {
 		t.emit(Left{At: time.Now(), PID: p, Group: group, Scope: scope})
 	}
@@ -308,9 +308,9 @@ type TableReporter interface {
 }
 
 // AddTable records a table owned by a process. The runtime calls
-// [Table.RemoveTable] when the table goes away, with its owner at the
+// [ProcessTable.RemoveTable] when the table goes away, with its owner at the
 // latest.
-func (t *Table) AddTable(r TableReporter) {
+func (t *ProcessTable) AddTable(r TableReporter) {
 	t.tablesMu.Lock()
 	if t.tables == nil {
 		t.tables = make(map[TableReporter]struct{})
@@ -319,8 +319,8 @@ func (t *Table) AddTable(r TableReporter) {
 	t.tablesMu.Unlock()
 }
 
-// RemoveTable forgets a table recorded by [Table.AddTable].
-func (t *Table) RemoveTable(r TableReporter) {
+// RemoveTable forgets a table recorded by [ProcessTable.AddTable].
+func (t *ProcessTable) RemoveTable(r TableReporter) {
 	t.tablesMu.Lock()
 	delete(t.tables, r)
 	t.tablesMu.Unlock()
@@ -328,7 +328,7 @@ func (t *Table) RemoveTable(r TableReporter) {
 
 // Tables returns the stats of every live owned table, in no order; with a
 // non-zero owner, only that process's tables.
-func (t *Table) Tables(owner PID) []TableStats {
+func (t *ProcessTable) Tables(owner PID) []TableStats {
 	t.tablesMu.Lock()
 	rs := make([]TableReporter, 0, len(t.tables))
 	for r := range t.tables {
@@ -346,7 +346,7 @@ func (t *Table) Tables(owner PID) []TableStats {
 
 // Backoff records that supervisor p paused restarting its children
 // (resumed false) or started again (resumed true), and emits [Backoff].
-func (t *Table) Backoff(p *Proc, resumed bool) {
+func (t *ProcessTable) Backoff(p *Proc, resumed bool) {
 	if t.listened() {
 		t.emit(Backoff{At: time.Now(), PID: p.id, Name: p.Name(), Resumed: resumed})
 	}
@@ -376,15 +376,15 @@ type RegistryReporter interface {
 }
 
 // AddRegistry records a registry or group scope for observers to list.
-func (t *Table) AddRegistry(r RegistryReporter) {
+func (t *ProcessTable) AddRegistry(r RegistryReporter) {
 	t.tablesMu.Lock()
 	t.registries = append(t.registries, r)
 	t.tablesMu.Unlock()
 }
 
 // Registries returns the registries and group scopes recorded with
-// [Table.AddRegistry], in the order they were added.
-func (t *Table) Registries() []RegistryReporter {
+// [ProcessTable.AddRegistry], in the order they were added.
+func (t *ProcessTable) Registries() []RegistryReporter {
 	t.tablesMu.Lock()
 	defer t.tablesMu.Unlock()
 	return append([]RegistryReporter(nil), t.registries...)

@@ -29,7 +29,7 @@ type Kind uint8
 // The kinds of process the project knows. Adapters for other runtimes use the
 // closest kind.
 const (
-	KindGoroutine           Kind = iota // a plain goroutine tracked by [Table.Go]
+	KindGoroutine           Kind = iota // a plain goroutine tracked by [ProcessTable.Go]
 	KindServer                          // a GenServer-style server
 	KindSupervisor                      // a static supervisor
 	KindDynamicSupervisor               // a supervisor of children started at run time

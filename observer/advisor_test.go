@@ -23,7 +23,7 @@ func TestBottleneckFoundAndCleared(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		s := next(t, sub)
@@ -72,7 +72,7 @@ func TestWaitChainNamesDeepest(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		stop := load(8, func(ctx context.Context) { otp.Call(ctx, a, 1) })
@@ -114,7 +114,7 @@ func TestCastFloodToldApartFromBusyServer(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		stopCasts := load(2, func(ctx context.Context) {
@@ -166,7 +166,7 @@ func TestHealthyBusyAppHasNoFinding(t *testing.T) {
 				stop()
 			}
 		}()
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		var busiest float64
@@ -209,7 +209,7 @@ func TestDeadlock(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		done := make(chan error, 1)
@@ -252,7 +252,7 @@ func TestReadHeavyServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick})
 	sub := o.Subscribe()
 	defer sub.Close()
 	stop := load(32, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
@@ -282,7 +282,7 @@ func TestWaitChainCountsEveryWaiter(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				o := startBubble(t, n.Table(), observer.Options{})
+				o := startBubble(t, n.ProcessTable(), observer.Options{})
 				sub := o.Subscribe()
 				defer sub.Close()
 				if callers == "processes" {
@@ -343,7 +343,7 @@ func TestStuckHandler(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
 		next(t, sub)
@@ -396,7 +396,7 @@ func TestStuckHandler(t *testing.T) {
 // the process in the same call without progress.
 func TestStuckCallTimedFromTicks(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{StuckAfter: 3 * time.Second})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -442,7 +442,7 @@ func TestStuckFindingNamesTheCalleeNotItsCaller(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		o := startBubble(t, n.Table(), observer.Options{StuckAfter: 3 * time.Second})
+		o := startBubble(t, n.ProcessTable(), observer.Options{StuckAfter: 3 * time.Second})
 		sub := o.Subscribe()
 		defer sub.Close()
 		go otp.CallTimeout(context.Background(), front, 1, time.Minute)

@@ -22,9 +22,9 @@ var ballast [][]byte
 
 // bigTable returns a table of n live processes: 100 supervisors with
 // their children, servers whose counters have moved.
-func bigTable(n int) (*instrument.Table, []*instrument.Proc) {
+func bigTable(n int) (*instrument.ProcessTable, []*instrument.Proc) {
 	ballast = make([][]byte, 0, n)
-	t := instrument.NewTable()
+	t := instrument.NewProcessTable()
 	procs := make([]*instrument.Proc, 0, n)
 	var sups []*instrument.Proc
 	for i := range 100 {
@@ -146,7 +146,7 @@ func BenchmarkMessage(b *testing.B) {
 	}{{"bare", 0}, {"observed", time.Second}, {"observed-fast", observer.MinTick}} {
 		b.Run(mode.name, func(b *testing.B) {
 			table, _ := bigTable(benchProcs)
-			n := otp.NewNode(otp.Config{Table: table, Logger: quiet})
+			n := otp.NewNode(otp.Config{ProcessTable: table, Logger: quiet})
 			defer n.Stop()
 			ref, err := otp.Start[int, int](n, echo{})
 			if err != nil {

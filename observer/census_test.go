@@ -39,7 +39,7 @@ func TestCensusCountsUnownedGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := start(t, n.Table(), observer.Options{})
+	o := start(t, n.ProcessTable(), observer.Options{})
 	stop := make(chan struct{})
 	defer close(stop)
 	spawnStragglers(50, stop)
@@ -73,7 +73,7 @@ func TestCensusCountsUnownedGoroutines(t *testing.T) {
 // are a finding whose subject is where they are started.
 func TestGoroutineLeakFinding(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{CensusEvery: -1})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -101,7 +101,7 @@ func TestGoroutineLeakFinding(t *testing.T) {
 // they are counted apart, as the observer's own.
 func TestCensusKeepsTheObserversOwnGoroutinesApart(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{CensusEvery: -1})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -173,7 +173,7 @@ func leakFrom(perSecond int, stop <-chan struct{}, wg *sync.WaitGroup) {
 // program that only reads snapshots: the census does not wait for a
 // subscriber. The finding's subject is the site that starts them.
 func TestGoroutineLeakFoundWithoutSubscriber(t *testing.T) {
-	o := start(t, instrument.NewTable(), observer.Options{})
+	o := start(t, instrument.NewProcessTable(), observer.Options{})
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	defer func() {

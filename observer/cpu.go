@@ -71,7 +71,7 @@ func (o *Observer) ProfileCPU(ctx context.Context, d time.Duration) (*CPUProfile
 }
 
 // attributeCPU sums a CPU profile's samples by the otp.pid label.
-func attributeCPU(p *profile.Profile, table *instrument.Table) (*CPUProfile, error) {
+func attributeCPU(p *profile.Profile, table *instrument.ProcessTable) (*CPUProfile, error) {
 	idx := -1
 	for i, st := range p.SampleType {
 		if st.Type == "cpu" && st.Unit == "nanoseconds" {

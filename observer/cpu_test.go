@@ -70,7 +70,7 @@ func TestCPUAttributionRanksProcesses(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := start(t, n.Table(), observer.Options{})
+	o := start(t, n.ProcessTable(), observer.Options{})
 	prof, err := o.ProfileCPU(context.Background(), 2*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -101,7 +101,7 @@ func TestCPUProfileBusy(t *testing.T) {
 		t.Skipf("a CPU profile is already running: %v", err)
 	}
 	defer pprof.StopCPUProfile()
-	o := start(t, instrument.NewTable(), observer.Options{})
+	o := start(t, instrument.NewProcessTable(), observer.Options{})
 	_, err := o.ProfileCPU(context.Background(), time.Second)
 	if !errors.Is(err, observer.ErrProfilerBusy) {
 		t.Fatalf("got %v, want ErrProfilerBusy", err)

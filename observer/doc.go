@@ -3,7 +3,7 @@
 // them in OTP terms, attributes CPU to processes, counts goroutines nobody
 // supervises and exports OpenTelemetry metrics.
 //
-//	o, err := observer.New(node.Table(), observer.Options{})
+//	o, err := observer.New(node.ProcessTable(), observer.Options{})
 //	if err != nil { … }
 //	o.Start()
 //	defer o.Close()
@@ -16,7 +16,7 @@
 //	}
 //
 // The observer reads only package instrument: any runtime or adapter that
-// reports into the table (package otp, the suture hook, [instrument.Table.Go])
+// reports into the table (package otp, the suture hook, [instrument.ProcessTable.Go])
 // is observed alike.
 //
 // # What a tick derives

@@ -541,7 +541,7 @@ func (t *taskLinks) init() {
 	t.crashed = make(map[instrument.PID]taskCrash)
 }
 
-func (t *taskLinks) linked(table *instrument.Table, a, b instrument.PID) {
+func (t *taskLinks) linked(table *instrument.ProcessTable, a, b instrument.PID) {
 	if len(t.links) >= maxTaskLinks {
 		return
 	}

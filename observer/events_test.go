@@ -43,7 +43,7 @@ func TestRestartStorm(t *testing.T) {
 		logger := slog.New(slog.NewTextHandler(&logs, nil))
 		n := otp.NewNode(otp.Config{Logger: logger})
 		defer n.Stop()
-		o := startBubble(t, n.Table(), observer.Options{Logger: logger})
+		o := startBubble(t, n.ProcessTable(), observer.Options{Logger: logger})
 		sub := o.Subscribe()
 		defer sub.Close()
 		sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{
@@ -72,7 +72,7 @@ func TestRestartStorm(t *testing.T) {
 		})
 		t.Log(finding(s, observer.KindRestartStorm, sup).Summary)
 		// Past its intensity the supervisor exits.
-		await(t, sub, 10, "supervisor exited", func(*observer.Snapshot) bool { return n.Table().Lookup(sup) == nil })
+		await(t, sub, 10, "supervisor exited", func(*observer.Snapshot) bool { return n.ProcessTable().Lookup(sup) == nil })
 		next(t, sub)
 
 		page := o.Events(observer.EventQuery{Kinds: []observer.LogKind{observer.EventCrash}})
@@ -128,7 +128,7 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 		t.Run(strategy.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := node(t)
-				o := startBubble(t, n.Table(), observer.Options{})
+				o := startBubble(t, n.ProcessTable(), observer.Options{})
 				sub := o.Subscribe()
 				defer sub.Close()
 				crash := make(chan error)
@@ -214,11 +214,11 @@ func evidence(f *observer.Finding, name string) float64 {
 func TestGaveUpIsReported(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := node(t)
-		o := startBubble(t, n.Table(), observer.Options{})
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
-		ghost := n.Table().Spawn(instrument.Info{Name: "ghost", Kind: instrument.KindServer})
-		n.Table().Unresponsive(ghost, 5*time.Second)
+		ghost := n.ProcessTable().Spawn(instrument.Info{Name: "ghost", Kind: instrument.KindServer})
+		n.ProcessTable().Unresponsive(ghost, 5*time.Second)
 		sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{
 			Strategy: otp.OneForOne,
 			Children: []otp.ChildSpec{otp.Worker("pricing", func() otp.Server[int, int] { return &sleeper{d: 10 * time.Millisecond} }, otp.Name("pricing"))},
@@ -236,7 +236,7 @@ func TestGaveUpIsReported(t *testing.T) {
 		await(t, sub, 4, "bottleneck on pricing", has(observer.KindBottleneck, pricing))
 
 		// The runtime's report, then the supervisor's exit with its tree.
-		n.Table().GaveUp(n.Table().Lookup(sup), instrument.GaveUp{Failures: 4, MaxRestarts: 3, Period: 5 * time.Second,
+		n.ProcessTable().GaveUp(n.ProcessTable().Lookup(sup), instrument.GaveUp{Failures: 4, MaxRestarts: 3, Period: 5 * time.Second,
 			Child: "pricing", ChildPID: pricing, Reason: instrument.ReasonPanic, Err: "panic: price feed closed"})
 		n.Kill(sup)
 		stop() // its callers see pricing gone
@@ -263,7 +263,7 @@ func TestGaveUpIsReported(t *testing.T) {
 			}
 		}
 		t.Logf("%s\n%s", f.Summary, f.Advice)
-		n.Table().Exit(ghost, instrument.ReasonKilled, instrument.ErrKilled)
+		n.ProcessTable().Exit(ghost, instrument.ReasonKilled, instrument.ErrKilled)
 	})
 }
 
@@ -272,7 +272,7 @@ func TestGaveUpIsReported(t *testing.T) {
 // it.
 func TestLinkedTaskTakesCallerDown(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -296,7 +296,7 @@ func TestLinkedTaskTakesCallerDown(t *testing.T) {
 // returns.
 func TestUnresponsive(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -316,7 +316,7 @@ func TestUnresponsive(t *testing.T) {
 // reported; its finding clears.
 func TestExitedLate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -345,7 +345,7 @@ func TestExitedLate(t *testing.T) {
 // the newest snapshot when it comes back.
 func TestSlowSubscriberSkipsFrames(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{})
 		slow := o.Subscribe()
 		defer slow.Close()
@@ -367,7 +367,7 @@ func TestSlowSubscriberSkipsFrames(t *testing.T) {
 }
 
 func TestClosedObserver(t *testing.T) {
-	o, err := observer.New(instrument.NewTable(), observer.Options{})
+	o, err := observer.New(instrument.NewProcessTable(), observer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -395,7 +395,7 @@ func TestOptionsValidated(t *testing.T) {
 		{FindingHold: -time.Second},
 		{StuckAfter: -time.Second},
 	} {
-		if _, err := observer.New(instrument.NewTable(), opts); !errors.Is(err, observer.ErrOptions) {
+		if _, err := observer.New(instrument.NewProcessTable(), opts); !errors.Is(err, observer.ErrOptions) {
 			t.Errorf("New(%+v): got %v, want ErrOptions", opts, err)
 		}
 	}

@@ -215,7 +215,7 @@ func TestCrashNamesSupervisorThatExited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := newModel(instrument.NewTable(), &opts)
+	m := newModel(instrument.NewProcessTable(), &opts)
 	m.events([]instrument.Event{
 		instrument.Exited{At: t0, PID: 12, Parent: 10, Name: "payments", ProcKind: instrument.KindServer, Reason: instrument.ReasonError, Err: "card declined"},
 		instrument.GaveUp{At: t0, PID: 10, Name: "checkout", Parent: 1, Failures: 4, MaxRestarts: 3, Period: 5 * time.Second, Child: "payments", ChildPID: 12, Reason: instrument.ReasonError},

@@ -11,7 +11,7 @@ import (
 // An observer watches a process table and explains what it finds. Here a
 // runtime reports a process that did not stop when told.
 func Example() {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	o, err := observer.New(table, observer.Options{Tick: observer.MinTick})
 	if err != nil {
 		panic(err)

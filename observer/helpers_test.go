@@ -19,19 +19,19 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // start returns a started observer of table, closed when the test ends.
-func start(t testing.TB, table *instrument.Table, opts observer.Options) *observer.Observer {
+func start(t testing.TB, table *instrument.ProcessTable, opts observer.Options) *observer.Observer {
 	t.Helper()
 	return startWith(t, table, opts, (*observer.Observer).Start)
 }
 
 // startBubble is start for tests in a synctest bubble: the sampler sleeps
 // on a Go timer, which follows the bubble's clock.
-func startBubble(t testing.TB, table *instrument.Table, opts observer.Options) *observer.Observer {
+func startBubble(t testing.TB, table *instrument.ProcessTable, opts observer.Options) *observer.Observer {
 	t.Helper()
 	return startWith(t, table, opts, (*observer.Observer).StartInBubble)
 }
 
-func startWith(t testing.TB, table *instrument.Table, opts observer.Options, run func(*observer.Observer) error) *observer.Observer {
+func startWith(t testing.TB, table *instrument.ProcessTable, opts observer.Options, run func(*observer.Observer) error) *observer.Observer {
 	t.Helper()
 	o, err := observer.New(table, opts)
 	if err != nil {

@@ -197,7 +197,7 @@ func (m *model) watchedDetails(findings []Finding) []ProcessDetail {
 }
 
 // catalogOf reads the owned tables and registries of t.
-func catalogOf(t *instrument.Table) Catalog {
+func catalogOf(t *instrument.ProcessTable) Catalog {
 	ts := t.Tables(0)
 	slices.SortFunc(ts, func(a, b instrument.TableStats) int {
 		return cmp.Or(cmp.Compare(b.Size, a.Size), cmp.Compare(a.Name, b.Name), cmp.Compare(a.Owner, b.Owner))

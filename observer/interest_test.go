@@ -16,7 +16,7 @@ import (
 // supervisor started in its place. The API says the same.
 func TestWatchedExit(t *testing.T) {
 	n := node(t)
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick})
 	sub := o.Subscribe()
 	defer sub.Close()
 	_, err := otp.StartSupervisor(n, otp.SupervisorSpec{
@@ -50,7 +50,7 @@ func TestWatchedExit(t *testing.T) {
 		t.Errorf("exited detail: status %q, exit %+v, kind %q, name %q; want exited, killed at a time, server cache", d.Status, *d.Exit, d.Kind, d.Name)
 	}
 	succ := d.Exit.Successor
-	if n.Table().Lookup(succ) == nil || succ == old || d.Exit.SuccessorName != "cache" {
+	if n.ProcessTable().Lookup(succ) == nil || succ == old || d.Exit.SuccessorName != "cache" {
 		t.Errorf("successor %v %q: want the live new incarnation, named cache", succ, d.Exit.SuccessorName)
 	}
 	if api, ok := o.Process(old); !ok || api.Exit == nil || api.Exit.Successor != succ {
@@ -66,7 +66,7 @@ func TestWatchedExit(t *testing.T) {
 		return ok && d.Exit.Successor != succ && d.Exit.Successor != 0
 	})
 	d, _ = s.Detail(old)
-	if third := d.Exit.Successor; n.Table().Lookup(third) == nil {
+	if third := d.Exit.Successor; n.ProcessTable().Lookup(third) == nil {
 		t.Errorf("successor after two kills: %v, want a live process", third)
 	}
 	o.Unwatch(old)
@@ -81,7 +81,7 @@ func TestWatchedExit(t *testing.T) {
 // watched ones whatever their age; Watch refuses a process it neither
 // sees nor remembers.
 func TestExitsBounded(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	o := start(t, table, observer.Options{Tick: observer.MinTick})
 	sub := o.Subscribe()
 	defer sub.Close()
@@ -124,7 +124,7 @@ func TestExitsBounded(t *testing.T) {
 // Standing queries and the catalog are answered in the snapshot while
 // followed, and not after.
 func TestFollow(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	for i := range 30 {
 		table.Spawn(instrument.Info{Name: "conn-" + strconv.Itoa(i), Kind: instrument.KindServer})
 	}

@@ -36,7 +36,7 @@ func TestPrometheusEndpoint(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick, MeterProvider: mp})
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick, MeterProvider: mp})
 	sub := o.Subscribe()
 	defer sub.Close()
 	crashed := make(chan struct{})

@@ -22,7 +22,7 @@ import (
 func TestViews(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		n := node(t)
-		o := startBubble(t, n.Table(), observer.Options{History: 5})
+		o := startBubble(t, n.ProcessTable(), observer.Options{History: 5})
 		sub := o.Subscribe()
 		defer sub.Close()
 		sup, err := otp.StartSupervisor(n, otp.SupervisorSpec{
@@ -171,7 +171,7 @@ func TestFindingJSON(t *testing.T) {
 // child is listed even when folded away.
 func TestTreeFoldsButShowsHotChildren(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		o := startBubble(t, table, observer.Options{TreeFanout: 3})
 		sub := o.Subscribe()
 		defer sub.Close()
@@ -217,7 +217,7 @@ func (f fakeOwned) TableStats() observer.TableStats { return f.st }
 // out each process's actions, the owned tables and the registries of the
 // table it watches.
 func TestDashboardSource(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	o, err := observer.New(table, observer.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +271,7 @@ func TestTreeKeepsStartOrderAcrossRestarts(t *testing.T) {
 		t.Run(strategy.String(), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				n := node(t)
-				o := startBubble(t, n.Table(), observer.Options{})
+				o := startBubble(t, n.ProcessTable(), observer.Options{})
 				sub := o.Subscribe()
 				defer sub.Close()
 				crash := make(chan error)

@@ -19,7 +19,7 @@ var ErrClosed = errors.New("observer: closed")
 // adapters may report into the table it watches. All methods are safe for
 // concurrent use.
 type Observer struct {
-	table *instrument.Table
+	table *instrument.ProcessTable
 	opts  Options
 
 	// mu guards the model: the sampler holds it for a tick, the event
@@ -49,7 +49,7 @@ type Observer struct {
 // New returns an observer of table, with opts validated and defaulted (see
 // [Options]). It starts nothing: call [Observer.Start]. It fails when the
 // options are invalid or the meter provider refuses the instruments.
-func New(table *instrument.Table, opts Options) (*Observer, error) {
+func New(table *instrument.ProcessTable, opts Options) (*Observer, error) {
 	if table == nil {
 		return nil, errors.New("observer: nil table")
 	}

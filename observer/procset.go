@@ -81,7 +81,7 @@ func (s *procSet) compact() {
 }
 
 // discover adds the processes spawned since the last call.
-func (s *procSet) discover(t *instrument.Table, st instrument.Stats) {
+func (s *procSet) discover(t *instrument.ProcessTable, st instrument.Stats) {
 	keep := s.retry[:0]
 	for _, r := range s.retry {
 		if p := t.Lookup(r.id); p != nil {
@@ -110,7 +110,7 @@ func (s *procSet) discover(t *instrument.Table, st instrument.Stats) {
 
 // check compares the set with the table once a scan has run; before and
 // after are the table's totals around the tick.
-func (s *procSet) check(t *instrument.Table, before, after instrument.Stats, live int) {
+func (s *procSet) check(t *instrument.ProcessTable, before, after instrument.Stats, live int) {
 	if before.Spawned != after.Spawned || before.Exited != after.Exited || int64(live) == after.Live {
 		s.mismatch = 0
 		return
@@ -122,7 +122,7 @@ func (s *procSet) check(t *instrument.Table, before, after instrument.Stats, liv
 }
 
 // reconcile adds every live process the set lacks, in one pass.
-func (s *procSet) reconcile(t *instrument.Table) {
+func (s *procSet) reconcile(t *instrument.ProcessTable) {
 	t.Range(func(p *instrument.Proc) bool {
 		s.add(p)
 		return true

@@ -12,7 +12,7 @@ import (
 // it; the sampler changes it once per tick and the event reader per batch
 // of events.
 type model struct {
-	table *instrument.Table
+	table *instrument.ProcessTable
 	opts  *Options
 
 	procs   procSet
@@ -70,7 +70,7 @@ type candidate struct {
 // edge is a wait-for edge: from waits in a call on to.
 type edge struct{ from, to instrument.PID }
 
-func newModel(t *instrument.Table, opts *Options) *model {
+func newModel(t *instrument.ProcessTable, opts *Options) *model {
 	m := &model{
 		table:  t,
 		opts:   opts,

@@ -28,7 +28,7 @@ func watchedCache(t *testing.T) (otp.Ref[int, int], *observer.SnapshotSubscripti
 	if err != nil {
 		t.Fatal(err)
 	}
-	o := start(t, n.Table(), observer.Options{Tick: observer.MinTick})
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick})
 	sub := o.Subscribe()
 	t.Cleanup(sub.Close)
 	return ref, sub, next(t, sub).Tick

@@ -281,7 +281,7 @@ func (t *treeBuilder) shape(m *model) {
 }
 
 // readRelations reads the links and monitors between the tree's nodes.
-func (t *treeBuilder) readRelations(table *instrument.Table) {
+func (t *treeBuilder) readRelations(table *instrument.ProcessTable) {
 	t.links, t.monitors = t.links[:0], t.monitors[:0]
 	for _, n := range t.nodes {
 		p := table.Lookup(n.PID)

@@ -15,7 +15,7 @@ func TestAgent(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pr := n.Table().Lookup(a.PID()); pr.Kind() != instrument.KindAgent || pr.Name() != "stock" {
+	if pr := n.ProcessTable().Lookup(a.PID()); pr.Kind() != instrument.KindAgent || pr.Name() != "stock" {
 		t.Fatalf("record: kind %v name %q, want agent stock", pr.Kind(), pr.Name())
 	}
 	if err := a.Update(ctx, func(m map[string]int) map[string]int { m["pears"] = 2; return m }); err != nil {

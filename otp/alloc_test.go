@@ -44,7 +44,7 @@ func TestHotPathAllocatesNothing(t *testing.T) {
 
 func TestEventSubscriberNeverReadingBlocksNothing(t *testing.T) {
 	n := newNode(t)
-	sub := n.Table().Subscribe(4) // never read
+	sub := n.ProcessTable().Subscribe(4) // never read
 	defer sub.Close()
 	const procs = 200
 	for range procs {
@@ -60,7 +60,7 @@ func TestEventSubscriberNeverReadingBlocksNothing(t *testing.T) {
 	if got, want := sub.Dropped(), uint64(2*procs-4); got != want {
 		t.Fatalf("dropped %d events, want %d", got, want)
 	}
-	if st := n.Table().Stats(); st.Dropped != sub.Dropped() || st.Exited != procs {
+	if st := n.ProcessTable().Stats(); st.Dropped != sub.Dropped() || st.Exited != procs {
 		t.Fatalf("stats %+v: want the drops and %d exits counted", st, procs)
 	}
 	if got := len(sub.C()); got != 4 {

@@ -46,7 +46,7 @@ func TestServerShowsItsWorkOutsideMessages(t *testing.T) {
 			t.Fatalf("server entered %v, want %v", got, want)
 		}
 		if pr == nil {
-			n.Table().Range(func(p *instrument.Proc) bool {
+			n.ProcessTable().Range(func(p *instrument.Proc) bool {
 				if p.Behaviour() == "*otp_test.stages" {
 					pr = p
 				}
@@ -80,5 +80,5 @@ func TestServerShowsItsWorkOutsideMessages(t *testing.T) {
 		t.Fatal(err)
 	}
 	inWork(instrument.WorkTerminate)
-	eventually(t, "server gone after terminate", func() bool { return n.Table().Lookup(ref.PID()) == nil })
+	eventually(t, "server gone after terminate", func() bool { return n.ProcessTable().Lookup(ref.PID()) == nil })
 }

@@ -38,7 +38,7 @@ func TestDynamicSupervisorMaxChildren(t *testing.T) {
 	if err := otp.TerminateChild(n, sup, a); err != nil {
 		t.Fatal(err)
 	}
-	if n.Table().Lookup(a) != nil {
+	if n.ProcessTable().Lookup(a) != nil {
 		t.Fatal("terminated child still alive")
 	}
 	if err := otp.TerminateChild(n, sup, a); !errors.Is(err, otp.ErrNotChild) {
@@ -52,11 +52,11 @@ func TestDynamicSupervisorMaxChildren(t *testing.T) {
 	if len(children) != 2 || children[1].PID != c || children[1].ID != "c" {
 		t.Fatalf("children %+v, want b then c", children)
 	}
-	pr := n.Table().Lookup(sup)
+	pr := n.ProcessTable().Lookup(sup)
 	if pr.Kind() != instrument.KindDynamicSupervisor || pr.Supervisor().MaxChildren != 2 || pr.Supervisor().Strategy != "one_for_one" {
 		t.Fatalf("record: kind %v policy %+v", pr.Kind(), pr.Supervisor())
 	}
-	if cp := n.Table().Lookup(c); cp.Parent() != sup {
+	if cp := n.ProcessTable().Lookup(c); cp.Parent() != sup {
 		t.Fatalf("child's parent %v, want %v", cp.Parent(), sup)
 	}
 }
@@ -77,7 +77,7 @@ func TestDynamicChildrenRestartOneForOneByType(t *testing.T) {
 	if ev.Supervisor != sup || ev.Old != perm || ev.Child != "perm" || ev.Count != 1 {
 		t.Fatalf("restart %+v, want perm %v restarted by %v", ev, perm, sup)
 	}
-	if n.Table().Lookup(other) == nil {
+	if n.ProcessTable().Lookup(other) == nil {
 		t.Fatal("one_for_one: a sibling was stopped")
 	}
 	n.Send(tmp, exitWith{errCrash})
@@ -108,7 +108,7 @@ func TestDynamicSupervisorStopsAllChildren(t *testing.T) {
 	if got := len(rec.all()); got != 100 {
 		t.Fatalf("%d notes, want 50 starts and 50 stops", got)
 	}
-	if live := n.Table().Len(); live != 0 {
+	if live := n.ProcessTable().Len(); live != 0 {
 		t.Fatalf("%d processes left", live)
 	}
 }
@@ -123,13 +123,13 @@ func TestPartitionSupervisorRoutesByKey(t *testing.T) {
 	if ps.Partitions() != 4 {
 		t.Fatalf("%d partitions, want 4", ps.Partitions())
 	}
-	if pr := n.Table().Lookup(ps.PID()); pr.Kind() != instrument.KindPartitionSupervisor {
+	if pr := n.ProcessTable().Lookup(ps.PID()); pr.Kind() != instrument.KindPartitionSupervisor {
 		t.Fatalf("kind %v, want partition_supervisor", pr.Kind())
 	}
 	seen := map[otp.PID]bool{}
 	for i := range 4 {
 		p := ps.Partition(i)
-		if pr := n.Table().Lookup(p); pr == nil || pr.Kind() != instrument.KindDynamicSupervisor || pr.Parent() != ps.PID() {
+		if pr := n.ProcessTable().Lookup(p); pr == nil || pr.Kind() != instrument.KindDynamicSupervisor || pr.Parent() != ps.PID() {
 			t.Fatalf("partition %d: %v, want a dynamic supervisor under %v", i, pr, ps.PID())
 		}
 		seen[p] = true
@@ -141,7 +141,7 @@ func TestPartitionSupervisorRoutesByKey(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := n.Table().Lookup(pid).Parent(); got != ps.Partition("user:42") {
+	if got := n.ProcessTable().Lookup(pid).Parent(); got != ps.Partition("user:42") {
 		t.Fatalf("child under %v, want the key's partition %v", got, ps.Partition("user:42"))
 	}
 	if cc, _ := ps.Count(); cc.Active != 1 {
@@ -153,7 +153,7 @@ func TestPartitionSupervisorRoutesByKey(t *testing.T) {
 	n.Kill(old)
 	eventually(t, "partition restarted", func() bool {
 		p := ps.Partition("user:42")
-		return p != old && n.Table().Lookup(p) != nil
+		return p != old && n.ProcessTable().Lookup(p) != nil
 	})
 	if _, err := ps.StartChild("user:42", session(rec, "s")); err != nil {
 		t.Fatal(err)

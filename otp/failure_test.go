@@ -94,7 +94,7 @@ func TestUnresponsiveChildIsDetachedAndReplaced(t *testing.T) {
 		if _, err := otp.Start(n, otp.Server[msg, int](w)); err != nil {
 			t.Fatal(err)
 		}
-		sub := n.Table().Subscribe(1024)
+		sub := n.ProcessTable().Subscribe(1024)
 		defer sub.Close()
 
 		// One call hangs the server; a second waits in its mailbox.
@@ -153,13 +153,13 @@ func TestUnresponsiveChildIsDetachedAndReplaced(t *testing.T) {
 		if !down || !exit {
 			t.Fatalf("watcher heard down %v, exit %v; want both, with an unresponsive reason", down, exit)
 		}
-		if pr := n.Table().Lookup(old); pr == nil || pr.Status() != instrument.StatusUnresponsive {
+		if pr := n.ProcessTable().Lookup(old); pr == nil || pr.Status() != instrument.StatusUnresponsive {
 			t.Fatalf("the detached server's record: %v, want it listed as unresponsive until it returns", pr)
 		}
 
 		close(release)
 		synctest.Wait()
-		if n.Table().Lookup(old) != nil {
+		if n.ProcessTable().Lookup(old) != nil {
 			t.Fatal("the ghost returned but is still listed")
 		}
 		late := false
@@ -203,7 +203,7 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				sub := n.Table().Subscribe(1024)
+				sub := n.ProcessTable().Subscribe(1024)
 				defer sub.Close()
 				first := childPID(t, n, sup, "a")
 				crash[0] <- struct{}{}
@@ -231,7 +231,7 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 				if failures != 1 || len(olds) != 5 {
 					t.Fatalf("%d events count as failures and %d distinct old PIDs; want 1 failure and each child's own old PID", failures, len(olds))
 				}
-				if got := n.Table().Lookup(sup).Restarts(); got != 1 {
+				if got := n.ProcessTable().Lookup(sup).Restarts(); got != 1 {
 					t.Fatalf("supervisor's restart counter %d, want 1: one failure", got)
 				}
 
@@ -241,12 +241,12 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 					crash[i] <- struct{}{}
 					synctest.Wait()
 				}
-				if n.Table().Lookup(sup) == nil {
+				if n.ProcessTable().Lookup(sup) == nil {
 					t.Fatal("the supervisor gave up after 3 failures, within its intensity of 3")
 				}
 				crash[3] <- struct{}{}
 				synctest.Wait()
-				if n.Table().Lookup(sup) != nil {
+				if n.ProcessTable().Lookup(sup) != nil {
 					t.Fatal("the supervisor survived a 4th failure in 5s")
 				}
 				var gave *instrument.GaveUp
@@ -294,7 +294,7 @@ func TestFailedRestartIsRetriedLater(t *testing.T) {
 		if got := starts.Load() - 1; got < 2 || got > 12 {
 			t.Fatalf("%d restart attempts in 1s, want a few (one every 100ms), not a tight loop", got)
 		}
-		if n.Table().Lookup(sup) == nil {
+		if n.ProcessTable().Lookup(sup) == nil {
 			t.Fatal("the supervisor gave up: the failed restarts were retried in a loop until the intensity ran out")
 		}
 	})
@@ -345,7 +345,7 @@ func TestNodeStopIsBoundedDuringACrashStorm(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "1,000 restarts", func() bool { return n.Table().Lookup(sup).Restarts() >= 1000 })
+	eventually(t, "1,000 restarts", func() bool { return n.ProcessTable().Lookup(sup).Restarts() >= 1000 })
 	stopped := make(chan error, 1)
 	go func() { stopped <- n.Stop() }()
 	select {
@@ -356,7 +356,7 @@ func TestNodeStopIsBoundedDuringACrashStorm(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Node.Stop did not return within 30s during a crash storm (the children stop at once)")
 	}
-	crashes, restarts := lines.count("process crashed"), n.Table().Stats().Exited
+	crashes, restarts := lines.count("process crashed"), n.ProcessTable().Stats().Exited
 	if crashes == 0 || uint64(crashes) >= restarts/10 {
 		t.Fatalf("%d crash lines for %d crashes: want identical lines rate-limited", crashes, restarts)
 	}

@@ -112,7 +112,7 @@ func (r *recorder) waitFor(t testing.TB, n int) []string {
 // for the first event matching f.
 func events(t testing.TB, n *otp.Node) func(f func(instrument.Event) bool) instrument.Event {
 	t.Helper()
-	sub := n.Table().Subscribe(4096)
+	sub := n.ProcessTable().Subscribe(4096)
 	t.Cleanup(sub.Close)
 	return func(f func(instrument.Event) bool) instrument.Event {
 		t.Helper()

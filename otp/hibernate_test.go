@@ -30,7 +30,7 @@ func TestHibernatedServerWakesOnEveryKindOfMessage(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := ref.PID()
-	pr := n.Table().Lookup(pid)
+	pr := n.ProcessTable().Lookup(pid)
 	asleep := func(what string) {
 		t.Helper()
 		eventually(t, what, func() bool {

@@ -92,7 +92,7 @@ func TestMailboxKeepsEachSendersOrder(t *testing.T) {
 			if handled != senders*each {
 				t.Fatalf("handled %d messages, want %d", handled, senders*each)
 			}
-			c := n.Table().Lookup(ref.PID()).Load(0)
+			c := n.ProcessTable().Lookup(ref.PID()).Load(0)
 			if c.Depth() != 0 || c.Handled != senders*each+1 {
 				t.Fatalf("record: depth %d, handled %d; want 0 and %d", c.Depth(), c.Handled, senders*each+1)
 			}
@@ -117,7 +117,7 @@ func TestHeadStampTellsTheAgeOfTheQueue(t *testing.T) {
 	release := sync.OnceFunc(func() { close(s.step) })
 	t.Cleanup(release) // before the node stops, should the test fail
 	ref, _ := otp.Start(n, s)
-	pr := n.Table().Lookup(ref.PID())
+	pr := n.ProcessTable().Lookup(ref.PID())
 	otp.Cast(ref, 0) // taken; its handler waits for a step
 	eventually(t, "handler blocked", func() bool { return pr.Load(instrument.Now()).InHandler() })
 	before := instrument.Now()

@@ -15,9 +15,9 @@ type PID = instrument.PID
 
 // Config configures a [Node]. Zero fields take the defaults listed.
 type Config struct {
-	// Table is the process table the node reports to; nil creates one.
-	// Several nodes (and adapters) may share a table.
-	Table *instrument.Table
+	// ProcessTable is the process table the node reports to; nil creates
+	// one. Several nodes (and adapters) may share a table.
+	ProcessTable *instrument.ProcessTable
 	// Logger receives crash reports and supervisor reports, one line
 	// each, repeated identical lines rate-limited; nil uses
 	// slog.Default().
@@ -30,7 +30,7 @@ type Config struct {
 // Node is one runtime: a process table and a name space. Processes live on
 // a node; Stop stops them all. Every method is safe for concurrent use.
 type Node struct {
-	table  *instrument.Table
+	table  *instrument.ProcessTable
 	logger *slog.Logger
 	limit  logLimiter
 	stopTO time.Duration
@@ -53,12 +53,12 @@ type Node struct {
 // NewNode returns a running node.
 func NewNode(cfg Config) *Node {
 	n := &Node{
-		table:  cfg.Table,
+		table:  cfg.ProcessTable,
 		logger: cfg.Logger,
 		stopTO: cfg.StopTimeout,
 	}
 	if n.table == nil {
-		n.table = instrument.NewTable()
+		n.table = instrument.NewProcessTable()
 	}
 	if n.logger == nil {
 		n.logger = slog.Default()
@@ -70,8 +70,10 @@ func NewNode(cfg Config) *Node {
 	return n
 }
 
-// Table returns the process table the node reports to.
-func (n *Node) Table() *instrument.Table { return n.table }
+// ProcessTable returns the process table the node reports to: the
+// record of every live process that the observer reads (not an owned
+// [Table], which holds a process's data).
+func (n *Node) ProcessTable() *instrument.ProcessTable { return n.table }
 
 // Stop stops every process: top-level processes in reverse start order
 // (supervisors stop their trees in order), each within the node's

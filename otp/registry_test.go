@@ -108,7 +108,7 @@ func TestRegistryDuplicateKeysPubSub(t *testing.T) {
 		t.Fatalf("after an exit: %v, want %v", left, []otp.PID{pids[0], pids[2]})
 	}
 	// The observer lists registries through the node's table.
-	regs := n.Table().Registries()
+	regs := n.ProcessTable().Registries()
 	if len(regs) != 1 {
 		t.Fatalf("%d registries listed, want 1", len(regs))
 	}

@@ -108,7 +108,7 @@ func TestCallDeadProcess(t *testing.T) {
 // waitExit waits until pid has left the table.
 func waitExit(t *testing.T, n *otp.Node, pid otp.PID) {
 	t.Helper()
-	eventually(t, pid.String()+" exits", func() bool { return n.Table().Lookup(pid) == nil })
+	eventually(t, pid.String()+" exits", func() bool { return n.ProcessTable().Lookup(pid) == nil })
 }
 
 func TestCalleePanics(t *testing.T) {
@@ -162,7 +162,7 @@ func TestQueuedCallsFailWhenServerExits(t *testing.T) {
 // waitDepth waits until pid's mailbox holds depth messages and waiting callers.
 func waitDepth(t *testing.T, n *otp.Node, pid otp.PID, depth, waiting uint64) {
 	t.Helper()
-	pr := n.Table().Lookup(pid)
+	pr := n.ProcessTable().Lookup(pid)
 	eventually(t, fmt.Sprintf("depth %d with %d waiting", depth, waiting), func() bool {
 		c := pr.Load(instrument.Now())
 		return c.Depth() == depth && c.Waiting() == waiting
@@ -175,7 +175,7 @@ func TestMailboxDepthCountsCastsBehindBlockedHandler(t *testing.T) {
 	ref, _ := otp.Start(n, &counter{gate: gate})
 	otp.Cast(ref, msg{arg: 1}) // taken, blocks the handler
 	waitDepth(t, n, ref.PID(), 0, 0)
-	pr := n.Table().Lookup(ref.PID())
+	pr := n.ProcessTable().Lookup(ref.PID())
 	eventually(t, "handler blocked", func() bool { return pr.Load(instrument.Now()).InHandler() })
 	const queued = 25
 	for i := range queued {
@@ -213,7 +213,7 @@ func TestServerInInfoHandlerIsBusy(t *testing.T) {
 	n := newNode(t)
 	b := &infoBlocker{counter: counter{gate: make(chan struct{})}, entered: make(chan struct{})}
 	ref, _ := otp.Start(n, b)
-	pr := n.Table().Lookup(ref.PID())
+	pr := n.ProcessTable().Lookup(ref.PID())
 	n.Send(ref.PID(), "hang")
 	<-b.entered
 	otp.Cast(ref, msg{op: "add", arg: 1}) // queued behind the info handler
@@ -251,7 +251,7 @@ func TestCallerRecordedAsWaitingOnCallee(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { _, err := otp.Call(context.Background(), front, msg{op: "block"}); done <- err }()
 	waitDepth(t, n, back.PID(), 0, 1)
-	fc := n.Table().Lookup(front.PID()).Load(instrument.Now())
+	fc := n.ProcessTable().Lookup(front.PID()).Load(instrument.Now())
 	if fc.BlockedOn != back.PID() || fc.Waiting() != 1 {
 		t.Fatalf("front blocked on %v with %d waiting; want %v and 1", fc.BlockedOn, fc.Waiting(), back.PID())
 	}
@@ -259,7 +259,7 @@ func TestCallerRecordedAsWaitingOnCallee(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	if fc := n.Table().Lookup(front.PID()).Load(instrument.Now()); fc.BlockedOn != 0 {
+	if fc := n.ProcessTable().Lookup(front.PID()).Load(instrument.Now()); fc.BlockedOn != 0 {
 		t.Fatalf("after the reply: front blocked on %v, want 0", fc.BlockedOn)
 	}
 }

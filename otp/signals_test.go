@@ -33,7 +33,7 @@ func TestLinkPropagatesAbnormalExit(t *testing.T) {
 	a, _ := otp.Go(n, idle(nil))
 	b, _ := otp.Go(n, idle(nil), otp.LinkTo(a))
 	c, _ := otp.Go(n, idle(nil), otp.LinkTo(b))
-	if links := n.Table().Lookup(b).Links(); len(links) != 2 {
+	if links := n.ProcessTable().Lookup(b).Links(); len(links) != 2 {
 		t.Fatalf("b's links %v, want a and c", links)
 	}
 	n.Send(a, exitWith{errCrash})
@@ -57,7 +57,7 @@ func TestNormalExitDoesNotPropagate(t *testing.T) {
 	n.Send(a, exitWith{nil})
 	wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventExited && ev.Subject() == a })
 	wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventUnlinked })
-	if pr := n.Table().Lookup(b); pr == nil || len(pr.Links()) != 0 {
+	if pr := n.ProcessTable().Lookup(b); pr == nil || len(pr.Links()) != 0 {
 		t.Fatalf("b after a's normal exit: %v, want alive with no links", pr)
 	}
 }
@@ -72,7 +72,7 @@ func TestTrapExitsTurnsSignalIntoMessage(t *testing.T) {
 	if x, ok := m.(otp.Exit); !ok || x.From != crasher || !errors.Is(x.Reason, errCrash) {
 		t.Fatalf("trapper got %#v, want Exit from %v with the crash", m, crasher)
 	}
-	if n.Table().Lookup(trapper) == nil {
+	if n.ProcessTable().Lookup(trapper) == nil {
 		t.Fatal("the trapping process died")
 	}
 }
@@ -115,7 +115,7 @@ func TestMonitorIsOneWay(t *testing.T) {
 		return errCrash
 	})
 	wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventExited && ev.Subject() == watcher })
-	if n.Table().Lookup(target) == nil {
+	if n.ProcessTable().Lookup(target) == nil {
 		t.Fatal("the monitored process died with its watcher")
 	}
 }

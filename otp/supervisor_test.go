@@ -146,7 +146,7 @@ func TestRestartTypes(t *testing.T) {
 	if ev.Old != old || ev.Child != "transient" || ev.Count != 1 || ev.Reason != instrument.ReasonError {
 		t.Fatalf("restart event %+v, want child transient from %v, count 1, reason error", ev, old)
 	}
-	if pr := n2.Table().Lookup(ev.New); pr == nil || pr.Restarts() != 1 || pr.Parent() != sup2 {
+	if pr := n2.ProcessTable().Lookup(ev.New); pr == nil || pr.Restarts() != 1 || pr.Parent() != sup2 {
 		t.Fatalf("restarted child record %v: want restarts 1 under %v", pr, sup2)
 	}
 }
@@ -207,7 +207,7 @@ func TestShutdownInReverseOrder(t *testing.T) {
 	if got := rec.all(); !slices.Equal(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
 	}
-	if live := n.Table().Len(); live != 0 {
+	if live := n.ProcessTable().Len(); live != 0 {
 		t.Fatalf("%d processes left after Stop", live)
 	}
 }
@@ -226,7 +226,7 @@ func TestUnresponsiveChildReported(t *testing.T) {
 			t.Fatal(err)
 		}
 		pid := childPID(t, n, sup, "stubborn")
-		sub := n.Table().Subscribe(64)
+		sub := n.ProcessTable().Subscribe(64)
 		defer sub.Close()
 		start := time.Now()
 		if err := n.Stop(); !errors.Is(err, otp.ErrUnresponsive) {
@@ -235,11 +235,11 @@ func TestUnresponsiveChildReported(t *testing.T) {
 		if waited := time.Since(start); waited != time.Second {
 			t.Fatalf("stop took %v, want the child's shutdown timeout of 1s", waited)
 		}
-		pr := n.Table().Lookup(pid)
+		pr := n.ProcessTable().Lookup(pid)
 		if pr == nil || pr.Status() != instrument.StatusUnresponsive {
 			t.Fatalf("stubborn child: %v, want it listed as unresponsive", pr)
 		}
-		if st := n.Table().Stats(); st.Unresponsive != 1 {
+		if st := n.ProcessTable().Stats(); st.Unresponsive != 1 {
 			t.Fatalf("unresponsive count %d, want 1", st.Unresponsive)
 		}
 		var seen bool
@@ -253,7 +253,7 @@ func TestUnresponsiveChildReported(t *testing.T) {
 		}
 		close(release)
 		synctest.Wait()
-		if n.Table().Lookup(pid) != nil || n.Table().Stats().Unresponsive != 0 {
+		if n.ProcessTable().Lookup(pid) != nil || n.ProcessTable().Stats().Unresponsive != 0 {
 			t.Fatal("the child returned but is still listed")
 		}
 	})
@@ -279,7 +279,7 @@ func TestRestartChildOnDemand(t *testing.T) {
 	rec := newRecorder()
 	sup := startTree(t, n, rec, otp.OneForOne, "a", "b")
 	old := childPID(t, n, sup, "b")
-	pr := n.Table().Lookup(old)
+	pr := n.ProcessTable().Lookup(old)
 	if err := pr.Actions().(interface{ Restart() error }).Restart(); err != nil {
 		t.Fatalf("restart action: %v", err)
 	}
@@ -300,7 +300,7 @@ func TestRestartChildOnDemand(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if n.Table().Lookup(sup) == nil {
+	if n.ProcessTable().Lookup(sup) == nil {
 		t.Fatal("the supervisor gave up over restarts nobody caused by failing")
 	}
 	if _, err := otp.RestartChild(n, sup, 999999); !errors.Is(err, otp.ErrNotChild) {
@@ -331,8 +331,8 @@ func TestPanickingSupervisorStopsChildrenAddedLater(t *testing.T) {
 	}
 	rec.waitFor(t, 2)
 	n.Send(childPID(t, n, sup, "flaky"), exitWith{errCrash})
-	eventually(t, "the supervisor gone, its restart having panicked", func() bool { return n.Table().Lookup(sup) == nil })
-	if n.Table().Lookup(late) != nil {
+	eventually(t, "the supervisor gone, its restart having panicked", func() bool { return n.ProcessTable().Lookup(sup) == nil })
+	if n.ProcessTable().Lookup(late) != nil {
 		t.Fatal("the child added after the supervisor started outlived it")
 	}
 }

@@ -31,10 +31,10 @@ func TestGetStateOnlyWhenOptedIn(t *testing.T) {
 		t.Fatalf("state of a server that did not opt in: got %v, want ErrNoState", err)
 	}
 	// Dashboards see the same through the record's actions.
-	if _, ok := n.Table().Lookup(hidden.PID()).Actions().(instrument.StateReader); ok {
+	if _, ok := n.ProcessTable().Lookup(hidden.PID()).Actions().(instrument.StateReader); ok {
 		t.Fatal("a server that did not opt in offers its state")
 	}
-	sr, ok := n.Table().Lookup(shown.PID()).Actions().(instrument.StateReader)
+	sr, ok := n.ProcessTable().Lookup(shown.PID()).Actions().(instrument.StateReader)
 	if !ok {
 		t.Fatal("an opted-in server offers no state")
 	}
@@ -67,7 +67,7 @@ func traceInBackground(t *testing.T, n *otp.Node, pid otp.PID, max int) <-chan [
 	}()
 	// A second trace is refused while one runs: once a probe is refused,
 	// the trace above is on.
-	tr := n.Table().Lookup(pid).Actions().(instrument.Tracer)
+	tr := n.ProcessTable().Lookup(pid).Actions().(instrument.Tracer)
 	eventually(t, "trace on", func() bool {
 		_, err := tr.Trace(1, time.Nanosecond)
 		return err != nil && strings.Contains(err.Error(), "already running")
@@ -120,7 +120,7 @@ func TestSuspendedServerTakesNoMessages(t *testing.T) {
 		if err := otp.Suspend(n, ref.PID()); err != nil {
 			t.Fatal(err)
 		}
-		pr := n.Table().Lookup(ref.PID())
+		pr := n.ProcessTable().Lookup(ref.PID())
 		if pr.Status() != instrument.StatusSuspended {
 			t.Fatalf("status %v, want suspended", pr.Status())
 		}
@@ -149,7 +149,7 @@ func TestSuspendedServerTakesNoMessages(t *testing.T) {
 		otp.Suspend(n, ref.PID())
 		n.Exit(ref.PID(), otp.ErrShutdown)
 		synctest.Wait()
-		if n.Table().Lookup(ref.PID()) != nil {
+		if n.ProcessTable().Lookup(ref.PID()) != nil {
 			t.Fatal("suspended server did not stop")
 		}
 	})

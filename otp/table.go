@@ -31,7 +31,7 @@ const readStripes = 16
 // writes fail with [ErrNoTable].
 //
 // Its size, reads and writes are reported to the node's table
-// ([instrument.Table.Tables]). All methods are safe for concurrent use.
+// ([instrument.ProcessTable.Tables]). All methods are safe for concurrent use.
 type Table[K comparable, V any] struct {
 	name   string
 	n      *Node

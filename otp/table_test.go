@@ -46,7 +46,7 @@ func TestTableReadsNeverWaitForTheOwner(t *testing.T) {
 	// Stick the owner in a handler.
 	stuck := make(chan error, 1)
 	go func() { _, err := otp.Call(ctx, ref, msg{op: "block"}); stuck <- err }()
-	owner := n.Table().Lookup(ref.PID())
+	owner := n.ProcessTable().Lookup(ref.PID())
 	eventually(t, "owner stuck in a handler", func() bool { return owner.Load(instrument.Now()).InHandler() })
 
 	// A reader on another goroutine finishes while the owner is stuck.
@@ -75,7 +75,7 @@ func TestTableReadsNeverWaitForTheOwner(t *testing.T) {
 	if err := srv.table.Insert(ctx, "pear", 1); !errors.Is(err, otp.ErrNotOwner) {
 		t.Fatalf("write from outside: got %v, want ErrNotOwner", err)
 	}
-	st := n.Table().Tables(ref.PID())
+	st := n.ProcessTable().Tables(ref.PID())
 	if len(st) != 1 || st[0].Name != "prices" || st[0].Size != 1 || st[0].Writes != 1 || st[0].Reads < 1 {
 		t.Fatalf("stats %+v, want prices with 1 entry, 1 write, reads", st)
 	}
@@ -104,7 +104,7 @@ func TestTableGoesWithItsOwner(t *testing.T) {
 	if err := tab.Insert(ctx, "apple", 1); !errors.Is(err, otp.ErrNoTable) {
 		t.Fatalf("write after: got %v, want ErrNoTable", err)
 	}
-	if st := n.Table().Tables(0); len(st) != 0 {
+	if st := n.ProcessTable().Tables(0); len(st) != 0 {
 		t.Fatalf("tables listed after the owner exited: %+v", st)
 	}
 	// The name is free again.
@@ -120,7 +120,7 @@ func TestStartTableTakesWritesFromAnyone(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if pr := n.Table().Lookup(tab.Owner()); pr.Kind() != instrument.KindTableOwner {
+	if pr := n.ProcessTable().Lookup(tab.Owner()); pr.Kind() != instrument.KindTableOwner {
 		t.Fatalf("owner kind %v, want table_owner", pr.Kind())
 	}
 	for i := range 10 {

@@ -29,7 +29,7 @@ func TestLinkedTaskPanicTakesCallerDown(t *testing.T) {
 		return ctx.Err()
 	}, otp.Name("checkout"))
 	task := <-tasks
-	if pr := n.Table().Lookup(task); pr != nil && (pr.Kind() != instrument.KindTask || pr.Parent() != sup) {
+	if pr := n.ProcessTable().Lookup(task); pr != nil && (pr.Kind() != instrument.KindTask || pr.Parent() != sup) {
 		t.Fatalf("task record: kind %v parent %v, want task under %v", pr.Kind(), pr.Parent(), sup)
 	}
 	ev := wait(func(ev instrument.Event) bool {
@@ -63,7 +63,7 @@ func TestAsyncNolinkCallerSurvivesAndAwaitsTheFailure(t *testing.T) {
 	if !errors.As(err, &exit) || !errors.As(err, &pe) || pe.Value != "card declined" {
 		t.Fatalf("await: got %v, want an ExitError carrying the panic", err)
 	}
-	if pr := n.Table().Lookup(caller); pr == nil || pr.Status() != instrument.StatusRunning {
+	if pr := n.ProcessTable().Lookup(caller); pr == nil || pr.Status() != instrument.StatusRunning {
 		t.Fatalf("caller %v: want it alive and running", pr)
 	}
 
@@ -150,7 +150,7 @@ func TestStartTaskFireAndForget(t *testing.T) {
 		cc, _ := otp.CountChildren(n, sup)
 		return cc.Specs == 0
 	})
-	if pr := n.Table().Lookup(sup); pr.Restarts() != 0 || pr.Kind() != instrument.KindTaskSupervisor {
+	if pr := n.ProcessTable().Lookup(sup); pr.Restarts() != 0 || pr.Kind() != instrument.KindTaskSupervisor {
 		t.Fatalf("supervisor: kind %v restarts %d, want task_supervisor with 0", pr.Kind(), pr.Restarts())
 	}
 }
@@ -182,7 +182,7 @@ func TestAwaitTimeoutOfLinkedTaskSparesCaller(t *testing.T) {
 		t.Fatalf("await: got %v, want ErrTimeout", err)
 	}
 	wait(func(ev instrument.Event) bool { return ev.Kind() == instrument.EventExited && ev.Subject() == task })
-	if pr := n.Table().Lookup(caller); pr == nil || pr.Status() != instrument.StatusRunning || len(pr.Links()) != 0 {
+	if pr := n.ProcessTable().Lookup(caller); pr == nil || pr.Status() != instrument.StatusRunning || len(pr.Links()) != 0 {
 		t.Fatalf("caller %v after its task timed out: want it running, unlinked", pr)
 	}
 }

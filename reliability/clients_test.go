@@ -121,7 +121,7 @@ func TestHalfStuckClients(t *testing.T) {
 	if _, err := otp.StartSupervisor(n, otp.SupervisorSpec{Children: children}, otp.Name("app")); err != nil {
 		t.Fatal(err)
 	}
-	obs, err := observer.New(n.Table(), observer.Options{Tick: tick,
+	obs, err := observer.New(n.ProcessTable(), observer.Options{Tick: tick,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

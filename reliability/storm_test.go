@@ -95,10 +95,10 @@ func TestCrashStorm(t *testing.T) {
 		otp.Name("app")); err != nil {
 		t.Fatal(err)
 	}
-	events := n.Table().Subscribe(1 << 16)
+	events := n.ProcessTable().Subscribe(1 << 16)
 	defer events.Close()
 
-	obs, err := observer.New(n.Table(), observer.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	obs, err := observer.New(n.ProcessTable(), observer.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -186,7 +186,7 @@ func TestCrashStorm(t *testing.T) {
 	}()
 
 	start := time.Now()
-	exited0 := n.Table().Stats().Exited
+	exited0 := n.ProcessTable().Stats().Exited
 	var heapEarly, heapLate uint64
 	var gaveUp, gaveUpStorm int
 	early := time.After(*stormFor / 6)
@@ -212,7 +212,7 @@ storm:
 	}
 	heapLate = heap()
 	elapsed := time.Since(start)
-	crashes := n.Table().Stats().Exited - exited0
+	crashes := n.ProcessTable().Stats().Exited - exited0
 	close(callerStop)
 	<-callerDone
 

@@ -24,8 +24,8 @@ import (
 // bigTable spawns n processes: a root supervisor, ten dynamic supervisors
 // and n-11 sessions under them, and keeps about 2,000 of them busy with
 // traffic until stop is closed.
-func bigTable(b *testing.B, n int, stop <-chan struct{}) *instrument.Table {
-	t := instrument.NewTable()
+func bigTable(b *testing.B, n int, stop <-chan struct{}) *instrument.ProcessTable {
+	t := instrument.NewProcessTable()
 	root := t.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
 	var sups []*instrument.Proc
@@ -170,7 +170,7 @@ func BenchmarkThroughput100Clients(b *testing.B) {
 	stop := make(chan struct{})
 	defer close(stop)
 	table := bigTable(b, 100_000, stop)
-	node := otp.NewNode(otp.Config{Logger: quiet(), Table: table})
+	node := otp.NewNode(otp.Config{Logger: quiet(), ProcessTable: table})
 	defer node.Stop()
 	ref, err := otp.Start(node, echo{}, otp.Name("echo"))
 	if err != nil {

@@ -460,7 +460,7 @@ func TestBrowserReconnect(t *testing.T) {
 // folds it to its top, the page folds it further, and big fan-outs say
 // how many they hide.
 func TestBrowserTreeLarge(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	root := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
 	for i := range 4 {

@@ -204,7 +204,7 @@ func shop(t *testing.T) (*system, instrument.PID) {
 			}
 		}
 	}()
-	s.obs, err = observer.New(n.Table(), observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	s.obs, err = observer.New(n.ProcessTable(), observer.Options{Tick: observer.MinTick, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +312,7 @@ func isRed(c string) bool {
 // The tree of 20,000 processes, folded, at both window sizes and with
 // every fold the page holds opened: no text overlaps another.
 func TestBrowserTreeBigFanOutLegible(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	root := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
 	for i := range 4 {

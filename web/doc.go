@@ -2,7 +2,7 @@
 // the live supervision tree, processes, advisor findings, crash reports
 // and CPU profiles in the browser, kept live over a websocket.
 //
-//	obs, _ := observer.New(node.Table(), observer.Options{})
+//	obs, _ := observer.New(node.ProcessTable(), observer.Options{})
 //	obs.Start()
 //	dash, _ := web.New(obs, web.Options{})
 //	mux := http.NewServeMux()

@@ -18,7 +18,7 @@ import (
 func Example() {
 	node := otp.NewNode(otp.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer node.Stop()
-	obs, _ := observer.New(node.Table(), observer.Options{})
+	obs, _ := observer.New(node.ProcessTable(), observer.Options{})
 	obs.Start()
 	defer obs.Close()
 
@@ -47,7 +47,7 @@ func Example() {
 func ExampleOptions() {
 	node := otp.NewNode(otp.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	defer node.Stop()
-	obs, _ := observer.New(node.Table(), observer.Options{})
+	obs, _ := observer.New(node.ProcessTable(), observer.Options{})
 	obs.Start()
 	defer obs.Close()
 

@@ -40,7 +40,7 @@ var fuzzDash struct {
 func fuzzHandler(t testing.TB) (*Handler, *fakeActions, instrument.PID) {
 	t.Helper()
 	fuzzDash.once.Do(func() {
-		table := instrument.NewTable()
+		table := instrument.NewProcessTable()
 		sup := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 			Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
 		w := table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer, Parent: sup.ID()})

@@ -108,7 +108,7 @@ func newSystem(t testing.TB, o sysOpts) *system {
 			}
 		}
 	}
-	s.obs, err = observer.New(n.Table(), observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	s.obs, err = observer.New(n.ProcessTable(), observer.Options{Tick: observer.MinTick, Logger: quiet()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -359,7 +359,7 @@ func (c *stallConn) Close() error {
 }
 
 func TestCloseIsBoundedByAStuckBrowser(t *testing.T) {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	table.Spawn(instrument.Info{Name: "solo", Kind: instrument.KindServer})
 	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
 	if err != nil {

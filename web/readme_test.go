@@ -18,7 +18,7 @@ import (
 func Example_readme() {
 	node := otp.NewNode(otp.Config{})
 	defer node.Stop()
-	obs, _ := observer.New(node.Table(), observer.Options{})
+	obs, _ := observer.New(node.ProcessTable(), observer.Options{})
 	obs.Start()
 	defer obs.Close()
 	dash, _ := web.New(obs, web.Options{}) // read-only; web.Options{Actions: true} allows kill/trace/state

@@ -36,7 +36,7 @@ func (f *fakeActions) Resume() error                              { return nil }
 func (f *fakeActions) Trace(int, time.Duration) ([]string, error) { return []string{"call ping"}, nil }
 
 type fixture struct {
-	table *instrument.Table
+	table *instrument.ProcessTable
 	obs   *observer.Observer
 	dash  *Handler
 	srv   *httptest.Server
@@ -47,7 +47,7 @@ type fixture struct {
 
 func newFixture(t *testing.T, prefix string, opts Options) *fixture {
 	t.Helper()
-	f := &fixture{table: instrument.NewTable(), acts: &fakeActions{state: map[string]int{"count": 3}}}
+	f := &fixture{table: instrument.NewProcessTable(), acts: &fakeActions{state: map[string]int{"count": 3}}}
 	sup := f.table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
 	f.proc = f.table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer, Parent: sup.ID()})
@@ -440,7 +440,7 @@ func TestAPIParams(t *testing.T) {
 }
 
 func TestOptionsValidated(t *testing.T) {
-	obs, err := observer.New(instrument.NewTable(), observer.Options{})
+	obs, err := observer.New(instrument.NewProcessTable(), observer.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -530,7 +530,7 @@ func TestMaxClients(t *testing.T) {
 
 func TestCloseLeavesNoGoroutine(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	table.Spawn(instrument.Info{Name: "solo", Kind: instrument.KindServer})
 	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
 	if err != nil {
@@ -735,7 +735,7 @@ func TestChildrenInTheTreesShape(t *testing.T) {
 // The processes page shows, by default, as many rows as every snapshot
 // answers exactly: the observer's TopN, not a copy of its default.
 func TestDefaultRowsAreTheObserversTopN(t *testing.T) {
-	obs, err := observer.New(instrument.NewTable(), observer.Options{TopN: 7})
+	obs, err := observer.New(instrument.NewProcessTable(), observer.Options{TopN: 7})
 	if err != nil {
 		t.Fatal(err)
 	}

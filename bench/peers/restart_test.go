@@ -153,7 +153,7 @@ func restartSuture(b *testing.B, r int, hooked bool) {
 			ServeBackground(context.Context) <-chan error
 		}
 		if hooked {
-			sup = suturehook.New(instrument.NewTable(), func(suture.Event) {}).New("sup", spec)
+			sup = suturehook.New(instrument.NewProcessTable(), func(suture.Event) {}).New("sup", spec)
 		} else {
 			sup = suture.New("sup", spec)
 		}

@@ -69,7 +69,7 @@ func (c chaotic) HandleInfo(ctx context.Context, msg any) error {
 func chaosMonkey(n *otp.Node, rate *knob) func(ctx context.Context) error {
 	return func(ctx context.Context) error {
 		return paced(ctx, rate, func() {
-			vs := servers(n.Table())
+			vs := servers(n.ProcessTable())
 			if len(vs) == 0 {
 				return
 			}
@@ -113,7 +113,7 @@ func paced(ctx context.Context, rate *knob, f func()) error {
 }
 
 // servers lists the live servers of a table: the chaos monkey's victims.
-func servers(t *instrument.Table) []otp.PID {
+func servers(t *instrument.ProcessTable) []otp.PID {
 	var out []otp.PID
 	t.Range(func(p *instrument.Proc) bool {
 		if p.Kind() == instrument.KindServer && p.Status() == instrument.StatusRunning {

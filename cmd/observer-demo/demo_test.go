@@ -39,7 +39,7 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 	defer sub.Close()
 	// Kinds are gathered from the table: tasks live for a few milliseconds,
 	// so a snapshot may never hold one; their spawn events do.
-	spawns := a.node.Table().Subscribe(1 << 16)
+	spawns := a.node.ProcessTable().Subscribe(1 << 16)
 	defer spawns.Close()
 
 	// Within 10 s: every kind, restarts, and the bottleneck.

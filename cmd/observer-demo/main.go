@@ -105,7 +105,7 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 		node.Stop()
 		return nil, fmt.Errorf("start shop: %w", err)
 	}
-	obs, err := observer.New(node.Table(), observer.Options{})
+	obs, err := observer.New(node.ProcessTable(), observer.Options{})
 	if err == nil {
 		err = obs.Start()
 	}
@@ -125,7 +125,7 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 	panel := newControls(shop, "/debug/observer/")
 	mux.Handle("/demo/", http.StripPrefix("/demo/", panel))
 	mux.Handle("/{$}", http.RedirectHandler("/debug/observer/", http.StatusFound))
-	log.Info("shop running", "processes", node.Table().Len(), "load", cfg.Load, "crash_rate", cfg.CrashRate)
+	log.Info("shop running", "processes", node.ProcessTable().Len(), "load", cfg.Load, "crash_rate", cfg.CrashRate)
 	return &app{node: node, shop: shop, obs: obs, dash: dash, panel: panel, mux: mux}, nil
 }
 

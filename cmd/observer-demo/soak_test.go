@@ -37,7 +37,7 @@ func TestDemoSurvivesChaos(t *testing.T) {
 	if !ok {
 		t.Fatal("no shop supervisor")
 	}
-	events := a.node.Table().Subscribe(1 << 16)
+	events := a.node.ProcessTable().Subscribe(1 << 16)
 	defer events.Close()
 
 	var restarts, unresponsive, gaveUp int

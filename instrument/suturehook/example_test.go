@@ -22,7 +22,7 @@ func (indexer) String() string { return "indexer" }
 
 // Build the supervisors with the hook; add services as with suture.
 func ExampleHook_New() {
-	table := instrument.NewTable()
+	table := instrument.NewProcessTable()
 	hook := suturehook.New(table, func(suture.Event) {})
 	root := hook.New("app", suture.Spec{})
 	search := hook.New("search", suture.Spec{})

@@ -45,7 +45,7 @@ import (
 // Hook builds supervisors that report to one table. Its methods are safe
 // for concurrent use.
 type Hook struct {
-	t    *instrument.Table
+	t    *instrument.ProcessTable
 	next suture.EventHook
 
 	mu   sync.Mutex
@@ -55,7 +55,7 @@ type Hook struct {
 // New returns a hook reporting to t. next, when not nil, also receives
 // every suture event (nil logs them with log.Print, as suture does by
 // default).
-func New(t *instrument.Table, next suture.EventHook) *Hook {
+func New(t *instrument.ProcessTable, next suture.EventHook) *Hook {
 	if next == nil {
 		next = func(e suture.Event) { log.Print(e) }
 	}
@@ -226,7 +226,7 @@ func (w *service) Serve(ctx context.Context) (err error) {
 func (w *service) String() string { return w.name }
 
 // start records a new incarnation under parent, and its restart.
-func (r *run) start(t *instrument.Table, info instrument.Info, parent *instrument.Proc, id string) *instrument.Proc {
+func (r *run) start(t *instrument.ProcessTable, info instrument.Info, parent *instrument.Proc, id string) *instrument.Proc {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if parent != nil {
@@ -248,7 +248,7 @@ func (r *run) start(t *instrument.Table, info instrument.Info, parent *instrumen
 // finish records the end of an incarnation. Called deferred: a panic is
 // recovered, recorded with its stack, and raised again for suture, which
 // restarts the service and reports the panic to its event hook.
-func (r *run) finish(t *instrument.Table, p *instrument.Proc, err *error) {
+func (r *run) finish(t *instrument.ProcessTable, p *instrument.Proc, err *error) {
 	if v := recover(); v != nil {
 		pe := instrument.NewPanicError(v)
 		r.exit(t, p, instrument.ReasonPanic, pe)
@@ -261,7 +261,7 @@ func (r *run) finish(t *instrument.Table, p *instrument.Proc, err *error) {
 	r.exit(t, p, why, *err)
 }
 
-func (r *run) exit(t *instrument.Table, p *instrument.Proc, why instrument.Reason, err error) {
+func (r *run) exit(t *instrument.ProcessTable, p *instrument.Proc, why instrument.Reason, err error) {
 	r.mu.Lock()
 	r.lastWhy = why
 	r.mu.Unlock()

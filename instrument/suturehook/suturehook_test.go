@@ -50,7 +50,7 @@ func await(t *testing.T, sub *instrument.Subscription, f func(instrument.Event) 
 }
 
 func TestSutureTreeWithPanickingService(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	sub := tab.Subscribe(1024)
 	defer sub.Close()
 	hook := suturehook.New(tab, quiet)
@@ -106,7 +106,7 @@ func TestSutureTreeWithPanickingService(t *testing.T) {
 }
 
 func TestBackoffReported(t *testing.T) {
-	tab := instrument.NewTable()
+	tab := instrument.NewProcessTable()
 	sub := tab.Subscribe(1024)
 	defer sub.Close()
 	hook := suturehook.New(tab, quiet)
