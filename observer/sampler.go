@@ -223,9 +223,11 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		if st.busyFrac >= 0.9 {
 			agg.busyProcesses++
 		}
-		v := st.sortValues()
-		for _, k := range topKeys {
-			m.tops[k].offer(v[k], id)
+		if st.ranked() { // most processes are idle: nothing to rank
+			v := st.sortValues()
+			for _, k := range topKeys {
+				m.tops[k].offer(v[k], id)
+			}
 		}
 		if c.BlockedOn != 0 {
 			m.edges = append(m.edges, edge{id, c.BlockedOn})

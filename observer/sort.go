@@ -63,6 +63,13 @@ func (st *procState) sortValues() (v [numSortKeys]float64) {
 	return v
 }
 
+// ranked reports whether any of the sampler's ranked keys is above zero
+// for st: a top-N keeps only positive scores, so an idle process (most of
+// a big program) is skipped without building its sort values.
+func (st *procState) ranked() bool {
+	return st.depth|st.waiting|st.restarts != 0 || st.growth > 0 || st.handling > 0 || st.busyFrac > 0 || st.headAge > 0
+}
+
 // topKeys are the keys the sampler ranks, in order.
 var topKeys = func() []SortKey {
 	var out []SortKey
