@@ -213,6 +213,9 @@ func (s *server[M, R]) handle(p *process, e *envelope[M, R], cast CastHandler[M]
 		s.mb.curCall, s.mb.curGen = e.call, e.gen
 		r, err := s.h.HandleCall(p, e.msg)
 		s.mb.curCall = nil
+		if s.dbg.Load() != nil {
+			s.traceReply(r, err)
+		}
 		// Count the call handled before answering it: a caller that has
 		// its reply sees it counted.
 		pr.HandlerEnd(true)

@@ -60,9 +60,10 @@ type debugState struct {
 type traceState struct {
 	mu    sync.Mutex
 	lines []string
+	n     int // messages recorded (calls, casts, infos; not replies)
 	max   int
 	off   bool
-	full  chan struct{} // closed when max lines are in
+	full  chan struct{} // closed when max messages (and the last call's reply) are in
 }
 
 func (t *traceState) record(kind string, msg any) {
@@ -72,7 +73,11 @@ func (t *traceState) record(kind string, msg any) {
 		return
 	}
 	t.lines = append(t.lines, fmt.Sprintf("%s %s %+v", time.Now().Format("15:04:05.000000"), kind, msg))
-	if len(t.lines) >= t.max {
+	if kind != "reply" {
+		t.n++
+	}
+	// The last message ends the trace, or, for a call, its reply does.
+	if t.n >= t.max && kind != "call" {
 		t.off = true
 		close(t.full)
 	}
@@ -102,6 +107,16 @@ func (s *server[M, R]) traced(kind string, msg any) {
 			t.record(kind, msg)
 		}
 	}
+}
+
+// traceReply records a call's reply, or its error, right after the
+// call's line, when a trace is on.
+func (s *server[M, R]) traceReply(r R, err error) {
+	if err != nil {
+		s.traced("reply", "error: "+err.Error())
+		return
+	}
+	s.traced("reply", r)
 }
 
 // sysDo runs fn on the server's goroutine and waits for it.

@@ -87,11 +87,12 @@ func TestTraceSwitchesItselfOffAfterItsCount(t *testing.T) {
 	if len(got) != 3 || !strings.Contains(got[0], "cast {op:cast arg:0}") || !strings.Contains(got[2], "arg:2") {
 		t.Fatalf("trace %q, want the first 3 casts", got)
 	}
-	// It is off: a new trace may start, and it sees only new messages.
+	// It is off: a new trace may start, and it sees only new messages; a
+	// call counts once, and its reply follows it before the trace ends.
 	lines = traceInBackground(t, n, ref.PID(), 1)
 	otp.Call(context.Background(), ref, msg{op: "get"})
-	if got := <-lines; len(got) != 1 || !strings.Contains(got[0], "call {op:get") {
-		t.Fatalf("second trace %q, want the one call", got)
+	if got := <-lines; len(got) != 2 || !strings.Contains(got[0], "call {op:get") || !strings.Contains(got[1], "reply 10") {
+		t.Fatalf("second trace %q, want the one call and its reply", got)
 	}
 }
 

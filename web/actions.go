@@ -160,8 +160,9 @@ type traceRow struct {
 
 // traceResult is what the trace action answers: the rows, oldest first,
 // and whether the runtime traced replies at all (otp's Trace records a
-// line per message handled; replies and durations appear when the
-// runtime also records a "reply" line after each call).
+// line per message handled and a "reply" line after each call; another
+// runtime may trace messages only, and then the table has no reply or
+// duration to show).
 type traceResult struct {
 	Rows    []traceRow `json:"rows"`
 	Replies bool       `json:"replies"`
