@@ -153,7 +153,9 @@ func answerScope(s *observer.Snapshot, p procParams, a observer.Answer) string {
 	}
 	scope := what + ", by " + p.Sort.String()
 	if s.Tick > a.Tick {
-		scope += " · as of " + fmtCount(s.Tick-a.Tick) + " ticks ago: a program of this size is scanned every " + strconv.Itoa(observer.ScanEvery) + " ticks"
+		// The answer's clock, not its age: the text changes when the
+		// answer does, not every tick, and a frame repeats nothing.
+		scope += " · as of " + a.At.Format("15:04:05") + ": a program of this size is scanned every " + strconv.Itoa(observer.ScanEvery) + " ticks"
 	}
 	return scope
 }
