@@ -152,10 +152,10 @@ func answerScope(s *observer.Snapshot, p procParams, a observer.Answer) string {
 		return "top " + strconv.Itoa(p.Limit) + " by " + p.Sort.String()
 	}
 	scope := what + ", by " + p.Sort.String()
-	if s.Tick > a.Tick {
-		// The answer's clock, not its age: the text changes when the
-		// answer does, not every tick, and a frame repeats nothing.
-		scope += " · as of " + a.At.Format("15:04:05") + ": a program of this size is scanned every " + strconv.Itoa(observer.ScanEvery) + " ticks"
+	if s.System.Processes > observer.ScanAll {
+		// Said the same way every tick: a text that changed with the
+		// answer's age would re-send an unchanged table every tick.
+		scope += " · a program of this size is scanned every " + strconv.Itoa(observer.ScanEvery) + " ticks"
 	}
 	return scope
 }
