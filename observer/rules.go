@@ -3,6 +3,7 @@ package observer
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -191,6 +192,15 @@ func label(name string, pid instrument.PID) string {
 	return name + " " + pid.String()
 }
 
+// rateText prints a rate in requests a second: whole numbers, but a
+// fraction below 10 ("0.5", "7.1"), so a slow server does not read 0.
+func rateText(r float64) string {
+	if r < 10 {
+		return strconv.FormatFloat(r, 'f', 1, 64)
+	}
+	return strconv.FormatFloat(r, 'f', 0, 64)
+}
+
 // labelBytes is the longest name a finding's sentence holds.
 const labelBytes = 80
 
@@ -201,7 +211,13 @@ func (m *model) bottleneckFinding(p *instrument.Proc, st *procState) Finding {
 		sev = SeverityCritical
 	}
 	var advice strings.Builder
-	fmt.Fprintf(&advice, "A server handles one message at a time, so %s serves at most about %.0f requests/s while %.0f/s arrive. ", name, st.handling, st.arrival)
+	// What it can serve: the rate its handler time allows, which a tick
+	// in which it finished nothing (one slow request) does not show.
+	capacity := float64(st.handling)
+	if st.meanHandler > 0 {
+		capacity = max(capacity, 1/float64(st.meanHandler))
+	}
+	fmt.Fprintf(&advice, "A server handles one message at a time, so %s serves at most about %s requests/s while %.0f/s arrive. ", name, rateText(capacity), st.arrival)
 	if st.meanHandler >= 0.001 {
 		fmt.Fprintf(&advice, "Each request holds it for %v: move slow work (I/O, calls to other services) out of the handler — hand it to a task under a task supervisor and reply when it is done — so the server serialises only what must be serialised. ", dur(st.meanHandler))
 	}

@@ -175,13 +175,17 @@
   // waiting shows the placeholder instead of a plot.
   Chart.prototype.waiting = function () {
     if (this.plot) { this.plot.destroy(); this.plot = null; }
-    if (this.el.querySelector(".waiting")) return;
-    this.el.textContent = "";
-    var w = document.createElement("span");
-    w.className = "waiting";
-    w.dataset.testid = "chart-waiting";
-    w.textContent = "waiting for data…";
-    this.el.appendChild(w);
+    var w = this.el.querySelector(".waiting");
+    if (!w) {
+      this.el.textContent = "";
+      w = document.createElement("span");
+      w.className = "waiting";
+      w.dataset.testid = "chart-waiting";
+      this.el.appendChild(w);
+    }
+    // No data will come for a process that has exited.
+    w.textContent = document.querySelector('[data-testid="proc-exited"]') ?
+      "no samples kept: the observer keeps them for busy, flagged or watched processes" : "waiting for data…";
   };
   Chart.prototype.caption = function () {
     if (!this.note) return;

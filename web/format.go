@@ -123,6 +123,9 @@ func fmtValue(v float64, unit string) string {
 	case "":
 		return trim(v)
 	}
+	if v == 1 && len(unit) > 1 && strings.HasSuffix(unit, "s") {
+		return "1 " + strings.TrimSuffix(unit, "s") // units are plural words: 1 failure, 1 caller
+	}
 	if v == math.Trunc(v) {
 		return fmtCount(int64(v)) + " " + unit
 	}

@@ -120,7 +120,9 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 			t.Errorf("%s profile: %d sites of the observer's or the dashboard's own goroutines listed as the application's (own line: %q)", size, got, own)
 		}
 		checkLayout(t, ctx, size+" profile")
-		shot(t, ctx, size, "profile")
+		if !*updateDocs { // this test's census lists the browser driver's goroutines: the README's picture is of a demo run alone
+			shot(t, ctx, size, "profile")
+		}
 
 		pid := prices()
 		navigate(t, ctx, dash+"process/"+pid)
@@ -145,6 +147,37 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		checkLayout(t, ctx, size+" process")
 		eval[bool](t, ctx, `window.scrollTo(0, document.querySelector('[data-testid="actions"]').getBoundingClientRect().top + window.scrollY - 300), true`)
 		shot(t, ctx, size, "process")
+
+		// The other pages, as the README's tour shows them.
+		for _, pg := range []struct{ path, name, ready string }{
+			{"processes?sort=busy", "processes", `document.querySelectorAll('[data-testid="proc-row"]').length >= 10`},
+			{"advisor", "advisor", `!!document.querySelector('#findings [data-kind="bottleneck"]')`},
+			{"events", "events", `document.querySelectorAll('[data-testid="event"]').length > 0`},
+			{"tables", "tables", `!!document.querySelector('[data-testid="table-row"]')`},
+		} {
+			navigate(t, ctx, dash+pg.path)
+			waitJS(ctx, t, 20*time.Second, size+" "+pg.name, `document.getElementById("conn").dataset.state === "live" && `+pg.ready)
+			checkLayout(t, ctx, size+" "+pg.name)
+			shot(t, ctx, size, pg.name)
+		}
+
+		// A process that has exited: its page says so, and links to the
+		// process now doing its job.
+		journal, ok := a.node.Whereis("journal")
+		if !ok {
+			t.Fatal("no journal")
+		}
+		if err := a.node.Kill(journal); err != nil {
+			t.Fatal(err)
+		}
+		navigate(t, ctx, dash+"process/"+strconv.FormatUint(uint64(journal), 10))
+		waitJS(ctx, t, 20*time.Second, size+" exited process: banner and successor",
+			`!!document.querySelector('[data-testid="proc-exited"]') && !!document.querySelector('[data-testid="proc-successor"]')`)
+		if got := eval[string](t, ctx, `document.querySelector('[data-testid="proc-info"]').textContent`); strings.Contains(got, "running") {
+			t.Errorf("%s exited process page says running: %q", size, got)
+		}
+		checkLayout(t, ctx, size+" exited process")
+		shot(t, ctx, size, "exited")
 
 		// The control panel: live, no reload between a change and its
 		// effect.
