@@ -101,14 +101,14 @@ type GoroutineGroup struct {
 	Children []int `json:"children"`
 	// Owners are the processes (otp.pid label) the goroutines belong to,
 	// most goroutines first, at most 8; Role is the observer.role label.
-	Owners []GroupOwner       `json:"owners,omitempty"`
-	Role   string             `json:"role,omitempty"`
-	Labels map[string]string  `json:"labels,omitempty"` // of the first goroutine
-	IDs    []int64            `json:"ids"`              // a few goroutine IDs, lowest first
-	Own    bool               `json:"own,omitempty"`    // the observer's own
-	parent map[int]int    // parent group → goroutines, while parsing
-	owners map[string]int // pid → goroutines, while parsing
-	states map[string]int // state → goroutines, while parsing
+	Owners []GroupOwner      `json:"owners,omitempty"`
+	Role   string            `json:"role,omitempty"`
+	Labels map[string]string `json:"labels,omitempty"` // of the first goroutine
+	IDs    []int64           `json:"ids"`              // a few goroutine IDs, lowest first
+	Own    bool              `json:"own,omitempty"`    // the observer's own
+	parent map[int]int       // parent group → goroutines, while parsing
+	owners map[string]int    // pid → goroutines, while parsing
+	states map[string]int    // state → goroutines, while parsing
 }
 
 // StateCount is how many goroutines of a group are in one state.
@@ -348,7 +348,7 @@ func groupDump(r *bytes.Reader, own func(*rawGoroutine) bool) (*GoroutineDump, e
 	d := &GoroutineDump{At: time.Now()}
 	var all []*GoroutineGroup
 	byKey := map[string]int{}
-	groupOf := map[int64]int{}   // goroutine → group
+	groupOf := map[int64]int{}    // goroutine → group
 	parentOf := map[int][]int64{} // group → parent goroutine of each member
 	var kb bytes.Buffer
 	labels, err := parseDump(r, func(g *rawGoroutine) {
@@ -432,7 +432,9 @@ func finishGroups(d *GoroutineDump, all []*GoroutineGroup) {
 		for s, n := range g.states {
 			g.States = append(g.States, StateCount{State: s, Count: n})
 		}
-		slices.SortFunc(g.States, func(a, b StateCount) int { return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.State, b.State)) })
+		slices.SortFunc(g.States, func(a, b StateCount) int {
+			return cmp.Or(cmp.Compare(b.Count, a.Count), strings.Compare(a.State, b.State))
+		})
 		for pid, n := range g.owners {
 			if p, ok := labelPID([]string{pid}); ok {
 				g.Owners = append(g.Owners, GroupOwner{PID: p, Count: n})

@@ -140,8 +140,10 @@ func (g *rawGoroutine) addFrame(f Frame) {
 	g.frames = append(g.frames, f)
 }
 
-// parseHeader parses "goroutine 21 [chan send, 3 minutes, locked to
-// thread labels:{"k": "v"}]:". It returns nil for a line that is not one.
+// parseHeader parses a goroutine's header line: Go 1.26's
+// "goroutine 21 [chan send, 3 minutes, locked to thread labels:{"k": "v"}]:"
+// and Go 1.27's "goroutine 21 [chan send, 3 minutes] {k: v, "a b": "c"}:".
+// It returns nil for a line that is not one.
 func parseHeader(line string) *rawGoroutine {
 	rest := strings.TrimSuffix(strings.TrimPrefix(line, "goroutine "), ":")
 	sp := strings.IndexByte(rest, ' ')
@@ -156,16 +158,20 @@ func parseHeader(line string) *rawGoroutine {
 	rest = rest[sp+1:]
 	// Go may print "gp=0x… m=… mp=…" before the bracket (GOTRACEBACK=system).
 	open := strings.IndexByte(rest, '[')
-	if open < 0 || !strings.HasSuffix(rest, "]") {
+	if open < 0 {
 		return g
 	}
-	body := rest[open+1 : len(rest)-1]
-	if i := strings.Index(body, " labels:{"); i >= 0 {
-		g.labels = parseLabels(body[i+len(" labels:{"):])
-		body = body[:i]
-	} else if strings.HasPrefix(body, "labels:{") {
-		g.labels = parseLabels(body[len("labels:{"):])
-		body = ""
+	rest = rest[open+1:]
+	var body string
+	if i := strings.Index(rest, "] {"); i >= 0 && strings.HasSuffix(rest, "}") {
+		body = rest[:i] // Go 1.27: labels after the bracket
+		g.labels = parseLabels(rest[i+len("] {"):])
+	} else {
+		body = strings.TrimSuffix(rest, "]")
+		if i := strings.Index(body, "labels:{"); i >= 0 { // Go 1.26
+			g.labels = parseLabels(body[i+len("labels:{"):])
+			body = strings.TrimRight(body[:i], " ")
+		}
 	}
 	for i, part := range strings.Split(body, ", ") {
 		switch {
@@ -182,20 +188,31 @@ func parseHeader(line string) *rawGoroutine {
 	return g
 }
 
-// parseLabels parses `"k": "v", "k2": "v2"}` as the traceback prints
-// pprof labels (Go-quoted strings). What it cannot read it skips.
+// parseLabels parses the pprof labels of a header, after its opening
+// brace: `"k": "v", "k2": "v2"}` (Go 1.26 quotes all) or `k: v, "a b": "c"}`
+// (Go 1.27 quotes only what needs it). What it cannot read it skips.
 func parseLabels(s string) map[string]string {
 	out := map[string]string{}
+	item := func(s string, end string) (string, string, bool) {
+		if strings.HasPrefix(s, `"`) {
+			return unquotePrefix(s)
+		}
+		i := strings.IndexAny(s, end)
+		if i < 0 {
+			return "", s, false
+		}
+		return s[:i], s[i:], true
+	}
 	for len(out) < maxLabels {
 		s = strings.TrimLeft(s, ", ")
-		if s == "" || s[0] != '"' {
+		if s == "" || s[0] == '}' {
 			break
 		}
-		k, rest, ok := unquotePrefix(s)
+		k, rest, ok := item(s, ":")
 		if !ok || !strings.HasPrefix(rest, ": ") {
 			break
 		}
-		v, rest2, ok := unquotePrefix(rest[2:])
+		v, rest2, ok := item(rest[2:], ",}")
 		if !ok {
 			break
 		}

@@ -7,8 +7,8 @@ import (
 	"time"
 )
 
-// A dump as Go 1.27 prints it for a module at go 1.27 (labels in the
-// header), with the waits and thread locks the runtime adds, a creator
+// A dump as Go 1.27 prints it for a module at go 1.27 (labels after the
+// header's bracket, quoted where needed), with the waits and thread locks the runtime adds, a creator
 // whose goroutine exited, and a last goroutine cut short.
 const dump127 = `goroutine 1 [running]:
 main.main()
@@ -24,7 +24,7 @@ main.worker()
 created by main.main in goroutine 1
 	/app/main.go:16 +0x65
 
-goroutine 20 [sync.Mutex.Lock, 7 minutes, locked to thread labels:{"otp.pid": "<0.42.0>", "note": "a \"quoted\" b"}]:
+goroutine 20 [sync.Mutex.Lock, 7 minutes, locked to thread] {otp.pid: "<0.42.0>", note: "a \"quoted\" b"}:
 internal/sync.runtime_SemacquireMutex(0x0?, 0x0?, 0x0?)
 	/usr/local/go/src/runtime/sema.go:95 +0x25
 sync.(*Mutex).Lock(...)
@@ -34,7 +34,7 @@ main.worker()
 created by main.main in goroutine 1
 	/app/main.go:16 +0x65
 
-goroutine 33 [chan send labels:{"observer.role": "dashboard"}]:
+goroutine 33 [chan send, synctest bubble 3] {observer.role: dashboard}:
 main.child()
 	/app/main.go:40 +0x1e
 created by main.worker in goroutine 20
@@ -76,6 +76,20 @@ func TestParseDumpHeadersAndFrames(t *testing.T) {
 	}
 	if last := gs[5]; last.id != 35 || len(last.frames) != 1 || last.frames[0].Function != "main.cut(" {
 		t.Errorf("cut goroutine: got %+v", last)
+	}
+}
+
+func TestParseHeaderGo126Labels(t *testing.T) {
+	g := parseHeader(`goroutine 21 [chan send, 2 minutes labels:{"otp.pid": "<0.7.0>", "x": "a b\"c"}]:`)
+	if g == nil || g.id != 21 || g.state != "chan send" || g.waited != 2*time.Minute {
+		t.Fatalf("header: got %+v", g)
+	}
+	if g.labels["otp.pid"] != "<0.7.0>" || g.labels["x"] != `a b"c` {
+		t.Errorf("labels: got %q", g.labels)
+	}
+	g = parseHeader(`goroutine 5 [select]:`)
+	if g.state != "select" || g.labels != nil {
+		t.Errorf("plain header: got %+v", g)
 	}
 }
 
