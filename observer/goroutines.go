@@ -180,6 +180,12 @@ type dumpState struct {
 	last *GoroutineDump
 }
 
+// DumpLimits returns Options.DumpMaxGoroutines and Options.DumpEvery, as
+// defaulted.
+func (o *Observer) DumpLimits() (maxGoroutines int, every time.Duration) {
+	return o.opts.DumpMaxGoroutines, o.opts.DumpEvery
+}
+
 // LastGoroutines returns the newest goroutine dump read, or nil.
 func (o *Observer) LastGoroutines() *GoroutineDump {
 	o.dump.mu.Lock()
