@@ -569,7 +569,7 @@ func labelFromProfile(d *GoroutineDump, p *profile.Profile) {
 				if ln.Function == nil || strings.HasPrefix(ln.Function.Name, "runtime.") {
 					continue
 				}
-				fmt.Fprintf(&b, "%s %s:%d\n", ln.Function.Name, ln.Function.Filename, ln.Line)
+				fmt.Fprintf(&b, "%s %s:%d\n", shapeless(ln.Function.Name), ln.Function.Filename, ln.Line)
 			}
 		}
 		k := b.String()
@@ -594,7 +594,7 @@ func labelFromProfile(d *GoroutineDump, p *profile.Profile) {
 			b.Reset()
 			for _, f := range g.Frames {
 				if !strings.HasPrefix(f.Function, "runtime.") {
-					fmt.Fprintf(&b, "%s %s:%d\n", f.Function, f.File, f.Line)
+					fmt.Fprintf(&b, "%s %s:%d\n", shapeless(f.Function), f.File, f.Line)
 				}
 			}
 			l := byStack[b.String()]
@@ -618,6 +618,30 @@ func labelFromProfile(d *GoroutineDump, p *profile.Profile) {
 	// A group the profile says is the observer's own, but the dump could
 	// not tell, moves to the own groups.
 	moveOwn(d)
+}
+
+// shapeless cuts the type arguments out of a generic function's name:
+// the dump prints "(*server[...]).loop", the profile the shapes.
+func shapeless(fn string) string {
+	if !strings.Contains(fn, "[") {
+		return fn
+	}
+	var b strings.Builder
+	depth := 0
+	for _, r := range fn {
+		switch {
+		case r == '[':
+			if depth == 0 {
+				b.WriteString("[]")
+			}
+			depth++
+		case r == ']':
+			depth = max(depth-1, 0)
+		case depth == 0:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }
 
 // moveOwn moves application groups labelled with a role to the

@@ -130,3 +130,11 @@ func contains(s []int, v int) bool {
 	}
 	return false
 }
+
+func TestShapelessMatchesDumpAndProfileNames(t *testing.T) {
+	dump := shapeless("github.com/x/otp.(*server[...]).loop")
+	prof := shapeless("github.com/x/otp.(*server[go.shape.string,go.shape.int]).loop")
+	if dump != prof || dump != "github.com/x/otp.(*server[]).loop" {
+		t.Errorf("shapeless: got %q and %q, want both github.com/x/otp.(*server[]).loop", dump, prof)
+	}
+}

@@ -190,7 +190,7 @@ type treeBuilder struct {
 	keep  map[int]bool // groups shown: matches and their ancestors
 	// filtered says a filter is set: matches are then marked.
 	filtered bool
-	shown int
+	shown    int
 }
 
 func (b *treeBuilder) node(id, depth int) ui.GroupNode {
