@@ -138,3 +138,57 @@ func TestShapelessMatchesDumpAndProfileNames(t *testing.T) {
 		t.Errorf("shapeless: got %q and %q, want both github.com/x/otp.(*server[]).loop", dump, prof)
 	}
 }
+
+// deep blocks n calls deep.
+func deep(n int, release <-chan struct{}, ready chan<- struct{}) {
+	if n == 0 {
+		ready <- struct{}{}
+		<-release
+		return
+	}
+	deep(n-1, release, ready)
+}
+
+func TestGroupDumpCutsDeepStacks(t *testing.T) {
+	release, ready := make(chan struct{}), make(chan struct{})
+	defer close(release)
+	go deep(80, release, ready)
+	<-ready
+	d, err := readGoroutines(t.Context(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range append(d.Groups, d.OwnGroups...) { // this package's functions are the observer's own
+		if g.Function().Function == ownPrefix+"deep" && g.States[0].State == "chan receive" {
+			if len(g.Frames) != maxDumpFrames || g.Dropped < 80-maxDumpFrames {
+				t.Fatalf("deep stack: kept %d frames and dropped %d, want %d kept and at least %d dropped", len(g.Frames), g.Dropped, maxDumpFrames, 80-maxDumpFrames)
+			}
+			return
+		}
+	}
+	t.Fatalf("no group blocked in deep")
+}
+
+func TestArrangeKeepsTheLargestGroups(t *testing.T) {
+	var all []*GoroutineGroup
+	for i := range maxDumpGroups + 10 {
+		g := &GoroutineGroup{ID: i, Count: i + 1, Parents: []int{}}
+		if i > 0 {
+			g.Parents = []int{i - 1} // a chain: each group started by the one before
+		}
+		all = append(all, g)
+	}
+	d := &GoroutineDump{}
+	arrange(d, all)
+	if len(d.Groups) != maxDumpGroups || d.DroppedGroups != 10 {
+		t.Fatalf("kept %d groups, dropped %d; want %d and 10", len(d.Groups), d.DroppedGroups, maxDumpGroups)
+	}
+	if d.Groups[0].Count != maxDumpGroups+10 || d.Groups[len(d.Groups)-1].Count != 11 {
+		t.Errorf("kept counts %d…%d, want the largest: %d…11", d.Groups[0].Count, d.Groups[len(d.Groups)-1].Count, maxDumpGroups+10)
+	}
+	// The chain is renumbered: the largest group's parent (the next
+	// largest) is ID 1, and the smallest kept lost its dropped parent.
+	if d.Groups[0].Parent != 1 || d.Groups[len(d.Groups)-1].Parent != -1 || len(d.Roots) != 1 {
+		t.Errorf("parents: first %d, last %d, roots %v; want 1, -1 and one root", d.Groups[0].Parent, d.Groups[len(d.Groups)-1].Parent, d.Roots)
+	}
+}

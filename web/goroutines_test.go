@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
+	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
 )
 
@@ -117,5 +119,30 @@ func TestGoroutinesPageAndAPI(t *testing.T) {
 	}
 	if resp := post(t, s.base+"api/goroutines", s.srv.URL); resp.StatusCode != http.StatusOK {
 		t.Errorf("API read: got %d, want 200", resp.StatusCode)
+	}
+}
+
+func TestGoroutinesPageRefusedAboveCapShowsCensus(t *testing.T) {
+	obs, err := observer.New(instrument.NewProcessTable(), observer.Options{DumpMaxGoroutines: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	h, err := New(obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	if resp := post(t, srv.URL+"/goroutines", srv.URL); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("read: got %d, want 303", resp.StatusCode)
+	}
+	code, body := get(t, srv.URL+"/goroutines")
+	if code != http.StatusOK || !strings.Contains(body, `data-testid="goroutines-refused"`) || !strings.Contains(body, "above 1,") && !strings.Contains(body, "above 1:") {
+		t.Fatalf("page: got %d, want the refusal naming the cap:\n%.3000s", code, body)
+	}
+	if !strings.Contains(body, `data-testid="census"`) || strings.Contains(body, `data-testid="goroutines-tree"`) {
+		t.Errorf("refused page: want the census instead of a tree")
 	}
 }
