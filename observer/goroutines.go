@@ -100,15 +100,17 @@ type GoroutineGroup struct {
 	Parent   int   `json:"parent"`
 	Children []int `json:"children"`
 	// Owners are the processes (otp.pid label) the goroutines belong to,
-	// most goroutines first, at most 8; Role is the observer.role label.
-	Owners []GroupOwner      `json:"owners,omitempty"`
-	Role   string            `json:"role,omitempty"`
-	Labels map[string]string `json:"labels,omitempty"` // of the first goroutine
-	IDs    []int64           `json:"ids"`              // a few goroutine IDs, lowest first
-	Own    bool              `json:"own,omitempty"`    // the observer's own
-	parent map[int]int       // parent group → goroutines, while parsing
-	owners map[string]int    // pid → goroutines, while parsing
-	states map[string]int    // state → goroutines, while parsing
+	// most goroutines first, at most 8, of OwnerCount in all; Role is the
+	// observer.role label.
+	Owners     []GroupOwner      `json:"owners,omitempty"`
+	OwnerCount int               `json:"owner_count,omitempty"`
+	Role       string            `json:"role,omitempty"`
+	Labels     map[string]string `json:"labels,omitempty"` // of the first goroutine
+	IDs        []int64           `json:"ids"`              // a few goroutine IDs, lowest first
+	Own        bool              `json:"own,omitempty"`    // the observer's own
+	parent     map[int]int       // parent group → goroutines, while parsing
+	owners     map[string]int    // pid → goroutines, while parsing
+	states     map[string]int    // state → goroutines, while parsing
 }
 
 // StateCount is how many goroutines of a group are in one state.
@@ -533,6 +535,7 @@ func arrange(d *GoroutineDump, all []*GoroutineGroup) {
 }
 
 func sortOwners(g *GoroutineGroup) {
+	g.OwnerCount = len(g.Owners)
 	slices.SortFunc(g.Owners, func(a, b GroupOwner) int { return cmp.Or(cmp.Compare(b.Count, a.Count), cmp.Compare(a.PID, b.PID)) })
 	g.Owners = g.Owners[:min(len(g.Owners), maxLabels)]
 }

@@ -105,7 +105,7 @@ func TestGroupDumpTreeAndOwnership(t *testing.T) {
 	if w.Count != 2 || w.LongestWait != 7*time.Minute || w.Locked != 1 || w.Function().Function != "main.worker" {
 		t.Errorf("worker group: got %+v", w)
 	}
-	if len(w.Owners) != 1 || w.Owners[0].PID != 42 || w.Owners[0].Count != 1 {
+	if len(w.Owners) != 1 || w.Owners[0].PID != 42 || w.Owners[0].Count != 1 || w.OwnerCount != 1 {
 		t.Errorf("worker owners: got %+v, want <0.42.0> × 1", w.Owners)
 	}
 	main := d.Group(w.Parent)

@@ -245,8 +245,8 @@ func (b *treeBuilder) node(id, depth int) ui.GroupNode {
 		}
 		n.Owners = append(n.Owners, r)
 	}
-	if len(g.Owners) > maxRowOwners {
-		n.More = "+" + strconv.Itoa(len(g.Owners)-maxRowOwners) + " more"
+	if more := g.OwnerCount - len(n.Owners); more > 0 {
+		n.More = "+" + fmtCount(more) + " more processes"
 	}
 	for _, fr := range g.Frames {
 		n.Stack = append(n.Stack, ui.FrameLine{Func: short(fr.Function, 200), Where: short(fr.Where(), 300)})
