@@ -22,12 +22,14 @@ const (
 	maxGroupsPage = 2000
 )
 
-// goroutineRoutes registers the goroutines page and its API.
+// goroutineRoutes registers the goroutines page, its API and the
+// runtime's profiles in pprof format.
 func (h *Handler) goroutineRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /goroutines", h.goroutinesPage)
 	m.HandleFunc("POST /goroutines", h.goroutinesRead)
 	m.HandleFunc("GET /api/goroutines", h.apiGoroutines)
 	m.HandleFunc("POST /api/goroutines", h.apiGoroutinesRead)
+	m.HandleFunc("GET /api/pprof/{name}", h.apiPprof)
 }
 
 // goroutinesPage shows the newest dump, filtered by q.

@@ -5,6 +5,9 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -144,5 +147,39 @@ func TestGoroutinesPageRefusedAboveCapShowsCensus(t *testing.T) {
 	}
 	if !strings.Contains(body, `data-testid="census"`) || strings.Contains(body, `data-testid="goroutines-tree"`) {
 		t.Errorf("refused page: want the census instead of a tree")
+	}
+}
+
+// The goroutine profile downloads in pprof format that go tool pprof
+// reads, with the processes' labels.
+func TestPprofDownloadOpensInGoToolPprof(t *testing.T) {
+	gobin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go command")
+	}
+	s := newSystem(t, sysOpts{})
+	resp, err := http.Get(s.base + "api/pprof/goroutine")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), "goroutine.pb.gz") {
+		t.Fatalf("download: got %d %q, %v", resp.StatusCode, resp.Header.Get("Content-Disposition"), err)
+	}
+	path := filepath.Join(t.TempDir(), "goroutine.pb.gz")
+	if err := os.WriteFile(path, body, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command(gobin, "tool", "pprof", "-top", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "otp.(*supervisor).run") {
+		t.Fatalf("go tool pprof -top: %v\n%s", err, out)
+	}
+	out, err = exec.Command(gobin, "tool", "pprof", "-tags", path).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "otp.pid") {
+		t.Fatalf("go tool pprof -tags: %v, want the otp.pid label\n%s", err, out)
+	}
+	if code, _ := get(t, s.base+"api/pprof/cmdline"); code != http.StatusNotFound {
+		t.Errorf("a profile not offered: got %d, want 404", code)
 	}
 }
