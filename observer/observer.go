@@ -34,6 +34,7 @@ type Observer struct {
 	profiling sync.Mutex        // held while a CPU profile runs
 	censusMu  sync.Mutex        // one census at a time
 	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
+	dump      dumpState         // the newest full goroutine dump
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
 	stop    chan struct{}

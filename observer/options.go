@@ -55,6 +55,15 @@ type Options struct {
 	// stuck. Default 5 s, a call's default timeout: its callers start
 	// failing then.
 	StuckAfter time.Duration
+	// DumpMaxGoroutines is the most goroutines for which
+	// [Observer.Goroutines] reads the full goroutine dump, which stops the
+	// program for a time that grows with their number; above it, it takes
+	// a census instead. Default 100,000.
+	DumpMaxGoroutines int
+	// DumpEvery is the least time between two full goroutine dumps; asked
+	// sooner, [Observer.Goroutines] returns the previous one. Default 5 s;
+	// negative: no limit.
+	DumpEvery time.Duration
 	// Logger is not used.
 	//
 	// Deprecated: the observer logs nothing. The runtime logs each crash
@@ -98,6 +107,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"Events", &o.Events, 1000},
 		{"EventBuffer", &o.EventBuffer, 16384},
 		{"MetricNames", &o.MetricNames, 50},
+		{"DumpMaxGoroutines", &o.DumpMaxGoroutines, DefaultDumpMaxGoroutines},
 	}
 	for _, f := range ints {
 		switch {
@@ -109,6 +119,9 @@ func (o Options) withDefaults() (Options, error) {
 	}
 	if o.History < 2 {
 		return o, bad("History", o.History, "at least 2")
+	}
+	if o.DumpEvery == 0 {
+		o.DumpEvery = DefaultDumpEvery
 	}
 	if o.CensusEvery == 0 {
 		o.CensusEvery = 10 * time.Second

@@ -251,6 +251,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /events", h.eventsPage)
 	m.HandleFunc("GET /profile", h.profilePage)
 	m.HandleFunc("GET /tables", h.tablesPage)
+	h.goroutineRoutes(m)
 	m.HandleFunc("GET /static/", h.serveAsset)
 	m.HandleFunc("GET /static", h.notFound) // else the mux redirects it to /static/, out of the prefix
 	m.HandleFunc("GET /ws", h.serveWS)

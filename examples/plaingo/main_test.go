@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web"
+)
+
+var updateDocs = flag.Bool("docs", false, "also write the screenshot to docs/img/goroutines.png")
+
+// serve runs the planted program with its dashboard, as run does, on a
+// test server.
+func serve(t *testing.T) string {
+	t.Helper()
+	obs, err := observer.New(instrument.NewProcessTable(), observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	dash, err := web.New(obs, web.Options{Title: "plaingo"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	dash.Register(mux, "/debug/observer/")
+	a := start(400)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(func() {
+		srv.CloseClientConnections()
+		srv.Close()
+		dash.Close()
+		a.stop()
+		obs.Close()
+	})
+	return srv.URL + "/debug/observer/"
+}
+
+// In a real browser at 1280×800: the Goroutines page of a program with no
+// otp process shows, after one press of "Read goroutines", the mutex
+// everybody waits on, the channel's blocked senders and the leaked
+// goroutines under the loop that started them, with the pause.
+func TestBrowserGoroutines(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	ctx := browserTab(t)
+	base := serve(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"goroutines")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(ctx, t, 10*time.Second, "the empty state", `!!document.querySelector('[data-testid="goroutines-empty"]')`)
+	// Read until the leak has piled up: each press past the observer's
+	// DumpEvery reads anew.
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		// The page marks itself stale and presses the button; the page
+		// the read leads to is a new one, without the mark.
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__stale = true, document.querySelector('[data-testid="goroutines-read"]').click(), true`)); err != nil {
+			t.Fatal(err)
+		}
+		waitJS(ctx, t, 20*time.Second, "the tree after the read", `!window.__stale && !!document.querySelector('[data-testid="goroutines-tree"]')`)
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](planted))
+		if err == nil && ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="goroutines-tree"]').innerText`))
+			t.Fatalf("the tree never showed the planted groups; last:\n%s", got)
+		}
+		time.Sleep(time.Second) // the observer reads at most every 5 s: no point pressing faster
+	}
+	if got, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="goroutines-pause-line"]').textContent`)); len(got) < len("This view paused the program 1µs.") {
+		t.Errorf("pause line: got %q", got)
+	}
+	// One click shows the mutex waiters' full stack.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const g = groupOf(".(*cache).get", "sync.Mutex.Lock"); g.querySelector('[data-testid="group-stack"] summary').click(); return true })()`+groupOfJS)); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(ctx, t, 5*time.Second, "the stack, open", groupOfJS+`groupOf(".(*cache).get", "sync.Mutex.Lock").querySelector('[data-testid="group-stack"]').open && groupOf(".(*cache).get", "sync.Mutex.Lock").innerText.includes("sync.(*Mutex).Lock")`)
+	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp || []`)); len(v) > 0 {
+		t.Errorf("Content-Security-Policy violations: %q", v)
+	}
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "goroutines.png")
+	if *updateDocs {
+		path = filepath.Join("..", "..", "docs", "img", "goroutines.png")
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+// groupOfJS finds a group's row by the end of its function's name (in a
+// test binary, package main is named by its import path) and its state.
+const groupOfJS = `;function groupOf(fn, state) {
+	return [...document.querySelectorAll('[data-testid="group"]')].find(g =>
+		g.querySelector(':scope > .g-row [data-testid="group-func"]').textContent.endsWith(fn) &&
+		g.querySelector(':scope > .g-row [data-testid="group-state"]').textContent.startsWith(state));
+}
+function countOf(g) { return g ? parseInt(g.querySelector(':scope > .g-row .g-count').textContent.slice(1).replace(/,/g, ""), 10) : 0; }
+`
+
+// planted holds when the tree shows ≥ 8 goroutines waiting on the cache's
+// mutex, the 8 producers blocked sending, and ≥ 20 leaked senders hung
+// under the requests loop that started them.
+const planted = `(() => {` + groupOfJS + `
+	const mu = groupOf(".(*cache).get", "sync.Mutex.Lock");
+	const send = groupOf(".(*app).producer", "chan send");
+	const leak = groupOf(".fetch.func1", "chan send");
+	const req = groupOf(".(*app).requests", "");
+	return countOf(mu) >= 8 && countOf(send) === 8 && countOf(leak) >= 20 &&
+		!!req && leak.parentElement.closest('[data-testid="group"]') === req &&
+		leak.querySelector('[data-testid="group-created"]').textContent.includes(".fetch at main.go:");
+})()`
+
+// browserTab starts headless Chromium at 1280×800, as the project's
+// browser tests do; it skips without Chromium unless CI=true.
+func browserTab(t *testing.T) context.Context {
+	t.Helper()
+	path := ""
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			path = p
+			break
+		}
+	}
+	if path == "" {
+		if os.Getenv("CI") == "true" {
+			t.Fatal("chromium not found, and CI=true: the browser tests must run (apt-get install chromium)")
+		}
+		t.Skip("chromium not found: apt-get install chromium to run the browser tests")
+	}
+	actx, acancel := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(path),
+		chromedp.Flag("headless", true),
+		chromedp.Flag("no-sandbox", true),
+		chromedp.Flag("disable-gpu", true),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("no-first-run", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 800),
+	)
+	ctx, cancel := chromedp.NewContext(actx)
+	tctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
+	t.Cleanup(func() { tcancel(); cancel(); acancel() })
+	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`true`)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return tctx
+}
+
+// waitJS evaluates expr until it is true, for at most d.
+func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (err %v)", d, what, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
