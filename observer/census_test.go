@@ -35,10 +35,12 @@ func spawnStragglers(n int, stop <-chan struct{}) {
 // counted per process, and a process's stack can be read.
 func TestCensusCountsUnownedGoroutines(t *testing.T) {
 	n := node(t)
-	pid, err := otp.Go(n, func(ctx context.Context) error { <-ctx.Done(); return nil }, otp.Name("worker"))
+	running := make(chan struct{}) // its goroutine runs, its labels set
+	pid, err := otp.Go(n, func(ctx context.Context) error { close(running); <-ctx.Done(); return nil }, otp.Name("worker"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	<-running
 	o := start(t, n.ProcessTable(), observer.Options{})
 	stop := make(chan struct{})
 	defer close(stop)

@@ -47,7 +47,7 @@ func (h *Handler) goroutinesPage(w http.ResponseWriter, r *http.Request) {
 	maxG, every := h.obs.DumpLimits()
 	v := goroutinesViewOf(h.obs.LastGoroutines(), newNames(s), time.Now(), q, maxG, every)
 	v.PageView = h.page(r, "goroutines", "Goroutines", s)
-	v.View = "advisor" // the live header only: the dump itself is read on demand
+	v.View = "goroutines" // the live header only: the dump itself is read on demand
 	if r.URL.Query().Get("err") == "busy" {
 		v.Error = "Another dump was being read: this view shows the newest one."
 	}

@@ -54,6 +54,7 @@ type viewReq struct {
 var views = map[string]bool{
 	"overview": true, "tree": true, "processes": true, "process": true,
 	"advisor": true, "events": true, "profile": true, "tables": true,
+	"goroutines": true, // the live header only: the dump is read on demand
 }
 
 // validate checks a view request and fills its defaults.
