@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/internal/browsertest"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
@@ -34,47 +35,17 @@ var browser struct {
 	err    error
 }
 
-func chromiumPath() string {
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	return ""
-}
-
 // newTab returns a context for a new tab of the shared browser, closed
 // at the end of the test.
 func newTab(t *testing.T) context.Context {
 	t.Helper()
-	path := chromiumPath()
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found, and CI=true: the browser tests must run (apt-get install chromium)")
-		}
-		t.Skip("chromium not found: apt-get install chromium to run the browser tests")
-	}
+	path := browsertest.Path(t)
 	browser.once.Do(func() {
 		browser.dir, browser.err = os.MkdirTemp("", "observer-chromium-*")
 		if browser.err != nil {
 			return
 		}
-		opts := []chromedp.ExecAllocatorOption{
-			chromedp.ExecPath(path),
-			chromedp.Flag("headless", true),
-			chromedp.Flag("no-sandbox", true),
-			chromedp.Flag("disable-gpu", true),
-			chromedp.Flag("disable-quic", true),
-			chromedp.Flag("no-first-run", true),
-			chromedp.Flag("disable-background-networking", true),
-			chromedp.Flag("disable-component-update", true),
-			chromedp.Flag("disable-sync", true),
-			chromedp.Flag("disable-dev-shm-usage", true),
-			chromedp.Flag("hide-scrollbars", true),
-			chromedp.UserDataDir(browser.dir),
-			chromedp.WindowSize(1440, 900),
-		}
-		actx, acancel := chromedp.NewExecAllocator(context.Background(), opts...)
+		actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, browser.dir, 1440, 900)...)
 		bctx, bcancel := chromedp.NewContext(actx)
 		if err := chromedp.Do(bctx); err != nil {
 			browser.err = err

@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/internal/browsertest"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
@@ -135,34 +136,8 @@ const planted = `(() => {` + groupOfJS + `
 // browser tests do; it skips without Chromium unless CI=true.
 func browserTab(t *testing.T) context.Context {
 	t.Helper()
-	path := ""
-	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
-		if p, err := exec.LookPath(name); err == nil {
-			path = p
-			break
-		}
-	}
-	if path == "" {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("chromium not found, and CI=true: the browser tests must run (apt-get install chromium)")
-		}
-		t.Skip("chromium not found: apt-get install chromium to run the browser tests")
-	}
-	actx, acancel := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(path),
-		chromedp.Flag("headless", true),
-		chromedp.Flag("no-sandbox", true),
-		chromedp.Flag("disable-gpu", true),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("no-first-run", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 800),
-	)
+	path := browsertest.Path(t)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, t.TempDir(), 1280, 800)...)
 	ctx, cancel := chromedp.NewContext(actx)
 	tctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
 	t.Cleanup(func() { tcancel(); cancel(); acancel() })
