@@ -427,10 +427,10 @@ func TestBrowserReconnect(t *testing.T) {
 	screenshot(t, ctx, "reconnected")
 }
 
-// TestBrowserTreeLarge draws the tree of 20,000 processes: the observer
-// folds it to its top, the page folds it further, and big fan-outs say
-// how many they hide.
-func TestBrowserTreeLarge(t *testing.T) {
+// bigFanOut serves the dashboard of 20,000 sessions under four dynamic
+// supervisors under one root, for the tests of a tree too big to draw.
+func bigFanOut(t *testing.T) *httptest.Server {
+	t.Helper()
 	table := instrument.NewProcessTable()
 	root := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
 		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
@@ -446,12 +446,19 @@ func TestBrowserTreeLarge(t *testing.T) {
 		t.Fatal(err)
 	}
 	obs.Start()
-	defer obs.Close()
+	t.Cleanup(func() { obs.Close() })
 	dash, _ := New(obs, Options{})
-	defer dash.Close()
+	t.Cleanup(func() { dash.Close() })
 	srv := httptest.NewServer(dash)
-	defer srv.Close()
+	t.Cleanup(srv.Close)
+	return srv
+}
 
+// TestBrowserTreeLarge draws the tree of 20,000 processes: the observer
+// folds it to its top, the page folds it further, and big fan-outs say
+// how many they hide.
+func TestBrowserTreeLarge(t *testing.T) {
+	srv := bigFanOut(t)
 	ctx := newTab(t)
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/tree")); err != nil {
 		t.Fatal(err)

@@ -312,27 +312,7 @@ func isRed(c string) bool {
 // The tree of 20,000 processes, folded, at both window sizes and with
 // every fold the page holds opened: no text overlaps another.
 func TestBrowserTreeBigFanOutLegible(t *testing.T) {
-	table := instrument.NewProcessTable()
-	root := table.Spawn(instrument.Info{Name: "app", Kind: instrument.KindSupervisor,
-		Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}})
-	for i := range 4 {
-		sup := table.Spawn(instrument.Info{Name: "sessions-" + strconv.Itoa(i), Kind: instrument.KindDynamicSupervisor, Parent: root.ID(),
-			Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second, MaxChildren: 10000}})
-		for j := range 5000 {
-			table.Spawn(instrument.Info{Name: "session-" + strconv.Itoa(i*5000+j), Kind: instrument.KindServer, Parent: sup.ID()})
-		}
-	}
-	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	obs.Start()
-	defer obs.Close()
-	dash, _ := New(obs, Options{})
-	defer dash.Close()
-	srv := httptest.NewServer(dash)
-	defer srv.Close()
-
+	srv := bigFanOut(t)
 	ctx := newTab(t)
 	for _, size := range [][2]int64{{1280, 800}, {1600, 1000}} {
 		what := fmt.Sprintf("%d×%d", size[0], size[1])
