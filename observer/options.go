@@ -55,6 +55,21 @@ type Options struct {
 	// stuck. Default 5 s, a call's default timeout: its callers start
 	// failing then.
 	StuckAfter time.Duration
+	// HistoryFull is how long the history of what the dashboard showed
+	// keeps every tick ([Observer.At]). Default 1 h.
+	HistoryFull time.Duration
+	// HistoryHorizon is how far back the history goes: ticks older than
+	// HistoryFull are kept one in HistoryThin up to it. Default 6 h; at
+	// least HistoryFull.
+	HistoryHorizon time.Duration
+	// HistoryThin keeps one tick in HistoryThin older than HistoryFull.
+	// Default 10; 1 keeps every tick up to the horizon.
+	HistoryThin int
+	// HistoryBytes caps the history's memory, as estimated when each
+	// tick is kept: past it the oldest ticks are dropped first, and
+	// counted (Timeline.Dropped). Default 64 MiB; negative keeps no
+	// history.
+	HistoryBytes int64
 	// Logger is not used.
 	//
 	// Deprecated: the observer logs nothing. The runtime logs each crash
@@ -98,6 +113,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"Events", &o.Events, 1000},
 		{"EventBuffer", &o.EventBuffer, 16384},
 		{"MetricNames", &o.MetricNames, 50},
+		{"HistoryThin", &o.HistoryThin, 10},
 	}
 	for _, f := range ints {
 		switch {
@@ -124,6 +140,21 @@ func (o Options) withDefaults() (Options, error) {
 		return o, bad("StuckAfter", o.StuckAfter, "0 (default) or more")
 	case o.StuckAfter == 0:
 		o.StuckAfter = 5 * time.Second
+	}
+	if o.HistoryBytes == 0 {
+		o.HistoryBytes = 64 << 20
+	}
+	switch {
+	case o.HistoryFull < 0:
+		return o, bad("HistoryFull", o.HistoryFull, "0 (default) or more")
+	case o.HistoryFull == 0:
+		o.HistoryFull = time.Hour
+	}
+	switch {
+	case o.HistoryHorizon == 0:
+		o.HistoryHorizon = max(6*time.Hour, o.HistoryFull)
+	case o.HistoryHorizon < o.HistoryFull:
+		return o, bad("HistoryHorizon", o.HistoryHorizon, "0 (default) or at least HistoryFull ("+o.HistoryFull.String()+")")
 	}
 	return o, nil
 }

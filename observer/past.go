@@ -1,0 +1,562 @@
+package observer
+
+import (
+	"cmp"
+	"slices"
+	"sync"
+	"time"
+	"unsafe"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// The past: a bounded history of what the dashboard showed, so that any
+// tick of the last hour (Options.HistoryFull) can be shown again
+// ([Observer.At]), and older ones, one in Options.HistoryThin, up to
+// Options.HistoryHorizon.
+//
+// Each tick keeps the parts of its snapshot the views render. The tree's
+// nodes and the hot processes are kept as a full frame every keyEvery
+// ticks (and whenever their shape changes) and, between, as the entries
+// that changed since the tick before; a full frame is the snapshot's own
+// slice, never copied. Findings, edges, the events tail and the CPU and
+// census results are shared with the tick before while they are equal,
+// so a quiet program costs a few hundred bytes per tick. The bytes are
+// estimated as the ticks are kept; past Options.HistoryBytes the oldest
+// ticks go first, and are counted.
+//
+// Recording costs one pass over the tick's tree nodes and hot processes,
+// which the tick has just built: nothing per message, nothing per
+// process of the table.
+
+// keyEvery forces a full frame after this many deltas, so that showing
+// a moment applies at most that many deltas.
+const keyEvery = 120
+
+// maxSpans caps the finding spans the timeline keeps.
+const maxSpans = 4096
+
+// FindingSpan is one stretch of time a finding was on, for the
+// dashboard's time scrubber.
+type FindingSpan struct {
+	ID       string         `json:"id"`
+	Kind     FindingKind    `json:"kind"`
+	Severity Severity       `json:"severity"` // the most severe it was
+	PID      instrument.PID `json:"pid,omitempty"`
+	Name     string         `json:"name,omitempty"`
+	From     time.Time      `json:"from"` // the first tick it was on
+	To       time.Time      `json:"to"`   // the last tick it was on
+	// On says it is still on at the newest tick.
+	On bool `json:"on"`
+}
+
+// Timeline is what the history holds: how far back it goes and when
+// each finding was on.
+type Timeline struct {
+	// From and To are the oldest and the newest moments the history can
+	// show; both zero before the first tick is kept.
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	// Full is the moment from which every tick is kept; before it, one
+	// in Options.HistoryThin.
+	Full time.Time `json:"full"`
+	// Ticks is how many ticks the history holds, Bytes their estimated
+	// memory, Cap the cap on it (Options.HistoryBytes).
+	Ticks int   `json:"ticks"`
+	Bytes int64 `json:"bytes"`
+	Cap   int64 `json:"cap"`
+	// Dropped counts the ticks dropped for the cap before their time.
+	Dropped uint64 `json:"dropped"`
+	// Findings are the stretches of time findings were on, oldest first,
+	// within From and To.
+	Findings []FindingSpan `json:"findings"`
+}
+
+// change is one entry of a slice that changed since the tick before.
+type change[T any] struct {
+	i int32
+	v T
+}
+
+// track is one slice of a tick: a full frame, or the entries that
+// changed since the tick before (the length is the same).
+type track[T comparable] struct {
+	key  bool
+	full []T // when key; shared, never modified
+	ch   []change[T]
+}
+
+// diffTrack keeps cur against prev, the tick before's.
+func diffTrack[T comparable](prev, cur []T, key bool) track[T] {
+	if key || len(prev) != len(cur) {
+		return track[T]{key: true, full: cur}
+	}
+	var ch []change[T]
+	for i := range cur {
+		if cur[i] != prev[i] {
+			if len(ch) >= len(cur)/2 {
+				return track[T]{key: true, full: cur}
+			}
+			ch = append(ch, change[T]{int32(i), cur[i]})
+		}
+	}
+	return track[T]{ch: ch}
+}
+
+// merge returns next as it would be kept had prev, the tick before it,
+// not been kept: relative to the tick before prev.
+func merge[T comparable](prev, next track[T]) track[T] {
+	switch {
+	case next.key:
+		return next
+	case prev.key:
+		full := slices.Clone(prev.full)
+		for _, c := range next.ch {
+			full[c.i] = c.v
+		}
+		return track[T]{key: true, full: full}
+	}
+	ch := make([]change[T], 0, len(prev.ch)+len(next.ch))
+	i, j := 0, 0
+	for i < len(prev.ch) || j < len(next.ch) {
+		switch {
+		case j == len(next.ch) || i < len(prev.ch) && prev.ch[i].i < next.ch[j].i:
+			ch = append(ch, prev.ch[i])
+			i++
+		case i == len(prev.ch) || next.ch[j].i < prev.ch[i].i:
+			ch = append(ch, next.ch[j])
+			j++
+		default: // the same entry: the newer value wins
+			ch = append(ch, next.ch[j])
+			i++
+			j++
+		}
+	}
+	return track[T]{ch: ch}
+}
+
+func (t *track[T]) bytes() int64 {
+	var z T
+	if t.key {
+		return int64(len(t.full)) * int64(unsafe.Sizeof(z))
+	}
+	return int64(len(t.ch)) * int64(unsafe.Sizeof(change[T]{}))
+}
+
+// pastTick is one kept tick.
+type pastTick struct {
+	tick     uint64
+	at       time.Time
+	sys      System // Load nil: rebuilt from the ticks around
+	procs    track[Process]
+	nodes    track[TreeNode]
+	roots    int
+	links    []Edge
+	mons     []Edge
+	waits    []Edge
+	findings []Finding
+	events   EventTail
+	eventSeq uint64
+	cpu      *CPUProfile
+	census   *Census
+	bytes    int64
+}
+
+// past is the history. Its own mutex guards it: the sampler records
+// into it after each tick, readers show moments from it.
+type past struct {
+	mu      sync.Mutex
+	opts    *Options
+	ticks   []*pastTick // oldest first
+	thinned int         // ticks[:thinned] are older than HistoryFull, thinned
+	lastOld time.Time   // the newest tick kept among the thinned ones
+	since   int         // deltas since the last full frame
+	prev    *Snapshot   // the snapshot recorded last
+	bytes   int64
+	dropped uint64
+
+	spans []*FindingSpan
+	open  map[string]*FindingSpan
+}
+
+func newPast(opts *Options) *past {
+	return &past{opts: opts, open: map[string]*FindingSpan{}}
+}
+
+func (p *past) enabled() bool { return p != nil && p.opts.HistoryBytes > 0 }
+
+// record keeps s, the tick's snapshot.
+func (p *past) record(s *Snapshot) {
+	if !p.enabled() {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	key := p.prev == nil || p.since >= keyEvery
+	var prev Snapshot
+	var last *pastTick
+	if p.prev != nil {
+		prev = *p.prev
+		last = p.ticks[len(p.ticks)-1]
+	}
+	t := &pastTick{
+		tick:     s.Tick,
+		at:       s.At,
+		sys:      s.System,
+		procs:    diffTrack(prev.Processes, s.Processes, key),
+		nodes:    diffTrack(prev.Tree.Nodes, s.Tree.Nodes, key),
+		roots:    s.Tree.FoldedRoots,
+		eventSeq: s.EventSeq,
+		cpu:      s.CPU,
+		census:   s.Census,
+	}
+	t.sys.Load = nil
+	t.bytes = int64(unsafe.Sizeof(*t)) + t.procs.bytes() + t.nodes.bytes()
+	if t.procs.key && t.nodes.key {
+		p.since = 0
+	} else {
+		p.since++
+	}
+	t.links = shareEdges(last, s.Tree.Links, func(x *pastTick) []Edge { return x.links }, &t.bytes)
+	t.mons = shareEdges(last, s.Tree.Monitors, func(x *pastTick) []Edge { return x.mons }, &t.bytes)
+	t.waits = shareEdges(last, s.Tree.Waits, func(x *pastTick) []Edge { return x.waits }, &t.bytes)
+	if last != nil && findingsEqual(last.findings, s.Findings) {
+		t.findings = last.findings
+	} else {
+		t.findings = s.Findings
+		t.bytes += findingsBytes(s.Findings)
+	}
+	if last != nil && tailEqual(last.events, s.Events) {
+		t.events = last.events
+	} else {
+		t.events = s.Events
+		t.bytes += tailBytes(s.Events)
+	}
+	if last == nil || last.cpu != s.CPU {
+		t.bytes += cpuBytes(s.CPU)
+	}
+	if last == nil || last.census != s.Census {
+		t.bytes += censusBytes(s.Census)
+	}
+	p.ticks = append(p.ticks, t)
+	p.bytes += t.bytes
+	p.prev = s
+	p.spansAt(s.At, s.Findings)
+	p.trim(s.At)
+}
+
+func shareEdges(last *pastTick, cur []Edge, get func(*pastTick) []Edge, bytes *int64) []Edge {
+	if last != nil && slices.Equal(get(last), cur) {
+		return get(last)
+	}
+	*bytes += int64(len(cur)) * int64(unsafe.Sizeof(Edge{}))
+	return cur
+}
+
+func findingsEqual(a, b []Finding) bool {
+	return slices.EqualFunc(a, b, func(x, y Finding) bool {
+		return x.ID == y.ID && x.Kind == y.Kind && x.Severity == y.Severity && x.PID == y.PID &&
+			x.Name == y.Name && x.Since.Equal(y.Since) && x.Summary == y.Summary && x.Advice == y.Advice &&
+			x.Site == y.Site && x.Stack == y.Stack && slices.Equal(x.Evidence, y.Evidence) && slices.Equal(x.Chain, y.Chain)
+	})
+}
+
+func findingsBytes(fs []Finding) int64 {
+	n := int64(len(fs)) * int64(unsafe.Sizeof(Finding{}))
+	for i := range fs {
+		f := &fs[i]
+		n += int64(len(f.Summary) + len(f.Stack) + len(f.Site) + len(f.ID))
+		n += int64(len(f.Evidence))*int64(unsafe.Sizeof(Evidence{})) + int64(len(f.Chain))*8
+	}
+	return n
+}
+
+// tailEqual compares two events tails: entries are immutable once
+// logged, so equal sequence numbers mean equal entries.
+func tailEqual(a, b EventTail) bool {
+	seqs := func(x, y []LogEntry) bool {
+		return slices.EqualFunc(x, y, func(e, f LogEntry) bool { return e.Seq == f.Seq })
+	}
+	return a.Older == b.Older && seqs(a.Entries, b.Entries) && seqs(a.Pinned, b.Pinned) && slices.Equal(a.Timeline, b.Timeline)
+}
+
+func tailBytes(t EventTail) int64 {
+	n := int64(len(t.Timeline)) * int64(unsafe.Sizeof(TimelineCount{}))
+	for _, es := range [][]LogEntry{t.Entries, t.Pinned} {
+		n += int64(len(es)) * int64(unsafe.Sizeof(LogEntry{}))
+		for i := range es {
+			n += int64(len(es[i].Stack) + len(es[i].Error))
+		}
+	}
+	return n
+}
+
+func cpuBytes(c *CPUProfile) int64 {
+	if c == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*c)) + int64(len(c.Processes))*int64(unsafe.Sizeof(ProcessCPU{}))
+}
+
+func censusBytes(c *Census) int64 {
+	if c == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*c)) + int64(len(c.Processes))*int64(unsafe.Sizeof(ProcessGoroutines{})) +
+		int64(len(c.Sites))*int64(unsafe.Sizeof(Site{}))
+}
+
+// spansAt extends the finding spans with the findings on at a tick.
+func (p *past) spansAt(at time.Time, fs []Finding) {
+	seen := make(map[string]bool, len(fs))
+	for i := range fs {
+		f := &fs[i]
+		seen[f.ID] = true
+		if sp := p.open[f.ID]; sp != nil {
+			sp.To = at
+			sp.Severity = max(sp.Severity, f.Severity)
+			continue
+		}
+		sp := &FindingSpan{ID: f.ID, Kind: f.Kind, Severity: f.Severity, PID: f.PID, Name: f.Name, From: at, To: at, On: true}
+		p.spans = append(p.spans, sp)
+		p.open[f.ID] = sp
+	}
+	for id, sp := range p.open {
+		if !seen[id] {
+			sp.On = false
+			delete(p.open, id)
+		}
+	}
+	if len(p.spans) > maxSpans {
+		p.dropSpans(len(p.spans) - maxSpans)
+	}
+}
+
+func (p *past) dropSpans(n int) {
+	for _, sp := range p.spans[:n] {
+		if p.open[sp.ID] == sp {
+			delete(p.open, sp.ID)
+		}
+	}
+	clear(p.spans[:n])
+	p.spans = p.spans[n:]
+}
+
+// trim thins the ticks older than HistoryFull, drops those beyond the
+// horizon, then the oldest ones while the history is over its cap.
+func (p *past) trim(now time.Time) {
+	full := now.Add(-p.opts.HistoryFull)
+	thin := time.Duration(p.opts.HistoryThin) * p.opts.Tick
+	for p.thinned < len(p.ticks)-1 && p.ticks[p.thinned].at.Before(full) {
+		t := p.ticks[p.thinned]
+		if p.opts.HistoryThin <= 1 || p.lastOld.IsZero() || t.at.Sub(p.lastOld) >= thin-p.opts.Tick/2 {
+			p.lastOld = t.at
+			p.thinned++
+			continue
+		}
+		p.remove(p.thinned)
+	}
+	horizon := now.Add(-p.opts.HistoryHorizon)
+	for len(p.ticks) > 1 && p.ticks[0].at.Before(horizon) {
+		p.remove(0)
+	}
+	for len(p.ticks) > 1 && p.bytes > p.opts.HistoryBytes {
+		p.remove(0)
+		p.dropped++
+	}
+	// Spans that ended before the oldest tick are gone with it.
+	oldest := p.ticks[0].at
+	n := 0
+	for n < len(p.spans) && p.spans[n].To.Before(oldest) && !p.spans[n].On {
+		n++
+	}
+	if n > 0 {
+		p.dropSpans(n)
+	}
+}
+
+// remove drops the i-th tick, folding what it changed into the next one.
+func (p *past) remove(i int) {
+	t := p.ticks[i]
+	if i+1 < len(p.ticks) {
+		n := p.ticks[i+1]
+		before := n.procs.bytes() + n.nodes.bytes()
+		n.procs = merge(t.procs, n.procs)
+		n.nodes = merge(t.nodes, n.nodes)
+		d := n.procs.bytes() + n.nodes.bytes() - before
+		n.bytes += d
+		p.bytes += d
+	}
+	p.bytes -= t.bytes
+	copy(p.ticks[i:], p.ticks[i+1:])
+	p.ticks[len(p.ticks)-1] = nil
+	p.ticks = p.ticks[:len(p.ticks)-1]
+	if i < p.thinned {
+		p.thinned--
+	}
+}
+
+// materialize returns the slice a track holds at tick i.
+func materialize[T comparable](ticks []*pastTick, i int, get func(*pastTick) *track[T]) []T {
+	k := i
+	for !get(ticks[k]).key {
+		k--
+	}
+	if k == i {
+		return get(ticks[k]).full
+	}
+	out := slices.Clone(get(ticks[k]).full)
+	for j := k + 1; j <= i; j++ {
+		for _, c := range get(ticks[j]).ch {
+			out[c.i] = c.v
+		}
+	}
+	return out
+}
+
+func procsOf(t *pastTick) *track[Process]  { return &t.procs }
+func nodesOf(t *pastTick) *track[TreeNode] { return &t.nodes }
+
+// at returns the snapshot of the newest kept tick at or before t.
+func (p *past) at(t time.Time) (*Snapshot, bool) {
+	if !p.enabled() {
+		return nil, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	i := sortSearch(p.ticks, t) - 1
+	if i < 0 {
+		return nil, false
+	}
+	pt := p.ticks[i]
+	s := &Snapshot{
+		Tick:      pt.tick,
+		At:        pt.at,
+		Interval:  p.opts.Tick,
+		System:    pt.sys,
+		Processes: materialize(p.ticks, i, procsOf),
+		Tree: Tree{
+			Nodes:       materialize(p.ticks, i, nodesOf),
+			FoldedRoots: pt.roots,
+			Links:       pt.links,
+			Monitors:    pt.mons,
+			Waits:       pt.waits,
+		},
+		Findings: pt.findings,
+		CPU:      pt.cpu,
+		Census:   pt.census,
+		EventSeq: pt.eventSeq,
+		Events:   pt.events,
+		TopN:     p.opts.TopN,
+	}
+	// The load charts and each process's history: the ticks of the
+	// window of Options.History ticks that ends at this one.
+	from := pt.at.Add(-time.Duration(p.opts.History) * p.opts.Tick)
+	w := sortSearch(p.ticks[:i+1], from)
+	s.System.Load = make([]SystemSample, 0, i+1-w)
+	for _, x := range p.ticks[w : i+1] {
+		s.System.Load = append(s.System.Load, x.sys.Now)
+	}
+	s.Watched = p.details(s, w, i)
+	return s, true
+}
+
+// sortSearch returns the index of the first tick after t.
+func sortSearch(ticks []*pastTick, t time.Time) int {
+	i, _ := slices.BinarySearchFunc(ticks, t, func(x *pastTick, t time.Time) int {
+		if x.at.After(t) {
+			return 1
+		}
+		return -1
+	})
+	return i
+}
+
+// details builds the detail of every process the tick shows, as a
+// process page shows it: its numbers, the findings about it, its
+// children in the tree and its samples over ticks w..i.
+func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
+	out := make([]ProcessDetail, len(s.Processes))
+	idx := make(map[instrument.PID]int, len(s.Processes))
+	for j, pr := range s.Processes {
+		out[j] = ProcessDetail{Process: pr, Watched: true, Links: []instrument.PID{}, Monitors: []instrument.PID{}, Children: []instrument.PID{}, Findings: []Finding{}}
+		idx[pr.PID] = j
+	}
+	for _, f := range s.Findings {
+		if j, ok := idx[f.PID]; ok {
+			out[j].Findings = append(out[j].Findings, f)
+		}
+	}
+	for _, n := range s.Tree.Nodes {
+		if j, ok := idx[n.Parent]; ok && n.Parent != 0 {
+			out[j].Children = append(out[j].Children, n.PID)
+			out[j].ChildCount++
+		}
+	}
+	// One pass forward over the window, applying the deltas.
+	var cur []Process
+	for k := w; k <= i; k++ {
+		tr := &p.ticks[k].procs
+		switch {
+		case k == w:
+			cur = slices.Clone(materialize(p.ticks, k, procsOf))
+		case tr.key:
+			cur = append(cur[:0], tr.full...)
+		default:
+			for _, c := range tr.ch {
+				cur[c.i] = c.v
+			}
+		}
+		at := p.ticks[k].at
+		for _, pr := range cur {
+			if j, ok := idx[pr.PID]; ok {
+				out[j].History = append(out[j].History, ProcessSample{At: at, Depth: pr.Depth, Arrival: pr.Arrival, Handling: pr.Handling, Busy: pr.Busy, Waiting: pr.Waiting, HeadAge: pr.HeadAge})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b ProcessDetail) int { return cmp.Compare(a.PID, b.PID) })
+	return out
+}
+
+// timeline says what the history holds.
+func (p *past) timeline() Timeline {
+	tl := Timeline{Findings: []FindingSpan{}}
+	if p == nil {
+		return tl
+	}
+	tl.Cap = p.opts.HistoryBytes
+	if !p.enabled() {
+		return tl
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tl.Ticks, tl.Bytes, tl.Dropped = len(p.ticks), p.bytes, p.dropped
+	if len(p.ticks) == 0 {
+		return tl
+	}
+	tl.From, tl.To = p.ticks[0].at, p.ticks[len(p.ticks)-1].at
+	tl.Full = tl.From
+	if p.thinned < len(p.ticks) {
+		tl.Full = p.ticks[p.thinned].at
+	}
+	for _, sp := range p.spans {
+		tl.Findings = append(tl.Findings, *sp)
+	}
+	return tl
+}
+
+// At returns the snapshot as the dashboard showed it at t: the newest
+// tick the history keeps at or before t (see Options.HistoryFull). It
+// holds what the views render: the system's load, the hot processes and
+// their recent samples (in Watched, for a process page), the tree, the
+// findings, the events tail, the CPU profile and census of the time. It
+// holds no Answers and no Catalog: those were answered for the
+// dashboards of the time. It reports false when the history starts
+// after t or keeps nothing ([Observer.Timeline] says how far back it
+// goes). The snapshot is shared in part with the history: do not
+// modify it.
+func (o *Observer) At(t time.Time) (*Snapshot, bool) { return o.past.at(t) }
+
+// Timeline says how far back the history goes, how big it is, and when
+// each finding was on, for a time scrubber.
+func (o *Observer) Timeline() Timeline { return o.past.timeline() }
