@@ -72,67 +72,100 @@ type Timeline struct {
 	Findings []FindingSpan `json:"findings"`
 }
 
-// change is one entry of a slice that changed since the tick before.
-type change[T any] struct {
-	i int32
-	v T
+// keyed is what the history keeps slices of: tree nodes and processes,
+// each with its PID.
+type keyed interface {
+	comparable
+	pid() instrument.PID
 }
 
-// track is one slice of a tick: a full frame, or the entries that
-// changed since the tick before (the length is the same).
-type track[T comparable] struct {
+func (n TreeNode) pid() instrument.PID { return n.PID }
+func (p Process) pid() instrument.PID  { return p.PID }
+
+// op is one run of a slice kept as a delta: n entries copied from the
+// tick before's slice at from, or, when lit, the next n literal entries.
+type op struct {
+	from, n int32
+	lit     bool
+}
+
+// track is one slice of a tick: a full frame, or the runs that make it
+// from the tick before's (entries that stayed the same are copied;
+// changed, new or moved ones are literals).
+type track[T keyed] struct {
 	key  bool
 	full []T // when key; shared, never modified
-	ch   []change[T]
+	ops  []op
+	lits []T
+	n    int32
 }
 
-// diffTrack keeps cur against prev, the tick before's.
-func diffTrack[T comparable](prev, cur []T, key bool) track[T] {
-	if key || len(prev) != len(cur) {
+// diffTrack keeps cur against prev, the tick before's. It costs one
+// pass over both, and a map of prev's PIDs only when the shape changed.
+func diffTrack[T keyed](prev, cur []T, key bool) track[T] {
+	if key || prev == nil {
 		return track[T]{key: true, full: cur}
 	}
-	var ch []change[T]
-	for i := range cur {
-		if cur[i] != prev[i] {
-			if len(ch) >= len(cur)/2 {
-				return track[T]{key: true, full: cur}
+	t := track[T]{n: int32(len(cur))}
+	var pos map[instrument.PID]int
+	j := 0 // where prev is expected to continue
+	for i := 0; i < len(cur); {
+		if j >= len(prev) || prev[j].pid() != cur[i].pid() {
+			if pos == nil {
+				pos = make(map[instrument.PID]int, len(prev))
+				for k := range prev {
+					pos[prev[k].pid()] = k
+				}
 			}
-			ch = append(ch, change[T]{int32(i), cur[i]})
+			if k, ok := pos[cur[i].pid()]; ok {
+				j = k
+			} else {
+				j = len(prev)
+			}
+		}
+		if j < len(prev) && prev[j] == cur[i] {
+			from := j
+			for i < len(cur) && j < len(prev) && prev[j] == cur[i] {
+				i++
+				j++
+			}
+			t.ops = append(t.ops, op{from: int32(from), n: int32(j - from)})
+			continue
+		}
+		if last := len(t.ops) - 1; last >= 0 && t.ops[last].lit {
+			t.ops[last].n++
+		} else {
+			t.ops = append(t.ops, op{n: 1, lit: true})
+		}
+		t.lits = append(t.lits, cur[i])
+		if len(t.lits) > len(cur)/2 {
+			return track[T]{key: true, full: cur}
+		}
+		i++
+		if j < len(prev) {
+			j++
 		}
 	}
-	return track[T]{ch: ch}
+	return t
 }
 
-// merge returns next as it would be kept had prev, the tick before it,
-// not been kept: relative to the tick before prev.
-func merge[T comparable](prev, next track[T]) track[T] {
-	switch {
-	case next.key:
-		return next
-	case prev.key:
-		full := slices.Clone(prev.full)
-		for _, c := range next.ch {
-			full[c.i] = c.v
-		}
-		return track[T]{key: true, full: full}
+// apply makes the slice of t from the slice of the tick before, into
+// buf's memory.
+func (t *track[T]) apply(prev, buf []T) []T {
+	if t.key {
+		return t.full
 	}
-	ch := make([]change[T], 0, len(prev.ch)+len(next.ch))
-	i, j := 0, 0
-	for i < len(prev.ch) || j < len(next.ch) {
-		switch {
-		case j == len(next.ch) || i < len(prev.ch) && prev.ch[i].i < next.ch[j].i:
-			ch = append(ch, prev.ch[i])
-			i++
-		case i == len(prev.ch) || next.ch[j].i < prev.ch[i].i:
-			ch = append(ch, next.ch[j])
-			j++
-		default: // the same entry: the newer value wins
-			ch = append(ch, next.ch[j])
-			i++
-			j++
+	out := buf[:0]
+	k := 0
+	for _, o := range t.ops {
+		if o.lit {
+			out = append(out, t.lits[k:k+int(o.n)]...)
+			k += int(o.n)
+		} else {
+			out = append(out, prev[o.from:o.from+o.n]...)
 		}
 	}
-	return track[T]{ch: ch}
+	return out
 }
 
 func (t *track[T]) bytes() int64 {
@@ -140,7 +173,17 @@ func (t *track[T]) bytes() int64 {
 	if t.key {
 		return int64(len(t.full)) * int64(unsafe.Sizeof(z))
 	}
-	return int64(len(t.ch)) * int64(unsafe.Sizeof(change[T]{}))
+	return int64(len(t.lits))*int64(unsafe.Sizeof(z)) + int64(len(t.ops))*int64(unsafe.Sizeof(op{}))
+}
+
+// rebase keeps next against base, the slice of the tick before dropped,
+// now that dropped, the tick between, goes; with a nil base, as a full
+// frame. It returns next's slice too.
+func rebase[T keyed](base []T, dropped, next *track[T]) []T {
+	mid := dropped.apply(base, nil)
+	cur := next.apply(mid, nil)
+	*next = diffTrack(base, cur, base == nil)
+	return cur
 }
 
 // pastTick is one kept tick.
@@ -174,6 +217,10 @@ type past struct {
 	prev    *Snapshot   // the snapshot recorded last
 	bytes   int64
 	dropped uint64
+	// The slices of ticks[thinned-1], the newest thinned tick: what the
+	// next one is kept against when one between them is dropped.
+	baseProcs []Process
+	baseNodes []TreeNode
 
 	spans []*FindingSpan
 	open  map[string]*FindingSpan
@@ -349,7 +396,10 @@ func (p *past) trim(now time.Time) {
 	thin := time.Duration(p.opts.HistoryThin) * p.opts.Tick
 	for p.thinned < len(p.ticks)-1 && p.ticks[p.thinned].at.Before(full) {
 		t := p.ticks[p.thinned]
-		if p.opts.HistoryThin <= 1 || p.lastOld.IsZero() || t.at.Sub(p.lastOld) >= thin-p.opts.Tick/2 {
+		if p.thinned == 0 || p.opts.HistoryThin <= 1 || t.at.Sub(p.lastOld) >= thin-p.opts.Tick/2 {
+			// Kept: it is the base of the next thinned tick.
+			p.baseProcs = t.procs.apply(p.baseProcs, nil)
+			p.baseNodes = t.nodes.apply(p.baseNodes, nil)
 			p.lastOld = t.at
 			p.thinned++
 			continue
@@ -375,14 +425,21 @@ func (p *past) trim(now time.Time) {
 	}
 }
 
-// remove drops the i-th tick, folding what it changed into the next one.
+// remove drops the i-th tick: the oldest one (a full frame), or the
+// oldest not yet thinned. The next tick is kept against the one before
+// the dropped one (p.base*), or as a full frame if there is none.
 func (p *past) remove(i int) {
 	t := p.ticks[i]
 	if i+1 < len(p.ticks) {
 		n := p.ticks[i+1]
 		before := n.procs.bytes() + n.nodes.bytes()
-		n.procs = merge(t.procs, n.procs)
-		n.nodes = merge(t.nodes, n.nodes)
+		var bp []Process
+		var bn []TreeNode
+		if i > 0 {
+			bp, bn = p.baseProcs, p.baseNodes // i == p.thinned: the base is ticks[i-1]
+		}
+		rebase(bp, &t.procs, &n.procs)
+		rebase(bn, &t.nodes, &n.nodes)
 		d := n.procs.bytes() + n.nodes.bytes() - before
 		n.bytes += d
 		p.bytes += d
@@ -394,24 +451,25 @@ func (p *past) remove(i int) {
 	if i < p.thinned {
 		p.thinned--
 	}
+	if p.thinned == 0 {
+		p.baseProcs, p.baseNodes = nil, nil
+	}
 }
 
-// materialize returns the slice a track holds at tick i.
-func materialize[T comparable](ticks []*pastTick, i int, get func(*pastTick) *track[T]) []T {
+// materialize returns the slice a track holds at tick i: the full frame
+// at or before it, with the deltas after it applied.
+func materialize[T keyed](ticks []*pastTick, i int, get func(*pastTick) *track[T]) []T {
 	k := i
 	for !get(ticks[k]).key {
 		k--
 	}
-	if k == i {
-		return get(ticks[k]).full
-	}
-	out := slices.Clone(get(ticks[k]).full)
+	cur := get(ticks[k]).full
+	var a, b []T
 	for j := k + 1; j <= i; j++ {
-		for _, c := range get(ticks[j]).ch {
-			out[c.i] = c.v
-		}
+		a = get(ticks[j]).apply(cur, a)
+		cur, a, b = a, b, a
 	}
-	return out
+	return cur
 }
 
 func procsOf(t *pastTick) *track[Process]  { return &t.procs }
@@ -494,18 +552,16 @@ func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
 		}
 	}
 	// One pass forward over the window, applying the deltas.
-	var cur []Process
+	var cur, x, y []Process
 	for k := w; k <= i; k++ {
-		tr := &p.ticks[k].procs
-		switch {
-		case k == w:
-			cur = slices.Clone(materialize(p.ticks, k, procsOf))
-		case tr.key:
-			cur = append(cur[:0], tr.full...)
-		default:
-			for _, c := range tr.ch {
-				cur[c.i] = c.v
+		if tr := &p.ticks[k].procs; k == w {
+			cur = materialize(p.ticks, k, procsOf)
+		} else {
+			r := tr.apply(cur, x)
+			if !tr.key {
+				x, y = y, r // r is in x's memory: write the next one in y's
 			}
+			cur = r
 		}
 		at := p.ticks[k].at
 		for _, pr := range cur {
