@@ -32,6 +32,10 @@ type frame struct {
 	Sys      []sysPoint        `json:"sys,omitempty"`
 	Tree     *treeFrame        `json:"tree,omitempty"`
 	Hist     []histPoint       `json:"hist,omitempty"`
+	// Past is set on a frame of a moment of the history (the view asked
+	// for at): the moment shown, Unix milliseconds, and the history's
+	// range; PastErr says why the moment cannot be shown.
+	Past *pastInfo `json:"past,omitempty"`
 }
 
 // sysPoint is one system sample, in the charts' units.
