@@ -421,6 +421,14 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 	case "processes":
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
 		a := s.Answer(pp.query())
+		if a.Partial && v.At != 0 {
+			// A moment of the past: its hot processes are all it has.
+			a.Partial = false
+			t := procTable(s, pp, a)
+			t.Scope = "the hot processes of the time that match, by " + pp.Sort.String() + " · the history keeps no others"
+			p.html["proc-table"] = html(ui.ProcTableFrag(root, t))
+			break
+		}
 		if a.Partial && !v.inPlace {
 			break // the page shows the answer it was loaded with
 		}
