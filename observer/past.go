@@ -198,7 +198,13 @@ type pastTick struct {
 	mons     []Edge
 	waits    []Edge
 	findings []Finding
-	events   EventTail
+	// The events tail: the entries with Seq evLo..evHi (none when evHi
+	// is 0), kept once each in past.log, the pinned ones' Seqs, and the
+	// timeline's counts (shared with the tick before while equal).
+	evLo, evHi uint64
+	older      uint64
+	pinned     []uint64
+	evCounts   []TimelineCount
 	eventSeq uint64
 	cpu      *CPUProfile
 	census   *Census
@@ -215,8 +221,11 @@ type past struct {
 	lastOld time.Time   // the newest tick kept among the thinned ones
 	since   int         // deltas since the last full frame
 	prev    *Snapshot   // the snapshot recorded last
-	bytes   int64
+	bytes   int64 // of the ticks; with logBytes, what HistoryBytes caps
 	dropped uint64
+
+	log      []LogEntry // the events the kept ticks show, by Seq, each once
+	logBytes int64
 	// The slices of ticks[thinned-1], the newest thinned tick: what the
 	// next one is kept against when one between them is dropped.
 	baseProcs []Process
@@ -273,12 +282,7 @@ func (p *past) record(s *Snapshot) {
 		t.findings = s.Findings
 		t.bytes += findingsBytes(s.Findings)
 	}
-	if last != nil && tailEqual(last.events, s.Events) {
-		t.events = last.events
-	} else {
-		t.events = s.Events
-		t.bytes += tailBytes(s.Events)
-	}
+	p.keepEvents(t, last, s.Events)
 	if last == nil || last.cpu != s.CPU {
 		t.bytes += cpuBytes(s.CPU)
 	}
@@ -318,24 +322,100 @@ func findingsBytes(fs []Finding) int64 {
 	return n
 }
 
-// tailEqual compares two events tails: entries are immutable once
-// logged, so equal sequence numbers mean equal entries.
-func tailEqual(a, b EventTail) bool {
-	seqs := func(x, y []LogEntry) bool {
-		return slices.EqualFunc(x, y, func(e, f LogEntry) bool { return e.Seq == f.Seq })
+// keepEvents keeps the events tail of a tick: each entry once, in
+// p.log (entries are immutable once logged, and their Seqs follow each
+// other), the tick only the range of Seqs it showed.
+func (p *past) keepEvents(t, last *pastTick, tail EventTail) {
+	t.older = tail.Older
+	if n := len(tail.Entries); n > 0 {
+		t.evLo, t.evHi = tail.Entries[0].Seq, tail.Entries[n-1].Seq
 	}
-	return a.Older == b.Older && seqs(a.Entries, b.Entries) && seqs(a.Pinned, b.Pinned) && slices.Equal(a.Timeline, b.Timeline)
+	p.addLog(tail.Entries)
+	pins := make([]uint64, len(tail.Pinned))
+	for i, e := range tail.Pinned {
+		pins[i] = e.Seq
+	}
+	if last != nil && slices.Equal(last.pinned, pins) {
+		t.pinned = last.pinned
+	} else {
+		t.pinned = pins
+		t.bytes += int64(len(pins)) * 8
+		p.addLog(tail.Pinned)
+	}
+	if last != nil && slices.Equal(last.evCounts, tail.Timeline) {
+		t.evCounts = last.evCounts
+	} else {
+		t.evCounts = tail.Timeline
+		t.bytes += int64(len(tail.Timeline)) * int64(unsafe.Sizeof(TimelineCount{}))
+	}
 }
 
-func tailBytes(t EventTail) int64 {
-	n := int64(len(t.Timeline)) * int64(unsafe.Sizeof(TimelineCount{}))
-	for _, es := range [][]LogEntry{t.Entries, t.Pinned} {
-		n += int64(len(es)) * int64(unsafe.Sizeof(LogEntry{}))
-		for i := range es {
-			n += int64(len(es[i].Stack) + len(es[i].Error))
+// addLog keeps the entries not kept yet, in Seq order.
+func (p *past) addLog(es []LogEntry) {
+	for i := range es {
+		e := &es[i]
+		j, found := slices.BinarySearchFunc(p.log, e.Seq, func(x LogEntry, seq uint64) int { return cmp.Compare(x.Seq, seq) })
+		if found {
+			continue
+		}
+		p.logBytes += entryBytes(e)
+		if j == len(p.log) {
+			p.log = append(p.log, *e)
+		} else {
+			p.log = slices.Insert(p.log, j, *e) // a pinned entry older than the tail
 		}
 	}
-	return n
+}
+
+func entryBytes(e *LogEntry) int64 {
+	return int64(unsafe.Sizeof(*e)) + int64(len(e.Stack)+len(e.Error))
+}
+
+// trimLog forgets the entries no kept tick shows.
+func (p *past) trimLog() {
+	if len(p.log) == 0 {
+		return
+	}
+	low := uint64(1<<64 - 1)
+	for _, t := range p.ticks {
+		if t.evHi > 0 {
+			low = min(low, t.evLo)
+		}
+		for _, s := range t.pinned {
+			low = min(low, s)
+		}
+	}
+	n := 0
+	for n < len(p.log) && p.log[n].Seq < low {
+		p.logBytes -= entryBytes(&p.log[n])
+		n++
+	}
+	if n > 0 {
+		clear(p.log[:n])
+		p.log = p.log[n:]
+	}
+}
+
+// eventsAt rebuilds the events tail of a tick.
+func (p *past) eventsAt(t *pastTick) EventTail {
+	tail := EventTail{Entries: []LogEntry{}, Older: t.older, Pinned: []LogEntry{}, Timeline: t.evCounts}
+	find := func(seq uint64) int {
+		i, _ := slices.BinarySearchFunc(p.log, seq, func(x LogEntry, seq uint64) int { return cmp.Compare(x.Seq, seq) })
+		return i
+	}
+	if t.evHi > 0 {
+		i, j := find(t.evLo), find(t.evHi+1)
+		tail.Entries = slices.Clone(p.log[i:j])
+	}
+	for _, seq := range t.pinned {
+		if i := find(seq); i < len(p.log) && p.log[i].Seq == seq {
+			tail.Pinned = append(tail.Pinned, p.log[i])
+		}
+	}
+	if tail.Timeline == nil {
+		tail.Timeline = []TimelineCount{}
+	}
+	return tail
 }
 
 func cpuBytes(c *CPUProfile) int64 {
@@ -410,9 +490,11 @@ func (p *past) trim(now time.Time) {
 	for len(p.ticks) > 1 && p.ticks[0].at.Before(horizon) {
 		p.remove(0)
 	}
-	for len(p.ticks) > 1 && p.bytes > p.opts.HistoryBytes {
+	p.trimLog()
+	for len(p.ticks) > 1 && p.bytes+p.logBytes > p.opts.HistoryBytes {
 		p.remove(0)
 		p.dropped++
+		p.trimLog()
 	}
 	// Spans that ended before the oldest tick are gone with it.
 	oldest := p.ticks[0].at
@@ -504,7 +586,7 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 		CPU:      pt.cpu,
 		Census:   pt.census,
 		EventSeq: pt.eventSeq,
-		Events:   pt.events,
+		Events:   p.eventsAt(pt),
 		TopN:     p.opts.TopN,
 	}
 	// The load charts and each process's history: the ticks of the
@@ -586,7 +668,7 @@ func (p *past) timeline() Timeline {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	tl.Ticks, tl.Bytes, tl.Dropped = len(p.ticks), p.bytes, p.dropped
+	tl.Ticks, tl.Bytes, tl.Dropped = len(p.ticks), p.bytes+p.logBytes, p.dropped
 	if len(p.ticks) == 0 {
 		return tl
 	}

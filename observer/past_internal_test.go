@@ -24,7 +24,15 @@ func synthetic(n int, seed uint64) []*Snapshot {
 	for i := range procs {
 		procs[i] = Process{PID: instrument.PID(i + 1), Name: fmt.Sprint("n", i), Kind: "server"}
 	}
+	var log []LogEntry
 	for k := range n {
+		if k%3 == 0 { // an event every third tick, with a stack
+			log = append(log, LogEntry{Seq: uint64(len(log) + 1), Kind: EventCrash, Stack: fmt.Sprint("goroutine ", k)})
+		}
+		tail := EventTail{Entries: log[max(0, len(log)-5):], Pinned: []LogEntry{}}
+		if len(log) > 8 {
+			tail.Pinned = []LogEntry{log[len(log)-8]} // older than the tail
+		}
 		nodes = slices.Clone(nodes)
 		procs = slices.Clone(procs)
 		for range 3 {
@@ -42,7 +50,7 @@ func synthetic(n int, seed uint64) []*Snapshot {
 		out = append(out, &Snapshot{
 			Tick: uint64(k + 1), At: t0.Add(time.Duration(k) * time.Second),
 			System:    System{Now: SystemSample{At: t0.Add(time.Duration(k) * time.Second), Goroutines: int64(k)}},
-			Processes: procs, Tree: Tree{Nodes: nodes}, Findings: fs,
+			Processes: procs, Tree: Tree{Nodes: nodes}, Findings: fs, Events: tail,
 		})
 	}
 	return out
@@ -99,6 +107,18 @@ func TestPastShowsEveryKeptTickAsItWas(t *testing.T) {
 		if !slices.Equal(got.Processes, s.Processes) {
 			t.Fatalf("tick %d: processes differ from what was shown", s.Tick)
 		}
+		seqs := func(es []LogEntry) (out []string) {
+			for _, e := range es {
+				out = append(out, fmt.Sprint(e.Seq, e.Stack))
+			}
+			return out
+		}
+		if g, w := seqs(got.Events.Entries), seqs(s.Events.Entries); !slices.Equal(g, w) {
+			t.Fatalf("tick %d: events tail %v, want %v", s.Tick, g, w)
+		}
+		if g, w := seqs(got.Events.Pinned), seqs(s.Events.Pinned); !slices.Equal(g, w) {
+			t.Fatalf("tick %d: pinned events %v, want %v", s.Tick, g, w)
+		}
 		if len(got.Findings) != len(s.Findings) {
 			t.Fatalf("tick %d: got %d findings, want %d", s.Tick, len(got.Findings), len(s.Findings))
 		}
@@ -132,8 +152,8 @@ func TestPastStaysUnderItsCap(t *testing.T) {
 	p := newPast(testOptions(t, Options{HistoryBytes: 512 << 10}))
 	for _, s := range synthetic(2000, 3) {
 		p.record(s)
-		if p.bytes > p.opts.HistoryBytes {
-			t.Fatalf("tick %d: %d bytes kept, want at most the cap %d", s.Tick, p.bytes, p.opts.HistoryBytes)
+		if p.bytes+p.logBytes > p.opts.HistoryBytes {
+			t.Fatalf("tick %d: %d bytes kept, want at most the cap %d", s.Tick, p.bytes+p.logBytes, p.opts.HistoryBytes)
 		}
 	}
 	tl := p.timeline()
@@ -144,7 +164,10 @@ func TestPastStaysUnderItsCap(t *testing.T) {
 	for _, x := range p.ticks {
 		sum += x.bytes
 	}
-	if sum != p.bytes {
-		t.Errorf("bytes counted: got %d, want the sum of the ticks' %d", p.bytes, sum)
+	for i := range p.log {
+		sum += entryBytes(&p.log[i])
+	}
+	if sum != p.bytes+p.logBytes {
+		t.Errorf("bytes counted: got %d, want the sum of the ticks' and the events' %d", p.bytes+p.logBytes, sum)
 	}
 }

@@ -72,6 +72,18 @@ func TestBrowserHistoryScrubber(t *testing.T) {
 	if got := eval[string](t, ctx, `document.getElementById("conn").dataset.state`); got != "past" {
 		t.Errorf("connection state while paused: got %q, want past", got)
 	}
+	// The overview and the server's page at the moment: its numbers then.
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base)); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the overview at the moment", `!!document.querySelector('#top-findings [data-kind="bottleneck"]') && document.querySelectorAll('.uplot').length === 4`)
+	screenshot(t, ctx, "history-overview")
+	if err := chromedp.Do(ctx, chromedp.Navigate(fmt.Sprintf("%sprocess/%d", s.base, price))); err != nil {
+		t.Fatal(err)
+	}
+	evalUntil(t, ctx, 10*time.Second, "the process page at the moment, busy", `document.getElementById("scrub-label").textContent.startsWith("viewing") && /100%|9\d%/.test(document.getElementById("proc-info").textContent)`)
+	screenshot(t, ctx, "history-process")
+
 	// The keyboard moves the moment: a minute back is before the history.
 	if err := chromedp.Do(ctx, chromedp.Focus("#scrub-range"), chromedp.KeyEvent(kb.PageUp)); err != nil { // Page Up
 		t.Fatal(err)
