@@ -170,10 +170,10 @@ func (t *track[T]) apply(prev, buf []T) []T {
 
 func (t *track[T]) bytes() int64 {
 	var z T
-	if t.key {
-		return int64(len(t.full)) * int64(unsafe.Sizeof(z))
+	if t.key { // the snapshot's own slice: all of its array is kept
+		return int64(cap(t.full)) * int64(unsafe.Sizeof(z))
 	}
-	return int64(len(t.lits))*int64(unsafe.Sizeof(z)) + int64(len(t.ops))*int64(unsafe.Sizeof(op{}))
+	return int64(cap(t.lits))*int64(unsafe.Sizeof(z)) + int64(cap(t.ops))*int64(unsafe.Sizeof(op{}))
 }
 
 // rebase keeps next against base, the slice of the tick before dropped,
@@ -267,7 +267,7 @@ func (p *past) record(s *Snapshot) {
 		census:   s.Census,
 	}
 	t.sys.Load = nil
-	t.bytes = int64(unsafe.Sizeof(*t)) + t.procs.bytes() + t.nodes.bytes()
+	t.bytes = int64(unsafe.Sizeof(*t)) + 8 + t.procs.bytes() + t.nodes.bytes() // 8: its pointer in p.ticks
 	if t.procs.key && t.nodes.key {
 		p.since = 0
 	} else {
@@ -289,6 +289,7 @@ func (p *past) record(s *Snapshot) {
 	if last == nil || last.census != s.Census {
 		t.bytes += censusBytes(s.Census)
 	}
+	t.bytes += t.bytes / allocSlack
 	p.ticks = append(p.ticks, t)
 	p.bytes += t.bytes
 	p.prev = s
@@ -300,7 +301,7 @@ func shareEdges(last *pastTick, cur []Edge, get func(*pastTick) []Edge, bytes *i
 	if last != nil && slices.Equal(get(last), cur) {
 		return get(last)
 	}
-	*bytes += int64(len(cur)) * int64(unsafe.Sizeof(Edge{}))
+	*bytes += int64(cap(cur)) * int64(unsafe.Sizeof(Edge{}))
 	return cur
 }
 
@@ -313,7 +314,7 @@ func findingsEqual(a, b []Finding) bool {
 }
 
 func findingsBytes(fs []Finding) int64 {
-	n := int64(len(fs)) * int64(unsafe.Sizeof(Finding{}))
+	n := int64(cap(fs)) * int64(unsafe.Sizeof(Finding{}))
 	for i := range fs {
 		f := &fs[i]
 		n += int64(len(f.Summary) + len(f.Stack) + len(f.Site) + len(f.ID))
@@ -346,7 +347,7 @@ func (p *past) keepEvents(t, last *pastTick, tail EventTail) {
 		t.evCounts = last.evCounts
 	} else {
 		t.evCounts = tail.Timeline
-		t.bytes += int64(len(tail.Timeline)) * int64(unsafe.Sizeof(TimelineCount{}))
+		t.bytes += int64(cap(tail.Timeline)) * int64(unsafe.Sizeof(TimelineCount{}))
 	}
 }
 
@@ -368,8 +369,14 @@ func (p *past) addLog(es []LogEntry) {
 }
 
 func entryBytes(e *LogEntry) int64 {
-	return int64(unsafe.Sizeof(*e)) + int64(len(e.Stack)+len(e.Error))
+	n := int64(unsafe.Sizeof(*e)) + int64(len(e.Stack)+len(e.Error))
+	return n + n/allocSlack
 }
+
+// allocSlack: the heap holds about 1/allocSlack more than the sizes
+// counted (allocation size classes, slice headers), as BenchmarkHistory
+// measures; the estimate adds it, so that the cap holds for the heap.
+const allocSlack = 8
 
 // trimLog forgets the entries no kept tick shows.
 func (p *past) trimLog() {
