@@ -205,10 +205,10 @@ type pastTick struct {
 	older      uint64
 	pinned     []uint64
 	evCounts   []TimelineCount
-	eventSeq uint64
-	cpu      *CPUProfile
-	census   *Census
-	bytes    int64
+	eventSeq   uint64
+	cpu        *CPUProfile
+	census     *Census
+	bytes      int64
 }
 
 // past is the history. Its own mutex guards it: the sampler records
@@ -221,7 +221,7 @@ type past struct {
 	lastOld time.Time   // the newest tick kept among the thinned ones
 	since   int         // deltas since the last full frame
 	prev    *Snapshot   // the snapshot recorded last
-	bytes   int64 // of the ticks; with logBytes, what HistoryBytes caps
+	bytes   int64       // of the ticks; with logBytes, what HistoryBytes caps
 	dropped uint64
 
 	log      []LogEntry // the events the kept ticks show, by Seq, each once
