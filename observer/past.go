@@ -621,7 +621,8 @@ func sortSearch(ticks []*pastTick, t time.Time) int {
 
 // details builds the detail of every process the tick shows, as a
 // process page shows it: its numbers, the findings about it, its
-// children in the tree and its samples over ticks w..i.
+// children, links and monitors as the tree showed them (between its
+// nodes) and its samples over ticks w..i.
 func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
 	out := make([]ProcessDetail, len(s.Processes))
 	idx := make(map[instrument.PID]int, len(s.Processes))
@@ -634,10 +635,26 @@ func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
 			out[j].Findings = append(out[j].Findings, f)
 		}
 	}
+	// Links and monitors as the tree drew them: between its nodes.
+	for _, e := range s.Tree.Links {
+		if j, ok := idx[e.From]; ok {
+			out[j].Links = append(out[j].Links, e.To)
+		}
+		if j, ok := idx[e.To]; ok {
+			out[j].Links = append(out[j].Links, e.From)
+		}
+	}
+	for _, e := range s.Tree.Monitors {
+		if j, ok := idx[e.From]; ok {
+			out[j].Monitors = append(out[j].Monitors, e.To)
+		}
+	}
 	for _, n := range s.Tree.Nodes {
 		if j, ok := idx[n.Parent]; ok && n.Parent != 0 {
 			out[j].Children = append(out[j].Children, n.PID)
-			out[j].ChildCount++
+		}
+		if j, ok := idx[n.PID]; ok {
+			out[j].ChildCount = n.Children // live children, listed or not
 		}
 	}
 	// One pass forward over the window, applying the deltas.

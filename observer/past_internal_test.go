@@ -236,3 +236,28 @@ func BenchmarkPastRecord(b *testing.B) {
 		}
 	}
 }
+
+// The history's options are validated with the others.
+func TestHistoryOptions(t *testing.T) {
+	for _, o := range []Options{
+		{HistoryFull: -time.Second},
+		{HistoryFull: 2 * time.Hour, HistoryHorizon: time.Hour},
+		{HistoryThin: -1},
+	} {
+		if _, err := o.withDefaults(); err == nil {
+			t.Errorf("%+v: got no error, want one", o)
+		}
+	}
+	o, err := Options{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.HistoryFull != time.Hour || o.HistoryHorizon != 6*time.Hour || o.HistoryThin != 10 || o.HistoryBytes != 64<<20 {
+		t.Errorf("defaults: got full %v, horizon %v, thin %d, bytes %d; want 1h, 6h, 10, 64 MiB", o.HistoryFull, o.HistoryHorizon, o.HistoryThin, o.HistoryBytes)
+	}
+	off := newPast(testOptions(t, Options{HistoryBytes: -1}))
+	off.record(synthetic(1, 1)[0])
+	if _, ok := off.at(time.Now()); ok || off.timeline().Ticks != 0 {
+		t.Error("HistoryBytes < 0: the history kept a tick, want none")
+	}
+}

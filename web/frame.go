@@ -435,6 +435,9 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, procTable(s, pp, a)))
 	case "process":
 		d, ok := s.Detail(observer.PID(v.PID))
+		if !ok && v.At != 0 {
+			d, ok = treeDetail(s, observer.PID(v.PID)) // a moment of the past: the tree's numbers of the time
+		}
 		if !ok {
 			break // not watched yet: the page shows what it was loaded with
 		}

@@ -177,3 +177,48 @@ func (h *Handler) pastFrame(v viewReq) (*websocket.PreparedMessage, error) {
 	}
 	return websocket.NewPreparedMessage(websocket.TextMessage, data)
 }
+
+// treeDetail is what a snapshot's tree says about a process it does
+// not hold among its hot ones: a past moment keeps the numbers of every
+// process the tree listed, and the samples only of the hot ones.
+func treeDetail(s *observer.Snapshot, pid observer.PID) (observer.ProcessDetail, bool) {
+	for _, n := range s.Tree.Nodes {
+		if n.PID != pid {
+			continue
+		}
+		d := observer.ProcessDetail{
+			Process: observer.Process{
+				PID: n.PID, Name: n.Name, Kind: n.Kind, Status: n.Status, Parent: n.Parent,
+				Busy: n.Busy, Depth: n.Depth, Restarts: n.Restarts, Waiting: n.Waiting,
+				Supervisor: n.Supervisor, RestartBudget: n.RestartBudget,
+			},
+			Links: []observer.PID{}, Monitors: []observer.PID{}, Children: []observer.PID{}, Findings: []observer.Finding{},
+			ChildCount: n.Children,
+		}
+		for _, c := range s.Tree.Nodes {
+			if c.Parent == pid {
+				d.Children = append(d.Children, c.PID)
+			}
+		}
+		for _, e := range s.Tree.Links {
+			switch pid {
+			case e.From:
+				d.Links = append(d.Links, e.To)
+			case e.To:
+				d.Links = append(d.Links, e.From)
+			}
+		}
+		for _, e := range s.Tree.Monitors {
+			if e.From == pid {
+				d.Monitors = append(d.Monitors, e.To)
+			}
+		}
+		for _, f := range s.Findings {
+			if f.PID == pid {
+				d.Findings = append(d.Findings, f)
+			}
+		}
+		return d, true
+	}
+	return observer.ProcessDetail{}, false
+}
