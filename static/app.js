@@ -524,8 +524,10 @@
       range.value = String(Obs.at || to);
       while (strip.firstChild) strip.removeChild(strip.firstChild);
       var span = Math.max(1, to - from);
-      (tl.findings || []).forEach(function (f) {
-        if (f.severity !== "critical" && f.severity !== "warning") return;
+      // Warnings first, so that a critical stretch is drawn over them.
+      var marks = (tl.findings || []).filter(function (f) { return f.severity === "critical" || f.severity === "warning"; });
+      marks.sort(function (a, b) { return (a.severity === "critical") - (b.severity === "critical"); });
+      marks.forEach(function (f) {
         var a = Math.max(from, Date.parse(f.from)), b = Math.min(to, Date.parse(f.on ? tl.to : f.to) + interval);
         var seg = document.createElement("span");
         seg.className = "seg sev-" + f.severity;
