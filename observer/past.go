@@ -104,7 +104,7 @@ type track[T keyed] struct {
 // pass over both, and a map of prev's PIDs only when the shape changed.
 func diffTrack[T keyed](prev, cur []T, key bool) track[T] {
 	if key || prev == nil {
-		return track[T]{key: true, full: cur}
+		return keyTrack(cur)
 	}
 	t := track[T]{n: int32(len(cur))}
 	var pos map[instrument.PID]int
@@ -139,14 +139,30 @@ func diffTrack[T keyed](prev, cur []T, key bool) track[T] {
 		}
 		t.lits = append(t.lits, cur[i])
 		if len(t.lits) > len(cur)/2 {
-			return track[T]{key: true, full: cur}
+			return keyTrack(cur)
 		}
 		i++
 		if j < len(prev) {
 			j++
 		}
 	}
+	if cap(t.lits) > len(t.lits)+len(t.lits)/8+4 { // kept for long: no spare capacity
+		t.lits = slices.Clone(t.lits)
+	}
+	if cap(t.ops) > len(t.ops)+len(t.ops)/8+4 {
+		t.ops = slices.Clone(t.ops)
+	}
 	return t
+}
+
+// keyTrack keeps cur as a full frame: the snapshot's own slice, or a
+// copy of it when its array is much bigger than it (a slice grown by
+// append), so that the history holds no spare capacity.
+func keyTrack[T keyed](cur []T) track[T] {
+	if cap(cur) > len(cur)+len(cur)/8+4 {
+		cur = slices.Clone(cur)
+	}
+	return track[T]{key: true, full: cur}
 }
 
 // apply makes the slice of t from the slice of the tick before, into
