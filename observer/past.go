@@ -585,21 +585,46 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 	if !p.enabled() {
 		return nil, false
 	}
+	// Under the lock, only what the moment needs is taken: shallow copies
+	// of its ticks back to the full frames they start from (the slices
+	// they hold are never modified) and its events. The frames are rebuilt
+	// after, so that a reader never holds up the sampler for long.
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	i := sortSearch(p.ticks, t) - 1
 	if i < 0 {
+		p.mu.Unlock()
 		return nil, false
 	}
-	pt := p.ticks[i]
+	from := p.ticks[i].at.Add(-time.Duration(p.opts.History) * p.opts.Tick)
+	w := sortSearch(p.ticks[:i+1], from)
+	start := i
+	for !p.ticks[start].nodes.key {
+		start--
+	}
+	for k := w; ; k-- {
+		if p.ticks[k].procs.key {
+			start = min(start, k)
+			break
+		}
+	}
+	ticks := make([]*pastTick, i+1-start)
+	for j := range ticks {
+		c := *p.ticks[start+j]
+		ticks[j] = &c
+	}
+	events := p.eventsAt(p.ticks[i])
+	p.mu.Unlock()
+
+	i, w = i-start, w-start
+	pt := ticks[i]
 	s := &Snapshot{
 		Tick:      pt.tick,
 		At:        pt.at,
 		Interval:  p.opts.Tick,
 		System:    pt.sys,
-		Processes: materialize(p.ticks, i, procsOf),
+		Processes: materialize(ticks, i, procsOf),
 		Tree: Tree{
-			Nodes:       materialize(p.ticks, i, nodesOf),
+			Nodes:       materialize(ticks, i, nodesOf),
 			FoldedRoots: pt.roots,
 			Links:       pt.links,
 			Monitors:    pt.mons,
@@ -609,18 +634,16 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 		CPU:      pt.cpu,
 		Census:   pt.census,
 		EventSeq: pt.eventSeq,
-		Events:   p.eventsAt(pt),
+		Events:   events,
 		TopN:     p.opts.TopN,
 	}
 	// The load charts and each process's history: the ticks of the
 	// window of Options.History ticks that ends at this one.
-	from := pt.at.Add(-time.Duration(p.opts.History) * p.opts.Tick)
-	w := sortSearch(p.ticks[:i+1], from)
 	s.System.Load = make([]SystemSample, 0, i+1-w)
-	for _, x := range p.ticks[w : i+1] {
+	for _, x := range ticks[w : i+1] {
 		s.System.Load = append(s.System.Load, x.sys.Now)
 	}
-	s.Watched = p.details(s, w, i)
+	s.Watched = details(s, ticks, w, i)
 	return s, true
 }
 
@@ -639,7 +662,7 @@ func sortSearch(ticks []*pastTick, t time.Time) int {
 // process page shows it: its numbers, the findings about it, its
 // children, links and monitors as the tree showed them (between its
 // nodes) and its samples over ticks w..i.
-func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
+func details(s *Snapshot, ticks []*pastTick, w, i int) []ProcessDetail {
 	out := make([]ProcessDetail, len(s.Processes))
 	idx := make(map[instrument.PID]int, len(s.Processes))
 	for j, pr := range s.Processes {
@@ -676,8 +699,8 @@ func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
 	// One pass forward over the window, applying the deltas.
 	var cur, x, y []Process
 	for k := w; k <= i; k++ {
-		if tr := &p.ticks[k].procs; k == w {
-			cur = materialize(p.ticks, k, procsOf)
+		if tr := &ticks[k].procs; k == w {
+			cur = materialize(ticks, k, procsOf)
 		} else {
 			r := tr.apply(cur, x)
 			if !tr.key {
@@ -685,7 +708,7 @@ func (p *past) details(s *Snapshot, w, i int) []ProcessDetail {
 			}
 			cur = r
 		}
-		at := p.ticks[k].at
+		at := ticks[k].at
 		for _, pr := range cur {
 			if j, ok := idx[pr.PID]; ok {
 				out[j].History = append(out[j].History, ProcessSample{At: at, Depth: pr.Depth, Arrival: pr.Arrival, Handling: pr.Handling, Busy: pr.Busy, Waiting: pr.Waiting, HeadAge: pr.HeadAge})

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -260,4 +261,42 @@ func TestHistoryOptions(t *testing.T) {
 	if _, ok := off.at(time.Now()); ok || off.timeline().Ticks != 0 {
 		t.Error("HistoryBytes < 0: the history kept a tick, want none")
 	}
+}
+
+// Moments are shown while ticks are kept, thinned and dropped: what a
+// reader rebuilds outside the lock is never changed under it (run with
+// -race), and every moment it gets is the tick it asked for or an older
+// kept one.
+func TestPastReadersBesideTheSampler(t *testing.T) {
+	snaps := synthetic(600, 11)
+	p := newPast(testOptions(t, Options{History: 20, HistoryFull: 50 * time.Second, HistoryHorizon: 200 * time.Second, HistoryBytes: 256 << 10}))
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	for r := range 2 {
+		wg.Go(func() {
+			for k := r; ; k += 7 {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				want := snaps[k%len(snaps)]
+				if s, ok := p.at(want.At); ok {
+					if s.At.After(want.At) {
+						t.Errorf("At(%v): got the tick of %v, after it", want.At, s.At)
+						return
+					}
+					if s.Tick == want.Tick && !slices.Equal(s.Tree.Nodes, want.Tree.Nodes) {
+						t.Errorf("At(tick %d): tree nodes differ from what was shown", want.Tick)
+						return
+					}
+				}
+			}
+		})
+	}
+	for _, s := range snaps {
+		p.record(s)
+	}
+	close(done)
+	wg.Wait()
 }
