@@ -17,17 +17,21 @@ import (
 //
 // Each tick keeps the parts of its snapshot the views render. The tree's
 // nodes and the hot processes are kept as a full frame every keyEvery
-// ticks (and whenever their shape changes) and, between, as the entries
-// that changed since the tick before; a full frame is the snapshot's own
-// slice, never copied. Findings, edges, the events tail and the CPU and
-// census results are shared with the tick before while they are equal,
-// so a quiet program costs a few hundred bytes per tick. The bytes are
-// estimated as the ticks are kept; past Options.HistoryBytes the oldest
+// ticks (and when more than half of them changed) and, between, as runs
+// copied from the tick before plus the entries that changed, matched by
+// PID (a spawn or an exit costs one entry, not a new frame); a full frame
+// is the snapshot's own slice, copied only to shed spare capacity.
+// Findings and edges are shared with the tick before while equal; each
+// event of the events tail is kept once (by Seq) and a tick keeps only
+// the range it showed. A quiet program costs a few hundred bytes a tick.
+// The bytes are estimated as the ticks are kept (a little above the heap
+// they hold, see BenchmarkHistory); past Options.HistoryBytes the oldest
 // ticks go first, and are counted.
 //
 // Recording costs one pass over the tick's tree nodes and hot processes,
 // which the tick has just built: nothing per message, nothing per
-// process of the table.
+// process of the table. Reading a moment ([Observer.At]) copies what it
+// needs under the lock and rebuilds the frames outside it.
 
 // keyEvery forces a full frame after this many deltas, so that showing
 // a moment applies at most that many deltas.
