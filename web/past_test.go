@@ -152,6 +152,32 @@ func TestWebsocketShowsAMoment(t *testing.T) {
 	if !strings.Contains(fr.HTML["findings"], "bottleneck") && !strings.Contains(fr.HTML["findings"], "Bottleneck") {
 		t.Errorf("advisor at the moment: no bottleneck in\n%s", fr.HTML["findings"])
 	}
+	// Every view answers the moment, each with its parts.
+	at := strconv.FormatInt(was.At.UnixMilli(), 10)
+	for _, tc := range []struct{ query, part string }{
+		{"?view=overview", "top-findings"},
+		{"?view=tree", "alerts"},
+		{"?view=processes&sort=busy&limit=5", "proc-table"},
+		{"?view=events", "events"},
+		{"?view=process&pid=" + strconv.FormatUint(uint64(s.price.PID()), 10), "proc-info"},
+	} {
+		c2, _, err := f.dial(t, tc.query+"&at="+at, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.query, err)
+		}
+		fr := readFrame(t, c2)
+		if fr.Past == nil || fr.Past.Shown != was.At.UnixMilli() || fr.HTML[tc.part] == "" {
+			t.Errorf("%s at the moment: got past %+v and parts %d, want the moment and part %q", tc.query, fr.Past, len(fr.HTML), tc.part)
+		}
+		if tc.part == "alerts" && (fr.Tree == nil || len(fr.Tree.Nodes) == 0) {
+			t.Errorf("tree at the moment: no nodes")
+		}
+		if tc.part == "proc-table" && !strings.Contains(fr.HTML[tc.part], "price") {
+			t.Errorf("processes by busy at the moment: price not listed in\n%s", fr.HTML[tc.part])
+		}
+		c2.Close()
+	}
+
 	// Back to live: the next frame is the live one.
 	if err := c.WriteJSON(map[string]any{"view": "advisor"}); err != nil {
 		t.Fatal(err)
