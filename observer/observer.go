@@ -30,6 +30,7 @@ type Observer struct {
 
 	snap atomic.Pointer[Snapshot]
 	subs subscribers
+	past *past // what the dashboard showed (past.go)
 
 	profiling sync.Mutex        // held while a CPU profile runs
 	censusMu  sync.Mutex        // one census at a time
@@ -67,6 +68,7 @@ func New(table *instrument.ProcessTable, opts Options) (*Observer, error) {
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
 	o.model = newModel(table, &o.opts)
+	o.past = newPast(&o.opts)
 	if opts.MeterProvider != nil {
 		if o.metrics, err = newMetrics(o, opts.MeterProvider); err != nil {
 			return nil, fmt.Errorf("observer: metrics: %w", err)
@@ -259,6 +261,7 @@ func (o *Observer) tick() {
 	stacks := len(o.model.stacks.queue) > 0
 	o.mu.Unlock()
 	o.snap.Store(snap)
+	o.past.record(snap)
 	o.subs.publish(snap)
 	if census {
 		o.wakeCensus()

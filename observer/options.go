@@ -64,6 +64,21 @@ type Options struct {
 	// sooner, [Observer.Goroutines] returns the previous one. Default 5 s;
 	// negative: no limit.
 	DumpEvery time.Duration
+	// HistoryFull is how long the history of what the dashboard showed
+	// keeps every tick ([Observer.At]). Default 1 h.
+	HistoryFull time.Duration
+	// HistoryHorizon is how far back the history goes: ticks older than
+	// HistoryFull are kept one in HistoryThin up to it. Default 6 h; at
+	// least HistoryFull.
+	HistoryHorizon time.Duration
+	// HistoryThin keeps one tick in HistoryThin older than HistoryFull.
+	// Default 10; 1 keeps every tick up to the horizon.
+	HistoryThin int
+	// HistoryBytes caps the history's memory, as estimated when each
+	// tick is kept: past it the oldest ticks are dropped first, and
+	// counted (Timeline.Dropped). Default 64 MiB; negative keeps no
+	// history.
+	HistoryBytes int64
 	// Logger is not used.
 	//
 	// Deprecated: the observer logs nothing. The runtime logs each crash
@@ -108,6 +123,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"EventBuffer", &o.EventBuffer, 16384},
 		{"MetricNames", &o.MetricNames, 50},
 		{"DumpMaxGoroutines", &o.DumpMaxGoroutines, DefaultDumpMaxGoroutines},
+		{"HistoryThin", &o.HistoryThin, 10},
 	}
 	for _, f := range ints {
 		switch {
@@ -137,6 +153,21 @@ func (o Options) withDefaults() (Options, error) {
 		return o, bad("StuckAfter", o.StuckAfter, "0 (default) or more")
 	case o.StuckAfter == 0:
 		o.StuckAfter = 5 * time.Second
+	}
+	if o.HistoryBytes == 0 {
+		o.HistoryBytes = 64 << 20
+	}
+	switch {
+	case o.HistoryFull < 0:
+		return o, bad("HistoryFull", o.HistoryFull, "0 (default) or more")
+	case o.HistoryFull == 0:
+		o.HistoryFull = time.Hour
+	}
+	switch {
+	case o.HistoryHorizon == 0:
+		o.HistoryHorizon = max(6*time.Hour, o.HistoryFull)
+	case o.HistoryHorizon < o.HistoryFull:
+		return o, bad("HistoryHorizon", o.HistoryHorizon, "0 (default) or at least HistoryFull ("+o.HistoryFull.String()+")")
 	}
 	return o, nil
 }

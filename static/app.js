@@ -28,6 +28,7 @@
     p.set("view", view === "process" ? "process" : view);
     p.set("root", root);
     if (body.dataset.pid) p.set("pid", body.dataset.pid);
+    if (Obs.at) p.set("at", String(Obs.at)); // a moment of the past: see the time scrubber
     if (view === "processes") {
       if (body.dataset.sort) p.set("sort", body.dataset.sort);
       if (body.dataset.q) p.set("q", body.dataset.q);
@@ -89,11 +90,14 @@
   }
   // A silent server (no frame for three ticks and more) is treated as gone.
   watchdog = setInterval(function () {
-    if (ws && ws.readyState === 1 && lastMsg && Date.now() - lastMsg > Math.max(10000, 3 * interval + 2000)) {
+    if (!Obs.at && ws && ws.readyState === 1 && lastMsg && Date.now() - lastMsg > Math.max(10000, 3 * interval + 2000)) {
       ws.close();
     }
   }, 2000);
-  Obs.send = function (obj) { if (ws && ws.readyState === 1) ws.send(JSON.stringify(obj)); };
+  Obs.send = function (obj) {
+    if (obj.at === undefined && Obs.at) obj.at = Obs.at; // a view changed in place stays at the moment shown
+    if (ws && ws.readyState === 1) ws.send(JSON.stringify(obj));
+  };
 
   // ---- charts ----
   function fmtNum(v) {
@@ -442,6 +446,166 @@
       fetch(root + "api/census", { method: "POST" }).finally(function () { cb.disabled = false; });
     });
   }
+
+  // ---- time scrubber ----
+  // Pause the live view and show a moment of the observer's history. The
+  // view request carries "at" (Unix ms); the server answers once with
+  // that moment's frame, built by the same code as the live ones. The
+  // moment is kept for the tab (sessionStorage), so every page opened
+  // shows it, until "back to live". The strip marks when findings were
+  // on (critical red, warning amber), from /api/timeline.
+  (function () {
+    var bar = document.getElementById("scrub");
+    if (!bar) return;
+    var pauseBtn = document.getElementById("scrub-pause"), liveBtn = document.getElementById("scrub-live");
+    var range = document.getElementById("scrub-range"), strip = document.getElementById("scrub-strip");
+    var label = document.getElementById("scrub-label");
+    var KEY = "observer-at", liveAt = 0, tl = null, sendTimer = null, lastSend = 0;
+    try { Obs.at = parseInt(sessionStorage.getItem(KEY) || "0", 10) || 0; } catch (e) { Obs.at = 0; }
+    bar.hidden = false;
+
+    function pidNum(s) { var m = /^<0\.(\d+)\.0>$/.exec(s || ""); return m ? parseInt(m[1], 10) : parseInt(s, 10) || 0; }
+    function viewReq() {
+      var r = { view: view, root: root };
+      if (body.dataset.pid) r.pid = pidNum(body.dataset.pid);
+      if (view === "processes") {
+        if (body.dataset.sort) r.sort = body.dataset.sort;
+        if (body.dataset.q) r.q = body.dataset.q;
+        if (body.dataset.limit) r.limit = parseInt(body.dataset.limit, 10) || 0;
+      }
+      if (view === "events") ["kind", "proc", "sup", "q"].forEach(function (k) { if (body.dataset[k]) r[k] = body.dataset[k]; });
+      r.at = Obs.at || 0;
+      return r;
+    }
+    function hms(ms) { return clock(ms / 1000); }
+    function agoText(ms) {
+      var s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+      if (s < 60) return s + " s ago";
+      if (s < 3600) return Math.floor(s / 60) + " min ago";
+      return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min ago";
+    }
+    function setAt(ms) {
+      Obs.at = ms;
+      try { if (ms) sessionStorage.setItem(KEY, String(ms)); else sessionStorage.removeItem(KEY); } catch (e) { /* private mode: this page only */ }
+      body.classList.toggle("is-past", !!ms);
+      pauseBtn.setAttribute("aria-pressed", ms ? "true" : "false");
+      pauseBtn.textContent = ms ? "❚❚ paused" : "❚❚ pause";
+      pauseBtn.title = ms ? "Paused: back to the live view" : "Pause the live view and go back in time";
+      liveBtn.hidden = !ms;
+      if (!ms) { label.textContent = "live"; range.setAttribute("aria-valuetext", "live"); label.classList.remove("scrub-err"); }
+    }
+    // send asks the server for the moment shown, at most every 600 ms (it
+    // takes 2 view requests a second); the last one always goes.
+    function send() {
+      clearTimeout(sendTimer);
+      var wait = 600 - (Date.now() - lastSend);
+      if (wait > 0) { sendTimer = setTimeout(send, wait); return; }
+      lastSend = Date.now();
+      Obs.send(viewReq());
+    }
+    function preview(ms) {
+      label.textContent = "viewing " + hms(ms) + " — " + agoText(ms);
+      range.setAttribute("aria-valuetext", hms(ms) + ", " + agoText(ms));
+    }
+    function goTo(ms) {
+      if (tl && tl.from) ms = Math.max(Date.parse(tl.from), ms);
+      setAt(ms);
+      preview(ms);
+      send();
+    }
+    function live() {
+      setAt(0);
+      range.value = range.max;
+      send();
+      loadTimeline();
+    }
+    function draw() {
+      if (!tl || !tl.from) return;
+      var from = Date.parse(tl.from), to = Math.max(Date.parse(tl.to), liveAt, Obs.at || 0);
+      range.min = String(from);
+      range.max = String(to);
+      range.step = "any"; // the keys move by a tick (below); a drag lands anywhere
+      range.value = String(Obs.at || to);
+      while (strip.firstChild) strip.removeChild(strip.firstChild);
+      var span = Math.max(1, to - from);
+      // Warnings first, so that a critical stretch is drawn over them.
+      var marks = (tl.findings || []).filter(function (f) { return f.severity === "critical" || f.severity === "warning"; });
+      marks.sort(function (a, b) { return (a.severity === "critical") - (b.severity === "critical"); });
+      marks.forEach(function (f) {
+        var a = Math.max(from, Date.parse(f.from)), b = Math.min(to, Date.parse(f.on ? tl.to : f.to) + interval);
+        var seg = document.createElement("span");
+        seg.className = "seg sev-" + f.severity;
+        seg.style.left = ((a - from) / span * 100) + "%";
+        seg.style.width = Math.max(0.3, (b - a) / span * 100) + "%";
+        seg.title = f.severity + ": " + String(f.kind).replace(/_/g, " ") + (f.name ? " · " + f.name : "") + ", " + hms(a) + "–" + hms(b);
+        strip.appendChild(seg);
+      });
+    }
+    function loadTimeline() {
+      fetch(root + "api/timeline").then(function (r) { return r.json(); }).then(function (j) {
+        if (j && !j.error) { tl = j; draw(); }
+      }).catch(function () { /* offline: the strip waits */ });
+    }
+
+    pauseBtn.addEventListener("click", function () {
+      if (Obs.at) { live(); return; }
+      goTo(liveAt || Date.now());
+      loadTimeline();
+    });
+    liveBtn.addEventListener("click", live);
+    range.addEventListener("input", function () {
+      var ms = parseInt(range.value, 10);
+      if (ms >= parseInt(range.max, 10) && !Obs.at) return;
+      goTo(ms);
+    });
+    bar.addEventListener("keydown", function (ev) {
+      if (ev.key === "Escape" && Obs.at) { ev.preventDefault(); live(); }
+    });
+    // Keys on the strip: arrows move a tick, Page Up/Down a minute, Home
+    // to the oldest moment kept, End back to live.
+    range.addEventListener("keydown", function (ev) {
+      var cur = Obs.at || parseInt(range.max, 10) || liveAt, step = 0;
+      switch (ev.key) {
+        case "ArrowLeft": case "ArrowDown": step = -interval; break;
+        case "ArrowRight": case "ArrowUp": step = interval; break;
+        case "PageUp": step = -60000; break;
+        case "PageDown": step = 60000; break;
+        case "Home": ev.preventDefault(); goTo(parseInt(range.min, 10) || cur); return;
+        case "End": ev.preventDefault(); live(); return;
+        default: return;
+      }
+      ev.preventDefault();
+      var ms = cur + step;
+      if (ms >= (parseInt(range.max, 10) || liveAt)) { if (Obs.at) live(); return; }
+      range.value = String(ms);
+      goTo(ms);
+    });
+    Obs.handlers.push(function (f) {
+      if (f.past) {
+        if (!Obs.at || f.past.at !== Obs.at) return; // an answer to an older request
+        setConn("past", "paused");
+        if (f.past.err) {
+          label.textContent = f.past.err;
+          label.classList.add("scrub-err");
+          return;
+        }
+        label.classList.remove("scrub-err");
+        var txt = "viewing " + hms(f.past.shown) + " — " + agoText(f.past.shown);
+        label.textContent = txt;
+        label.title = "the newest tick kept at or before " + hms(f.past.at);
+        range.setAttribute("aria-valuetext", hms(f.past.shown) + ", " + agoText(f.past.shown));
+        return;
+      }
+      liveAt = f.at;
+      if (Obs.at) return;
+      if (connEl.dataset.state === "past") setConn("live", "live");
+      if (tl) { range.max = String(Math.max(Date.parse(tl.to), liveAt)); range.value = range.max; }
+    });
+    setAt(Obs.at);
+    if (Obs.at) preview(Obs.at);
+    loadTimeline();
+    setInterval(function () { if (!Obs.at) loadTimeline(); }, 15000);
+  })();
 
   connect();
 })();

@@ -70,12 +70,18 @@ func orNone(s []string) string {
 	return strings.Join(s, ", ")
 }
 
+// apiSnapshot answers the newest snapshot, or with at= the snapshot of
+// that moment from the history.
 func (h *Handler) apiSnapshot(w http.ResponseWriter, r *http.Request) {
-	if err := onlyParams(r); err != nil {
+	if err := onlyParams(r, "at"); err != nil {
 		writeParamError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, h.obs.Snapshot())
+	s, ok := h.snapshotFor(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, http.StatusOK, s)
 }
 
 type processesReply struct {
@@ -85,8 +91,10 @@ type processesReply struct {
 	Processes []observer.Process `json:"processes"`
 }
 
+// apiProcesses searches every live process; with at=, the processes the
+// snapshot of that moment holds (the hot ones: see observer.Snapshot).
 func (h *Handler) apiProcesses(w http.ResponseWriter, r *http.Request) {
-	if err := onlyParams(r, "sort", "limit", "q"); err != nil {
+	if err := onlyParams(r, "sort", "limit", "q", "at"); err != nil {
 		writeParamError(w, err)
 		return
 	}
@@ -95,7 +103,17 @@ func (h *Handler) apiProcesses(w http.ResponseWriter, r *http.Request) {
 		writeParamError(w, err)
 		return
 	}
-	ps := h.obs.Processes(observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit})
+	q := observer.Query{Sort: p.Sort, Match: p.Query, Limit: p.Limit}
+	var ps []observer.Process
+	if r.URL.Query().Has("at") {
+		s, ok := h.snapshotFor(w, r)
+		if !ok {
+			return
+		}
+		ps = s.Query(q)
+	} else {
+		ps = h.obs.Processes(q)
+	}
 	if ps == nil {
 		ps = []observer.Process{}
 	}
@@ -249,12 +267,18 @@ func (h *Handler) apiEvents(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, page)
 }
 
+// apiFindings answers the advisor's findings, now or with at= at that
+// moment.
 func (h *Handler) apiFindings(w http.ResponseWriter, r *http.Request) {
-	if err := onlyParams(r); err != nil {
+	if err := onlyParams(r, "at"); err != nil {
 		writeParamError(w, err)
 		return
 	}
-	fs := h.obs.Findings()
+	s, ok := h.snapshotFor(w, r)
+	if !ok {
+		return
+	}
+	fs := s.Findings
 	if fs == nil {
 		fs = []observer.Finding{}
 	}

@@ -22,12 +22,17 @@
 //
 // Pages: "" (overview), tree, processes, process/{pid}, advisor,
 // events?kind=&proc=&sup=&q=, profile, tables. Assets: static/. The websocket: ws. The JSON API:
-// api/snapshot, api/processes?sort=&limit=&q=, api/process/{pid},
+// api/snapshot, api/processes?sort=&limit=&q=, api/process/{pid}, api/tree,
 // api/process/{pid}/stack, api/events?since=&limit=&pid= (and the events
 // page's filters), api/findings, and, for the
 // tree, api/children/{pid}?offset=&limit= and api/node/{pid}, which answer
 // in the tree's own node shape (the one its websocket frames carry); POST api/profile?seconds=, api/census and, when actions
 // are on, api/process/{pid}/{kill,restart,state,trace,suspend,resume}.
+// History: api/snapshot, api/findings, api/processes and api/tree take
+// at= (RFC 3339 or Unix milliseconds) and answer as of that moment, from
+// the observer's history (observer.Observer.At); api/timeline says how
+// far back it goes and when each finding was on. A moment older than the
+// history gets 404 saying how far back it goes.
 // A bad parameter gets 400 with {"error": ..., "param": ...}; a known
 // address asked with the wrong method 405 with an Allow header; an
 // action the process does not support 422, one that fails 409. The

@@ -32,6 +32,10 @@ type frame struct {
 	Sys      []sysPoint        `json:"sys,omitempty"`
 	Tree     *treeFrame        `json:"tree,omitempty"`
 	Hist     []histPoint       `json:"hist,omitempty"`
+	// Past is set on a frame of a moment of the history (the view asked
+	// for at): the moment shown, Unix milliseconds, and the history's
+	// range; PastErr says why the moment cannot be shown.
+	Past *pastInfo `json:"past,omitempty"`
 }
 
 // sysPoint is one system sample, in the charts' units.
@@ -417,12 +421,23 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 	case "processes":
 		pp := procParams{Sort: v.sort, Query: v.Q, Limit: v.Limit}
 		a := s.Answer(pp.query())
+		if a.Partial && v.At != 0 {
+			// A moment of the past: its hot processes are all it has.
+			a.Partial = false
+			t := procTable(s, pp, a)
+			t.Scope = "the hot processes of the time that match, by " + pp.Sort.String() + " · the history keeps no others"
+			p.html["proc-table"] = html(ui.ProcTableFrag(root, t))
+			break
+		}
 		if a.Partial && !v.inPlace {
 			break // the page shows the answer it was loaded with
 		}
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, procTable(s, pp, a)))
 	case "process":
 		d, ok := s.Detail(observer.PID(v.PID))
+		if !ok && v.At != 0 {
+			d, ok = treeDetail(s, observer.PID(v.PID)) // a moment of the past: the tree's numbers of the time
+		}
 		if !ok {
 			break // not watched yet: the page shows what it was loaded with
 		}

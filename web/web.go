@@ -264,6 +264,8 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/node/{pid}", h.apiNode)
 	m.HandleFunc("GET /api/events", h.apiEvents)
 	m.HandleFunc("GET /api/findings", h.apiFindings)
+	m.HandleFunc("GET /api/tree", h.apiTree)
+	m.HandleFunc("GET /api/timeline", h.apiTimeline)
 	m.HandleFunc("POST /api/profile", h.apiProfile)
 	m.HandleFunc("POST /api/census", h.apiCensus)
 	m.HandleFunc("POST /api/process/{pid}/{action}", h.apiAction)

@@ -43,6 +43,9 @@ type viewReq struct {
 	Kind string `json:"kind,omitempty"`
 	Proc string `json:"proc,omitempty"`
 	Sup  string `json:"sup,omitempty"`
+	// At, in Unix milliseconds, asks for a moment of the history instead
+	// of the live view (the time scrubber); 0 is live.
+	At int64 `json:"at,omitempty"`
 
 	sort observer.SortKey
 	// inPlace says the page changed view over the websocket: what it
@@ -89,6 +92,9 @@ func (v *viewReq) validate(topN int) error {
 	}
 	if v.View != "events" && (v.Kind != "" || v.Proc != "" || v.Sup != "") {
 		return &paramError{"kind", "only the events view takes kind, proc and sup"}
+	}
+	if v.At < 0 {
+		return &paramError{"at", "want Unix milliseconds above 0, or 0 for live"}
 	}
 	if (v.View == "process") != (v.PID != 0) {
 		return &paramError{"pid", "the process view needs a pid, and only it"}
@@ -138,6 +144,9 @@ func (v *viewReq) key() string {
 	k := v.View + "|" + v.Sort + "|" + strconv.Itoa(v.Limit) + "|" + strconv.FormatUint(v.PID, 10) + "|" + v.Root + "|" + strconv.FormatBool(v.inPlace) + "|" + v.Q
 	if v.View == "events" {
 		k += "|" + v.Kind + "|" + v.Proc + "|" + v.Sup
+	}
+	if v.At != 0 {
+		k += "|at=" + strconv.FormatInt(v.At, 10)
 	}
 	return k
 }
@@ -189,6 +198,13 @@ func viewFromQuery(q url.Values, topN int) (viewReq, error) {
 			return v, err
 		}
 		v.PID = uint64(pid)
+	}
+	if q.Has("at") {
+		at, err := parseAt(q.Get("at"))
+		if err != nil {
+			return v, err
+		}
+		v.At = at.UnixMilli() // fromMilli's end of the millisecond
 	}
 	return v, v.validate(topN)
 }
@@ -578,6 +594,23 @@ func (c *conn) writeLoop() {
 		}
 		s := hb.snapshot()
 		v, seq := c.currentView()
+		if v.At != 0 {
+			// A moment of the past does not change: one frame per request.
+			if sent && seq == lastSeq {
+				continue
+			}
+			msg, err := c.h.pastFrame(v)
+			if err != nil {
+				c.stop(websocket.CloseInternalServerErr, "could not build the frame")
+				continue
+			}
+			c.ws.SetWriteDeadline(time.Now().Add(c.h.opts.WriteTimeout))
+			if err := c.ws.WritePreparedMessage(msg); err != nil {
+				return
+			}
+			sent, lastSeq, needFull = true, seq, true
+			continue
+		}
 		if sent && s.Tick == lastTick && seq == lastSeq {
 			continue
 		}

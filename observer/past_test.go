@@ -1,0 +1,118 @@
+package observer_test
+
+import (
+	"context"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
+)
+
+// A bottleneck comes and goes; afterwards the history still shows the
+// moment it was on: the finding, the tree's flag on the server, the
+// server's numbers and its samples; and the timeline marks when.
+func TestHistoryShowsAPastBottleneck(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := node(t)
+		ref, err := otp.Start[int, int](n, &sleeper{d: 10 * time.Millisecond}, otp.Name("price"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := startBubble(t, n.ProcessTable(), observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		first := next(t, sub)
+		stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+		on := await(t, sub, 3, "bottleneck found", has(observer.KindBottleneck, ref.PID()))
+		stop()
+		off := await(t, sub, 5, "bottleneck cleared", hasNot(observer.KindBottleneck, ref.PID()))
+
+		past, ok := o.At(on.At)
+		if !ok {
+			t.Fatalf("At(%v): nothing kept; timeline %+v", on.At, o.Timeline())
+		}
+		if past.Tick != on.Tick {
+			t.Errorf("At the bottleneck's tick: got tick %d, want %d", past.Tick, on.Tick)
+		}
+		f := finding(past, observer.KindBottleneck, ref.PID())
+		if f == nil {
+			t.Fatalf("At(%v): no bottleneck finding; got\n%s", on.At, dump(past))
+		}
+		var node *observer.TreeNode
+		for i := range past.Tree.Nodes {
+			if past.Tree.Nodes[i].PID == ref.PID() {
+				node = &past.Tree.Nodes[i]
+			}
+		}
+		if node == nil || node.Finding != f.Severity {
+			t.Errorf("past tree node of price: got %+v, want one flagged %v", node, f.Severity)
+		}
+		d, ok := past.Detail(ref.PID())
+		if !ok || d.Busy < 0.5 || len(d.History) == 0 || len(d.Findings) == 0 {
+			t.Errorf("past detail of price: got busy %.2f, %d samples, %d findings (found %v); want busy, samples and the finding", d.Busy, len(d.History), len(d.Findings), ok)
+		}
+		if now, _ := o.At(off.At); finding(now, observer.KindBottleneck, ref.PID()) != nil {
+			t.Errorf("At(%v), after it cleared: the bottleneck is still listed", off.At)
+		}
+		if _, ok := o.At(first.At.Add(-time.Second)); ok {
+			t.Errorf("At before the first tick: got a snapshot, want none")
+		}
+		tl := o.Timeline()
+		var span *observer.FindingSpan
+		for i, sp := range tl.Findings {
+			if sp.Kind == observer.KindBottleneck && sp.PID == ref.PID() {
+				span = &tl.Findings[i]
+			}
+		}
+		if span == nil || span.On || span.From.After(on.At) || span.To.Before(on.At) || !span.To.Before(off.At) {
+			t.Errorf("timeline span of the bottleneck: got %+v, want one over %v that ended before %v", span, on.At, off.At)
+		}
+		if !tl.From.Equal(first.At) || tl.Bytes <= 0 || tl.Bytes > tl.Cap {
+			t.Errorf("timeline: from %v, %d bytes of %d; want from %v, some bytes under the cap", tl.From, tl.Bytes, tl.Cap, first.At)
+		}
+	})
+}
+
+// Under churn (processes spawning and exiting every tick, servers
+// flapping between busy and idle), the history's estimate of its memory
+// stays under its cap, dropping the oldest ticks, and the heap it holds
+// is of the order of that estimate.
+func TestHistoryStaysUnderItsCapUnderChurn(t *testing.T) {
+	table := instrument.NewProcessTable()
+	const cap = 2 << 20
+	o, err := observer.New(table, observer.Options{HistoryBytes: cap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	var live []*instrument.Proc
+	for range 2000 {
+		live = append(live, table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer}))
+	}
+	for tick := range 300 {
+		for i := range 50 { // churn: 50 exit, 50 spawn
+			table.Exit(live[(tick*50+i)%len(live)], instrument.ReasonNormal, nil)
+			live[(tick*50+i)%len(live)] = table.Spawn(instrument.Info{Name: "worker", Kind: instrument.KindServer})
+		}
+		for i, p := range live[:100] { // flapping load
+			if (tick+i)%3 == 0 {
+				churn(p, 5)
+			}
+		}
+		o.TickForTest()
+		if tl := o.Timeline(); tl.Bytes > cap {
+			t.Fatalf("tick %d: history estimates %d bytes, over its cap %d", tick, tl.Bytes, cap)
+		}
+	}
+	tl := o.Timeline()
+	if tl.Dropped == 0 {
+		t.Errorf("after 300 ticks of churn: nothing dropped (%d ticks, %d bytes); want the oldest dropped for the cap", tl.Ticks, tl.Bytes)
+	}
+	if _, ok := o.At(time.Now()); !ok {
+		t.Errorf("At(now): nothing, want the newest tick")
+	}
+	t.Logf("%d ticks kept in %d bytes (cap %d), %d dropped", tl.Ticks, tl.Bytes, tl.Cap, tl.Dropped)
+}
