@@ -56,6 +56,9 @@ const maxCensusPIDs = 20_000
 // world while every stack is printed, and only while there are at most
 // 10,000 goroutines (see Site.CreatedBy).
 func (o *Observer) Census(ctx context.Context) (*Census, error) {
+	if o.replay != nil {
+		return nil, ErrReplay
+	}
 	o.censusMu.Lock()
 	defer o.censusMu.Unlock()
 	p, err := goroutineProfile()
@@ -201,6 +204,9 @@ func provedLeaked() (map[string]int, bool) {
 // Stack returns the current stacks of the goroutines labelled with the
 // process's PID, one block per distinct stack, innermost call first.
 func (o *Observer) Stack(pid instrument.PID) (string, error) {
+	if o.replay != nil {
+		return "", ErrReplay
+	}
 	p, err := goroutineProfile()
 	if err != nil {
 		return "", fmt.Errorf("observer: stack of %v: %w", pid, err)

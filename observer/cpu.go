@@ -32,6 +32,9 @@ const MaxProfile = time.Minute
 // error matching [ErrProfilerBusy] when another CPU profile is running,
 // and ctx's error if ctx ends first.
 func (o *Observer) ProfileCPU(ctx context.Context, d time.Duration) (*CPUProfile, error) {
+	if o.replay != nil {
+		return nil, ErrReplay
+	}
 	if d <= 0 || d > MaxProfile {
 		return nil, fmt.Errorf("observer: cpu profile: duration %v, want more than 0 and at most %v", d, MaxProfile)
 	}

@@ -204,6 +204,9 @@ func (o *Observer) LastGoroutines() *GoroutineDump {
 // it reads no dump: the result says why in Refused and carries a census
 // (see [Observer.Census]) instead.
 func (o *Observer) Goroutines(ctx context.Context) (*GoroutineDump, error) {
+	if o.replay != nil {
+		return nil, ErrReplay
+	}
 	if !o.dump.mu.TryLock() {
 		return nil, ErrDumpBusy
 	}

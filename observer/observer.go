@@ -31,6 +31,9 @@ type Observer struct {
 	snap atomic.Pointer[Snapshot]
 	subs subscribers
 	past *past // what the dashboard showed (past.go)
+	// replay describes the recording a replayed observer shows
+	// (recording.go); nil for a live one.
+	replay *RecordingInfo
 
 	profiling sync.Mutex        // held while a CPU profile runs
 	censusMu  sync.Mutex        // one census at a time
@@ -89,6 +92,9 @@ func New(table *instrument.ProcessTable, opts Options) (*Observer, error) {
 // snapshot is published one tick later. Start fails if the observer was
 // started or closed before.
 func (o *Observer) Start() error {
+	if o.replay != nil {
+		return errors.New("observer: a replayed recording does not start: it shows what was recorded")
+	}
 	if !o.state.CompareAndSwap(0, 1) {
 		if o.state.Load() == 2 {
 			return ErrClosed
@@ -151,6 +157,9 @@ func (o *Observer) Subscribe() *SnapshotSubscription {
 // as q says. It reads the derived numbers of the latest tick and costs one
 // pass over the table.
 func (o *Observer) Processes(q Query) []Process {
+	if o.replay != nil { // the recording holds the hot processes
+		return o.snap.Load().Query(q)
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	return o.model.query(q)
@@ -161,6 +170,9 @@ func (o *Observer) Processes(q Query) []Process {
 // recently (then its Exit is set). It reports false for a process it
 // neither sees live nor remembers.
 func (o *Observer) Process(pid instrument.PID) (ProcessDetail, bool) {
+	if o.replay != nil { // the recording holds the hot processes' details
+		return o.snap.Load().Detail(pid)
+	}
 	fs := o.snap.Load().Findings
 	o.mu.Lock()
 	defer o.mu.Unlock()
