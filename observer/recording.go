@@ -649,4 +649,3 @@ func peek(br *bufio.Reader) string {
 	b, _ := br.Peek(16)
 	return string(b)
 }
-
