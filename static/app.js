@@ -453,7 +453,9 @@
   // that moment's frame, built by the same code as the live ones. The
   // moment is kept for the tab (sessionStorage), so every page opened
   // shows it, until "back to live". The strip marks when findings were
-  // on (critical red, warning amber), from /api/timeline.
+  // on (critical red, warning amber), from /api/timeline. A replayed
+  // recording (data-recording-end on the bar) has no live view: it
+  // starts paused at its end, and "to the end" goes back there.
   (function () {
     var bar = document.getElementById("scrub");
     if (!bar) return;
@@ -461,7 +463,10 @@
     var range = document.getElementById("scrub-range"), strip = document.getElementById("scrub-strip");
     var label = document.getElementById("scrub-label");
     var KEY = "observer-at", liveAt = 0, tl = null, sendTimer = null, lastSend = 0;
+    var recEnd = parseInt(bar.dataset.recordingEnd || "0", 10) || 0;
     try { Obs.at = parseInt(sessionStorage.getItem(KEY) || "0", 10) || 0; } catch (e) { Obs.at = 0; }
+    if (recEnd && (!Obs.at || Obs.at > recEnd)) Obs.at = recEnd;
+    if (recEnd) { liveBtn.textContent = "to the end"; pauseBtn.hidden = true; }
     bar.hidden = false;
 
     function pidNum(s) { var m = /^<0\.(\d+)\.0>$/.exec(s || ""); return m ? parseInt(m[1], 10) : parseInt(s, 10) || 0; }
@@ -484,6 +489,14 @@
       if (s < 3600) return Math.floor(s / 60) + " min ago";
       return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min ago";
     }
+    // endText places a moment of a recording: before its end, not before now.
+    function endText(ms) {
+      var s = Math.max(0, Math.round((recEnd - ms) / 1000));
+      if (s === 0) return "end of the recording";
+      if (s < 60) return s + " s before its end";
+      if (s < 3600) return Math.floor(s / 60) + " min before its end";
+      return Math.floor(s / 3600) + " h " + Math.floor(s % 3600 / 60) + " min before its end";
+    }
     function setAt(ms) {
       Obs.at = ms;
       try { if (ms) sessionStorage.setItem(KEY, String(ms)); else sessionStorage.removeItem(KEY); } catch (e) { /* private mode: this page only */ }
@@ -491,7 +504,7 @@
       pauseBtn.setAttribute("aria-pressed", ms ? "true" : "false");
       pauseBtn.textContent = ms ? "❚❚ paused" : "❚❚ pause";
       pauseBtn.title = ms ? "Paused: back to the live view" : "Pause the live view and go back in time";
-      liveBtn.hidden = !ms;
+      liveBtn.hidden = !ms || ms === recEnd;
       if (!ms) { label.textContent = "live"; range.setAttribute("aria-valuetext", "live"); label.classList.remove("scrub-err"); }
     }
     // send asks the server for the moment shown, at most every 600 ms (it
@@ -504,7 +517,7 @@
       Obs.send(viewReq());
     }
     function preview(ms) {
-      label.textContent = "viewing " + hms(ms) + " — " + agoText(ms);
+      label.textContent = "viewing " + hms(ms) + " — " + (recEnd ? endText(ms) : agoText(ms));
       range.setAttribute("aria-valuetext", hms(ms) + ", " + agoText(ms));
     }
     function goTo(ms) {
@@ -514,6 +527,7 @@
       send();
     }
     function live() {
+      if (recEnd) { goTo(recEnd); return; }
       setAt(0);
       range.value = range.max;
       send();
@@ -583,17 +597,17 @@
     Obs.handlers.push(function (f) {
       if (f.past) {
         if (!Obs.at || f.past.at !== Obs.at) return; // an answer to an older request
-        setConn("past", "paused");
+        setConn("past", recEnd ? "recording" : "paused");
         if (f.past.err) {
           label.textContent = f.past.err;
           label.classList.add("scrub-err");
           return;
         }
         label.classList.remove("scrub-err");
-        var txt = "viewing " + hms(f.past.shown) + " — " + agoText(f.past.shown);
+        var txt = "viewing " + hms(f.past.shown) + " — " + (recEnd ? endText(f.past.shown) : agoText(f.past.shown));
         label.textContent = txt;
         label.title = "the newest tick kept at or before " + hms(f.past.at);
-        range.setAttribute("aria-valuetext", hms(f.past.shown) + ", " + agoText(f.past.shown));
+        range.setAttribute("aria-valuetext", hms(f.past.shown) + ", " + (recEnd ? endText(f.past.shown) : agoText(f.past.shown)));
         return;
       }
       liveAt = f.at;

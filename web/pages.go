@@ -20,7 +20,7 @@ import (
 func (h *Handler) page(r *http.Request, nav, title string, s *observer.Snapshot) ui.PageView {
 	v := ui.PageView{
 		App: h.opts.Title, Title: title, Root: root(r), Nav: nav, View: nav,
-		Status: statusOf(s), Actions: h.opts.Actions,
+		Status: statusOf(s), Actions: h.opts.Actions, Recording: h.recordingView(),
 	}
 	for _, l := range h.opts.Links {
 		v.Links = append(v.Links, ui.Link{Text: l.Text, Href: l.Href})

@@ -16,6 +16,8 @@ type PageView struct {
 	Status  StatusView
 	Actions bool
 	Links   []Link // the application's own pages, after the dashboard's
+	// Recording is set when the dashboard replays a recording.
+	Recording *RecordingView
 }
 
 // Link is a navigation entry that leads out of the dashboard.

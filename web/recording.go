@@ -1,0 +1,85 @@
+package web
+
+import (
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/go-observer/observer/web/internal/ui"
+)
+
+// The recording: the observer's history as one file (observer.Recording),
+// downloaded from the time scrubber's bar or GET /api/recording, and
+// shown again by cmd/observer-replay, which serves this dashboard over
+// an observer built from the file (observer.Replay). A replayed
+// dashboard says so on every page.
+
+// apiRecording streams the history as a recording file: gzip, written
+// as it is encoded, never held whole. The name says when it ends.
+func (h *Handler) apiRecording(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	rec, err := h.obs.Record()
+	if err != nil {
+		writeJSONError(w, http.StatusServiceUnavailable, "", err.Error())
+		return
+	}
+	info := rec.Info()
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Disposition", `attachment; filename="`+recordingName(h.opts.Title, info.To)+`"`)
+	hdr.Set("Cache-Control", "no-store")
+	if r.Method == http.MethodHead {
+		return
+	}
+	if _, err := rec.WriteTo(w); err != nil {
+		// The status is sent: cut the response, so that the client sees a
+		// broken download, never a truncated file that looks whole (and
+		// a file cut short is refused by the reader, which says so).
+		panic(http.ErrAbortHandler)
+	}
+}
+
+// recordingName is the recording's file name: the dashboard's title,
+// reduced to letters, digits and dashes, and the time of its last tick,
+// "observer-20261205-011502Z.obsrec".
+func recordingName(title string, to time.Time) string {
+	var b strings.Builder
+	dash := false
+	for _, c := range strings.ToLower(title) {
+		switch {
+		case c >= 'a' && c <= 'z' || c >= '0' && c <= '9':
+			b.WriteRune(c)
+			dash = false
+		case !dash && b.Len() > 0:
+			b.WriteByte('-')
+			dash = true
+		}
+		if b.Len() >= 40 {
+			break
+		}
+	}
+	name := strings.TrimSuffix(b.String(), "-")
+	if name == "" {
+		name = "observer"
+	}
+	return name + "-" + to.UTC().Format("20060102-150405") + "Z.obsrec"
+}
+
+// recordingView is what every page of a replayed dashboard says about
+// the recording; nil for a live one.
+func (h *Handler) recordingView() *ui.RecordingView {
+	info, ok := h.obs.Replayed()
+	if !ok {
+		return nil
+	}
+	const layout = "2006-01-02 15:04:05"
+	span := info.To.Sub(info.From).Round(time.Second)
+	text := "a recording of " + info.Program + " (" + info.GoVersion + "), " +
+		info.From.UTC().Format(layout) + " to " + info.To.UTC().Format("15:04:05") + " UTC (" + ago(span) + ", " +
+		strconv.Itoa(info.Ticks) + " ticks), written " + info.Created.UTC().Format(layout) + " UTC."
+	return &ui.RecordingView{Text: text, End: info.To.UnixMilli()}
+}

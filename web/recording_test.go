@@ -1,0 +1,196 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// download GETs the recording from a dashboard and checks how it is
+// served.
+func download(t *testing.T, base string) []byte {
+	t.Helper()
+	resp, err := http.Get(base + "api/recording")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET api/recording: got %d %s, want 200", resp.StatusCode, body)
+	}
+	cd := resp.Header.Get("Content-Disposition")
+	if !regexp.MustCompile(`^attachment; filename="[a-z0-9-]+-\d{8}-\d{6}Z\.obsrec"$`).MatchString(cd) {
+		t.Errorf("Content-Disposition: got %q, want an attachment named by its time", cd)
+	}
+	return body
+}
+
+// frameJSON is what a browser gets for view v at s: the full frame.
+func frameJSON(t *testing.T, v viewReq, s *observer.Snapshot) string {
+	t.Helper()
+	if err := v.validate(20); err != nil {
+		t.Fatalf("view %+v: %v", v, err)
+	}
+	b, err := json.Marshal(encode(v, s, viewParts(v, s), nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// The recording downloaded from a dashboard, read back, gives the same
+// frames as the history it came from: overview, tree, advisor, events,
+// processes and the price server's page, at every tick it holds; and a
+// dashboard over the replay serves the pages, says it is a recording,
+// answers at= and refuses what needs the live program.
+func TestRecordingReplaysTheSameViews(t *testing.T) {
+	s := newSystem(t, sysOpts{})
+	s.crash()
+	was := s.bottleneckOnce(t)
+	s.crash()
+	waitFor(t, 10*time.Second, "a tick after the crash", func() bool { return len(s.obs.Snapshot().Events.Entries) >= 2 })
+	waitFor(t, 10*time.Second, "a dozen ticks kept", func() bool { return s.obs.Timeline().Ticks >= 12 })
+	file := download(t, s.base)
+
+	r, err := observer.Replay(bytes.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	tl, rtl := s.obs.Timeline(), r.Timeline()
+	if rtl.Ticks == 0 || rtl.Ticks > tl.Ticks || rtl.To.After(tl.To) {
+		t.Fatalf("replayed timeline: %d ticks to %v; the original %d to %v", rtl.Ticks, rtl.To, tl.Ticks, tl.To)
+	}
+	price := uint64(s.price.PID())
+	views := []viewReq{
+		{View: "overview", Root: "./"}, {View: "tree", Root: "./"}, {View: "advisor", Root: "./"},
+		{View: "events", Root: "./"}, {View: "processes", Root: "./", Sort: "busy"},
+		{View: "process", Root: "../", PID: price}, {View: "profile", Root: "./"},
+	}
+	compared := 0
+	for at := rtl.From; !at.After(rtl.To); at = at.Add(observer.MinTick) {
+		orig, ok := s.obs.At(at)
+		rep, rok := r.At(at)
+		if !ok || !rok {
+			t.Fatalf("At(%v): original found %v, replay %v", at, ok, rok)
+		}
+		for _, v := range views {
+			if got, want := frameJSON(t, v, rep), frameJSON(t, v, orig); got != want {
+				t.Fatalf("view %s at tick %d: the replay's frame differs:\ngot  %s\nwant %s", v.View, orig.Tick, got, want)
+			}
+			compared++
+		}
+	}
+	t.Logf("%d frames compared over %d ticks; the recording is %d bytes", compared, rtl.Ticks, len(file))
+
+	// The dashboard over the replay.
+	h, err := New(r, Options{Title: "replay"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	base := srv.URL + "/"
+	for _, page := range []string{"", "tree", "advisor", "events", "processes", "profile", "goroutines"} {
+		resp, err := http.Get(base + page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), `data-testid="recording"`) ||
+			!strings.Contains(string(body), "Read-only") || !strings.Contains(string(body), "data-recording-end=") {
+			t.Errorf("GET /%s on the replay: got %d, want 200 with the recording's banner and end", page, resp.StatusCode)
+		}
+	}
+	var snap observer.Snapshot
+	if code := getJSON(t, base+"api/snapshot?at="+was.At.UTC().Format(time.RFC3339Nano), &snap); code != http.StatusOK || snap.Tick != was.Tick {
+		t.Errorf("replay's api/snapshot?at= the bottleneck: got %d, tick %d; want 200, tick %d", code, snap.Tick, was.Tick)
+	}
+	bottleneck := false
+	for _, f := range snap.Findings {
+		bottleneck = bottleneck || f.Kind == observer.KindBottleneck && uint64(f.PID) == price
+	}
+	if !bottleneck {
+		t.Errorf("replay's api/snapshot?at= the bottleneck: findings %+v, want the bottleneck on price", snap.Findings)
+	}
+	var apiErr apiError
+	if code := getJSON(t, base+"api/snapshot?at="+rtl.From.Add(-time.Minute).UTC().Format(time.RFC3339), &apiErr); code != http.StatusNotFound {
+		t.Errorf("replay's api/snapshot before the recording: got %d %+v, want 404", code, apiErr)
+	}
+	req, _ := http.NewRequest("POST", base+"api/census", nil)
+	req.Header.Set("Origin", srv.URL)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || !strings.Contains(string(body), "recording") {
+		t.Errorf("POST api/census on the replay: got %d %s, want 503 saying it is a recording", resp.StatusCode, body)
+	}
+	// Downloaded again from the replay, it reads back the same.
+	again, err := observer.Replay(bytes.NewReader(download(t, base)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Close()
+	if tl := again.Timeline(); tl.Ticks != rtl.Ticks || !tl.To.Equal(rtl.To) {
+		t.Errorf("the replay's recording: %d ticks to %v, want %d to %v", tl.Ticks, tl.To, rtl.Ticks, rtl.To)
+	}
+}
+
+// A dashboard whose history holds nothing yet answers the recording
+// with 503 and why, not an empty file.
+func TestRecordingBeforeTheFirstTick(t *testing.T) {
+	table := instrument.NewProcessTable()
+	o, err := observer.New(table, observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	h, err := New(o, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	w := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/api/recording", nil)
+	req.Host = "127.0.0.1"
+	h.ServeHTTP(w, req)
+	if w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "no tick") {
+		t.Errorf("GET api/recording before the first tick: got %d %s, want 503 saying no tick", w.Code, w.Body)
+	}
+	if _, err := observer.Replay(bytes.NewReader(nil)); !errors.Is(err, observer.ErrRecording) {
+		t.Errorf("Replay of nothing: got %v, want ErrRecording", err)
+	}
+}
+
+func TestRecordingName(t *testing.T) {
+	at := time.Date(2026, 12, 5, 1, 15, 2, 0, time.UTC)
+	for title, want := range map[string]string{
+		"observer":               "observer-20261205-011502Z.obsrec",
+		"Shop: <prod> \"eu-1\"":  "shop-prod-eu-1-20261205-011502Z.obsrec",
+		"":                       "observer-20261205-011502Z.obsrec",
+		"../../etc/passwd\r\n\"": "etc-passwd-20261205-011502Z.obsrec",
+	} {
+		if got := recordingName(title, at); got != want {
+			t.Errorf("recordingName(%q): got %q, want %q", title, got, want)
+		}
+	}
+}
