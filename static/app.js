@@ -466,7 +466,16 @@
     var recEnd = parseInt(bar.dataset.recordingEnd || "0", 10) || 0;
     try { Obs.at = parseInt(sessionStorage.getItem(KEY) || "0", 10) || 0; } catch (e) { Obs.at = 0; }
     if (recEnd && (!Obs.at || Obs.at > recEnd)) Obs.at = recEnd;
-    if (recEnd) { liveBtn.textContent = "to the end"; pauseBtn.hidden = true; }
+    if (recEnd) {
+      liveBtn.textContent = "to the end";
+      pauseBtn.hidden = true;
+      // What reads the live program has nothing to read in a replay (the
+      // banner says so; the server refuses it too).
+      ["[data-testid=profile-run]", "#census-run", "#goroutines-read", "#stack-load"].forEach(function (sel) {
+        var b = document.querySelector(sel);
+        if (b) { b.disabled = true; b.title = "This is a recording: it needs the live program"; }
+      });
+    }
     bar.hidden = false;
 
     function pidNum(s) { var m = /^<0\.(\d+)\.0>$/.exec(s || ""); return m ? parseInt(m[1], 10) : parseInt(s, 10) || 0; }

@@ -76,10 +76,8 @@ func (h *Handler) recordingView() *ui.RecordingView {
 	if !ok {
 		return nil
 	}
-	const layout = "2006-01-02 15:04:05"
 	span := info.To.Sub(info.From).Round(time.Second)
-	text := "a recording of " + info.Program + " (" + info.GoVersion + "), " +
-		info.From.UTC().Format(layout) + " to " + info.To.UTC().Format("15:04:05") + " UTC (" + ago(span) + ", " +
-		strconv.Itoa(info.Ticks) + " ticks), written " + info.Created.UTC().Format(layout) + " UTC."
+	text := info.Program + " (" + info.GoVersion + "), " + info.From.UTC().Format("2006-01-02 15:04:05") + "–" +
+		info.To.UTC().Format("15:04:05") + " UTC (" + ago(span) + ", " + strconv.Itoa(info.Ticks) + " ticks)."
 	return &ui.RecordingView{Text: text, End: info.To.UnixMilli()}
 }
