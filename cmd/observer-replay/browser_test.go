@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/internal/browsertest"
+	"github.com/go-observer/observer/observer"
+)
+
+var (
+	updateDocs = flag.Bool("docs", false, "also write the README's screenshot to docs/img/replay.png")
+	recFile    = flag.String("recording", "", "replay this recording in the browser test instead of the test's own (e.g. one downloaded from the demo)")
+)
+
+// waitJS evaluates expr until it is true, or fails the test after d.
+func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waited %v for %s", d, what)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the page: there is no event to wait on
+	}
+}
+
+// An incident looked at later, in a real browser at 1280×800: the
+// replay opens paused at the recording's end and says it is a
+// recording; dragged back to a moment the bottleneck was on, the tree
+// badges the server and the advisor lists the finding. It saves a
+// screenshot (docs/img/replay.png with -docs).
+func TestBrowserReplay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs a browser")
+	}
+	path := *recFile
+	if path == "" {
+		path, _ = recording(t)
+	}
+	rp, err := open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rp.close()
+	srv := httptest.NewServer(rp.mux)
+	defer srv.Close()
+	// The moment: the longest stretch a bottleneck was on, at its end.
+	var span *observer.FindingSpan
+	for i, sp := range rp.obs.Timeline().Findings {
+		if sp.Kind == observer.KindBottleneck && (span == nil || sp.To.Sub(sp.From) > span.To.Sub(span.From)) {
+			span = &rp.obs.Timeline().Findings[i]
+		}
+	}
+	if span == nil {
+		t.Fatalf("the recording holds no bottleneck: %+v", rp.obs.Timeline().Findings)
+	}
+
+	ctx := browserTab(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/tree")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(ctx, t, 20*time.Second, "the scrubber paused at the end, the banner, the connection saying recording",
+		`!document.getElementById("scrub").hidden && document.querySelector('[data-testid="scrub-label"]').textContent.includes("end of the recording")`+
+			` && document.querySelector('[data-testid="recording"]').textContent.includes("Read-only")`+
+			` && document.querySelector('[data-testid="conn"]').textContent.includes("recording")`)
+	at := strconv.FormatInt(span.To.UnixMilli(), 10)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const r = document.getElementById("scrub-range");`+
+		` r.value = "`+at+`"; r.dispatchEvent(new Event("input")); return true })()`)); err != nil {
+		t.Fatal(err)
+	}
+	name := strconv.Quote(span.Name + " ")
+	waitJS(ctx, t, 20*time.Second, "the tree at the bottleneck, its server badged",
+		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
+			` && [...document.querySelectorAll('[data-testid="tree-node"]')].some(n => n.dataset.sev !== "" && n.querySelector("title").textContent.startsWith(`+name+`))`)
+	waitJS(ctx, t, 10*time.Second, "the tree's transitions done", `document.getAnimations().every(a => a.playState !== "running" || a.effect.getTiming().iterations === Infinity)`)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), "replay.png")
+	if *updateDocs {
+		shot = filepath.Join("..", "..", "docs", "img", "replay.png")
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
+
+	// Another page keeps the moment: the advisor lists the bottleneck.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/advisor")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(ctx, t, 20*time.Second, "the advisor at the bottleneck",
+		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
+			` && [...document.querySelectorAll('[data-testid="finding"]')].some(f => f.dataset.kind === "bottleneck" && f.dataset.pid === "`+strconv.FormatUint(uint64(span.PID), 10)+`")`)
+}
+
+// browserTab starts headless Chromium at 1280×800, as the project's
+// browser tests do; it skips without Chromium unless CI=true.
+func browserTab(t *testing.T) context.Context {
+	t.Helper()
+	path := browsertest.Path(t)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, t.TempDir(), 1280, 800)...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	return ctx
+}
