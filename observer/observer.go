@@ -90,7 +90,7 @@ func New(table *instrument.ProcessTable, opts Options) (*Observer, error) {
 
 // Start subscribes to the table's events and starts the sampler. The first
 // snapshot is published one tick later. Start fails if the observer was
-// started or closed before.
+// started or closed before, and for a replayed recording ([Replay]).
 func (o *Observer) Start() error {
 	if o.replay != nil {
 		return errors.New("observer: a replayed recording does not start: it shows what was recorded")
@@ -155,7 +155,8 @@ func (o *Observer) Subscribe() *SnapshotSubscription {
 
 // Processes lists every live process that matches q, sorted and limited
 // as q says. It reads the derived numbers of the latest tick and costs one
-// pass over the table.
+// pass over the table. A replayed recording ([Replay]) answers from the
+// hot processes of its last tick: it holds no others.
 func (o *Observer) Processes(q Query) []Process {
 	if o.replay != nil { // the recording holds the hot processes
 		return o.snap.Load().Query(q)
