@@ -649,3 +649,39 @@ func peek(br *bufio.Reader) string {
 	b, _ := br.Peek(16)
 	return string(b)
 }
+
+// Seen returns the newest moment the history shows pid as it changed:
+// a tick whose tree or hot processes list it in a full frame or among
+// the entries that changed (a process that stayed the same after it is
+// shown by later ticks too). It reports false when the history never
+// shows it. It costs a pass over the history's entries under its lock:
+// a replay's process page calls it for a process of the past, a live
+// dashboard does not.
+func (o *Observer) Seen(pid instrument.PID) (time.Time, bool) {
+	p := o.past
+	if !p.enabled() {
+		return time.Time{}, false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for i := len(p.ticks) - 1; i >= 0; i-- {
+		t := p.ticks[i]
+		if holds(&t.nodes, pid) || holds(&t.procs, pid) {
+			return t.at, true
+		}
+	}
+	return time.Time{}, false
+}
+
+func holds[T keyed](t *track[T], pid instrument.PID) bool {
+	s := t.lits
+	if t.key {
+		s = t.full
+	}
+	for i := range s {
+		if s[i].pid() == pid {
+			return true
+		}
+	}
+	return false
+}

@@ -100,6 +100,12 @@ func TestRecordingReadBackShowsTheSameMoments(t *testing.T) {
 	if past, _ := r.At(on.At); finding(past, observer.KindBottleneck, on.Findings[0].PID) == nil {
 		t.Errorf("replayed At(%v): no bottleneck; got\n%s", on.At, dump(past))
 	}
+	if at, ok := r.Seen(on.Findings[0].PID); !ok || at.Before(on.At) {
+		t.Errorf("Seen(price): got %v (%v), want a moment at or after the bottleneck %v", at, ok, on.At)
+	}
+	if at, ok := r.Seen(999_999); ok {
+		t.Errorf("Seen(a PID never seen): got %v, want false", at)
+	}
 	last, _ := o.At(tl.To)
 	if got, want := asJSON(t, r.Snapshot()), asJSON(t, last); got != want {
 		t.Errorf("replayed Snapshot: got\n%s\nwant the last tick's\n%s", got, want)

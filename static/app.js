@@ -466,6 +466,10 @@
     var recEnd = parseInt(bar.dataset.recordingEnd || "0", 10) || 0;
     try { Obs.at = parseInt(sessionStorage.getItem(KEY) || "0", 10) || 0; } catch (e) { Obs.at = 0; }
     if (recEnd && (!Obs.at || Obs.at > recEnd)) Obs.at = recEnd;
+    // A process page of a recording's past, opened at its end, where the
+    // process is gone: the scrubber goes to the newest moment it was seen.
+    var seenAt = parseInt(body.dataset.seenAt || "0", 10) || 0;
+    if (recEnd && seenAt && Obs.at === recEnd) Obs.at = seenAt;
     if (recEnd) {
       liveBtn.textContent = "to the end";
       pauseBtn.hidden = true;

@@ -198,6 +198,12 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 		d, ok = h.obs.Process(pid)
 	}
 	if !ok {
+		d, s, ok = h.replayedProcess(pid, s) // a process of a recording's past (recording.go)
+		if ok {
+			v.Attrs["data-seen-at"] = strconv.FormatInt(s.At.UnixMilli(), 10) // the scrubber goes there
+		}
+	}
+	if !ok {
 		v.Info = ui.ProcInfo{PIDText: pid.String()}
 		render(w, r, http.StatusNotFound, ui.ProcessPage(v))
 		return

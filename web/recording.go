@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-observer/observer/observer"
 	"github.com/go-observer/observer/web/internal/ui"
 )
 
@@ -80,4 +81,32 @@ func (h *Handler) recordingView() *ui.RecordingView {
 	text := info.Program + " (" + info.GoVersion + "), " + info.From.UTC().Format("2006-01-02 15:04:05") + "–" +
 		info.To.UTC().Format("15:04:05") + " UTC (" + ago(span) + ", " + strconv.Itoa(info.Ticks) + " ticks)."
 	return &ui.RecordingView{Text: text, End: info.To.UnixMilli()}
+}
+
+// replayedProcess finds, in a replayed recording, a process its last
+// tick does not hold: its detail at the newest moment the history shows
+// it, and that moment's snapshot. The page then shows the process as it
+// was; the moment the browser's scrubber is at follows over the
+// websocket. A live dashboard reports false: its history is not scanned
+// on a page load.
+func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (observer.ProcessDetail, *observer.Snapshot, bool) {
+	if _, ok := h.obs.Replayed(); !ok {
+		return observer.ProcessDetail{}, s, false
+	}
+	at, ok := h.obs.Seen(pid)
+	if !ok {
+		return observer.ProcessDetail{}, s, false
+	}
+	past, ok := h.obs.At(at)
+	if !ok {
+		return observer.ProcessDetail{}, s, false
+	}
+	d, ok := past.Detail(pid)
+	if !ok {
+		d, ok = treeDetail(past, pid)
+	}
+	if !ok {
+		return observer.ProcessDetail{}, s, false
+	}
+	return d, past, true
 }

@@ -12,6 +12,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -181,6 +182,27 @@ func TestReplayServesTheDashboard(t *testing.T) {
 			t.Errorf("GET /%s: got %d, want 200 with the recording's banner", page, resp.StatusCode)
 		}
 	}
+	// A process of the past, gone by the recording's end: its page shows
+	// it as the history last showed it.
+	var caller observer.TreeNode
+	for _, n := range on.Tree.Nodes {
+		if n.Name == "checkout-1" {
+			caller = n
+		}
+	}
+	if _, live := rp.obs.Snapshot().Detail(caller.PID); caller.PID == 0 || live {
+		t.Fatalf("checkout-1 at the bottleneck: %+v (in the last tick: %v); want one gone by the end", caller, live)
+	}
+	resp, err := http.Get(srv.URL + "/process/" + strconv.FormatUint(uint64(caller.PID), 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "checkout-1") {
+		t.Errorf("GET /process/%d (checkout-1, gone by the end): got %d, want 200 with its page", caller.PID, resp.StatusCode)
+	}
+
 	var snap observer.Snapshot
 	if code := getJSON(t, srv.URL+"/api/snapshot?at="+on.At.UTC().Format(time.RFC3339Nano), &snap); code != http.StatusOK || snap.Tick != on.Tick || len(snap.Findings) == 0 {
 		t.Errorf("api/snapshot?at= the bottleneck: got %d, tick %d, %d findings; want 200, tick %d with the bottleneck", code, snap.Tick, len(snap.Findings), on.Tick)
@@ -191,11 +213,11 @@ func TestReplayServesTheDashboard(t *testing.T) {
 	}
 	req, _ := http.NewRequest("POST", srv.URL+"/api/profile?seconds=1", nil)
 	req.Header.Set("Origin", srv.URL)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err = http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := io.ReadAll(resp.Body)
+	body, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "recording") {
 		t.Errorf("POST api/profile: got %d %s, want an error saying it is a recording", resp.StatusCode, body)
