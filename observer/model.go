@@ -56,6 +56,10 @@ type Snapshot struct {
 	// Catalog is the owned tables and the registries, while a dashboard
 	// watches them ([Observer.WatchCatalog]); nil otherwise.
 	Catalog *Catalog `json:"catalog,omitempty"`
+	// Traces are the execution traces saved when findings turned on
+	// (Options.FlightRecorder), newest first; shared, not to be modified.
+	// A moment of the history ([Observer.At]) holds none.
+	Traces []TraceEvidence `json:"traces,omitempty"`
 }
 
 // Answer is the answer to a [Query] at one tick.

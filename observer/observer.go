@@ -34,6 +34,7 @@ type Observer struct {
 	// replay describes the recording a replayed observer shows
 	// (recording.go); nil for a live one.
 	replay *RecordingInfo
+	ev     evidence // execution traces saved when findings turn on (evidence.go)
 
 	profiling sync.Mutex        // held while a CPU profile runs
 	censusMu  sync.Mutex        // one census at a time
@@ -101,6 +102,9 @@ func (o *Observer) Start() error {
 		}
 		return errors.New("observer: already started")
 	}
+	if o.opts.FlightRecorder {
+		o.startEvidence() // before the sampler, which tells it of findings
+	}
 	o.events = o.table.Subscribe(o.opts.EventBuffer)
 	if o.waiter == nil {
 		o.waiter = newWaiter()
@@ -129,6 +133,7 @@ func (o *Observer) Close() error {
 	default:
 		return nil
 	}
+	o.ev.stop() // after the sampler: nothing more to save
 	o.subs.closeAll()
 	if o.metrics != nil {
 		return o.metrics.close()
@@ -273,9 +278,11 @@ func (o *Observer) tick() {
 	}
 	stacks := len(o.model.stacks.queue) > 0
 	o.mu.Unlock()
+	snap.Traces = o.ev.shared()
 	o.snap.Store(snap)
 	o.past.record(snap)
 	o.subs.publish(snap)
+	o.ev.onTick(snap)
 	if census {
 		o.wakeCensus()
 	}

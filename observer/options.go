@@ -46,6 +46,14 @@ type Options struct {
 	FindingHold time.Duration
 	// MeterProvider receives the OpenTelemetry metrics. Nil exports none.
 	MeterProvider metric.MeterProvider
+	// FlightRecorder keeps the last seconds of the runtime's execution
+	// trace in memory (runtime/trace.FlightRecorder: about 1–2 % CPU
+	// while on) and, when a finding turns on, saves that window as its
+	// evidence, openable with go tool trace ([Observer.FindingTraces]): at
+	// most 8 windows of at most 16 MiB each, the oldest dropped first.
+	// Off by default. Only one flight recorder runs per program: if
+	// another holds it, the evidence says so.
+	FlightRecorder bool
 	// MetricNames caps the distinct process names used as a metric
 	// attribute; processes with other names are counted under "_other".
 	// Default 50.

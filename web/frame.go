@@ -409,6 +409,7 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 		treeParts(p, s)
 	case "advisor":
 		p.html["findings"] = html(ui.FindingsFrag("findings", root, findingViews(s.Findings, newNames(s), s.At, 0), 0, false))
+		p.html["traces"] = html(ui.TracesFrag(root, traceViews(s)))
 	case "events":
 		ev := eventsView(ui.PageView{Root: root}, s, v.events())
 		p.html["pinned"] = html(ui.PinnedFrag(root, ev.Pinned, ev.PinnedFor))

@@ -235,7 +235,7 @@ func fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapsh
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()
-	v := ui.AdvisorView{PageView: h.page(r, "advisor", "Advisor", s), Findings: findingViews(s.Findings, newNames(s), s.At, 0)}
+	v := ui.AdvisorView{PageView: h.page(r, "advisor", "Advisor", s), Findings: findingViews(s.Findings, newNames(s), s.At, 0), Traces: traceViews(s)}
 	render(w, r, http.StatusOK, ui.AdvisorPage(v))
 }
 

@@ -110,3 +110,65 @@ func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (obser
 	}
 	return d, past, true
 }
+
+// apiTraces lists the execution traces saved when findings turned on
+// (observer.Options.FlightRecorder), newest first, and why there are
+// none when the flight recorder is off or unavailable.
+func (h *Handler) apiTraces(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	list, why := h.obs.FindingTraces()
+	writeJSON(w, http.StatusOK, struct {
+		Traces []observer.TraceEvidence `json:"traces"`
+		Why    string                   `json:"why,omitempty"`
+	}{list, why})
+}
+
+// apiTrace downloads one saved execution trace, for go tool trace.
+func (h *Handler) apiTrace(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		writeJSONError(w, http.StatusBadRequest, "seq", "want the trace's number (seq in /api/traces)")
+		return
+	}
+	ev, tr, ok := h.obs.FindingTrace(seq)
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "seq", "no trace "+strconv.FormatUint(seq, 10)+": only the newest 8 are kept (see /api/traces)")
+		return
+	}
+	name := recordingName(ev.Kind.String()+" "+ev.Name, ev.At)
+	name = strings.TrimSuffix(name, ".obsrec") + ".trace"
+	hdr := w.Header()
+	hdr.Set("Content-Type", "application/octet-stream")
+	hdr.Set("Content-Disposition", `attachment; filename="`+name+`"`)
+	hdr.Set("Content-Length", strconv.Itoa(len(tr)))
+	hdr.Set("Cache-Control", "no-store")
+	if r.Method != http.MethodHead {
+		w.Write(tr)
+	}
+}
+
+// traceViews are the execution traces a snapshot lists, for the advisor.
+func traceViews(s *observer.Snapshot) []ui.TraceView {
+	out := make([]ui.TraceView, 0, len(s.Traces))
+	for _, e := range s.Traces {
+		label := strings.ReplaceAll(e.Kind.String(), "_", " ")
+		if e.Name != "" {
+			label += " · " + e.Name
+		} else if e.PID != 0 {
+			label += " · " + e.PID.String()
+		}
+		out = append(out, ui.TraceView{
+			Href: "api/traces/" + strconv.FormatUint(e.Seq, 10), Label: label,
+			When: "turned on at " + e.At.UTC().Format("15:04:05") + " UTC (" + ago(s.At.Sub(e.At)) + " before this tick)",
+			Size: fmtBytes(uint64(e.TraceBytes)), Err: e.Err,
+		})
+	}
+	return out
+}

@@ -2,18 +2,21 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
 )
 
 // download GETs the recording from a dashboard and checks how it is
@@ -192,5 +195,97 @@ func TestRecordingName(t *testing.T) {
 		if got := recordingName(title, at); got != want {
 			t.Errorf("recordingName(%q): got %q, want %q", title, got, want)
 		}
+	}
+}
+
+// With the flight recorder on, the execution trace saved when the
+// bottleneck turned on is listed and downloads as a trace file; a
+// dashboard without it says why there is none.
+func TestTracesOfFindings(t *testing.T) {
+	node := otp.NewNode(otp.Config{Logger: quiet()})
+	defer node.Stop()
+	ref, err := otp.Start[string, int](node, &price{cost: 2 * time.Millisecond}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs, err := observer.New(node.ProcessTable(), observer.Options{Tick: observer.MinTick, FlightRecorder: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := obs.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer obs.Close()
+	h, err := New(obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	srv := httptest.NewServer(h)
+	defer srv.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for range 6 {
+		go func() {
+			for ctx.Err() == nil {
+				otp.CallTimeout(ctx, ref, "widget", time.Second)
+			}
+		}()
+	}
+	var list struct {
+		Traces []observer.TraceEvidence `json:"traces"`
+		Why    string                   `json:"why"`
+	}
+	waitFor(t, 20*time.Second, "the bottleneck's trace saved", func() bool {
+		getJSON(t, srv.URL+"/api/traces", &list)
+		for _, e := range list.Traces {
+			if e.Kind == observer.KindBottleneck && e.PID == ref.PID() && e.TraceBytes > 0 {
+				return true
+			}
+		}
+		return false
+	})
+	cancel()
+	ev := list.Traces[0]
+	for _, e := range list.Traces {
+		if e.Kind == observer.KindBottleneck {
+			ev = e
+		}
+	}
+	resp, err := http.Get(srv.URL + "/api/traces/" + strconv.FormatUint(ev.Seq, 10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	cd := resp.Header.Get("Content-Disposition")
+	if resp.StatusCode != http.StatusOK || len(body) != ev.TraceBytes || !bytes.HasPrefix(body, []byte("go 1.")) ||
+		!regexp.MustCompile(`^attachment; filename="bottleneck-price-\d{8}-\d{6}Z\.trace"$`).MatchString(cd) {
+		t.Errorf("GET api/traces/%d: %d, %d bytes starting %q, %q; want 200, the %d-byte trace file named by its finding", ev.Seq, resp.StatusCode, len(body), body[:min(len(body), 12)], cd, ev.TraceBytes)
+	}
+	// The advisor links it, on its page and in its frames.
+	waitFor(t, 10*time.Second, "a snapshot listing the trace", func() bool { return len(obs.Snapshot().Traces) > 0 })
+	link := `href="./api/traces/` + strconv.FormatUint(ev.Seq, 10) + `"`
+	resp, err = http.Get(srv.URL + "/advisor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(page), `data-testid="trace"`) || !strings.Contains(string(page), link) {
+		t.Errorf("the advisor page: no link %s to the trace", link)
+	}
+	if f := frameJSON(t, viewReq{View: "advisor", Root: "./"}, obs.Snapshot()); !strings.Contains(f, "api/traces/"+strconv.FormatUint(ev.Seq, 10)) {
+		t.Errorf("the advisor's frame: no link to the trace in %s", f)
+	}
+	var apiErr apiError
+	if code := getJSON(t, srv.URL+"/api/traces/999", &apiErr); code != http.StatusNotFound {
+		t.Errorf("GET api/traces/999: got %d, want 404", code)
+	}
+
+	s := newSystem(t, sysOpts{}) // no flight recorder
+	getJSON(t, s.base+"api/traces", &list)
+	if len(list.Traces) != 0 || !strings.Contains(list.Why, "Options.FlightRecorder") {
+		t.Errorf("api/traces without the flight recorder: %+v, want none and why", list)
 	}
 }

@@ -205,6 +205,7 @@ type ProcessView struct {
 type AdvisorView struct {
 	PageView
 	Findings []FindingView
+	Traces   []TraceView // execution traces saved when findings turned on (traces.templ)
 }
 
 // EventView is one entry of the event log, formatted.

@@ -1,0 +1,58 @@
+package observer_test
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/otp"
+)
+
+// With the flight recorder on, a finding that turns on gets the
+// execution trace of the seconds before it, a file go tool trace opens;
+// a second observer cannot have a flight recorder too, and says why.
+func TestFindingTurnsOnWithATrace(t *testing.T) {
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &sleeper{d: 5 * time.Millisecond}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick, FlightRecorder: true})
+	if list, why := o.FindingTraces(); len(list) != 0 || why != "" {
+		t.Fatalf("before any finding: %d traces, %q; want none, no reason", len(list), why)
+	}
+	other := start(t, instrument.NewProcessTable(), observer.Options{FlightRecorder: true})
+	if _, why := other.FindingTraces(); !strings.Contains(why, "flight recorder") {
+		t.Errorf("a second observer's flight recorder: got %q, want it to say there is none", why)
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	await(t, sub, 40, "bottleneck found", has(observer.KindBottleneck, ref.PID()))
+	var ev observer.TraceEvidence
+	await(t, sub, 40, "its trace saved", func(*observer.Snapshot) bool {
+		list, _ := o.FindingTraces()
+		for _, e := range list {
+			if e.Kind == observer.KindBottleneck && e.PID == ref.PID() {
+				ev = e
+				return true
+			}
+		}
+		return false
+	})
+	if ev.Err != "" || ev.TraceBytes == 0 || ev.Name != "price" {
+		t.Fatalf("the bottleneck's evidence: got %+v, want a trace", ev)
+	}
+	got, tr, ok := o.FindingTrace(ev.Seq)
+	if !ok || got != ev || len(tr) != ev.TraceBytes || !bytes.HasPrefix(tr, []byte("go 1.")) {
+		t.Errorf("FindingTrace(%d): %v, %d bytes starting %q; want the trace file (\"go 1.xx trace\")", ev.Seq, ok, len(tr), tr[:min(len(tr), 16)])
+	}
+	if _, _, ok := o.FindingTrace(ev.Seq + 100); ok {
+		t.Errorf("FindingTrace of a number never saved: got true, want false")
+	}
+}
