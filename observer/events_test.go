@@ -192,6 +192,24 @@ func TestOneFailureIsOneRestart(t *testing.T) {
 					t.Errorf("failures in period: got %v, want 2", got)
 				}
 				t.Logf("%s: %s", f.Severity, f.Summary)
+
+				// As the first failure leaves the period the storm is
+				// held a few ticks before it clears: it says it is
+				// passing, not "a restart storm of 1 failure".
+				passing := 0
+				await(t, sub, 20, "the storm cleared", func(s *observer.Snapshot) bool {
+					f := finding(s, observer.KindRestartStorm, sup)
+					if f != nil && evidence(f, "failures in period") < 2 {
+						passing++
+						if !strings.HasPrefix(f.Summary, "restart storm, passing:") {
+							t.Errorf("tick %d: a storm down to %v failure reads %q; want it said to be passing", s.Tick, evidence(f, "failures in period"), f.Summary)
+						}
+					}
+					return f == nil
+				})
+				if passing == 0 {
+					t.Error("the storm cleared without a tick held at one failure: the wording above went untested")
+				}
 			})
 		})
 	}

@@ -387,7 +387,13 @@ func (m *model) stormFinding(p *instrument.Proc, n int, pol *instrument.Supervis
 	if n == 1 {
 		failures = "failure"
 	}
-	summary := fmt.Sprintf("restart storm: %s restarted for %d %s in the last %v (intensity %d in %v)", name, n, failures, pol.Period, pol.MaxRestarts, pol.Period)
+	what := "restart storm"
+	if n < 2 {
+		// On no longer, held until it has been off a few ticks: say so,
+		// or "a storm of 1 failure" reads as a contradiction.
+		what = "restart storm, passing"
+	}
+	summary := fmt.Sprintf("%s: %s restarted for %d %s in the last %v (intensity %d in %v)", what, name, n, failures, pol.Period, pol.MaxRestarts, pol.Period)
 	if len(who) > 0 {
 		parts := make([]string, len(who))
 		for i, c := range who {
