@@ -220,6 +220,7 @@ func fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapsh
 	v.Info = procInfoOf(d, nm, s.At)
 	v.Rel = relOf(d, s, nm)
 	v.Findings = findingViews(d.Findings, nm, s.At, 0)
+	v.Wall = wallViewOf(d.Wall)
 	if d.Exit != nil {
 		v.Title += " (exited)"
 		v.Findings = pastFindings(v.Findings, d.Exit, s.At)
