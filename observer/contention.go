@@ -250,6 +250,7 @@ func (c *contention) mutexFinding(g contGroup, wait float64) Finding {
 	}
 	return Finding{
 		Severity: sev,
+		Name:     g.caller,
 		Summary: fmt.Sprintf("%d goroutines wait on the mutex at %s:%d (%s ← %s); %.1f s of waiting per second",
 			g.n, g.file, g.line, g.what, g.caller, wait),
 		Evidence: []Evidence{
@@ -272,6 +273,7 @@ func (c *contention) chanFinding(g contGroup) Finding {
 	}
 	return Finding{
 		Severity: sev,
+		Name:     g.caller,
 		Summary:  fmt.Sprintf("%d goroutines blocked sending on the channel at %s:%d (in %s)", g.n, g.file, g.line, g.caller),
 		Evidence: []Evidence{
 			{"goroutines blocked sending", float64(g.n), "goroutines"},
