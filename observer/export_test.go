@@ -40,3 +40,9 @@ func ClassifyGoroutines(match func(fn string) bool, wait time.Duration) []WallFr
 		time.Sleep(5 * time.Millisecond) // the goroutines park soon after they start
 	}
 }
+
+// ProfileReads returns how many goroutine profiles the profile goroutine
+// read, and what the latest read cost.
+func (o *Observer) ProfileReads() (uint64, time.Duration) {
+	return o.prof.reads.Load(), time.Duration(o.prof.cost.Load())
+}
