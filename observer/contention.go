@@ -71,6 +71,8 @@ type contention struct {
 	groups   []contGroup // the latest look's
 	lookAt   time.Time
 	waiters  int // goroutines waiting on mutexes in the latest look
+	// readWait stands in for the runtime metric in tests; nil reads it.
+	readWait func() (float64, bool)
 }
 
 // mutexWait reads the program's total mutex wait, in seconds, or reports
@@ -91,7 +93,11 @@ func (c *contention) mutexWait() (float64, bool) {
 func (m *model) adviseContention(wall time.Time) {
 	c := &m.cont
 	goroutines := runtime.NumGoroutine()
-	if v, ok := c.mutexWait(); ok {
+	read := c.mutexWait
+	if c.readWait != nil {
+		read = c.readWait
+	}
+	if v, ok := read(); ok {
 		if dt := wall.Sub(c.prevAt).Seconds(); !c.prevAt.IsZero() && dt > 0 {
 			c.rate = max(0, v-c.prevWait) / dt
 		}

@@ -166,3 +166,48 @@ func sourceLines(t *testing.T, file string) []string {
 	}
 	return strings.Split(string(b), "\n")
 }
+
+// waiter is a server whose handler waits on a channel nobody sends on
+// until the test ends: stuck.
+type waiter struct{ release chan struct{} }
+
+func (b waiter) HandleCall(ctx context.Context, req int) (int, error) {
+	<-b.release // blockLine
+	return req, nil
+}
+
+// The stuck finding of a server that waits in its handler names the line
+// it waits at, while somebody looks.
+func TestStuckNamesTheWaitingLine(t *testing.T) {
+	var want string
+	_, file, _, _ := runtime.Caller(0)
+	for i, l := range sourceLines(t, file) {
+		if strings.HasSuffix(l, "// blockLine") {
+			want = fmt.Sprintf("chan receive ← waiter.HandleCall walltime_test.go:%d", i+1)
+		}
+	}
+	table := instrument.NewProcessTable()
+	n := otp.NewNode(otp.Config{ProcessTable: table, Logger: quiet})
+	release := make(chan struct{})
+	t.Cleanup(func() {
+		close(release)
+		n.Stop()
+	})
+	ref, err := otp.Start[int, int](n, waiter{release})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, table, observer.Options{Tick: observer.MinTick, StuckAfter: time.Second, WallRate: 20})
+	sub := o.Subscribe()
+	defer sub.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go otp.Call(ctx, ref, 1)
+	s := await(t, sub, 80, "a stuck finding naming "+want, func(s *observer.Snapshot) bool {
+		f := finding(s, observer.KindStuck, ref.PID())
+		return f != nil && strings.Contains(f.Summary, want)
+	})
+	if f := finding(s, observer.KindStuck, ref.PID()); !strings.Contains(f.Advice, want) || !strings.Contains(f.Advice, "waiting: chan receive") {
+		t.Errorf("advice: got %q, want it to point at %s", f.Advice, want)
+	}
+}
