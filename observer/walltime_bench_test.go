@@ -10,7 +10,7 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
-// BenchmarkWallSample measures one wall-time read at 1,000 and 10,000
+// BenchmarkWallSample measures one wall-time read at 100, 1,000 and 10,000
 // parked goroutines, all labelled with a process, as the profile goroutine
 // makes it several times a second while somebody looks: the goroutine
 // profile written and parsed, every goroutine's stack classified and
@@ -18,7 +18,7 @@ import (
 // (/sched/pauses/total/other:seconds); ns/op is the whole read, which
 // runs beside the program but for that pause.
 func BenchmarkWallSample(b *testing.B) {
-	for _, n := range []int{1_000, 10_000} {
+	for _, n := range []int{100, 1_000, 10_000} {
 		b.Run(fmt.Sprintf("goroutines=%d", n), func(b *testing.B) {
 			var stop func()
 			pprof.Do(context.Background(), pprof.Labels(instrument.LabelPID, instrument.PID(42).String()), func(context.Context) {
