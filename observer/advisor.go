@@ -34,6 +34,10 @@ var debounces = [numFindingKinds]debounce{
 	KindLinkedTask:    {on: 1, off: 1},
 	KindGoroutineLeak: {on: 1, off: 1},
 	KindStuck:         {on: 1, off: 1},
+	// A look at the goroutines serves several ticks: their debounce
+	// counts ticks, the rules count looks (chanLooks).
+	KindMutexContention: {on: 2, off: 3},
+	KindChannelBlocked:  {on: 1, off: 3},
 }
 
 // fkey identifies a finding: its kind and subject (a PID, or a site).

@@ -218,3 +218,63 @@ func BenchmarkCounters(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkWallTimeOverhead measures a call's round trip through a real
+// server that an observer watches, subscribed to at its fastest tick, with
+// wall-time sampling off (WallRate -1), at the default 5 reads a second,
+// and at the most, 50. The difference is what sampling the server's
+// goroutine costs the application.
+func BenchmarkWallTimeOverhead(b *testing.B) {
+	for _, mode := range []struct {
+		name string
+		rate int
+	}{{"off", -1}, {"default-5", 0}, {"max-50", 50}} {
+		b.Run(mode.name, func(b *testing.B) {
+			table := instrument.NewProcessTable()
+			n := otp.NewNode(otp.Config{ProcessTable: table, Logger: quiet})
+			defer n.Stop()
+			ref, err := otp.Start[int, int](n, echo{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			o, err := observer.New(table, observer.Options{Tick: observer.MinTick, WallRate: mode.rate})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := o.Start(); err != nil {
+				b.Fatal(err)
+			}
+			defer o.Close()
+			if err := o.Watch(ref.PID()); err != nil {
+				b.Fatal(err)
+			}
+			sub := o.Subscribe()
+			defer sub.Close()
+			<-sub.C()
+			go func() {
+				for range sub.C() {
+				}
+			}()
+			ctx := context.Background()
+			runtime.GC()
+			reads0, _ := o.ProfileReads()
+			began := time.Now()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					if _, err := otp.Call(ctx, ref, 1); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			})
+			b.StopTimer()
+			// Goroutine profiles read a second (contention looks included,
+			// in every mode), and the latest read's wall time: on a loaded
+			// machine it grows, and the reads space out (50 × its cost).
+			reads, cost := o.ProfileReads()
+			b.ReportMetric(float64(reads-reads0)/time.Since(began).Seconds(), "reads/s")
+			b.ReportMetric(float64(cost.Microseconds())/1e3, "read-ms")
+		})
+	}
+}

@@ -68,6 +68,27 @@
 //     second is found within a few seconds, subscribers or not. Where the
 //     runtime offers the goroutine leak profile (Go 1.27), the finding
 //     says how many of them it proved leaked.
+//   - [KindMutexContention]: goroutines, in a process or not, parked on a
+//     mutex at one line of the program (the finding's Site: "(*cache).get
+//     cache.go:42"), two or more of them and 0.1 s or more of waiting per
+//     second (off below 0.02), critical from 4 s/s. The program's mutex
+//     wait (runtime/metrics /sync/mutex/wait/total:seconds, read every
+//     tick) decides when to look: a goroutine profile every second while
+//     it is 0.05 s/s or more, every two seconds otherwise.
+//   - [KindChannelBlocked]: four or more goroutines blocked sending on a
+//     channel at one line, in two looks in a row. A goroutine parked in a
+//     select is not counted: its stack does not say which case it waits
+//     on. Goroutines whose site is a leak finding's are that finding's.
+//
+// Bottleneck and stuck findings name the line: while somebody subscribes,
+// the goroutines of watched processes, of the subjects of findings and of
+// the busiest are sampled by their otp.pid label, Options.WallRate times
+// a second ([Observer.WallTime], [ProcessDetail].Wall), and the finding's
+// summary, evidence and advice say where the process spends its time
+// ("100 % of its time in time.Sleep ← (*priceServer).HandleCall
+// shop.go:190"). A read stops the program for a short, fixed time (a few
+// hundred µs at 10,000 goroutines); the reads space out to 50 times what
+// one costs, so that they take at most 2 % of one core.
 //
 // # Events
 //

@@ -1,5 +1,10 @@
 package observer
 
+import (
+	"slices"
+	"time"
+)
+
 // TickForTest runs one sampler tick now, as the sampler goroutine would.
 // Benchmarks call it on an observer that was not started.
 func (o *Observer) TickForTest() { o.tick() }
@@ -9,4 +14,35 @@ func (o *Observer) TickForTest() { o.tick() }
 func (o *Observer) StartInBubble() error {
 	o.waiter = newTimerWaiter()
 	return o.Start()
+}
+
+// ClassifyGoroutines reads the goroutine profile until at least two
+// goroutines with a frame that match accepts are found, or wait passes,
+// and returns where each of them is, as the wall-time sampler sees it.
+func ClassifyGoroutines(match func(fn string) bool, wait time.Duration) []WallFrame {
+	deadline := time.Now().Add(wait)
+	for {
+		var out []WallFrame
+		if p, err := goroutineProfile(); err == nil {
+			for _, s := range p.Sample {
+				st := stackOf(s)
+				if !slices.ContainsFunc(st, func(f frame) bool { return match(f.fn) }) {
+					continue
+				}
+				if k, ok := classify(st); ok {
+					out = append(out, WallFrame{Function: k.fn, Caller: k.caller, State: k.state, Line: k.line, Path: k.path})
+				}
+			}
+		}
+		if len(out) >= 2 || time.Now().After(deadline) {
+			return out
+		}
+		time.Sleep(5 * time.Millisecond) // the goroutines park soon after they start
+	}
+}
+
+// ProfileReads returns how many goroutine profiles the profile goroutine
+// read, and what the latest read cost.
+func (o *Observer) ProfileReads() (uint64, time.Duration) {
+	return o.prof.reads.Load(), time.Duration(o.prof.cost.Load())
 }

@@ -252,6 +252,9 @@ type ProcessDetail struct {
 	// does its job now. Its numbers, findings and history are then the
 	// last the observer saw; it has no links, monitors or children.
 	Exit *Exit `json:"exit,omitempty"`
+	// Wall is where the process spent its wall time lately, while it is
+	// sampled (see [Observer.WallTime]); nil otherwise.
+	Wall *WallProfile `json:"wall,omitempty"`
 }
 
 // ProcessSample is one tick of a watched process's history.
@@ -334,7 +337,8 @@ type Finding struct {
 	// Site is the subject of a finding about goroutines outside any
 	// process (KindGoroutineLeak), whose PID is 0: where they were started
 	// ("creator at file:line"), or the function they run when that is
-	// not known.
+	// not known; for KindMutexContention and KindChannelBlocked, the
+	// program's line where they wait ("(*cache).get cache.go:42").
 	Site string `json:"site,omitempty"`
 	// Stack is the current stack of the subject's goroutine, for a
 	// KindStuck finding: where its handler is stuck. It is read once, soon
@@ -511,20 +515,22 @@ type FindingKind uint8
 
 // The kinds of finding.
 const (
-	KindBottleneck    FindingKind = iota // a server near 100 % busy with a growing queue or waiting callers
-	KindCastFlood                        // a mailbox growing without bound, fed by casts
-	KindWaitChain                        // callers pile up behind a chain of calls; the subject is the root cause
-	KindDeadlock                         // processes call each other in a cycle
-	KindReadHeavy                        // many callers, short handlers: reads could bypass the server
-	KindRestartStorm                     // a supervisor near or past its restart intensity
-	KindUnresponsive                     // a process that did not stop when told
-	KindLinkedTask                       // a linked task failed and took its caller down
-	KindGoroutineLeak                    // goroutines outside any supervision keep growing
-	KindStuck                            // a process inside one handler for longer than Options.StuckAfter
+	KindBottleneck      FindingKind = iota // a server near 100 % busy with a growing queue or waiting callers
+	KindCastFlood                          // a mailbox growing without bound, fed by casts
+	KindWaitChain                          // callers pile up behind a chain of calls; the subject is the root cause
+	KindDeadlock                           // processes call each other in a cycle
+	KindReadHeavy                          // many callers, short handlers: reads could bypass the server
+	KindRestartStorm                       // a supervisor near or past its restart intensity
+	KindUnresponsive                       // a process that did not stop when told
+	KindLinkedTask                         // a linked task failed and took its caller down
+	KindGoroutineLeak                      // goroutines outside any supervision keep growing
+	KindStuck                              // a process inside one handler for longer than Options.StuckAfter
+	KindMutexContention                    // goroutines pile up waiting on a mutex at one line of the program
+	KindChannelBlocked                     // goroutines pile up blocked sending on a channel at one line
 	numFindingKinds
 )
 
-var findingNames = [...]string{"bottleneck", "cast_flood", "wait_chain", "deadlock", "read_heavy", "restart_storm", "unresponsive", "linked_task", "goroutine_leak", "stuck"}
+var findingNames = [...]string{"bottleneck", "cast_flood", "wait_chain", "deadlock", "read_heavy", "restart_storm", "unresponsive", "linked_task", "goroutine_leak", "stuck", "mutex_contention", "channel_blocked"}
 
 // String returns the kind's snake_case name.
 func (k FindingKind) String() string { return enumString(findingNames[:], int(k), "finding") }

@@ -40,6 +40,8 @@ type Observer struct {
 	censusMu  sync.Mutex        // one census at a time
 	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
 	dump      dumpState         // the newest full goroutine dump
+	prof      profiler          // wall-time samples and contention looks (walltime.go)
+	undoRates func()            // restores the mutex and block profile rates
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
 	stop    chan struct{}
@@ -71,6 +73,7 @@ func New(table *instrument.ProcessTable, opts Options) (*Observer, error) {
 		stackQ:  make(chan struct{}, 1),
 	}
 	o.ctx, o.cancel = context.WithCancel(context.Background())
+	o.prof.init()
 	o.model = newModel(table, &o.opts)
 	o.past = newPast(&o.opts)
 	if opts.MeterProvider != nil {
@@ -109,10 +112,12 @@ func (o *Observer) Start() error {
 	if o.waiter == nil {
 		o.waiter = newWaiter()
 	}
-	o.wg.Add(3)
+	o.undoRates = setProfileRates(o.opts)
+	o.wg.Add(4)
 	go o.readEvents()
 	go o.sample()
 	go o.censusLoop()
+	go o.profileLoop()
 	return nil
 }
 
@@ -130,6 +135,7 @@ func (o *Observer) Close() error {
 		o.waiter.wake()
 		o.events.Close()
 		o.wg.Wait()
+		o.undoRates()
 	default:
 		return nil
 	}
@@ -277,8 +283,14 @@ func (o *Observer) tick() {
 		o.metrics.update(o.model.metricData(snap))
 	}
 	stacks := len(o.model.stacks.queue) > 0
+	look := o.model.cont.takeLook()
 	o.mu.Unlock()
 	snap.Traces = o.ev.shared()
+	var targets []instrument.PID
+	if watching && o.opts.WallRate > 0 {
+		targets = wallTargets(snap, o.opts.WallProcesses)
+	}
+	o.prof.set(targets, look)
 	o.snap.Store(snap)
 	o.past.record(snap)
 	o.subs.publish(snap)

@@ -87,6 +87,27 @@ type Options struct {
 	// counted (Timeline.Dropped). Default 64 MiB; negative keeps no
 	// history.
 	HistoryBytes int64
+	// WallRate is how many times a second the goroutines of sampled
+	// processes are read to learn where they spend their wall time
+	// ([Observer.WallTime]): only while somebody subscribes, for watched
+	// processes, subjects of findings and the busiest, and at most as
+	// often as keeps the reads under 2 % of one core. Default 5; at most
+	// 50; negative: no wall-time sampling.
+	WallRate int
+	// WallProcesses caps the processes whose wall time is sampled.
+	// Default 8.
+	WallProcesses int
+	// MutexProfileFraction, when positive, turns the runtime's mutex
+	// profile on while the observer runs: on average one contention event
+	// in MutexProfileFraction is recorded ([runtime.SetMutexProfileFraction]).
+	// At least 10. Default 0: off, as the program set it.
+	MutexProfileFraction int
+	// BlockProfileRate, when positive, turns the runtime's block profile
+	// on while the observer runs: about one blocking event per
+	// BlockProfileRate nanoseconds spent blocked is recorded
+	// ([runtime.SetBlockProfileRate]). At least 10,000 (10 µs). Default 0:
+	// off. Close turns it off again.
+	BlockProfileRate int
 	// Logger is not used.
 	//
 	// Deprecated: the observer logs nothing. The runtime logs each crash
@@ -132,6 +153,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"MetricNames", &o.MetricNames, 50},
 		{"DumpMaxGoroutines", &o.DumpMaxGoroutines, DefaultDumpMaxGoroutines},
 		{"HistoryThin", &o.HistoryThin, 10},
+		{"WallProcesses", &o.WallProcesses, 8},
 	}
 	for _, f := range ints {
 		switch {
@@ -140,6 +162,18 @@ func (o Options) withDefaults() (Options, error) {
 		case *f.p == 0:
 			*f.p = f.def
 		}
+	}
+	switch {
+	case o.WallRate == 0:
+		o.WallRate = 5
+	case o.WallRate > 50:
+		return o, bad("WallRate", o.WallRate, "at most 50 (or negative: off)")
+	}
+	switch {
+	case o.MutexProfileFraction < 0 || (o.MutexProfileFraction > 0 && o.MutexProfileFraction < minMutexProfileFraction):
+		return o, bad("MutexProfileFraction", o.MutexProfileFraction, "0 (off) or at least 10")
+	case o.BlockProfileRate < 0 || (o.BlockProfileRate > 0 && o.BlockProfileRate < minBlockProfileRate):
+		return o, bad("BlockProfileRate", o.BlockProfileRate, "0 (off) or at least 10000 (ns)")
 	}
 	if o.History < 2 {
 		return o, bad("History", o.History, "at least 2")

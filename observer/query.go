@@ -135,6 +135,9 @@ func (m *model) detail(pid instrument.PID, findings []Finding) (ProcessDetail, b
 		d.Children = append(d.Children, k.pids...)
 		slices.Sort(d.Children)
 	}
+	if w, ok := m.walls[pid]; ok {
+		d.Wall = &w
+	}
 	for _, f := range findings {
 		if f.PID == pid || slices.Contains(f.Chain, pid) {
 			d.Findings = append(d.Findings, f)

@@ -125,6 +125,7 @@ func (m *model) advise(wall time.Time, g graph) {
 		}
 		m.adv.eval(fkey{kind: KindRestartStorm, pid: p.ID()}, lvl, func() Finding { return m.stormFinding(p, n, pol) })
 	}
+	m.adviseContention(wall)
 }
 
 // bottleneckLevel: near 100 % busy with a queue that grows or callers that
@@ -222,13 +223,13 @@ func (m *model) bottleneckFinding(p *instrument.Proc, st *procState) Finding {
 		fmt.Fprintf(&advice, "Each request holds it for %v: move slow work (I/O, calls to other services) out of the handler — hand it to a task under a task supervisor and reply when it is done — so the server serialises only what must be serialised. ", dur(st.meanHandler))
 	}
 	advice.WriteString("Ask whether these requests must be serialised at all: reads need not be — keep the data in an owned table the server writes and callers read directly. If the state splits by key, spread it over several servers under a partition supervisor. A server that wraps stateless work should be a plain function.")
-	return Finding{
+	return m.withWall(Finding{
 		Severity: sev,
 		Name:     p.Name(),
 		Summary:  fmt.Sprintf("%s is a bottleneck: %.0f%% busy, %d queued, %d callers waiting", name, st.busyFrac*100, st.depth, st.waiting),
 		Evidence: procEvidence(st),
 		Advice:   advice.String(),
-	}
+	}, p.ID())
 }
 
 func (m *model) floodFinding(p *instrument.Proc, st *procState) Finding {
@@ -504,7 +505,7 @@ func (m *model) stuckFinding(p *instrument.Proc, st *procState, in time.Duration
 	case instrument.WorkTerminate:
 		advice.WriteString(" Terminate delays the shutdown of its supervisor, which waits its shutdown timeout, then reports the process unresponsive and leaves it behind.")
 	}
-	return Finding{
+	return m.withWall(Finding{
 		Severity: SeverityCritical,
 		Name:     p.Name(),
 		Summary:  summary,
@@ -517,7 +518,7 @@ func (m *model) stuckFinding(p *instrument.Proc, st *procState, in time.Duration
 		},
 		Advice: advice.String(),
 		Stack:  m.stacks.want(p.ID()),
-	}
+	}, p.ID())
 }
 
 // procEvidence lists the numbers of a process that findings show.

@@ -41,6 +41,8 @@ type model struct {
 	prof   *CPUProfile
 	census censusState
 	stacks stackState
+	walls  map[instrument.PID]WallProfile // wall time of the sampled processes (walltime.go)
+	cont   contention                     // contention rules (contention.go)
 
 	interest interest  // what dashboards look at (interest.go)
 	exits    exits     // recently exited processes (exits.go)

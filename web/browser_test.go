@@ -263,6 +263,19 @@ func TestBrowserBottleneck(t *testing.T) {
 		t.Fatal(err)
 	}
 	evalUntil(t, ctx, 10*time.Second, "three live charts", `document.querySelectorAll('.uplot').length === 3`)
+	// Where its time goes: sampled while the page is open, the sleep in
+	// its handler on top, and the finding beside it names the same line.
+	evalUntil(t, ctx, 15*time.Second, "the wall-time card naming the sleep in (*price).HandleCall",
+		`(r => !!r && r.textContent.includes("time.Sleep ← (*price).HandleCall helpers_test.go:"))(document.querySelector('[data-testid="wall-row"]'))`)
+	evalUntil(t, ctx, 15*time.Second, "the bottleneck finding naming the line",
+		`[...document.querySelectorAll('#proc-findings [data-kind="bottleneck"] .summary')].some(e => e.textContent.includes("time.Sleep ← (*price).HandleCall helpers_test.go:"))`)
+	wall, err := chromedp.Run(ctx, chromedp.Screenshot(`#proc-wall`))
+	if err != nil {
+		t.Fatalf("screenshot of the wall-time card: %v", err)
+	}
+	if err := os.WriteFile(filepath.Join("testdata", "screenshots", "process-wall.png"), wall, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
 		t.Fatal(err)
 	}

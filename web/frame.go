@@ -447,6 +447,7 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
 		p.html["proc-findings"] = html(ui.ProcFindingsFrag(root, pv.Findings, pv.Info.Exited))
+		p.html["proc-wall"] = html(ui.WallFrag(pv.Wall))
 		if d.Exit != nil {
 			// A live page's stack and actions stay as loaded (their
 			// buttons are bound); once it exits they go, with the reason.

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 	"strings"
@@ -384,4 +385,32 @@ func tableRows(ts []observer.OwnedTable, nm names) []ui.TableRow {
 		out[i] = r
 	}
 	return out
+}
+
+// wallNote says when a process's wall time is sampled, for a page that
+// shows none.
+const wallNote = "Sampled while a dashboard is open, for watched processes, subjects of findings and the busiest: " +
+	"a few reads a second of the goroutine profile, by the process's label. No samples yet."
+
+// wallViewOf formats where a process spends its wall time.
+func wallViewOf(w *observer.WallProfile) ui.WallView {
+	if w == nil || w.Samples == 0 {
+		return ui.WallView{Note: wallNote}
+	}
+	v := ui.WallView{
+		Sampled: true,
+		Note:    fmt.Sprintf("%d goroutine samples over %v", w.Samples, w.Span.Round(time.Second)),
+		OnCPU:   fmt.Sprintf("%.0f %% on CPU, %.0f %% waiting", w.OnCPU*100, (1-w.OnCPU)*100),
+	}
+	for _, f := range w.Top {
+		v.Rows = append(v.Rows, ui.WallRow{
+			Share:   fmt.Sprintf("%.0f %%", f.Share*100),
+			Percent: int(f.Share*100 + 0.5),
+			Where:   short(f.Where(), textRunes),
+			Path:    f.Path + ":" + strconv.Itoa(f.Line),
+			State:   f.State,
+			OnCPU:   f.OnCPU,
+		})
+	}
+	return v
 }

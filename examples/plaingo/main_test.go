@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"flag"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,4 +164,80 @@ func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr strin
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// lineOf returns "main.go:N" for the first line of main.go that holds s.
+func lineOf(t *testing.T, s string) string {
+	t.Helper()
+	b, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return fmt.Sprintf("main.go:%d", i+1)
+		}
+	}
+	t.Fatalf("main.go holds no %q", s)
+	return ""
+}
+
+// The advisor of a program with no otp process finds, within seconds, the
+// mutex everybody waits on and the channel's blocked senders, each named
+// by its line; the advisor page shows them.
+func TestAdvisorFindsContention(t *testing.T) {
+	lock, send := lineOf(t, "c.mu.Lock()"), lineOf(t, "jobs <- i")
+	base := serve(t)
+	var fs []observer.Finding
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		res, err := http.Get(base + "api/findings")
+		if err != nil {
+			t.Fatal(err)
+		}
+		fs = fs[:0]
+		err = json.NewDecoder(res.Body).Decode(&fs)
+		res.Body.Close()
+		if err != nil {
+			t.Fatalf("api/findings: %v", err)
+		}
+		if contains(fs, observer.KindMutexContention, "mutex at "+lock+" (sync.(*Mutex).Lock ← (*cache).get)") &&
+			contains(fs, observer.KindChannelBlocked, "8 goroutines blocked sending on the channel at "+send+" (in (*app).producer)") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("findings: got %+v, want the mutex at %s and the channel at %s", fs, lock, send)
+		}
+		time.Sleep(250 * time.Millisecond) // the sampler's fastest tick: no point asking faster
+	}
+	if testing.Short() {
+		return
+	}
+	ctx := browserTab(t)
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"advisor")); err != nil {
+		t.Fatal(err)
+	}
+	waitJS(ctx, t, 10*time.Second, "both findings on the advisor page",
+		`!!document.querySelector('[data-testid="finding"][data-kind="mutex contention"]') && !!document.querySelector('[data-testid="finding"][data-kind="channel blocked"]')`)
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "advisor.png")
+	if *updateDocs {
+		path = filepath.Join("..", "..", "docs", "img", "plaingo-advisor.png")
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", path)
+}
+
+func contains(fs []observer.Finding, kind observer.FindingKind, summary string) bool {
+	for _, f := range fs {
+		if f.Kind == kind && strings.Contains(f.Summary, summary) {
+			return true
+		}
+	}
+	return false
 }

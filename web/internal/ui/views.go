@@ -199,6 +199,26 @@ type ProcessView struct {
 	Findings []FindingView
 	Actions  []ActionView
 	Note     string // why actions are absent
+	Wall     WallView
+}
+
+// WallView is where a process spends its wall time: the top frames of
+// its goroutines' stack samples, while they are sampled.
+type WallView struct {
+	Sampled bool   // false: not sampled now; Note says when it is
+	Note    string // how many samples over how long, or when sampling happens
+	OnCPU   string // "12 % on CPU, 88 % waiting"
+	Rows    []WallRow
+}
+
+// WallRow is one frame of a WallView.
+type WallRow struct {
+	Share   string // "94 %"
+	Percent int    // 0..100, for the meter
+	Where   string // "time.Sleep ← (*priceServer).HandleCall shop.go:190"
+	Path    string // the full path and line, on hover
+	State   string // "running", "sleep", "mutex", …
+	OnCPU   bool
 }
 
 // AdvisorView is the advisor page.

@@ -1,0 +1,162 @@
+package observer_test
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+	"github.com/go-observer/observer/observer"
+)
+
+// slowCache holds its lock across a slow lookup: everybody waits on it.
+type slowCache struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *slowCache) get() int {
+	c.mu.Lock() // lockLine
+	defer c.mu.Unlock()
+	time.Sleep(2 * time.Millisecond)
+	c.n++
+	return c.n
+}
+
+// produce sends jobs to one slow consumer. A plain send: a goroutine
+// parked in a select is not known to wait on its send or its receive.
+func produce(ctx context.Context, jobs chan<- int) {
+	for ctx.Err() == nil {
+		jobs <- 1 // sendLine
+	}
+}
+
+// lineOf returns "contention_test.go:N" for the line marked mark.
+func lineOf(t *testing.T, mark string) string {
+	t.Helper()
+	_, file, _, _ := runtime.Caller(0)
+	for i, l := range sourceLines(t, file) {
+		if strings.HasSuffix(l, "// "+mark) {
+			return fmt.Sprintf("contention_test.go:%d", i+1)
+		}
+	}
+	t.Fatalf("no line marked %s", mark)
+	return ""
+}
+
+// A program with no otp process: 8 goroutines call a cache that holds
+// its mutex across a sleep, and 6 producers send to a channel one slow
+// consumer drains. Within 5 s the advisor names both lines: the Lock in
+// (*slowCache).get and the send in produce.
+func TestContentionFindingsNameTheLine(t *testing.T) {
+	lockLine, sendLine := lineOf(t, "lockLine"), lineOf(t, "sendLine")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		for { // take the producers' last jobs, now that the consumer is gone
+			select {
+			case <-jobs:
+			case <-done:
+				return
+			}
+		}
+	})
+	c := &slowCache{}
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c.get()
+			}
+		})
+	}
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-jobs:
+				time.Sleep(20 * time.Millisecond)
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	began := time.Now()
+	sub := o.Subscribe()
+	defer sub.Close()
+	var mutex, blocked *observer.Finding
+	s := await(t, sub, 40, "mutex and channel findings", func(s *observer.Snapshot) bool {
+		mutex, blocked = finding(s, observer.KindMutexContention, 0), finding(s, observer.KindChannelBlocked, 0)
+		return mutex != nil && blocked != nil
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("findings after %v, want within 5 s:\n%s", took, dump(s))
+	}
+	if !strings.Contains(mutex.Summary, "mutex at "+lockLine+" (sync.(*Mutex).Lock ← (*slowCache).get)") {
+		t.Errorf("mutex finding: got %q, want it to name the mutex at %s (sync.(*Mutex).Lock ← (*slowCache).get)", mutex.Summary, lockLine)
+	}
+	if mutex.Site != "(*slowCache).get "+lockLine || mutex.PID != 0 {
+		t.Errorf("mutex finding subject: got site %q pid %v, want (*slowCache).get %s, no process", mutex.Site, mutex.PID, lockLine)
+	}
+	if !strings.Contains(mutex.Summary, "s of waiting per second") || !strings.Contains(mutex.Advice, "Shorten the critical section") {
+		t.Errorf("mutex finding: got %q / %q, want the waiting rate and the advice", mutex.Summary, mutex.Advice)
+	}
+	if !strings.Contains(blocked.Summary, "blocked sending on the channel at "+sendLine) {
+		t.Errorf("channel finding: got %q, want it to name the send at %s", blocked.Summary, sendLine)
+	}
+	if !strings.Contains(blocked.Advice, "Add consumers") {
+		t.Errorf("channel finding advice: got %q, want consumers or back-pressure", blocked.Advice)
+	}
+	for _, f := range s.Findings {
+		if f.Kind == observer.KindChannelBlocked && strings.Contains(f.Summary, "slowCache") {
+			t.Errorf("a channel finding about the mutex: %q", f.Summary)
+		}
+	}
+}
+
+// With nothing contended, no contention finding appears, and the looks
+// stay rare: the mutex wait metric says there is nothing to look at.
+func TestNoContentionNoFinding(t *testing.T) {
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	sub := o.Subscribe()
+	defer sub.Close()
+	for range 8 {
+		s := next(t, sub)
+		for _, f := range s.Findings {
+			if f.Kind == observer.KindMutexContention || f.Kind == observer.KindChannelBlocked {
+				t.Fatalf("finding with nothing contended: %s", f.Summary)
+			}
+		}
+	}
+}
+
+// The options bound the profile rates.
+func TestProfileRateOptions(t *testing.T) {
+	for _, opts := range []observer.Options{{MutexProfileFraction: 1}, {BlockProfileRate: 1}, {WallRate: 51}, {MutexProfileFraction: -1}} {
+		if _, err := observer.New(instrument.NewProcessTable(), opts); err == nil {
+			t.Errorf("New(%+v): got no error, want one", opts)
+		}
+	}
+	o := start(t, instrument.NewProcessTable(), observer.Options{MutexProfileFraction: 100})
+	if got := runtime.SetMutexProfileFraction(-1); got != 100 {
+		t.Errorf("mutex profile fraction while observing: got %d, want 100", got)
+	}
+	o.Close()
+	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
+		t.Errorf("mutex profile fraction after Close: got %d, want 0", got)
+	}
+}
