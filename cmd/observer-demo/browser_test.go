@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"io"
 	"log/slog"
@@ -26,7 +25,7 @@ func TestBrowserFirstLook(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo in a browser")
 	}
-	ctx := browserTab(t)
+	ctx := browsertest.Tab(t, 1440, 900)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := startApp(defaultConfig(), log)
 	if err != nil {
@@ -49,7 +48,7 @@ func TestBrowserFirstLook(t *testing.T) {
 	}
 	// The chaos monkey may restart the price server meanwhile: it is
 	// found by its name, under whatever process ID it has now.
-	waitJS(ctx, t, 30*time.Second, "the tree, with the price server badged as a bottleneck",
+	browsertest.Wait(ctx, t, 30*time.Second, "the tree, with the price server badged as a bottleneck",
 		`[...document.querySelectorAll('[data-testid="tree-node"]')].some(n => n.dataset.sev !== "" && n.querySelector("title").textContent.startsWith("prices "))`)
 	href, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('[data-testid="nav-link"]').getAttribute("href")`))
 	if err != nil || href != "/demo/" {
@@ -80,30 +79,4 @@ func logFindings(t *testing.T, base string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
 	t.Logf("findings now: %s", b)
-}
-
-// waitJS evaluates expr until it is true, or fails the test after d.
-func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the page: there is no event to wait on
-	}
-}
-
-// browserTab starts headless Chromium for the test, as the project's
-// browser tests do; it skips without Chromium unless CI=true.
-func browserTab(t *testing.T) context.Context {
-	t.Helper()
-	path := browsertest.Path(t)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, t.TempDir(), 1440, 900)...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); acancel() })
-	return ctx
 }

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/internal/browsertest"
 )
 
 // treeOverlaps lists the pairs of texts of the tree's SVG whose boxes on
@@ -49,7 +51,7 @@ func TestBrowserDemoTree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo in a browser")
 	}
-	ctx := browserTab(t)
+	ctx := browsertest.Tab(t, 1440, 900)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	a, err := startApp(defaultConfig(), log)
 	if err != nil {
@@ -67,7 +69,7 @@ func TestBrowserDemoTree(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/debug/observer/tree")); err != nil {
 			t.Fatal(err)
 		}
-		waitJS(ctx, t, 30*time.Second, what+": the price server badged, its callers' arrow",
+		browsertest.Wait(ctx, t, 30*time.Second, what+": the price server badged, its callers' arrow",
 			`[...document.querySelectorAll('[data-testid="tree-node"]')].some(n => n.dataset.sev !== "" && n.querySelector("text.name").textContent === "prices") && document.querySelectorAll('[data-testid="tree-wait"]').length >= 1`)
 		r, err := chromedp.Run(ctx, chromedp.Evaluate[treeReport](treeOverlaps))
 		if err != nil {

@@ -15,6 +15,8 @@ import (
 
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
+
+	"github.com/go-observer/observer/internal/browsertest"
 )
 
 // The dashboard at 3 am, in a real browser, over the running demo: at
@@ -28,7 +30,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs the demo in a browser")
 	}
-	ctx := browserTab(t)
+	ctx := browsertest.Tab(t, 1440, 900)
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cfg := defaultConfig()
 	cfg.Actions = true // the process page's trace
@@ -67,7 +69,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		}
 		for _, path := range []string{"", "process/" + prices()} {
 			navigate(t, ctx, dash+path)
-			waitJS(ctx, t, 10*time.Second, size+" /"+path+": offline", `document.getElementById("conn").dataset.state === "down"`)
+			browsertest.Wait(ctx, t, 10*time.Second, size+" /"+path+": offline", `document.getElementById("conn").dataset.state === "down"`)
 			n := eval[int](t, ctx, `document.querySelectorAll("[data-chart]").length`)
 			waiting := eval[int](t, ctx, `document.querySelectorAll('[data-chart] [data-testid="chart-waiting"]').length`)
 			if n == 0 || waiting != n || eval[int](t, ctx, `document.querySelectorAll(".uplot").length`) != 0 {
@@ -101,10 +103,10 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 
 		// Live.
 		navigate(t, ctx, dash)
-		waitJS(ctx, t, 20*time.Second, size+" overview: live charts and the bottleneck",
+		browsertest.Wait(ctx, t, 20*time.Second, size+" overview: live charts and the bottleneck",
 			`document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 4 && !!document.querySelector('#top-findings [data-kind="bottleneck"]')`)
 		if vp.w == 1280 { // the picture: a minute's worth of points, the start-up burst clipped
-			waitJS(ctx, t, 40*time.Second, "twenty points on the charts", `Obs.charts.messages.data[0].length >= 20`)
+			browsertest.Wait(ctx, t, 40*time.Second, "twenty points on the charts", `Obs.charts.messages.data[0].length >= 20`)
 		}
 		checkLayout(t, ctx, size+" overview")
 		if got := eval[string](t, ctx, `(() => { const tops = [...document.querySelectorAll("#stats .stat")].map(e => Math.round(e.getBoundingClientRect().top)); const rows = {}; tops.forEach(t => rows[t] = (rows[t] || 0) + 1); return Object.values(rows).join(","); })()`); !evenRows(got) {
@@ -113,7 +115,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		shot(t, ctx, size, "overview")
 
 		navigate(t, ctx, dash+"profile")
-		waitJS(ctx, t, 20*time.Second, size+" profile: the census with the observer's own goroutines",
+		browsertest.Wait(ctx, t, 20*time.Second, size+" profile: the census with the observer's own goroutines",
 			`document.getElementById("conn").dataset.state === "live" && !!document.querySelector('[data-testid="census-own"]')`)
 		own := eval[string](t, ctx, `document.querySelector('[data-testid="census-own-line"]').textContent`)
 		if got := eval[int](t, ctx, `[...document.querySelectorAll('[data-testid="site-row"]')].filter(r => /go-observer\/observer\/(web|observer)\./.test(r.textContent)).length`); got != 0 {
@@ -130,12 +132,12 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		traced := false
 		for attempt := 1; attempt <= 3 && !traced; attempt++ {
 			navigate(t, ctx, dash+"process/"+prices())
-			waitJS(ctx, t, 20*time.Second, size+" process page: live charts", `document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 3`)
+			browsertest.Wait(ctx, t, 20*time.Second, size+" process page: live charts", `document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 3`)
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
 				t.Fatal(err)
 			}
 			// Done: rows with a call, or a final word with none.
-			waitJS(ctx, t, 20*time.Second, size+" process page: the trace's end",
+			browsertest.Wait(ctx, t, 20*time.Second, size+" process page: the trace's end",
 				`(o => (b => !b.hidden && b.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0)(document.querySelector('[data-testid="trace"]')) || (!o.hidden && o.textContent !== "" && !o.textContent.startsWith("tracing")))(document.querySelector('[data-testid="action-out"]'))`)
 			traced = eval[bool](t, ctx, `document.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0`)
 			if !traced {
@@ -164,7 +166,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 			{"tables", "tables", `!!document.querySelector('[data-testid="table-row"]')`},
 		} {
 			navigate(t, ctx, dash+pg.path)
-			waitJS(ctx, t, 20*time.Second, size+" "+pg.name, `document.getElementById("conn").dataset.state === "live" && `+pg.ready)
+			browsertest.Wait(ctx, t, 20*time.Second, size+" "+pg.name, `document.getElementById("conn").dataset.state === "live" && `+pg.ready)
 			checkLayout(t, ctx, size+" "+pg.name)
 			shot(t, ctx, size, pg.name)
 		}
@@ -179,7 +181,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 			t.Fatal(err)
 		}
 		navigate(t, ctx, dash+"process/"+strconv.FormatUint(uint64(journal), 10))
-		waitJS(ctx, t, 20*time.Second, size+" exited process: banner and successor",
+		browsertest.Wait(ctx, t, 20*time.Second, size+" exited process: banner and successor",
 			`!!document.querySelector('[data-testid="proc-exited"]') && !!document.querySelector('[data-testid="proc-successor"]')`)
 		if got := eval[string](t, ctx, `document.querySelector('[data-testid="proc-info"]').textContent`); strings.Contains(got, "running") {
 			t.Errorf("%s exited process page says running: %q", size, got)
@@ -192,7 +194,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		navigate(t, ctx, srv.URL+"/demo/")
 		// A number, live; it may be 0 while the price server holds every
 		// checkout back on a loaded machine, and the switch below lifts it.
-		waitJS(ctx, t, 20*time.Second, size+" controls: checkouts per second", `/^\d+(\.\d)?$/.test(document.getElementById("checkout-rate").textContent)`)
+		browsertest.Wait(ctx, t, 20*time.Second, size+" controls: checkouts per second", `/^\d+(\.\d)?$/.test(document.getElementById("checkout-rate").textContent)`)
 		checkLayout(t, ctx, size+" controls")
 		if vp.w != 1280 {
 			continue
@@ -200,14 +202,14 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		eval[bool](t, ctx, `window.__samePage = true`)
 		before := eval[string](t, ctx, `document.getElementById("checkout-rate").textContent`)
 		eval[bool](t, ctx, `document.querySelector('[data-testid="design-switch"]').click(), true`)
-		waitJS(ctx, t, 10*time.Second, "the fixed design on the panel", `document.querySelector('[data-testid="design"]').textContent.startsWith("Fixed")`)
+		browsertest.Wait(ctx, t, 10*time.Second, "the fixed design on the panel", `document.querySelector('[data-testid="design"]').textContent.startsWith("Fixed")`)
 		// The rates climb as checkouts stop waiting on the price server;
 		// the picture shows the climb.
-		waitJS(ctx, t, 30*time.Second, "checkouts per second above "+before, `+document.getElementById("checkout-rate").textContent > `+before+` * 1.5 && document.getElementById("spark-ok").points.length > 8`)
+		browsertest.Wait(ctx, t, 30*time.Second, "checkouts per second above "+before, `+document.getElementById("checkout-rate").textContent > `+before+` * 1.5 && document.getElementById("spark-ok").points.length > 8`)
 		shot(t, ctx, size, "controls")
 		// No load: checkouts per second fall to zero, live.
 		eval[bool](t, ctx, `(f => (f.querySelector('input[name="value"]').value = "0", f.requestSubmit(), true))(document.querySelector('[data-testid="load-form"]'))`)
-		waitJS(ctx, t, 20*time.Second, "checkouts per second at 0 with no load", `document.getElementById("checkout-rate").textContent === "0"`)
+		browsertest.Wait(ctx, t, 20*time.Second, "checkouts per second at 0 with no load", `document.getElementById("checkout-rate").textContent === "0"`)
 		if !eval[bool](t, ctx, `window.__samePage === true`) {
 			t.Error("the control panel reloaded: its numbers must change in place")
 		}

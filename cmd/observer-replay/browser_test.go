@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"flag"
 	"net/http/httptest"
 	"os"
@@ -20,21 +19,6 @@ var (
 	updateDocs = flag.Bool("docs", false, "also write the README's screenshot to docs/img/replay.png")
 	recFile    = flag.String("recording", "", "replay this recording in the browser test instead of the test's own (e.g. one downloaded from the demo)")
 )
-
-// waitJS evaluates expr until it is true, or fails the test after d.
-func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("waited %v for %s", d, what)
-		}
-		time.Sleep(100 * time.Millisecond) // polling the page: there is no event to wait on
-	}
-}
 
 // An incident looked at later, in a real browser at 1280×800: the
 // replay opens paused at the recording's end and says it is a
@@ -67,11 +51,11 @@ func TestBrowserReplay(t *testing.T) {
 		t.Fatalf("the recording holds no bottleneck: %+v", rp.obs.Timeline().Findings)
 	}
 
-	ctx := browserTab(t)
+	ctx := browsertest.Tab(t, 1280, 800)
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(srv.URL+"/tree")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(ctx, t, 20*time.Second, "the scrubber paused at the end, the banner, the connection saying recording",
+	browsertest.Wait(ctx, t, 20*time.Second, "the scrubber paused at the end, the banner, the connection saying recording",
 		`!document.getElementById("scrub").hidden && document.querySelector('[data-testid="scrub-label"]').textContent.includes("end of the recording")`+
 			` && document.querySelector('[data-testid="recording"]').textContent.includes("Read-only")`+
 			` && document.querySelector('[data-testid="conn"]').textContent.includes("recording")`)
@@ -81,10 +65,10 @@ func TestBrowserReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	name := strconv.Quote(span.Name + " ")
-	waitJS(ctx, t, 20*time.Second, "the tree at the bottleneck, its server badged",
+	browsertest.Wait(ctx, t, 20*time.Second, "the tree at the bottleneck, its server badged",
 		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
 			` && [...document.querySelectorAll('[data-testid="tree-node"]')].some(n => n.dataset.sev !== "" && n.querySelector("title").textContent.startsWith(`+name+`))`)
-	waitJS(ctx, t, 10*time.Second, "the tree's transitions done", `document.getAnimations().every(a => a.playState !== "running" || a.effect.getTiming().iterations === Infinity)`)
+	browsertest.Wait(ctx, t, 10*time.Second, "the tree's transitions done", `document.getAnimations().every(a => a.playState !== "running" || a.effect.getTiming().iterations === Infinity)`)
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -102,18 +86,7 @@ func TestBrowserReplay(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/advisor")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(ctx, t, 20*time.Second, "the advisor at the bottleneck",
+	browsertest.Wait(ctx, t, 20*time.Second, "the advisor at the bottleneck",
 		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
 			` && [...document.querySelectorAll('[data-testid="finding"]')].some(f => f.dataset.kind === "bottleneck" && f.dataset.pid === "`+strconv.FormatUint(uint64(span.PID), 10)+`")`)
-}
-
-// browserTab starts headless Chromium at 1280×800, as the project's
-// browser tests do; it skips without Chromium unless CI=true.
-func browserTab(t *testing.T) context.Context {
-	t.Helper()
-	path := browsertest.Path(t)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, t.TempDir(), 1280, 800)...)
-	ctx, cancel := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancel(); acancel() })
-	return ctx
 }

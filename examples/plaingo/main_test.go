@@ -66,7 +66,7 @@ func TestBrowserGoroutines(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"goroutines")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(ctx, t, 10*time.Second, "the empty state", `!!document.querySelector('[data-testid="goroutines-empty"]')`)
+	browsertest.Wait(ctx, t, 10*time.Second, "the empty state", `!!document.querySelector('[data-testid="goroutines-empty"]')`)
 	// Read until the leak has piled up: each press past the observer's
 	// DumpEvery reads anew.
 	deadline := time.Now().Add(60 * time.Second)
@@ -76,7 +76,7 @@ func TestBrowserGoroutines(t *testing.T) {
 		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`window.__stale = true, document.querySelector('[data-testid="goroutines-read"]').click(), true`)); err != nil {
 			t.Fatal(err)
 		}
-		waitJS(ctx, t, 20*time.Second, "the tree after the read", `!window.__stale && !!document.querySelector('[data-testid="goroutines-tree"]')`)
+		browsertest.Wait(ctx, t, 20*time.Second, "the tree after the read", `!window.__stale && !!document.querySelector('[data-testid="goroutines-tree"]')`)
 		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](planted))
 		if err == nil && ok {
 			break
@@ -94,7 +94,7 @@ func TestBrowserGoroutines(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const g = groupOf(".(*cache).get", "sync.Mutex.Lock"); g.querySelector('[data-testid="group-stack"] summary').click(); return true })()`+groupOfJS)); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(ctx, t, 5*time.Second, "the stack, open", groupOfJS+`groupOf(".(*cache).get", "sync.Mutex.Lock").querySelector('[data-testid="group-stack"]').open && groupOf(".(*cache).get", "sync.Mutex.Lock").innerText.includes("sync.(*Mutex).Lock")`)
+	browsertest.Wait(ctx, t, 5*time.Second, "the stack, open", groupOfJS+`groupOf(".(*cache).get", "sync.Mutex.Lock").querySelector('[data-testid="group-stack"]').open && groupOf(".(*cache).get", "sync.Mutex.Lock").innerText.includes("sync.(*Mutex).Lock")`)
 	if v, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__csp || []`)); len(v) > 0 {
 		t.Errorf("Content-Security-Policy violations: %q", v)
 	}
@@ -135,35 +135,12 @@ const planted = `(() => {` + groupOfJS + `
 		leak.querySelector('[data-testid="group-created"]').textContent.includes(".fetch at main.go:");
 })()`
 
-// browserTab starts headless Chromium at 1280×800, as the project's
-// browser tests do; it skips without Chromium unless CI=true.
+// browserTab starts headless Chromium at 1280×800 for the test, with two
+// minutes to run.
 func browserTab(t *testing.T) context.Context {
-	t.Helper()
-	path := browsertest.Path(t)
-	actx, acancel := chromedp.NewExecAllocator(context.Background(), browsertest.Options(path, t.TempDir(), 1280, 800)...)
-	ctx, cancel := chromedp.NewContext(actx)
-	tctx, tcancel := context.WithTimeout(ctx, 2*time.Minute)
-	t.Cleanup(func() { tcancel(); cancel(); acancel() })
-	if _, err := chromedp.Run(tctx, chromedp.Evaluate[bool](`true`)); err != nil {
-		t.Fatalf("start chromium: %v", err)
-	}
-	return tctx
-}
-
-// waitJS evaluates expr until it is true, for at most d.
-func waitJS(ctx context.Context, t *testing.T, d time.Duration, what, expr string) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
-		if err == nil && ok {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s (err %v)", d, what, err)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ctx, cancel := context.WithTimeout(browsertest.Tab(t, 1280, 800), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
 }
 
 // lineOf returns "main.go:N" for the first line of main.go that holds s.
@@ -217,7 +194,7 @@ func TestAdvisorFindsContention(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"advisor")); err != nil {
 		t.Fatal(err)
 	}
-	waitJS(ctx, t, 10*time.Second, "both findings on the advisor page",
+	browsertest.Wait(ctx, t, 10*time.Second, "both findings on the advisor page",
 		`!!document.querySelector('[data-testid="finding"][data-kind="mutex contention"]') && !!document.querySelector('[data-testid="finding"][data-kind="channel blocked"]')`)
 	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
 	if err != nil {

@@ -4,9 +4,11 @@
 package browsertest
 
 import (
+	"context"
 	"os"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 )
@@ -46,5 +48,36 @@ func Options(path, dir string, w, h int) []chromedp.ExecAllocatorOption {
 		chromedp.Flag("hide-scrollbars", true),
 		chromedp.UserDataDir(dir),
 		chromedp.WindowSize(w, h),
+	}
+}
+
+// Tab starts a headless Chromium with a w×h window for the test and
+// returns the context of its first tab; both end with the test.
+func Tab(t testing.TB, w, h int) context.Context {
+	t.Helper()
+	path := Path(t)
+	actx, acancel := chromedp.NewExecAllocator(context.Background(), Options(path, t.TempDir(), w, h)...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); acancel() })
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`true`)); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	return ctx
+}
+
+// Wait evaluates the JavaScript expression expr in ctx's page until it
+// is true, and fails the test after d, naming what it waited for.
+func Wait(ctx context.Context, t testing.TB, d time.Duration, what, expr string) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s (err %v)", d, what, err)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the page: there is no event to wait on
 	}
 }
