@@ -42,7 +42,9 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 	spawns := a.node.ProcessTable().Subscribe(1 << 16)
 	defer spawns.Close()
 
-	// Within 10 s: every kind, restarts, and the bottleneck.
+	// Within the first 30 s: every kind, restarts, and the bottleneck. A
+	// task is spawned only after a checkout, which waits on the saturated
+	// price server, so on a busy machine the first one can take seconds.
 	want := map[string]bool{}
 	for _, k := range instrument.Kinds() {
 		if k != instrument.KindService { // suture's; the demo uses otp only
@@ -51,7 +53,7 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 	}
 	var prices instrument.PID
 	restarts := false
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for prices == 0 || !restarts || missing(want) != "" {
 		select {
 		case ev := <-spawns.C():
@@ -67,7 +69,11 @@ func TestDemoShowsBottleneckAndItsFix(t *testing.T) {
 				prices = f.PID
 			}
 		case <-deadline:
-			t.Fatalf("after 10 s: bottleneck on prices %v, restarts %v, kinds missing %q", prices != 0, restarts, missing(want))
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			c, _ := a.shop.stats(ctx)
+			cancel()
+			t.Fatalf("after 30 s: bottleneck on prices %v, restarts %v, kinds missing %q; shop %+v",
+				prices != 0, restarts, missing(want), c)
 		}
 	}
 
