@@ -58,10 +58,12 @@ func (o *Observer) ProfileCPU(ctx context.Context, d time.Duration) (*CPUProfile
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("observer: cpu profile: %w", err)
 	}
+	raw := buf.Bytes()
 	p, err := profile.Parse(&buf)
 	if err != nil {
 		return nil, fmt.Errorf("observer: cpu profile: parse: %w", err)
 	}
+	o.keepCPU(raw, p, start, elapsed)
 	res, err := attributeCPU(p, o.table)
 	if err != nil {
 		return nil, fmt.Errorf("observer: cpu profile: %w", err)

@@ -41,6 +41,7 @@ type Observer struct {
 	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
 	dump      dumpState         // the newest full goroutine dump
 	prof      profiler          // wall-time samples and contention looks (walltime.go)
+	flames    flameState        // the newest CPU profile, wall-time stacks (cpuprofile.go, flame.go)
 	undoRates func()            // restores the mutex and block profile rates
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed

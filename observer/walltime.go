@@ -443,6 +443,7 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 			o.prof.agg[pid].cur.add(k, int(s.Value[0]))
 		}
 	}
+	o.flames.wall.record(p, targets, now)
 	out := make(map[instrument.PID]WallProfile, len(targets))
 	for _, pid := range targets {
 		out[pid] = o.prof.agg[pid].profile(pid, now)
@@ -454,6 +455,7 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 
 func (o *Observer) forgetWall() {
 	clear(o.prof.agg)
+	o.flames.wall.forget()
 	o.mu.Lock()
 	o.model.walls = nil
 	o.mu.Unlock()
