@@ -22,14 +22,17 @@ const (
 	maxGroupsPage = 2000
 )
 
-// goroutineRoutes registers the goroutines page, its API and the
-// runtime's profiles in pprof format.
+// goroutineRoutes registers the goroutines page, its API, the runtime's
+// profiles in pprof format and the flame graphs.
 func (h *Handler) goroutineRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /goroutines", h.goroutinesPage)
 	m.HandleFunc("POST /goroutines", h.goroutinesRead)
 	m.HandleFunc("GET /api/goroutines", h.apiGoroutines)
 	m.HandleFunc("POST /api/goroutines", h.apiGoroutinesRead)
 	m.HandleFunc("GET /api/pprof/{name}", h.apiPprof)
+	m.HandleFunc("GET /api/pprof/cpu", h.apiPprofCPU)
+	m.HandleFunc("GET /api/flame/cpu", h.apiFlameCPU)
+	m.HandleFunc("GET /api/process/{pid}/flame", h.apiFlameWall)
 }
 
 // goroutinesPage shows the newest dump, filtered by q.
