@@ -129,7 +129,7 @@ func (n *foldNode) addStack(st []frame, value int64) *foldNode {
 		cur = cur.child(flameKey{f.fn, class})
 		cur.value += value
 		if cur.fn == "" {
-			cur.name = shortFunc(f.fn)
+			cur.name = noShapes(shortFunc(f.fn))
 			if cur.name != f.fn {
 				cur.fn = f.fn
 			}
@@ -186,8 +186,9 @@ func (n *foldNode) bounded(min int64, depth int, nodes *int) FlameNode {
 }
 
 // foldCPU folds a CPU profile: under the root, one node per process (from
-// the otp.pid label) and one for goroutines in no process, then the
-// stacks.
+// the otp.pid label), one for the observer's own goroutines and its
+// dashboards' (as a census tells them), one for the other goroutines in
+// no process, then the stacks.
 func foldCPU(p *profile.Profile, start time.Time, span time.Duration) *Flame {
 	idx := -1
 	for i, st := range p.SampleType {
@@ -212,6 +213,8 @@ func foldCPU(p *profile.Profile, start time.Time, span time.Duration) *Flame {
 			}
 			top = root.child(flameKey{name + " " + pid.String(), FlameProcess})
 			top.pid = pid.String()
+		} else if len(s.Label[LabelRole]) > 0 || strings.HasPrefix(rootFunction(s), ownPrefix) {
+			top = root.child(flameKey{"the observer itself", FlameOutside})
 		} else {
 			top = root.child(flameKey{"outside processes", FlameOutside})
 		}
@@ -352,4 +355,30 @@ func (o *Observer) WallFlame(pid instrument.PID) (*Flame, bool) {
 		name = p.Name()
 	}
 	return o.flames.wall.flame(pid, name, time.Now())
+}
+
+// noShapes cuts a generic function's type arguments, which the runtime
+// prints as GC shapes: "(*server[go.shape.struct { Amount int },go.shape.int]).loop"
+// becomes "(*server[…]).loop". The full name stays in FlameNode.Func.
+func noShapes(fn string) string {
+	i := strings.Index(fn, "[")
+	if i < 0 {
+		return fn
+	}
+	depth, j := 0, i
+	for ; j < len(fn); j++ {
+		switch fn[j] {
+		case '[':
+			depth++
+		case ']':
+			depth--
+		}
+		if depth == 0 {
+			break
+		}
+	}
+	if j >= len(fn) {
+		return fn
+	}
+	return fn[:i] + "[…]" + noShapes(fn[j+1:])
 }

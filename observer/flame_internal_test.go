@@ -168,3 +168,16 @@ func TestWallFlameStates(t *testing.T) {
 		t.Error("a process no longer sampled still has a flame graph")
 	}
 }
+
+func TestNoShapes(t *testing.T) {
+	for in, want := range map[string]string{
+		"(*server[go.shape.struct { Amount int },go.shape.int]).loop": "(*server[…]).loop",
+		"shop.handle":  "shop.handle",
+		"f[a[b]].g[c]": "f[…].g[…]",
+		"broken[x":     "broken[x",
+	} {
+		if got := noShapes(in); got != want {
+			t.Errorf("noShapes(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

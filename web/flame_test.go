@@ -72,8 +72,8 @@ func TestCPUProfileDownloadAndFlame(t *testing.T) {
 	if _, err := otp.Go(s.node, spin, otp.Name("spinner")); err != nil {
 		t.Fatal(err)
 	}
-	if code, body := get(t, s.base+"api/flame/cpu"); code != http.StatusOK || strings.TrimSpace(body) != "null" {
-		t.Fatalf("flame before a profile: got %d %s, want 200 null", code, body)
+	if code, body := get(t, s.base+"api/flame/cpu"); code != http.StatusOK || !strings.Contains(body, `"empty":"No CPU profile yet`) || strings.Contains(body, `"root"`) {
+		t.Fatalf("flame before a profile: got %d %s, want 200 and the empty state", code, body)
 	}
 	resp, body := getProfile(t, s.base+"api/pprof/cpu?seconds=1")
 	if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Disposition"), ".pb.gz") {
@@ -102,9 +102,12 @@ func TestCPUProfileDownloadAndFlame(t *testing.T) {
 	}
 
 	code, js := get(t, s.base+"api/flame/cpu")
-	var f observer.Flame
-	if err := json.Unmarshal([]byte(js), &f); code != http.StatusOK || err != nil {
+	var f flameReply
+	if err := json.Unmarshal([]byte(js), &f); code != http.StatusOK || err != nil || f.Flame == nil {
 		t.Fatalf("flame: got %d %v %.300s", code, err, js)
+	}
+	if !strings.HasPrefix(f.Caption, "The 1s CPU profile taken ") || f.Empty != "" {
+		t.Errorf("caption %q empty %q, want the window it covers", f.Caption, f.Empty)
 	}
 	if f.Kind != "cpu" || f.Unit != "ns" || f.Total <= 0 || f.Root.Value != f.Total || f.Nodes > observer.FlameMaxNodes {
 		t.Fatalf("flame: kind %q unit %q total %d root %d nodes %d", f.Kind, f.Unit, f.Total, f.Root.Value, f.Nodes)
@@ -152,14 +155,14 @@ func TestWallFlameOfABusyServer(t *testing.T) {
 	defer sub.Close()
 	pid := s.pidOf(t, "price")
 	url := s.base + "api/process/" + pid.String() + "/flame"
-	var f observer.Flame
+	var f flameReply
 	waitFor(t, 15*time.Second, "the price server's wall-time flame graph with the sleep in its handler", func() bool {
 		code, js := get(t, url)
 		if code != http.StatusOK {
 			t.Fatalf("flame: got %d %s", code, js)
 		}
-		f = observer.Flame{}
-		if json.Unmarshal([]byte(js), &f) != nil || f.Total < 10 {
+		f = flameReply{}
+		if json.Unmarshal([]byte(js), &f) != nil || f.Flame == nil || f.Total < 10 {
 			return false
 		}
 		hc := findNode(&f.Root, "(*price).HandleCall")
@@ -168,7 +171,10 @@ func TestWallFlameOfABusyServer(t *testing.T) {
 	if f.Kind != "wall" || f.Unit != "samples" || f.Root.PID != pid.String() || f.Root.Class != observer.FlameProcess {
 		t.Errorf("flame: kind %q unit %q root %+v", f.Kind, f.Unit, f.Root.Name)
 	}
-	if code, js := get(t, s.base+"api/process/<0.999999.0>/flame"); code != http.StatusOK || strings.TrimSpace(js) != "null" {
-		t.Errorf("a process not sampled: got %d %s, want 200 null", code, js)
+	if !strings.Contains(f.Caption, " goroutine samples over the last ") {
+		t.Errorf("caption %q, want the samples and window", f.Caption)
+	}
+	if code, js := get(t, s.base+"api/process/<0.999999.0>/flame"); code != http.StatusOK || !strings.Contains(js, `"empty":"No wall-time samples yet`) {
+		t.Errorf("a process not sampled: got %d %s, want 200 and the empty state", code, js)
 	}
 }

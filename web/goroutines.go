@@ -27,6 +27,7 @@ const (
 func (h *Handler) goroutineRoutes(m *http.ServeMux) {
 	m.HandleFunc("GET /goroutines", h.goroutinesPage)
 	m.HandleFunc("POST /goroutines", h.goroutinesRead)
+	m.HandleFunc("GET /goroutine-panel", h.goroutinesPanel)
 	m.HandleFunc("GET /api/goroutines", h.apiGoroutines)
 	m.HandleFunc("POST /api/goroutines", h.apiGoroutinesRead)
 	m.HandleFunc("GET /api/pprof/{name}", h.apiPprof)
@@ -55,6 +56,28 @@ func (h *Handler) goroutinesPage(w http.ResponseWriter, r *http.Request) {
 		v.Error = "Another dump was being read: this view shows the newest one."
 	}
 	render(w, r, http.StatusOK, ui.GoroutinesPage(v))
+}
+
+// goroutinesPanel renders the Tree page's goroutine panel from the
+// newest dump, filtered by q: a fragment static/goroutines.js swaps in. It
+// reads nothing: the panel's button posts to api/goroutines first. It
+// sits beside the tree page, at the top level, so that its links are
+// relative to the same root as the page it is shown in.
+func (h *Handler) goroutinesPanel(w http.ResponseWriter, r *http.Request) {
+	s := h.obs.Snapshot()
+	q := r.URL.Query().Get("q")
+	err := onlyParams(r, "q")
+	if err == nil && len(q) > MaxQuery {
+		err = &paramError{"q", fmt.Sprintf("longer than %d bytes", MaxQuery)}
+	}
+	if err != nil {
+		writeParamError(w, err)
+		return
+	}
+	maxG, every := h.obs.DumpLimits()
+	v := goroutinesViewOf(h.obs.LastGoroutines(), newNames(s), time.Now(), q, maxG, every)
+	v.PageView = h.page(r, "tree", "Goroutines", s)
+	render(w, r, http.StatusOK, ui.GoroutinePanelFrag(v))
 }
 
 // goroutinesRead reads a dump for the page's button and shows the page

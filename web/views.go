@@ -309,7 +309,8 @@ func cpuViewOf(p *observer.CPUProfile, nm names, now time.Time) ui.CPUView {
 	if p == nil {
 		return ui.CPUView{}
 	}
-	v := ui.CPUView{Taken: true, Start: fmtAgo(now, p.Start), Duration: fmtDur(p.Duration.Round(time.Millisecond)), Total: fmtDur(p.Total), Unattributed: fmtDur(p.Unattributed)}
+	v := ui.CPUView{Taken: true, Start: fmtAgo(now, p.Start), Stamp: strconv.FormatInt(p.Start.UnixMilli(), 10),
+		Window: p.Start.UTC().Format("15:04:05") + "–" + p.Start.Add(p.Duration).UTC().Format("15:04:05") + " UTC", Duration: fmtDur(p.Duration.Round(time.Millisecond)), Total: fmtDur(p.Total), Unattributed: fmtDur(p.Unattributed)}
 	if p.Total > 0 {
 		v.UnattrShare = pct(float64(p.Unattributed) / float64(p.Total))
 	}

@@ -343,6 +343,8 @@ type CPURow struct {
 type CPUView struct {
 	Taken        bool
 	Start        string
+	Stamp        string // when it started, Unix ms: a newer profile changes it
+	Window       string // "12:01:05–12:01:10 UTC"
 	Duration     string
 	Total        string
 	Unattributed string
