@@ -32,6 +32,10 @@ const (
 	// FlameMaxDepth is the deepest a flame graph goes; deeper frames are
 	// counted in their ancestor.
 	FlameMaxDepth = 80
+	// flameNameRunes and flameFuncRunes bound the names a node prints
+	// and the full function name it holds.
+	flameNameRunes = 160
+	flameFuncRunes = 400
 	// wallStackKeys bounds the distinct stacks kept per process per
 	// wall-time window; beyond them samples count as "other".
 	wallStackKeys = 256
@@ -129,9 +133,9 @@ func (n *foldNode) addStack(st []frame, value int64) *foldNode {
 		cur = cur.child(flameKey{f.fn, class})
 		cur.value += value
 		if cur.fn == "" {
-			cur.name = noShapes(shortFunc(f.fn))
+			cur.name = cutName(noShapes(shortFunc(f.fn)), flameNameRunes)
 			if cur.name != f.fn {
-				cur.fn = f.fn
+				cur.fn = cutName(f.fn, flameFuncRunes)
 			}
 		}
 		if cur.file == "" && f.file != "" {
@@ -209,7 +213,7 @@ func foldCPU(p *profile.Profile, start time.Time, span time.Duration) *Flame {
 		if pid, ok := labelPID(s.Label[instrument.LabelPID]); ok {
 			name := pid.String()
 			if n := s.Label[instrument.LabelName]; len(n) > 0 && n[0] != "" {
-				name = n[0]
+				name = cutName(n[0], flameNameRunes)
 			}
 			top = root.child(flameKey{name + " " + pid.String(), FlameProcess})
 			top.pid = pid.String()
@@ -325,6 +329,7 @@ func (w *wallStacks) flame(pid instrument.PID, name string, now time.Time) (*Fla
 	if name == "" {
 		name = pid.String()
 	}
+	name = cutName(name, flameNameRunes)
 	root := &foldNode{key: flameKey{name, FlameProcess}, name: name + " " + pid.String(), pid: pid.String()}
 	for _, sc := range []stackCounts{a.prev, a.cur} {
 		for _, c := range sc.by {
@@ -381,4 +386,19 @@ func noShapes(fn string) string {
 		return fn
 	}
 	return fn[:i] + "[…]" + noShapes(fn[j+1:])
+}
+
+// cutName cuts s to at most n runes, the last one an ellipsis.
+func cutName(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := 0
+	for j := range s {
+		if i == n-1 {
+			return s[:j] + "…"
+		}
+		i++
+	}
+	return s
 }

@@ -2,6 +2,8 @@ package observer
 
 import (
 	"fmt"
+	"strings"
+	"unicode/utf8"
 	"testing"
 	"time"
 
@@ -179,5 +181,15 @@ func TestNoShapes(t *testing.T) {
 		if got := noShapes(in); got != want {
 			t.Errorf("noShapes(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+func TestCutName(t *testing.T) {
+	long := strings.Repeat("é", 500)
+	if got := cutName(long, 160); utf8.RuneCountInString(got) != 160 || !strings.HasSuffix(got, "…") || !utf8.ValidString(got) {
+		t.Errorf("cutName: %d runes, valid %v, want 160 ending in …", utf8.RuneCountInString(got), utf8.ValidString(got))
+	}
+	if got := cutName("short", 160); got != "short" {
+		t.Errorf("cutName(short) = %q", got)
 	}
 }

@@ -61,6 +61,10 @@ func (h *Handler) apiFlameWall(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, ok := h.obs.WallFlame(pid)
+	if d, found := h.obs.Process(pid); !ok && found && d.Exit != nil {
+		writeJSON(w, http.StatusOK, flameReply{Empty: "It has exited: there is nothing left to sample."})
+		return
+	}
 	writeJSON(w, http.StatusOK, wallFlameReply(f, ok))
 }
 

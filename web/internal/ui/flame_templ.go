@@ -33,7 +33,7 @@ func CPUFlame(root string) FlameCardView {
 // ProcFlame is a process page's flame graph of its wall-time samples.
 func ProcFlame(root, pid string) FlameCardView {
 	return FlameCardView{Root: root, ID: "proc-flame", Title: "Wall-time flame graph", Src: root + "api/process/" + url.PathEscape(pid) + "/flame", Refresh: 5, Wall: true,
-		Help: "Every stack its goroutines were found in, outermost call on top; width is wall time, running or waiting. The tip says which: red on CPU, blue off CPU and why."}
+		Help: "Every stack its goroutines were found in, outermost call on top; width is wall time, on CPU or waiting. The tip says which: red on CPU, blue off CPU and why."}
 }
 
 // FlameCard is a flame graph: loading, then the graph, or why there is
