@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"fmt"
 	"sync"
 	"time"
 
@@ -68,4 +69,16 @@ func (o *Observer) CPUFlame() (*Flame, bool) {
 		k.flame = foldCPU(k.parsed, k.raw.Start, k.raw.Duration)
 	}
 	return k.flame, true
+}
+
+// FoldCPUProfile folds a CPU profile in pprof format (as
+// [RawCPUProfile.Data], or any `go test -cpuprofile` file) into the flame
+// graph [Observer.CPUFlame] gives: the processes by their otp.pid label
+// under the root, then their stacks, bounded as every flame graph is.
+func FoldCPUProfile(data []byte) (*Flame, error) {
+	p, err := profile.ParseData(data)
+	if err != nil {
+		return nil, fmt.Errorf("observer: fold cpu profile: %w", err)
+	}
+	return foldCPU(p, time.Unix(0, p.TimeNanos), time.Duration(p.DurationNanos)), nil
 }

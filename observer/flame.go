@@ -18,8 +18,8 @@ import (
 // A profile is folded into a call tree, outermost call at the root, each
 // node holding what its samples sum to. The tree is bounded before it
 // leaves the observer: frames under FlameMinShare of the total are merged,
-// per parent, into one "other" node, and the threshold doubles until the
-// tree has at most FlameMaxNodes nodes and is at most FlameMaxDepth deep.
+// per parent, into one "other" node; beyond FlameMaxNodes nodes only the
+// widest frames are kept, and the tree is at most FlameMaxDepth deep.
 // The browser draws it as it comes.
 
 // Bounds of a folded flame graph.
@@ -67,8 +67,8 @@ type Flame struct {
 	// Total is the root's value; Nodes counts the tree's nodes.
 	Total int64 `json:"total"`
 	Nodes int   `json:"nodes"`
-	// MinShare is the share under which frames were merged into "other"
-	// (FlameMinShare, or more when the tree had too many nodes).
+	// MinShare is the share under which frames were merged into "other":
+	// FlameMinShare, or more when the tree had too many nodes.
 	MinShare float64   `json:"min_share"`
 	Root     FlameNode `json:"root"`
 }
@@ -145,22 +145,63 @@ func (n *foldNode) addStack(st []frame, value int64) *foldNode {
 	return cur
 }
 
-// fold bounds the tree under root into a Flame.
+// fold bounds the tree under root into a Flame: frames under
+// FlameMinShare merge into "other"; if more than FlameMaxNodes remain,
+// only the widest are kept. Ranked by value, then depth, a frame never
+// ranks above its caller, so the kept frames always hang together.
 func (root *foldNode) fold(kind, unit string, start time.Time, span time.Duration) *Flame {
-	f := &Flame{Kind: kind, Unit: unit, Start: start, Span: span, Total: root.value}
-	for share := FlameMinShare; ; share *= 2 {
-		min := max(1, int64(float64(root.value)*share))
+	f := &Flame{Kind: kind, Unit: unit, Start: start, Span: span, Total: root.value, MinShare: FlameMinShare}
+	min := max(1, int64(float64(root.value)*FlameMinShare))
+	type ranked struct {
+		n     *foldNode
+		depth int
+	}
+	var all []ranked
+	var walk func(n *foldNode, depth int)
+	walk = func(n *foldNode, depth int) {
+		all = append(all, ranked{n, depth})
+		if depth+1 >= FlameMaxDepth {
+			return
+		}
+		for _, c := range n.kids {
+			if c.value >= min {
+				walk(c, depth+1)
+			}
+		}
+	}
+	walk(root, 0)
+	var keep map[*foldNode]bool // nil: every frame above min
+	if len(all) > FlameMaxNodes {
+		slices.SortFunc(all, func(a, b ranked) int {
+			return cmp.Or(cmp.Compare(b.n.value, a.n.value), cmp.Compare(a.depth, b.depth), strings.Compare(a.n.key.name, b.n.key.name))
+		})
+		keep = make(map[*foldNode]bool, FlameMaxNodes)
+		for _, r := range all[:FlameMaxNodes] {
+			keep[r.n] = true
+		}
+	}
+	for {
 		nodes := 0
-		r := root.bounded(min, 0, &nodes)
-		if nodes <= FlameMaxNodes || share >= 0.5 {
-			f.Root, f.Nodes, f.MinShare = r, nodes, share
+		r := root.bounded(min, keep, 0, &nodes)
+		if nodes <= FlameMaxNodes || len(keep) <= 1 {
+			f.Root, f.Nodes = r, nodes
+			if keep != nil && root.value > 0 {
+				f.MinShare = float64(all[len(keep)-1].n.value) / float64(root.value)
+			}
 			return f
+		}
+		// The "other" nodes took room: keep fewer frames.
+		n := max(1, len(keep)-(nodes-FlameMaxNodes))
+		keep = make(map[*foldNode]bool, n)
+		for _, r := range all[:n] {
+			keep[r.n] = true
 		}
 	}
 }
 
-// bounded copies n with children of less than min merged into "other".
-func (n *foldNode) bounded(min int64, depth int, nodes *int) FlameNode {
+// bounded copies n with the children of less than min, or not kept,
+// merged into "other".
+func (n *foldNode) bounded(min int64, keep map[*foldNode]bool, depth int, nodes *int) FlameNode {
 	*nodes++
 	out := FlameNode{Name: n.name, Class: n.key.class, Func: n.fn, File: n.file, PID: n.pid, Value: n.value}
 	if depth+1 >= FlameMaxDepth || len(n.kids) == 0 {
@@ -176,11 +217,11 @@ func (n *foldNode) bounded(min int64, depth int, nodes *int) FlameNode {
 	})
 	var other int64
 	for _, c := range kids {
-		if c.value < min {
+		if c.value < min || keep != nil && !keep[c] {
 			other += c.value
 			continue
 		}
-		out.Children = append(out.Children, c.bounded(min, depth+1, nodes))
+		out.Children = append(out.Children, c.bounded(min, keep, depth+1, nodes))
 	}
 	if other > 0 {
 		*nodes++

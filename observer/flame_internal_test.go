@@ -130,6 +130,10 @@ func TestFoldCPUBounded(t *testing.T) {
 	if f.MinShare <= FlameMinShare || f.Root.Value != 1500 {
 		t.Errorf("min share %v, root %d; want more than %v, 1500", f.MinShare, f.Root.Value, FlameMinShare)
 	}
+	// The widest frames are kept: every stack's outer frames, not "other" alone.
+	if out := find(&f.Root, "outside processes"); out == nil || len(out.Children) != 150 || n < FlameMaxNodes*9/10 {
+		t.Errorf("outside processes %+v, %d nodes: want its 150 stacks' outer frames kept, near %d nodes", out, n, FlameMaxNodes)
+	}
 }
 
 // A process's wall-time stacks fold with their state at the tip: on CPU,

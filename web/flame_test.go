@@ -156,8 +156,10 @@ func TestWallFlameOfABusyServer(t *testing.T) {
 	pid := s.pidOf(t, "price")
 	url := s.base + "api/process/" + pid.String() + "/flame"
 	var f flameReply
+	var size int
 	waitFor(t, 15*time.Second, "the price server's wall-time flame graph with the sleep in its handler", func() bool {
 		code, js := get(t, url)
+		size = len(js)
 		if code != http.StatusOK {
 			t.Fatalf("flame: got %d %s", code, js)
 		}
@@ -168,6 +170,7 @@ func TestWallFlameOfABusyServer(t *testing.T) {
 		hc := findNode(&f.Root, "(*price).HandleCall")
 		return hc != nil && findNode(hc, "off CPU: sleep") != nil
 	})
+	t.Logf("wall-time flame graph: %d nodes, %d bytes of JSON", f.Nodes, size)
 	if f.Kind != "wall" || f.Unit != "samples" || f.Root.PID != pid.String() || f.Root.Class != observer.FlameProcess {
 		t.Errorf("flame: kind %q unit %q root %+v", f.Kind, f.Unit, f.Root.Name)
 	}
