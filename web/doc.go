@@ -28,6 +28,12 @@
 // tree, api/children/{pid}?offset=&limit= and api/node/{pid}, which answer
 // in the tree's own node shape (the one its websocket frames carry); POST api/profile?seconds=, api/census and, when actions
 // are on, api/process/{pid}/{kill,restart,state,trace,suspend,resume}.
+// Profiles in pprof format, for go tool pprof: api/pprof/cpu (the newest
+// CPU profile the observer took, or with ?seconds=N a fresh one; 409 while
+// another runs), api/pprof/{goroutine,heap,allocs,mutex,block,threadcreate}.
+// Flame graphs as JSON: api/flame/cpu (the newest CPU profile) and
+// api/process/{pid}/flame (its wall time, while it is sampled). The Tree
+// page's goroutine panel: goroutine-panel?q= (an HTML fragment).
 // History: api/snapshot, api/findings, api/processes and api/tree take
 // at= (RFC 3339 or Unix milliseconds) and answer as of that moment, from
 // the observer's history (observer.Observer.At); api/timeline says how

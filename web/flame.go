@@ -32,6 +32,10 @@ func (h *Handler) apiFlameCPU(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	f, ok := h.obs.CPUFlame()
+	if !ok && h.recordingView() != nil {
+		writeJSON(w, http.StatusOK, flameReply{Empty: "This is a recording: it keeps the CPU time by process, not the profile's stacks."})
+		return
+	}
 	writeJSON(w, http.StatusOK, cpuFlameReply(f, ok))
 }
 
