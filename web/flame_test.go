@@ -96,6 +96,11 @@ func TestCPUProfileDownloadAndFlame(t *testing.T) {
 		t.Fatalf("go tool pprof -tags: %v\n%s\nwant the otp.pid and otp.name labels", err, out)
 	}
 
+	waitFor(t, 5*time.Second, "the Profile page with the download and the window it covers", func() bool {
+		_, page := get(t, s.base+"profile")
+		return strings.Contains(page, `data-testid="cpu-download"`) && strings.Contains(page, `href="api/pprof/cpu"`) &&
+			strings.Contains(page, " UTC)") && strings.Contains(page, `href="api/pprof/heap"`) && strings.Contains(page, `data-flame="api/flame/cpu"`)
+	})
 	again, body2 := getProfile(t, s.base+"api/pprof/cpu")
 	if again.StatusCode != http.StatusOK || again.Header.Get("X-Profile-Start") != start || len(body2) != len(body) {
 		t.Errorf("without seconds: got %d, start %q, %d bytes; want the same window %q, %d bytes", again.StatusCode, again.Header.Get("X-Profile-Start"), len(body2), start, len(body))
