@@ -55,7 +55,7 @@
     hint.hidden = open;
     document.body.classList.toggle("gtree-open", open);
     toggle.setAttribute("aria-expanded", String(open));
-    toggle.textContent = open ? "Hide" : "Show their family tree beside";
+    toggle.textContent = open ? "Hide" : "Show their tree";
     try { sessionStorage.setItem("observer-gpanel", open ? "1" : ""); } catch (e) { /* private mode */ }
     window.dispatchEvent(new Event("resize")); // the tree fits its new width
     if (open && !loaded) load();
