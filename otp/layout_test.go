@@ -28,10 +28,11 @@ func TestProcRecordKeepsItsSizeClass(t *testing.T) {
 }
 
 // A plain process (the one a supervisor restarts in a crash loop) is one
-// allocation of the 256-byte size class: a field added to process must
-// not push it into the next (288 bytes).
+// allocation of the 352-byte size class, its pprof labels included (they
+// took four allocations of their own, 150 bytes, when pprof built them): a
+// field added to process must not push it into the next (384 bytes).
 func TestPlainProcessKeepsItsSizeClass(t *testing.T) {
-	if n := unsafe.Sizeof(funcProc{}); n > 256 {
-		t.Fatalf("funcProc is %d bytes; keep it within 256, its size class", n)
+	if n := unsafe.Sizeof(funcProc{}); n > 352 {
+		t.Fatalf("funcProc is %d bytes; keep it within 352, its size class", n)
 	}
 }

@@ -32,7 +32,7 @@ type process struct {
 	id     PID
 	parent PID
 	name   string
-	labels context.Context // pprof labels; the parent of the process context
+	labels instrument.ProcLabels // pprof labels, carried by the process context
 	impl   behaviour
 	wake   atomic.Pointer[chan struct{}] // cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
 	done   chan struct{}                 // see exited; made when first waited on, under mu
@@ -77,6 +77,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	p.trap = o.trap
 	info.Parent = o.parent
 	info.Restarts = o.restarts
+	info.Started = o.started
 	if o.kindSet {
 		info.Kind = o.kind
 	}
@@ -127,7 +128,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 		*o.spawned = p
 	}
 
-	p.labels = instrument.Labels(context.Background(), p.proc)
+	p.labels.Set(p.proc)
 	if o.link != 0 {
 		q := o.linkProc
 		if q == nil {
@@ -207,7 +208,7 @@ func (p *process) resume() {
 // panic recovered as the exit reason, and the process exited afterwards
 // unless it hibernated.
 func (p *process) live(body func() error) {
-	pprof.SetGoroutineLabels(p.labels)
+	pprof.SetGoroutineLabels(p)
 	var reason error
 	func() {
 		defer func() {
@@ -613,7 +614,8 @@ func (p *process) Value(key any) any {
 	if key == (selfKey{}) {
 		return p
 	}
-	return p.labels.Value(key)
+	v, _ := p.labels.Lookup(key)
+	return v
 }
 
 func (p *process) String() string { return "process " + p.id.String() }

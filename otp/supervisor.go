@@ -166,6 +166,9 @@ type supervisor struct {
 	kids      children
 	intensity intensity
 	started   chan error
+	// failedAt is when the failure being handled was counted, until the
+	// first restart it causes takes it as its spawn time; else 0.
+	failedAt int64
 }
 
 // StartSupervisor starts a supervisor and its children, in order, and
@@ -256,6 +259,7 @@ func (s *supervisor) startChild(c *child) error {
 		c.opts = []Option{func(o *spawnOptions) {
 			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
 			o.spawned, o.linkProc = &c.spawned, &s.process
+			o.started, s.failedAt = s.failedAt, 0
 		}}
 	}
 	c.spawned = nil
@@ -339,11 +343,16 @@ func (s *supervisor) failed(c *child, reason error, group []*child) error {
 	if s.stopping() {
 		return nil
 	}
-	if n := s.intensity.add(instrument.Now(), s.spec.Period); n > s.spec.MaxRestarts {
+	now := instrument.Now()
+	if n := s.intensity.add(now, s.spec.Period); n > s.spec.MaxRestarts {
 		return s.giveUp(c, reason, n)
 	}
 	stopChildren(s.kids, group)
+	// The clock was just read: the first child restarted is spawned at
+	// that time, which spares it a clock read.
+	s.failedAt = now
 	s.restart(group, c.old, instrument.Classify(reason))
+	s.failedAt = 0
 	return nil
 }
 
