@@ -36,3 +36,15 @@ func TestPlainProcessKeepsItsSizeClass(t *testing.T) {
 		t.Fatalf("funcProc is %d bytes; keep it within 352, its size class", n)
 	}
 }
+
+// A server is one allocation of the 512-byte size class, and a
+// supervisor's record of a child one of the 80-byte class: a million
+// hibernated servers under a partition supervisor hold one of each.
+func TestServerAndChildKeepTheirSizeClasses(t *testing.T) {
+	if n := unsafe.Sizeof(server[int, int]{}); n > 512 {
+		t.Errorf("a server is %d bytes; keep it within 512, its size class", n)
+	}
+	if n := unsafe.Sizeof(child{}); n > 80 {
+		t.Errorf("a child record is %d bytes; keep it within 80, its size class", n)
+	}
+}
