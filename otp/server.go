@@ -319,6 +319,9 @@ func (s *server[M, R]) idle(p *process) bool {
 			}
 			return false
 		case <-m.hibTimer.C:
+			// Fired and drained: a hibernated server keeps no timer
+			// (about 100 bytes); the next idle period makes one.
+			m.hibTimer = nil
 		}
 	}
 	// The status goes first: once the flag is up, a waker may own the
