@@ -141,7 +141,7 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
-	removed  bool     // forgotten by the supervisor: never started again
+	removed  bool // forgotten by the supervisor: never started again
 }
 
 func (c *child) shutdownTimeout() time.Duration {
