@@ -50,14 +50,19 @@ func (l *ProcLabels) Set(p *Proc) {
 // and whether key is pprof's label key (otherwise the context looks the
 // key up elsewhere).
 func (l *ProcLabels) Lookup(key any) (any, bool) {
-	layout := labelLayout()
-	if key != layout.key || l.set.list == nil {
+	if l.set.list == nil {
 		return nil, false
 	}
+	layout := labelLayout()
 	if layout.typ == nil {
-		// The layout changed: build the labels through pprof.
-		return pprof.WithLabels(context.Background(),
-			pprof.Labels(LabelName, l.list[0].value, LabelPID, l.list[1].value)).Value(key), true
+		// pprof's key or layout is not the one expected: build the labels
+		// through pprof, and let it answer its own key.
+		v := pprof.WithLabels(context.Background(),
+			pprof.Labels(LabelName, l.list[0].value, LabelPID, l.list[1].value)).Value(key)
+		return v, v != nil
+	}
+	if key != layout.key {
+		return nil, false
 	}
 	var v any
 	e := (*[2]unsafe.Pointer)(unsafe.Pointer(&v))

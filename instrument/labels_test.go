@@ -91,3 +91,23 @@ func TestProcLabelsAllocateNothing(t *testing.T) {
 	}
 	pprof.SetGoroutineLabels(context.Background())
 }
+
+// Should a Go release change pprof's label key or layout, the labels are
+// built through pprof instead: still right, allocating.
+func TestProcLabelsFallBackToPprof(t *testing.T) {
+	saved := labelLayout
+	labelLayout = func() pprofLayout { return pprofLayout{} }
+	defer func() { labelLayout = saved }()
+	tab := NewProcessTable()
+	p := tab.Spawn(Info{Name: "checkout", Kind: KindServer})
+	var l ProcLabels
+	l.Set(p)
+	ctx := labelled{context.Background(), &l}
+	if got, ok := pprof.Label(ctx, LabelPID); !ok || got != p.ID().String() {
+		t.Errorf("pid label = %q, %v; want %q", got, ok, p.ID().String())
+	}
+	type otherKey struct{}
+	if v, ok := l.Lookup(otherKey{}); ok || v != nil {
+		t.Errorf("Lookup(another key) = %v, %v; want nil, false", v, ok)
+	}
+}
