@@ -357,9 +357,11 @@ func (s *supervisor) failed(c *child, reason error, group []*child) error {
 		return s.giveUp(c, reason, n)
 	}
 	stopChildren(s.kids, group)
-	// The clock was just read: the first child restarted is spawned at
-	// that time, which spares it a clock read.
-	s.failedAt = now
+	if len(group) == 1 {
+		// The clock was just read, and nothing was stopped since: the
+		// child is restarted at that time, which spares it a clock read.
+		s.failedAt = now
+	}
 	s.restart(group, c.old, instrument.Classify(reason))
 	s.failedAt = 0
 	return nil
