@@ -49,6 +49,10 @@ type Info struct {
 	// Restarts is how often the supervisor restarted this child before
 	// this incarnation.
 	Restarts uint32
+	// Started is when the process starts, a [Now] timestamp a runtime
+	// read anyway (a supervisor restarting a child reads the clock to
+	// count the failure); 0 has [ProcessTable.Spawn] read the clock.
+	Started int64
 }
 
 // SupervisorInfo is a supervisor's restart policy, shown beside it.

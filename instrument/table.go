@@ -48,9 +48,12 @@ func (t *ProcessTable) Spawn(info Info) *Proc {
 		id:        PID(t.nextID.Add(1)),
 		parent:    info.Parent,
 		kind:      info.Kind,
-		started:   Now(),
+		started:   info.Started,
 		behaviour: info.Behaviour,
 		sup:       info.Supervisor,
+	}
+	if p.started == 0 {
+		p.started = Now()
 	}
 	if info.Name != "" {
 		p.name0 = info.Name

@@ -7,10 +7,13 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
-// funcProc is a process that runs a function: Erlang's spawn.
+// funcProc is a process that runs a function: Erlang's spawn. It keeps its
+// pprof labels in place: a supervisor restarting one in a crash loop then
+// makes one allocation for the process, not two.
 type funcProc struct {
 	process
-	fn func(ctx context.Context) error
+	fn  func(ctx context.Context) error
+	lab instrument.ProcLabels
 }
 
 // Go starts fn as a process: labelled for pprof, visible to the observer,
@@ -22,6 +25,7 @@ type funcProc struct {
 func Go(n *Node, fn func(ctx context.Context) error, opts ...Option) (PID, error) {
 	f := &funcProc{fn: fn}
 	f.impl = f
+	f.labels.Store(&f.lab)
 	o := collect(opts)
 	err := n.spawn(&f.process, o, instrument.Info{Kind: instrument.KindGoroutine})
 	o.free()

@@ -96,3 +96,38 @@ func TestServerWaitingToHibernateTakesSystemMessages(t *testing.T) {
 		}
 	})
 }
+
+// labelServer answers a call with the pprof pid label its handler's
+// context carries.
+type labelServer struct{}
+
+func (labelServer) HandleCall(ctx context.Context, _ int) (string, error) {
+	v, _ := pprof.Label(ctx, instrument.LabelPID)
+	return v, nil
+}
+
+// A hibernated server gives back its pprof labels with its goroutine, and
+// the goroutine that wakes it carries them again, however often it sleeps
+// (and, with a delay, makes its hibernation timer again).
+func TestHibernatedServerWakesWithItsLabels(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		n := otp.NewNode(otp.Config{Logger: discardLogger()})
+		defer n.Stop()
+		ref, err := otp.Start[int, string](n, labelServer{}, otp.HibernateAfter(time.Second))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := n.ProcessTable().Lookup(ref.PID())
+		for i := range 3 {
+			got, err := otp.Call(context.Background(), ref, 0)
+			if err != nil || got != ref.PID().String() {
+				t.Fatalf("wake %d: the handler's pid label is %q, %v; want %q", i, got, err, ref.PID().String())
+			}
+			time.Sleep(2 * time.Second)
+			synctest.Wait()
+			if s := pr.Status(); s != instrument.StatusHibernated {
+				t.Fatalf("wake %d: status %v after the idle delay; want hibernated", i, s)
+			}
+		}
+	})
+}

@@ -32,6 +32,9 @@ type spawnOptions struct {
 	// linkProc, when set, is the process behind link: a supervisor
 	// linking its child spares a lookup.
 	linkProc *process
+	// started, when set, is the spawn time (an instrument.Now
+	// timestamp): a supervisor restarting a child has just read it.
+	started int64
 }
 
 type viaKey struct {

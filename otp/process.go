@@ -32,7 +32,11 @@ type process struct {
 	id     PID
 	parent PID
 	name   string
-	labels context.Context // pprof labels; the parent of the process context
+	// labels are the pprof labels the process context carries, made by
+	// the process's goroutine when it starts (see live), unless the
+	// process keeps them in place (set at spawn); a hibernated server
+	// drops them (see server.idle).
+	labels atomic.Pointer[instrument.ProcLabels]
 	impl   behaviour
 	wake   atomic.Pointer[chan struct{}] // cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
 	done   chan struct{}                 // see exited; made when first waited on, under mu
@@ -77,6 +81,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	p.trap = o.trap
 	info.Parent = o.parent
 	info.Restarts = o.restarts
+	info.Started = o.started
 	if o.kindSet {
 		info.Kind = o.kind
 	}
@@ -126,8 +131,10 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	if o.spawned != nil {
 		*o.spawned = p
 	}
+	if l := p.labels.Load(); l != nil {
+		l.Set(p.proc) // kept in place by the process (see live)
+	}
 
-	p.labels = instrument.Labels(context.Background(), p.proc)
 	if o.link != 0 {
 		q := o.linkProc
 		if q == nil {
@@ -207,7 +214,12 @@ func (p *process) resume() {
 // panic recovered as the exit reason, and the process exited afterwards
 // unless it hibernated.
 func (p *process) live(body func() error) {
-	pprof.SetGoroutineLabels(p.labels)
+	if p.labels.Load() == nil {
+		l := new(instrument.ProcLabels)
+		l.Set(p.proc)
+		p.labels.Store(l)
+	}
+	pprof.SetGoroutineLabels(p)
 	var reason error
 	func() {
 		defer func() {
@@ -608,12 +620,17 @@ func (p *process) Err() error {
 	return nil
 }
 
-// Value implements context.Context; the process's pprof labels are in it.
+// Value implements context.Context; the process's pprof labels are in it
+// while it runs (not while it is hibernated).
 func (p *process) Value(key any) any {
 	if key == (selfKey{}) {
 		return p
 	}
-	return p.labels.Value(key)
+	if l := p.labels.Load(); l != nil {
+		v, _ := l.Lookup(key)
+		return v
+	}
+	return nil
 }
 
 func (p *process) String() string { return "process " + p.id.String() }

@@ -319,11 +319,16 @@ func (s *server[M, R]) idle(p *process) bool {
 			}
 			return false
 		case <-m.hibTimer.C:
+			// Fired and drained: a hibernated server keeps no timer
+			// (about 100 bytes); the next idle period makes one.
+			m.hibTimer = nil
 		}
 	}
 	// The status goes first: once the flag is up, a waker may own the
-	// server. A stop request's status wins over both.
+	// server. A stop request's status wins over both. The pprof labels
+	// go too: the goroutine that wakes the server makes them again.
 	p.proc.CompareAndSwapStatus(instrument.StatusRunning, instrument.StatusHibernated)
+	labels := p.labels.Swap(nil)
 	m.hibernated.Store(1)
 	if p.proc.Pending() == 0 && !p.hasSys.Load() && !p.stopping.Load() {
 		return true
@@ -331,6 +336,7 @@ func (s *server[M, R]) idle(p *process) bool {
 	// Work arrived meanwhile: carry on, unless a waker already started a
 	// goroutine for it.
 	if m.hibernated.CompareAndSwap(1, 0) {
+		p.labels.CompareAndSwap(nil, labels)
 		p.proc.CompareAndSwapStatus(instrument.StatusHibernated, instrument.StatusRunning)
 		return false
 	}

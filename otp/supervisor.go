@@ -141,9 +141,7 @@ type child struct {
 	proc     *process // nil while not running
 	old      PID      // the last incarnation, once it has stopped
 	restarts uint32
-	removed  bool     // forgotten by the supervisor: never started again
-	opts     []Option // what the supervisor adds to the child's options
-	spawned  *process // set by spawn through opts: the process just started
+	removed  bool // forgotten by the supervisor: never started again
 }
 
 func (c *child) shutdownTimeout() time.Duration {
@@ -166,6 +164,15 @@ type supervisor struct {
 	kids      children
 	intensity intensity
 	started   chan error
+	// failedAt is when the failure being handled was counted, until the
+	// first restart it causes takes it as its spawn time; else 0.
+	failedAt int64
+	// childOpts are what the supervisor adds to a child's options when
+	// it starts one (see startChild): they read starting, the child being
+	// started, and set spawned, the process just started for it.
+	childOpts []Option
+	starting  *child
+	spawned   *process
 }
 
 // StartSupervisor starts a supervisor and its children, in order, and
@@ -250,18 +257,24 @@ func (s *supervisor) closeMailbox(error) {}
 // startChild starts c with the supervisor as its parent and link. The
 // caller tells the store: add for a new child, restarted for one kept.
 func (s *supervisor) startChild(c *child) error {
-	if c.opts == nil {
-		// Made once per child and kept: it reads the restart count when
-		// the child starts, and has spawn hand the process back.
-		c.opts = []Option{func(o *spawnOptions) {
-			o.parent, o.link, o.childID, o.restarts, o.childLink = s.id, s.id, c.spec.ID, c.restarts, true
-			o.spawned, o.linkProc = &c.spawned, &s.process
+	if s.childOpts == nil {
+		// Made once per supervisor and kept: it reads the child being
+		// started, its restart count, when the child starts, and has
+		// spawn hand the process back. A child record then holds no
+		// options of its own, which a million children under a
+		// partition supervisor notice.
+		s.childOpts = []Option{func(o *spawnOptions) {
+			o.parent, o.link, o.childLink, o.linkProc = s.id, s.id, true, &s.process
+			if c := s.starting; c != nil {
+				o.childID, o.restarts, o.spawned = c.spec.ID, c.restarts, &s.spawned
+				o.started, s.failedAt = s.failedAt, 0
+			}
 		}}
 	}
-	c.spawned = nil
-	pid, err := c.spec.Start(s.node, c.opts...)
-	p := c.spawned
-	c.spawned = nil
+	s.spawned, s.starting = nil, c
+	pid, err := c.spec.Start(s.node, s.childOpts...)
+	p := s.spawned
+	s.spawned, s.starting = nil, nil
 	if err != nil {
 		return err
 	}
@@ -339,11 +352,18 @@ func (s *supervisor) failed(c *child, reason error, group []*child) error {
 	if s.stopping() {
 		return nil
 	}
-	if n := s.intensity.add(instrument.Now(), s.spec.Period); n > s.spec.MaxRestarts {
+	now := instrument.Now()
+	if n := s.intensity.add(now, s.spec.Period); n > s.spec.MaxRestarts {
 		return s.giveUp(c, reason, n)
 	}
 	stopChildren(s.kids, group)
+	if len(group) == 1 {
+		// The clock was just read, and nothing was stopped since: the
+		// child is restarted at that time, which spares it a clock read.
+		s.failedAt = now
+	}
 	s.restart(group, c.old, instrument.Classify(reason))
+	s.failedAt = 0
 	return nil
 }
 

@@ -109,21 +109,35 @@ func restartBare(b *testing.B, r int) {
 	perRestart(b, r, elapsed, c0)
 }
 
+// restartOTP starts, each run, a supervisor of the failing child under a
+// dynamic supervisor, and stops it after, as the suture rows make and
+// stop a supervisor each run. The node, a program's runtime (its table,
+// its watchdog thread), is made once, before the counts are read.
 func restartOTP(b *testing.B, r int) {
+	n := otp.NewNode(otp.Config{Logger: slog.New(slog.DiscardHandler)})
+	defer func() {
+		if err := n.Stop(); err != nil {
+			b.Fatal(err)
+		}
+	}()
+	top, err := otp.StartDynamicSupervisor(n, otp.DynamicSpec{})
+	if err != nil {
+		b.Fatal(err)
+	}
 	var elapsed time.Duration
 	c0 := startCounts()
 	for range b.N {
-		n := otp.NewNode(otp.Config{Logger: slog.New(slog.DiscardHandler)})
 		done := make(chan struct{})
 		spec := otp.SupervisorSpec{MaxRestarts: 1 << 30, Period: time.Hour,
 			Children: []otp.ChildSpec{otp.FuncWorker("child", failing(r, done))}}
 		start := time.Now()
-		if _, err := otp.StartSupervisor(n, spec); err != nil {
+		sup, err := otp.StartChild(n, top, otp.SupervisorChild("sup", spec))
+		if err != nil {
 			b.Fatal(err)
 		}
 		<-done
 		elapsed += time.Since(start)
-		if err := n.Stop(); err != nil {
+		if err := otp.TerminateChild(n, top, sup); err != nil {
 			b.Fatal(err)
 		}
 	}
