@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -82,6 +83,7 @@ type RecordingInfo struct {
 type Recording struct {
 	hdr   recHeader
 	ticks []pastTick // shallow copies; what they hold is shared with the history
+	u     unpacker   // the history's interned strings and policies, as they were
 	log   []LogEntry
 	spans []FindingSpan
 }
@@ -112,6 +114,7 @@ func (o *Observer) Record() (*Recording, error) {
 	for i, t := range p.ticks {
 		r.ticks[i] = *t
 	}
+	r.u = p.pk.view()
 	copy(r.log, p.log) // p.log's array is modified in place (trimLog, addLog): copied
 	for i, sp := range p.spans {
 		r.spans[i] = *sp
@@ -154,7 +157,7 @@ func (r *Recording) WriteTo(w io.Writer) (int64, error) {
 		if i > 0 {
 			prev = &r.ticks[i-1]
 		}
-		rt.fill(&r.ticks[i], prev)
+		rt.fill(&r.u, &r.ticks[i], prev)
 		if err := enc.Encode(&rt); err != nil {
 			return fail("tick "+strconv.Itoa(i+1), err)
 		}
@@ -269,9 +272,11 @@ func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
-func (rt *recTick) fill(t, prev *pastTick) {
+func (rt *recTick) fill(u *unpacker, t, prev *pastTick) {
+	// The slices of the tick before are reused: gob has written them.
+	pb, nb := bigger(rt.Procs.Full, rt.Procs.Lits), bigger(rt.Nodes.Full, rt.Nodes.Lits)
 	*rt = recTick{Tick: t.tick, At: t.at, Sys: t.sys, Roots: t.roots, EvLo: t.evLo, EvHi: t.evHi, Older: t.older,
-		EventSeq: t.eventSeq, Procs: toRec(&t.procs, rt.Procs.Ops), Nodes: toRec(&t.nodes, rt.Nodes.Ops)}
+		EventSeq: t.eventSeq, Procs: toRec(u, &t.procs, rt.Procs.Ops, pb), Nodes: toRec(u, &t.nodes, rt.Nodes.Ops, nb)}
 	rt.Sys.Load = nil
 	same := func(bit uint16, eq bool) bool {
 		if prev != nil && eq {
@@ -306,9 +311,16 @@ func (rt *recTick) fill(t, prev *pastTick) {
 	}
 }
 
-func toRec[T keyed](t *track[T], ops []int32) recTrack[T] {
+func bigger[T any](a, b []T) []T {
+	if cap(b) > cap(a) {
+		return b
+	}
+	return a
+}
+
+func toRec[T keyed](u *unpacker, t *track[T], ops []int32, buf []T) recTrack[T] {
 	if t.key {
-		return recTrack[T]{Key: true, Full: t.full, N: int32(len(t.full))}
+		return recTrack[T]{Key: true, Full: t.apply(u, nil, buf), N: t.n}
 	}
 	ops = ops[:0]
 	for _, o := range t.ops {
@@ -318,21 +330,20 @@ func toRec[T keyed](t *track[T], ops []int32) recTrack[T] {
 		}
 		ops = append(ops, o.from, o.n, lit)
 	}
-	return recTrack[T]{Ops: ops, Lits: t.lits, N: t.n}
+	return recTrack[T]{Ops: ops, Lits: unpack(u, t.data, int(t.lits), buf[:0]), N: t.n}
 }
 
 // fromRec checks a recorded track against the length of the tick
 // before's slice (prevLen, -1 for none) and returns it as a track.
-func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
+func fromRec[T keyed](pk *packer, r *recTrack[T], prevLen int) (track[T], error) {
 	if r.Key {
 		if len(r.Ops) > 0 || len(r.Lits) > 0 {
 			return track[T]{}, errors.New("a full frame with runs")
 		}
-		full := r.Full
-		if full == nil {
-			full = []T{}
+		if int(r.N) != len(r.Full) {
+			return track[T]{}, fmt.Errorf("a full frame of %d entries says %d", len(r.Full), r.N)
 		}
-		return track[T]{key: true, full: full}, nil
+		return keyTrack(pk, r.Full), nil
 	}
 	if prevLen < 0 {
 		return track[T]{}, errors.New("runs with no tick before them")
@@ -340,7 +351,11 @@ func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
 	if len(r.Ops)%3 != 0 {
 		return track[T]{}, fmt.Errorf("%d run numbers, not a multiple of 3", len(r.Ops))
 	}
-	t := track[T]{n: r.N, lits: r.Lits, ops: make([]op, 0, len(r.Ops)/3)}
+	t := track[T]{n: r.N, lits: int32(len(r.Lits)), ops: make([]op, 0, len(r.Ops)/3)}
+	for i := range r.Lits {
+		t.data = appendEntry(pk, t.data, &r.Lits[i])
+	}
+	t.data = trimCap(t.data)
 	var n, lits int64
 	for i := 0; i < len(r.Ops); i += 3 {
 		o := op{from: r.Ops[i], n: r.Ops[i+1], lit: r.Ops[i+2] == 1}
@@ -361,12 +376,7 @@ func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
 	return t, nil
 }
 
-func (t *track[T]) len() int {
-	if t.key {
-		return len(t.full)
-	}
-	return int(t.n)
-}
+func (t *track[T]) len() int { return int(t.n) }
 
 // recordingError is what Replay returns for a bad file.
 type recordingError struct{ msg string }
@@ -472,7 +482,7 @@ func Replay(r io.Reader) (*Observer, error) {
 		if err := dec.Decode(&rt); err != nil {
 			return nil, readErr(what, err)
 		}
-		t, err := rt.tick(last)
+		t, err := rt.tick(p.pk, last)
 		if err != nil {
 			return nil, badRecording("corrupt: %s: %v", what, err)
 		}
@@ -520,6 +530,8 @@ func Replay(r io.Reader) (*Observer, error) {
 	} else if n > 0 {
 		return nil, badRecording("corrupt: %d bytes after the trailer", n)
 	}
+	p.bytes += p.pk.bytes // the strings and policies the ticks interned
+	p.pkBytes = p.pk.bytes
 	p.thinned, p.dropped = hdr.Thinned, hdr.Dropped
 	if last != nil {
 		p.lastOld = p.ticks[max(0, p.thinned-1)].at
@@ -558,7 +570,7 @@ func (h *recHeader) check() error {
 }
 
 // tick makes the pastTick of rt, which follows last (nil for the first).
-func (rt *recTick) tick(last *pastTick) (*pastTick, error) {
+func (rt *recTick) tick(pk *packer, last *pastTick) (*pastTick, error) {
 	t := &pastTick{tick: rt.Tick, at: rt.At, sys: rt.Sys, roots: rt.Roots, evLo: rt.EvLo, evHi: rt.EvHi,
 		older: rt.Older, eventSeq: rt.EventSeq}
 	if last == nil && rt.Same != 0 {
@@ -575,10 +587,10 @@ func (rt *recTick) tick(last *pastTick) (*pastTick, error) {
 		pp, pn = last.procs.len(), last.nodes.len()
 	}
 	var err error
-	if t.procs, err = fromRec(&rt.Procs, pp); err != nil {
+	if t.procs, err = fromRec(pk, &rt.Procs, pp); err != nil {
 		return nil, fmt.Errorf("processes: %w", err)
 	}
-	if t.nodes, err = fromRec(&rt.Nodes, pn); err != nil {
+	if t.nodes, err = fromRec(pk, &rt.Nodes, pn); err != nil {
 		return nil, fmt.Errorf("tree: %w", err)
 	}
 	t.bytes = int64(unsafe.Sizeof(*t)) + 8 + t.procs.bytes() + t.nodes.bytes()
@@ -664,24 +676,17 @@ func (o *Observer) Seen(pid instrument.PID) (time.Time, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	u := p.pk.view()
+	var nodes []TreeNode
+	var procs []Process
 	for i := len(p.ticks) - 1; i >= 0; i-- {
 		t := p.ticks[i]
-		if holds(&t.nodes, pid) || holds(&t.procs, pid) {
+		nodes = unpack(&u, t.nodes.data, int(t.nodes.lits), nodes[:0])
+		procs = unpack(&u, t.procs.data, int(t.procs.lits), procs[:0])
+		if slices.ContainsFunc(nodes, func(n TreeNode) bool { return n.PID == pid }) ||
+			slices.ContainsFunc(procs, func(p Process) bool { return p.PID == pid }) {
 			return t.at, true
 		}
 	}
 	return time.Time{}, false
-}
-
-func holds[T keyed](t *track[T], pid instrument.PID) bool {
-	s := t.lits
-	if t.key {
-		s = t.full
-	}
-	for i := range s {
-		if s[i].pid() == pid {
-			return true
-		}
-	}
-	return false
 }

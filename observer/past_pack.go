@@ -1,0 +1,311 @@
+package observer
+
+import (
+	"encoding/binary"
+	"math"
+	"math/bits"
+	"time"
+	"unsafe"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// How the history stores tree nodes and processes: packed into bytes,
+// not as the structs the snapshot holds (152 and 248 bytes). A
+// program like the demo, whose ~100 short-lived tasks a second change
+// most of its tree every tick, keeps a new copy of most nodes each
+// tick; packed, a node takes about 20 bytes.
+//
+// Numbers are varints; floats are their bits, byte-reversed, as a
+// varint (0 and round numbers take 1 to 3 bytes); strings (names,
+// kinds, statuses, behaviours) and supervisor policies are interned:
+// a number into a table the history keeps for its whole life, shared
+// by all its ticks. The tables only grow, within a budget
+// (internBudget of Options.HistoryBytes, counted in the history's
+// bytes); past it, a string is stored in the entry itself, and a policy
+// by value. Decoding gives back exactly the values packed, so that a
+// past moment is shown as it was.
+//
+// The tables are appended to under the history's lock, and never
+// changed in place: a reader takes their slice headers under the lock
+// and decodes outside it.
+
+// internBudget: the interning tables may use 1/internBudget of
+// Options.HistoryBytes.
+const internBudget = 16
+
+// packer interns the strings and policies of the entries the history
+// packs. Guarded by past.mu.
+type packer struct {
+	strs   []string
+	strIDs map[string]uint32
+	pols   []*Policy
+	polIDs map[Policy]uint32
+	bytes  int64 // what the tables hold, estimated
+	budget int64
+}
+
+// unpacker is a reader's view of a packer: its tables as they were when
+// it was taken.
+type unpacker struct {
+	strs []string
+	pols []*Policy
+}
+
+func newPacker(budget int64) *packer {
+	return &packer{strIDs: map[string]uint32{}, polIDs: map[Policy]uint32{}, budget: budget}
+}
+
+func (pk *packer) view() unpacker { return unpacker{strs: pk.strs, pols: pk.pols} }
+
+// internCost estimates what one more table entry holds: the slice's
+// element, the map's entry, and the string's bytes.
+const internCost = 16 + 48
+
+func (pk *packer) appendString(b []byte, s string) []byte {
+	id, ok := pk.strIDs[s]
+	if !ok && pk.bytes+internCost+int64(len(s)) <= pk.budget {
+		id, ok = uint32(len(pk.strs)), true
+		pk.strs = append(pk.strs, s)
+		pk.strIDs[s] = id
+		pk.bytes += internCost + int64(len(s))
+	}
+	if ok {
+		return binary.AppendUvarint(b, uint64(id)+1)
+	}
+	b = append(b, 0)
+	b = binary.AppendUvarint(b, uint64(len(s)))
+	return append(b, s...)
+}
+
+func (pk *packer) appendPolicy(b []byte, p *Policy) []byte {
+	if p == nil {
+		return append(b, 0)
+	}
+	id, ok := pk.polIDs[*p]
+	if !ok && pk.bytes+internCost+int64(unsafe.Sizeof(*p)) <= pk.budget {
+		id, ok = uint32(len(pk.pols)), true
+		pk.pols = append(pk.pols, p)
+		pk.polIDs[*p] = id
+		pk.bytes += internCost + int64(unsafe.Sizeof(*p))
+	}
+	if ok {
+		return binary.AppendUvarint(b, uint64(id)+2)
+	}
+	b = append(b, 1)
+	b = pk.appendString(b, p.Strategy)
+	b = appendInt(b, int64(p.MaxRestarts))
+	b = appendInt(b, int64(p.Period))
+	return appendInt(b, int64(p.MaxChildren))
+}
+
+func appendUint(b []byte, v uint64) []byte { return binary.AppendUvarint(b, v) }
+func appendInt(b []byte, v int64) []byte   { return binary.AppendVarint(b, v) }
+func appendFloat(b []byte, f float64) []byte {
+	return binary.AppendUvarint(b, bits.ReverseBytes64(math.Float64bits(f)))
+}
+
+// Times: 0 the zero time; 1 an instrument timestamp (monotonic, from
+// the program's start); 2 wall clock in Local, 3 in UTC; 4 any other,
+// as MarshalBinary.
+func appendTime(b []byte, t time.Time) []byte {
+	switch {
+	case t.IsZero():
+		return append(b, 0)
+	case t.Round(0) != t: // has a monotonic reading: an instrument timestamp
+		b = append(b, 1)
+		return appendInt(b, int64(t.Sub(instrument.Time(0))))
+	case t.Location() == time.Local:
+		return appendInt(append(b, 2), t.UnixNano())
+	case t.Location() == time.UTC:
+		return appendInt(append(b, 3), t.UnixNano())
+	}
+	m, _ := t.MarshalBinary()
+	b = binary.AppendUvarint(append(b, 4), uint64(len(m)))
+	return append(b, m...)
+}
+
+// dec reads what a packer wrote. The bytes are the history's own: a
+// short read is a bug, and panics (index out of range).
+type dec struct {
+	b []byte
+	u *unpacker
+}
+
+func (d *dec) uint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) int() int64 {
+	v, n := binary.Varint(d.b)
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *dec) float() float64 { return math.Float64frombits(bits.ReverseBytes64(d.uint())) }
+
+func (d *dec) string() string {
+	if id := d.uint(); id > 0 {
+		return d.u.strs[id-1]
+	}
+	n := d.uint()
+	s := string(d.b[:n])
+	d.b = d.b[n:]
+	return s
+}
+
+func (d *dec) policy() *Policy {
+	switch id := d.uint(); id {
+	case 0:
+		return nil
+	case 1:
+		return &Policy{Strategy: d.string(), MaxRestarts: int(d.int()), Period: time.Duration(d.int()), MaxChildren: int(d.int())}
+	default:
+		return d.u.pols[id-2]
+	}
+}
+
+func (d *dec) time() time.Time {
+	k := d.b[0]
+	d.b = d.b[1:]
+	switch k {
+	case 0:
+		return time.Time{}
+	case 1:
+		return instrument.Time(d.int())
+	case 2:
+		return time.Unix(0, d.int())
+	case 3:
+		return time.Unix(0, d.int()).UTC()
+	}
+	n := d.uint()
+	var t time.Time
+	_ = t.UnmarshalBinary(d.b[:n])
+	d.b = d.b[n:]
+	return t
+}
+
+func (pk *packer) appendNode(b []byte, n *TreeNode) []byte {
+	b = appendUint(b, uint64(n.PID))
+	b = appendInt(b, int64(n.PID)-int64(n.Parent))
+	b = pk.appendString(b, n.Name)
+	b = pk.appendString(b, n.Kind)
+	b = pk.appendString(b, n.Status)
+	b = appendFloat(b, n.Busy)
+	b = appendUint(b, n.Depth)
+	b = appendUint(b, uint64(n.Restarts))
+	b = appendUint(b, n.Waiting)
+	b = append(b, byte(n.Finding))
+	b = appendInt(b, int64(n.PID)-int64(n.Slot))
+	b = appendInt(b, int64(n.Children))
+	b = appendInt(b, int64(n.Folded))
+	b = pk.appendPolicy(b, n.Supervisor)
+	return appendFloat(b, n.RestartBudget)
+}
+
+func (d *dec) node(n *TreeNode) {
+	pid := d.uint()
+	n.PID = instrument.PID(pid)
+	n.Parent = instrument.PID(int64(pid) - d.int())
+	n.Name = d.string()
+	n.Kind = d.string()
+	n.Status = d.string()
+	n.Busy = d.float()
+	n.Depth = d.uint()
+	n.Restarts = uint32(d.uint())
+	n.Waiting = d.uint()
+	n.Finding = Severity(d.b[0])
+	d.b = d.b[1:]
+	n.Slot = instrument.PID(int64(pid) - d.int())
+	n.Children = int(d.int())
+	n.Folded = int(d.int())
+	n.Supervisor = d.policy()
+	n.RestartBudget = d.float()
+}
+
+func (pk *packer) appendProcess(b []byte, p *Process) []byte {
+	b = appendUint(b, uint64(p.PID))
+	b = pk.appendString(b, p.Name)
+	b = pk.appendString(b, p.Kind)
+	b = pk.appendString(b, p.Status)
+	b = appendInt(b, int64(p.PID)-int64(p.Parent))
+	b = pk.appendString(b, p.Behaviour)
+	b = appendTime(b, p.Started)
+	b = appendUint(b, p.Depth)
+	b = appendFloat(b, p.Growth)
+	b = appendFloat(b, p.Arrival)
+	b = appendFloat(b, p.Handling)
+	b = appendFloat(b, p.CastShare)
+	b = appendFloat(b, p.Busy)
+	b = appendInt(b, int64(p.HeadAge))
+	b = appendUint(b, p.Waiting)
+	b = appendUint(b, uint64(p.BlockedOn))
+	b = appendUint(b, p.Handled)
+	b = appendUint(b, uint64(p.Restarts))
+	b = appendFloat(b, p.RestartBudget)
+	b = pk.appendPolicy(b, p.Supervisor)
+	b = appendInt(b, int64(p.CPU))
+	b = appendFloat(b, p.CPUShare)
+	return appendInt(b, int64(p.Goroutines))
+}
+
+func (d *dec) process(p *Process) {
+	pid := d.uint()
+	p.PID = instrument.PID(pid)
+	p.Name = d.string()
+	p.Kind = d.string()
+	p.Status = d.string()
+	p.Parent = instrument.PID(int64(pid) - d.int())
+	p.Behaviour = d.string()
+	p.Started = d.time()
+	p.Depth = d.uint()
+	p.Growth = d.float()
+	p.Arrival = d.float()
+	p.Handling = d.float()
+	p.CastShare = d.float()
+	p.Busy = d.float()
+	p.HeadAge = time.Duration(d.int())
+	p.Waiting = d.uint()
+	p.BlockedOn = instrument.PID(d.uint())
+	p.Handled = d.uint()
+	p.Restarts = uint32(d.uint())
+	p.RestartBudget = d.float()
+	p.Supervisor = d.policy()
+	p.CPU = time.Duration(d.int())
+	p.CPUShare = d.float()
+	p.Goroutines = int(d.int())
+}
+
+// appendEntry packs one tree node or process.
+func appendEntry[T keyed](pk *packer, b []byte, v *T) []byte {
+	switch v := any(v).(type) {
+	case *TreeNode:
+		return pk.appendNode(b, v)
+	case *Process:
+		return pk.appendProcess(b, v)
+	}
+	panic("observer: history: no packing for this type")
+}
+
+// decEntry unpacks one tree node or process.
+func decEntry[T keyed](d *dec, v *T) {
+	switch x := any(v).(type) {
+	case *TreeNode:
+		d.node(x)
+	case *Process:
+		d.process(x)
+	}
+}
+
+// unpack appends the n entries packed in b to out.
+func unpack[T keyed](u *unpacker, b []byte, n int, out []T) []T {
+	d := dec{b: b, u: u}
+	for range n {
+		var v T
+		decEntry(&d, &v)
+		out = append(out, v)
+	}
+	return out
+}
