@@ -55,4 +55,16 @@ func TestFindingTurnsOnWithATrace(t *testing.T) {
 	if _, _, ok := o.FindingTrace(ev.Seq + 100); ok {
 		t.Errorf("FindingTrace of a number never saved: got true, want false")
 	}
+	// With it, the stack of the server it names: its loop (in its
+	// handler's sleep, nearly always: it is busy).
+	got, stacks, ok := o.FindingStacks(ev.Seq)
+	if !ok || got != ev || len(stacks) != 1 || ev.Stacks != 1 || ev.StackBytes != len(stacks[0].Stack) {
+		t.Fatalf("FindingStacks(%d): %v, %+v, %d stacks; want the one server's", ev.Seq, ok, got, len(stacks))
+	}
+	if st := stacks[0]; st.PID != ref.PID() || st.Name != "price" || st.Err != "" || !strings.Contains(st.Stack, "otp.(*server[") {
+		t.Errorf("the server's stack: got %+v, want price's, in its server loop", st)
+	}
+	if _, _, ok := o.FindingStacks(ev.Seq + 100); ok {
+		t.Errorf("FindingStacks of a number never saved: got true, want false")
+	}
 }

@@ -50,9 +50,11 @@ type Options struct {
 	// trace in memory (runtime/trace.FlightRecorder: about 1–2 % CPU
 	// while on) and, when a finding turns on, saves that window as its
 	// evidence, openable with go tool trace ([Observer.FindingTraces]): at
-	// most 8 windows of at most 16 MiB each, the oldest dropped first.
-	// Off by default. Only one flight recorder runs per program: if
-	// another holds it, the evidence says so.
+	// most 8 windows of at most 16 MiB each, the oldest dropped first;
+	// with each, the stacks of the processes the finding names and their
+	// wall-time samples ([Observer.FindingStacks]). Off by default. Only
+	// one flight recorder runs per program: if another holds it, the
+	// evidence says so, and keeps the stacks.
 	FlightRecorder bool
 	// MetricNames caps the distinct process names used as a metric
 	// attribute; processes with other names are counted under "_other".
