@@ -97,6 +97,8 @@ type evidence struct {
 	wg   sync.WaitGroup
 	// wall returns a process's wall-time samples (Observer.WallTime).
 	wall func(instrument.PID) (WallProfile, bool)
+	// replayed: list was read from a recording (no goroutine saves).
+	replayed bool
 }
 
 // startEvidence starts the flight recorder and the goroutine that saves
@@ -210,7 +212,7 @@ func (b *capBuffer) Write(p []byte) (int, error) {
 // shared returns the evidence, newest first, shared by the snapshots
 // until it changes; nil while there is none.
 func (e *evidence) shared() []TraceEvidence {
-	if e.q == nil {
+	if e.q == nil && !e.replayed {
 		return nil
 	}
 	e.mu.Lock()
@@ -222,6 +224,18 @@ func (e *evidence) shared() []TraceEvidence {
 		}
 	}
 	return e.view
+}
+
+// upTo returns the evidence saved for findings that turned on at or
+// before t, newest first; nil when there is none.
+func (e *evidence) upTo(t time.Time) []TraceEvidence {
+	var out []TraceEvidence
+	for _, ev := range e.shared() {
+		if !ev.At.After(t) {
+			out = append(out, ev)
+		}
+	}
+	return out
 }
 
 // FindingTraces lists what the observer saved when findings turned on
@@ -237,8 +251,9 @@ func (o *Observer) FindingTraces() (list []TraceEvidence, why string) {
 		list = append(list, e.list[i].TraceEvidence)
 	}
 	switch {
+	case o.replay != nil && len(list) == 0:
+		why = "the recording holds no evidence: the program kept none (Options.FlightRecorder off), or none was on"
 	case o.replay != nil:
-		why = "a replayed recording holds no execution traces"
 	case !o.opts.FlightRecorder:
 		why = "the flight recorder is off (Options.FlightRecorder)"
 	default:
@@ -348,4 +363,32 @@ func (o *Observer) FindingStacks(seq uint64) (TraceEvidence, []ProcessStack, boo
 		}
 	}
 	return TraceEvidence{}, nil, false
+}
+
+// forRecording returns the evidence a recording carries: the newest
+// items whose traces and stacks fit in maxRecordingEvidence, oldest
+// first. What they hold is shared: it is never modified.
+func (e *evidence) forRecording() []evidenceItem {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	total, from := 0, len(e.list)
+	for from > 0 {
+		it := &e.list[from-1]
+		total += len(it.trace) + it.StackBytes
+		if total > maxRecordingEvidence {
+			break
+		}
+		from--
+	}
+	return slices.Clone(e.list[from:])
+}
+
+// load makes the evidence of a replayed recording the observer's.
+func (e *evidence) load(items []evidenceItem) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.list, e.view, e.replayed = items, nil, true
+	if n := len(items); n > 0 {
+		e.seq = items[n-1].Seq
+	}
 }

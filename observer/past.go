@@ -772,13 +772,20 @@ func (p *past) timeline() Timeline {
 // tick the history keeps at or before t (see Options.HistoryFull). It
 // holds what the views render: the system's load, the hot processes and
 // their recent samples (in Watched, for a process page), the tree, the
-// findings, the events tail, the CPU profile and census of the time. It
+// findings, the events tail, the CPU profile and census of the time, the
+// evidence saved by then (Traces, the newest 8 kept now). It
 // holds no Answers and no Catalog: those were answered for the
 // dashboards of the time. It reports false when the history starts
 // after t or keeps nothing ([Observer.Timeline] says how far back it
 // goes). The snapshot is shared in part with the history: do not
 // modify it.
-func (o *Observer) At(t time.Time) (*Snapshot, bool) { return o.past.at(t) }
+func (o *Observer) At(t time.Time) (*Snapshot, bool) {
+	s, ok := o.past.at(t)
+	if ok {
+		s.Traces = o.ev.upTo(s.At)
+	}
+	return s, ok
+}
 
 // Timeline says how far back the history goes, how big it is, and when
 // each finding was on, for a time scrubber.

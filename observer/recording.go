@@ -30,8 +30,10 @@ import (
 // and the hot processes as a full frame or as runs copied from the tick
 // before plus the entries that changed; findings, edges and the events
 // tail's pins and counts only when they changed), the event log's
-// entries the ticks show, the finding spans of the timeline, and a
-// trailer that repeats the counts. Gob matches fields by name, so a
+// entries the ticks show, the finding spans of the timeline, the
+// evidence saved when findings turned on (execution traces, stacks; the
+// newest that fit in maxRecordingEvidence bytes, since version 2), and
+// a trailer that repeats the counts. Gob matches fields by name, so a
 // field added later is skipped by an older reader and zero for a newer
 // one; a change of meaning bumps the version, which a reader refuses
 // when it is newer than its own.
@@ -46,13 +48,16 @@ const (
 	recordingMagic = "observer-recording"
 	// RecordingVersion is the version of the recording format this
 	// package writes, and the newest it reads.
-	RecordingVersion = 1
+	RecordingVersion = 2
 	// maxRecordingBytes caps what [Replay] keeps of a recording, as the
 	// history estimates its memory: a recording holds at most what one
 	// history held (Options.HistoryBytes, 64 MiB by default).
 	maxRecordingBytes = 1 << 30
 	// maxRecordingCount caps each count a recording's header announces.
 	maxRecordingCount = 10_000_000
+	// maxRecordingEvidence caps the evidence a recording carries: the
+	// newest items whose traces and stacks fit.
+	maxRecordingEvidence = 64 << 20
 )
 
 // ErrReplay is returned by the methods of a replayed observer ([Replay])
@@ -86,6 +91,7 @@ type Recording struct {
 	u     unpacker   // the history's interned strings and policies, as they were
 	log   []LogEntry
 	spans []FindingSpan
+	ev    []evidenceItem // oldest first; what they hold is shared, never modified
 }
 
 // Info describes the recording.
@@ -124,12 +130,13 @@ func (o *Observer) Record() (*Recording, error) {
 	if o.replay != nil { // a recording of a replay is the recording again
 		program, goVersion, created = o.replay.Program, o.replay.GoVersion, o.replay.Created
 	}
+	r.ev = o.ev.forRecording()
 	r.hdr = recHeader{
 		Version: RecordingVersion, Created: created, Program: program, GoVersion: goVersion,
 		Tick: o.opts.Tick, History: o.opts.History, TopN: o.opts.TopN,
 		HistoryFull: o.opts.HistoryFull, HistoryHorizon: o.opts.HistoryHorizon, HistoryThin: o.opts.HistoryThin,
 		HistoryBytes: o.opts.HistoryBytes,
-		Ticks:        len(r.ticks), Log: len(r.log), Spans: len(r.spans),
+		Ticks:        len(r.ticks), Log: len(r.log), Spans: len(r.spans), Evidence: len(r.ev),
 		Thinned: p.thinned, Dropped: p.dropped,
 		From: r.ticks[0].at, To: r.ticks[len(r.ticks)-1].at,
 	}
@@ -172,7 +179,13 @@ func (r *Recording) WriteTo(w io.Writer) (int64, error) {
 			return fail("finding span "+strconv.Itoa(i+1), err)
 		}
 	}
-	if err := enc.Encode(&recEnd{Ticks: len(r.ticks), Log: len(r.log), Spans: len(r.spans)}); err != nil {
+	for i := range r.ev {
+		it := &r.ev[i]
+		if err := enc.Encode(&recEvidence{TraceEvidence: it.TraceEvidence, Trace: it.trace, Stacks: it.stacks}); err != nil {
+			return fail("evidence "+strconv.Itoa(i+1), err)
+		}
+	}
+	if err := enc.Encode(&recEnd{Ticks: len(r.ticks), Log: len(r.log), Spans: len(r.spans), Evidence: len(r.ev)}); err != nil {
 		return fail("trailer", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -208,6 +221,7 @@ type recHeader struct {
 	Ticks          int // how many ticks follow, then events, then finding spans
 	Log            int
 	Spans          int
+	Evidence       int // since version 2
 	Thinned        int // the first Thinned ticks are older than HistoryFull, thinned
 	Dropped        uint64
 	From, To       time.Time
@@ -220,7 +234,15 @@ func (h *recHeader) info() RecordingInfo {
 
 // recEnd is the last record: the counts again, so that a file cut at a
 // record's boundary is told from a whole one.
-type recEnd struct{ Ticks, Log, Spans int }
+type recEnd struct{ Ticks, Log, Spans, Evidence int }
+
+// recEvidence is one finding's evidence: its execution trace and the
+// stacks of the processes it named.
+type recEvidence struct {
+	TraceEvidence
+	Trace  []byte
+	Stacks []ProcessStack
+}
 
 // The parts of a tick shared with the tick before (recTick.Same).
 const (
@@ -517,12 +539,17 @@ func Replay(r io.Reader) (*Observer, error) {
 			p.open[sp.ID] = sp
 		}
 	}
+	evs, err := readEvidence(dec, hdr.Evidence)
+	if err != nil {
+		return nil, err
+	}
 	var end recEnd
 	if err := dec.Decode(&end); err != nil {
 		return nil, readErr("the trailer", err)
 	}
-	if end != (recEnd{hdr.Ticks, hdr.Log, hdr.Spans}) {
-		return nil, badRecording("corrupt: the trailer counts %+v, the header %d ticks, %d events, %d spans", end, hdr.Ticks, hdr.Log, hdr.Spans)
+	if end != (recEnd{hdr.Ticks, hdr.Log, hdr.Spans, hdr.Evidence}) {
+		return nil, badRecording("corrupt: the trailer counts %+v, the header %d ticks, %d events, %d spans, %d evidence",
+			end, hdr.Ticks, hdr.Log, hdr.Spans, hdr.Evidence)
 	}
 	// Read to the end, so that gzip checks its checksum.
 	if n, err := io.Copy(io.Discard, zb); err != nil {
@@ -542,10 +569,51 @@ func Replay(r io.Reader) (*Observer, error) {
 	o.replay = &RecordingInfo{}
 	*o.replay = hdr.info()
 	o.model.log.load(p.log)
-	if s, ok := p.at(hdr.To); ok {
+	o.ev.load(evs)
+	if s, ok := o.At(hdr.To); ok {
 		o.snap.Store(s)
 	}
 	return o, nil
+}
+
+// readEvidence reads n items of evidence, each checked against the
+// bounds the observer keeps them in.
+func readEvidence(dec *gob.Decoder, n int) ([]evidenceItem, error) {
+	if n > maxEvidence {
+		return nil, badRecording("corrupt: the header: %d items of evidence, at most %d are kept", n, maxEvidence)
+	}
+	var out []evidenceItem
+	var total int
+	for i := range n {
+		what := fmt.Sprintf("evidence %d of %d", i+1, n)
+		var re recEvidence
+		if err := dec.Decode(&re); err != nil {
+			return nil, readErr(what, err)
+		}
+		stackBytes := 0
+		for _, st := range re.Stacks {
+			stackBytes += len(st.Stack)
+		}
+		switch {
+		case len(re.Trace) > maxEvidenceBytes:
+			return nil, badRecording("corrupt: %s: a trace of %d bytes, at most %d are kept", what, len(re.Trace), maxEvidenceBytes)
+		case len(re.Trace) != re.TraceBytes:
+			return nil, badRecording("corrupt: %s: a trace of %d bytes, said to be %d", what, len(re.Trace), re.TraceBytes)
+		case len(re.Stacks) > maxEvidenceStacks || len(re.Stacks) != re.TraceEvidence.Stacks || stackBytes != re.StackBytes:
+			return nil, badRecording("corrupt: %s: %d stacks of %d bytes, said to be %d of %d", what, len(re.Stacks), stackBytes, re.TraceEvidence.Stacks, re.StackBytes)
+		case len(out) > 0 && re.Seq <= out[len(out)-1].Seq:
+			return nil, badRecording("corrupt: %s: number %d after %d", what, re.Seq, out[len(out)-1].Seq)
+		}
+		total += len(re.Trace) + stackBytes
+		if total > maxRecordingEvidence {
+			return nil, badRecording("too big: past %d MiB of evidence at %s", maxRecordingEvidence>>20, what)
+		}
+		if len(re.Trace) == 0 {
+			re.Trace = nil
+		}
+		out = append(out, evidenceItem{TraceEvidence: re.TraceEvidence, trace: re.Trace, stacks: re.Stacks})
+	}
+	return out, nil
 }
 
 func (h *recHeader) check() error {
@@ -553,7 +621,7 @@ func (h *recHeader) check() error {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{"ticks", h.Ticks}, {"events", h.Log}, {"finding spans", h.Spans}} {
+	}{{"ticks", h.Ticks}, {"events", h.Log}, {"finding spans", h.Spans}, {"evidence", h.Evidence}} {
 		if c.n < 0 || c.n > maxRecordingCount {
 			return bad("%d %s", c.n, c.name)
 		}
