@@ -91,26 +91,26 @@ func (h *Handler) recordingView() *ui.RecordingView {
 // was; the moment the browser's scrubber is at follows over the
 // websocket. A live dashboard reports false: its history is not scanned
 // on a page load.
-func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (observer.ProcessDetail, *observer.Snapshot, bool) {
+// tree says the detail is only what the tree kept (treeOnly).
+func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (d observer.ProcessDetail, at *observer.Snapshot, tree, ok bool) {
 	if _, ok := h.obs.Replayed(); !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	at, ok := h.obs.Seen(pid)
+	seen, ok := h.obs.Seen(pid)
 	if !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	past, ok := h.obs.At(at)
+	past, ok := h.obs.At(seen)
 	if !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	d, ok := past.Detail(pid)
-	if !ok {
-		d, ok = treeDetail(past, pid)
+	if d, ok := past.Detail(pid); ok {
+		return d, past, false, true
 	}
-	if !ok {
-		return observer.ProcessDetail{}, s, false
+	if d, ok := treeDetail(past, pid); ok {
+		return d, past, true, true
 	}
-	return d, past, true
+	return observer.ProcessDetail{}, s, false, false
 }
 
 // apiTraces lists the execution traces saved when findings turned on
