@@ -2,6 +2,8 @@ package observer
 
 import (
 	"fmt"
+	"io"
+	"runtime"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -174,12 +176,21 @@ func TestPastStaysUnderItsCap(t *testing.T) {
 }
 
 // BenchmarkPastRecord measures only what the history adds to a tick:
-// keeping the tick's snapshot (ns/op), at 1,000 and 10,000 live
+// keeping the tick's snapshot (ns/op), at 1,000, 10,000 and 100,000 live
 // processes, steady or with 100 tasks spawned and exited per tick, 1 %
 // of the processes (a different 1 % each tick) handling messages. The
-// tick itself runs with the timer stopped. Run with -benchtime=300x.
+// tick itself (the real sampler's) runs with the timer stopped. The
+// history has its default options (Options.HistoryBytes 64 MiB). Run
+// with -benchtime=3600x for an hour at one tick a second: then
+// MB/hour is what the hour holds (the history's estimate, which
+// Options.HistoryBytes caps), dropped the ticks the cap dropped,
+// heap-MB what the heap grew by over the hour (after a GC; the history
+// and the rest of the observer's bounded state), changed-% the share of
+// the kept tree nodes and hot processes that changed each tick (kept as
+// literals, not copied from the tick before), and rec-MB the recording
+// file of the hour (Observer.Record, gzip).
 func BenchmarkPastRecord(b *testing.B) {
-	for _, n := range []int{1_000, 10_000} {
+	for _, n := range []int{1_000, 10_000, 100_000} {
 		for _, mode := range []string{"steady", "churn"} {
 			b.Run(fmt.Sprintf("procs=%d/%s", n, mode), func(b *testing.B) {
 				table := instrument.NewProcessTable()
@@ -193,7 +204,7 @@ func BenchmarkPastRecord(b *testing.B) {
 				for i := len(procs); i < n; i++ {
 					procs = append(procs, table.Spawn(instrument.Info{Name: "session", Kind: instrument.KindServer, Parent: sups[i%100].ID()}))
 				}
-				o, err := New(table, Options{HistoryBytes: 4 << 30})
+				o, err := New(table, Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -205,7 +216,11 @@ func BenchmarkPastRecord(b *testing.B) {
 					return s
 				}
 				o.past.record(tick())
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
 				var spawned []*instrument.Proc
+				var lits, entries int64
 				b.ResetTimer()
 				for i := range b.N {
 					b.StopTimer()
@@ -229,10 +244,32 @@ func BenchmarkPastRecord(b *testing.B) {
 					s := tick()
 					b.StartTimer()
 					o.past.record(s)
+					b.StopTimer()
+					o.past.mu.Lock()
+					t := o.past.ticks[len(o.past.ticks)-1]
+					lits += int64(t.nodes.lits + t.procs.lits)
+					entries += int64(t.nodes.n + t.procs.n)
+					o.past.mu.Unlock()
+					b.StartTimer()
 				}
 				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
 				tl := o.Timeline()
 				b.ReportMetric(float64(tl.Bytes)/float64(tl.Ticks), "B/tick")
+				b.ReportMetric(float64(tl.Bytes)/float64(tl.Ticks)*3600/1e6, "MB/hour")
+				b.ReportMetric(float64(tl.Dropped), "dropped")
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6, "heap-MB")
+				b.ReportMetric(100*float64(lits)/float64(max(1, entries)), "changed-%")
+				rec, err := o.Record()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cw := &countWriter{w: io.Discard}
+				if _, err := rec.WriteTo(cw); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(cw.n)/1e6, "rec-MB")
 			})
 		}
 	}
