@@ -227,9 +227,9 @@ type pastTick struct {
 	procs    track[Process]
 	nodes    track[TreeNode]
 	roots    int
-	links    []Edge
-	mons     []Edge
-	waits    []Edge
+	links    *edgeList // shared with the tick before while equal
+	mons     *edgeList
+	waits    *edgeList
 	findings []Finding
 	// The events tail: the entries with Seq evLo..evHi (none when evHi
 	// is 0), kept once each in past.log, the pinned ones' Seqs, and the
@@ -284,6 +284,7 @@ func (p *past) record(s *Snapshot) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.pk.next()
 	key := p.prev == nil || p.since >= keyEvery
 	var prev Snapshot
 	var last *pastTick
@@ -309,9 +310,9 @@ func (p *past) record(s *Snapshot) {
 	} else {
 		p.since++
 	}
-	t.links = shareEdges(last, s.Tree.Links, func(x *pastTick) []Edge { return x.links }, &t.bytes)
-	t.mons = shareEdges(last, s.Tree.Monitors, func(x *pastTick) []Edge { return x.mons }, &t.bytes)
-	t.waits = shareEdges(last, s.Tree.Waits, func(x *pastTick) []Edge { return x.waits }, &t.bytes)
+	t.links = shareEdges(last, prev.Tree.Links, s.Tree.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
+	t.mons = shareEdges(last, prev.Tree.Monitors, s.Tree.Monitors, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
+	t.waits = shareEdges(last, prev.Tree.Waits, s.Tree.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
 	if last != nil && findingsEqual(last.findings, s.Findings) {
 		t.findings = last.findings
 	} else {
@@ -335,12 +336,15 @@ func (p *past) record(s *Snapshot) {
 	p.trim(s.At)
 }
 
-func shareEdges(last *pastTick, cur []Edge, get func(*pastTick) []Edge, bytes *int64) []Edge {
-	if last != nil && slices.Equal(get(last), cur) {
+// shareEdges keeps cur, the tick's edges: as the tick before's when they
+// are equal to theirs (prev), else packed.
+func shareEdges(last *pastTick, prev, cur []Edge, get func(*pastTick) *edgeList, bytes *int64) *edgeList {
+	if last != nil && slices.Equal(prev, cur) && (prev == nil) == (cur == nil) {
 		return get(last)
 	}
-	*bytes += int64(cap(cur)) * int64(unsafe.Sizeof(Edge{}))
-	return cur
+	e := packEdges(cur)
+	*bytes += e.bytes()
+	return e
 }
 
 func findingsEqual(a, b []Finding) bool {
@@ -650,9 +654,9 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 		Tree: Tree{
 			Nodes:       materialize(&u, ticks, i, nodesOf),
 			FoldedRoots: pt.roots,
-			Links:       pt.links,
-			Monitors:    pt.mons,
-			Waits:       pt.waits,
+			Links:       pt.links.edges(),
+			Monitors:    pt.mons.edges(),
+			Waits:       pt.waits.edges(),
 		},
 		Findings: pt.findings,
 		CPU:      pt.cpu,

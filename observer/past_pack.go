@@ -20,11 +20,15 @@ import (
 // varint (0 and round numbers take 1 to 3 bytes); strings (names,
 // kinds, statuses, behaviours) and supervisor policies are interned:
 // a number into a table the history keeps for its whole life, shared
-// by all its ticks. The tables only grow, within a budget
+// by all its ticks. A string is interned the second tick it is packed
+// in, so that the names of short-lived processes ("session-17910", one
+// tick in the tree) are not kept in the table for ever: until then it
+// is stored in the entry itself, as it is past the tables' budget
 // (internBudget of Options.HistoryBytes, counted in the history's
-// bytes); past it, a string is stored in the entry itself, and a policy
-// by value. Decoding gives back exactly the values packed, so that a
-// past moment is shown as it was.
+// bytes); a policy past it is stored by value. Decoding gives back
+// exactly the values packed, so that a past moment is shown as it was.
+// Edges are packed too: each as the difference of its two PIDs from the
+// edge before's.
 //
 // The tables are appended to under the history's lock, and never
 // changed in place: a reader takes their slice headers under the lock
@@ -39,6 +43,10 @@ const internBudget = 16
 type packer struct {
 	strs   []string
 	strIDs map[string]uint32
+	// seen holds the strings packed but not interned yet, with the
+	// tick (gen) they were first packed in; cleared past maxSeen.
+	seen   map[string]uint64
+	gen    uint64
 	pols   []*Policy
 	polIDs map[Policy]uint32
 	bytes  int64 // what the tables hold, estimated
@@ -53,8 +61,14 @@ type unpacker struct {
 }
 
 func newPacker(budget int64) *packer {
-	return &packer{strIDs: map[string]uint32{}, polIDs: map[Policy]uint32{}, budget: budget}
+	return &packer{strIDs: map[string]uint32{}, polIDs: map[Policy]uint32{}, seen: map[string]uint64{}, budget: budget}
 }
+
+// maxSeen bounds the strings waiting for a second tick to be interned.
+const maxSeen = 4096
+
+// next starts the packing of a new tick.
+func (pk *packer) next() { pk.gen++ }
 
 func (pk *packer) view() unpacker { return unpacker{strs: pk.strs, pols: pk.pols} }
 
@@ -64,11 +78,21 @@ const internCost = 16 + 48
 
 func (pk *packer) appendString(b []byte, s string) []byte {
 	id, ok := pk.strIDs[s]
-	if !ok && pk.bytes+internCost+int64(len(s)) <= pk.budget {
-		id, ok = uint32(len(pk.strs)), true
-		pk.strs = append(pk.strs, s)
-		pk.strIDs[s] = id
-		pk.bytes += internCost + int64(len(s))
+	if !ok {
+		first, seen := pk.seen[s]
+		switch {
+		case seen && first != pk.gen && pk.bytes+internCost+int64(len(s)) <= pk.budget:
+			id, ok = uint32(len(pk.strs)), true
+			pk.strs = append(pk.strs, s)
+			pk.strIDs[s] = id
+			pk.bytes += internCost + int64(len(s))
+			delete(pk.seen, s)
+		case !seen:
+			if len(pk.seen) >= maxSeen {
+				clear(pk.seen)
+			}
+			pk.seen[s] = pk.gen
+		}
 	}
 	if ok {
 		return binary.AppendUvarint(b, uint64(id)+1)
@@ -308,4 +332,47 @@ func unpack[T keyed](u *unpacker, b []byte, n int, out []T) []T {
 		out = append(out, v)
 	}
 	return out
+}
+
+// edgeList is a tick's packed edges; nil for a nil slice.
+type edgeList struct {
+	b []byte
+	n int32
+}
+
+func packEdges(es []Edge) *edgeList {
+	if es == nil {
+		return nil
+	}
+	e := &edgeList{n: int32(len(es))}
+	var from, to int64
+	for _, x := range es {
+		e.b = binary.AppendVarint(e.b, int64(x.From)-from)
+		e.b = binary.AppendVarint(e.b, int64(x.To)-to)
+		from, to = int64(x.From), int64(x.To)
+	}
+	e.b = trimCap(e.b)
+	return e
+}
+
+func (e *edgeList) edges() []Edge {
+	if e == nil {
+		return nil
+	}
+	out := make([]Edge, e.n)
+	d := dec{b: e.b}
+	var from, to int64
+	for i := range out {
+		from += d.int()
+		to += d.int()
+		out[i] = Edge{From: instrument.PID(from), To: instrument.PID(to)}
+	}
+	return out
+}
+
+func (e *edgeList) bytes() int64 {
+	if e == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*e)) + int64(cap(e.b))
 }

@@ -2,6 +2,7 @@ package observer_test
 
 import (
 	"context"
+	"strconv"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -120,11 +121,12 @@ func TestHistoryStaysUnderItsCapUnderChurn(t *testing.T) {
 // demoHour drives the demo's churn through the sampler and the history
 // for ticks ticks: a supervision tree of a few hundred live processes
 // (3 supervisors, 200 servers, 4 task supervisors), 100 short-lived tasks
-// spawned and exited a tick (25 under each task supervisor, so that all
-// are listed in the tree, as the demo's are), 8 servers handling a
-// varying load so that the hot processes change, and now and then a
-// server crashed and restarted. It returns the observer, with its
-// default history (Options.HistoryBytes 64 MiB).
+// spawned and exited a tick, each with a name of its own, waiting in a
+// call on the price server (25 under each task supervisor, so that all
+// are listed in the tree, as the demo's are), 4 servers handling a
+// varying load so that the hot processes change and findings come and
+// go, and now and then a server crashed and restarted. It returns the
+// observer, with its default history (Options.HistoryBytes 64 MiB).
 func demoHour(t testing.TB, ticks int) *observer.Observer {
 	table := instrument.NewProcessTable()
 	o, err := observer.New(table, observer.Options{})
@@ -153,9 +155,11 @@ func demoHour(t testing.TB, ticks int) *observer.Observer {
 		}
 		tasks = tasks[:0]
 		for i := range 100 {
-			tasks = append(tasks, table.Spawn(instrument.Info{Name: "checkout", Kind: instrument.KindTask, Parent: taskSups[i%4].ID()}))
+			p := table.Spawn(instrument.Info{Name: "session-" + strconv.Itoa(tick*100+i), Kind: instrument.KindTask, Parent: taskSups[i%4].ID()})
+			p.SetBlockedOn(servers[0].ID())
+			tasks = append(tasks, p)
 		}
-		for i, p := range servers[:8] {
+		for i, p := range servers[:4] {
 			churn(p, 1+(tick+i)%7)
 		}
 		if tick%30 == 0 { // a crash: the server is restarted under a new PID

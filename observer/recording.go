@@ -307,14 +307,14 @@ func (rt *recTick) fill(u *unpacker, t, prev *pastTick) {
 		}
 		return false
 	}
-	if !same(sameLinks, prev != nil && sameSlice(prev.links, t.links)) {
-		rt.Links = t.links
+	if !same(sameLinks, prev != nil && prev.links == t.links) {
+		rt.Links = t.links.edges()
 	}
-	if !same(sameMons, prev != nil && sameSlice(prev.mons, t.mons)) {
-		rt.Mons = t.mons
+	if !same(sameMons, prev != nil && prev.mons == t.mons) {
+		rt.Mons = t.mons.edges()
 	}
-	if !same(sameWaits, prev != nil && sameSlice(prev.waits, t.waits)) {
-		rt.Waits = t.waits
+	if !same(sameWaits, prev != nil && prev.waits == t.waits) {
+		rt.Waits = t.waits.edges()
 	}
 	if !same(sameFindings, prev != nil && sameSlice(prev.findings, t.findings)) {
 		rt.Findings = t.findings
@@ -639,6 +639,7 @@ func (h *recHeader) check() error {
 
 // tick makes the pastTick of rt, which follows last (nil for the first).
 func (rt *recTick) tick(pk *packer, last *pastTick) (*pastTick, error) {
+	pk.next()
 	t := &pastTick{tick: rt.Tick, at: rt.At, sys: rt.Sys, roots: rt.Roots, evLo: rt.EvLo, evHi: rt.EvHi,
 		older: rt.Older, eventSeq: rt.EventSeq}
 	if last == nil && rt.Same != 0 {
@@ -663,9 +664,9 @@ func (rt *recTick) tick(pk *packer, last *pastTick) (*pastTick, error) {
 	}
 	t.bytes = int64(unsafe.Sizeof(*t)) + 8 + t.procs.bytes() + t.nodes.bytes()
 	pick := func(bit uint16) bool { return rt.Same&bit != 0 }
-	t.links = keepOr(pick(sameLinks), last, rt.Links, func(x *pastTick) []Edge { return x.links }, &t.bytes)
-	t.mons = keepOr(pick(sameMons), last, rt.Mons, func(x *pastTick) []Edge { return x.mons }, &t.bytes)
-	t.waits = keepOr(pick(sameWaits), last, rt.Waits, func(x *pastTick) []Edge { return x.waits }, &t.bytes)
+	t.links = keepEdges(pick(sameLinks), last, rt.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
+	t.mons = keepEdges(pick(sameMons), last, rt.Mons, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
+	t.waits = keepEdges(pick(sameWaits), last, rt.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
 	t.findings = keepOr(pick(sameFindings), last, rt.Findings, func(x *pastTick) []Finding { return x.findings }, &t.bytes)
 	t.pinned = keepOr(pick(samePinned), last, rt.Pinned, func(x *pastTick) []uint64 { return x.pinned }, &t.bytes)
 	t.evCounts = keepOr(pick(sameCounts), last, rt.EvCounts, func(x *pastTick) []TimelineCount { return x.evCounts }, &t.bytes)
@@ -697,6 +698,20 @@ func keepOr[T any](same bool, last *pastTick, cur []T, get func(*pastTick) []T, 
 	var z T
 	*bytes += int64(cap(cur)) * int64(unsafe.Sizeof(z))
 	return cur
+}
+
+// keepEdges returns the tick before's edges when same, else cur packed
+// (never nil, as keepOr).
+func keepEdges(same bool, last *pastTick, cur []Edge, get func(*pastTick) *edgeList, bytes *int64) *edgeList {
+	if same {
+		return get(last)
+	}
+	if cur == nil {
+		cur = []Edge{}
+	}
+	e := packEdges(cur)
+	*bytes += e.bytes()
+	return e
 }
 
 // load fills the log with the recorded entries, for a replay.
