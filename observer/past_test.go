@@ -196,4 +196,21 @@ func TestDemoHourFitsTheDefaultHistory(t *testing.T) {
 	if !ok || len(s.Tree.Nodes) < 100 || s.Tree.Nodes[0].Name != "shop" {
 		t.Errorf("the hour's first tick: %v, %d nodes; want the tree (shop and its children)", ok, len(s.Tree.Nodes))
 	}
+	// Its recording file.
+	rec, err := o.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var file countingWriter
+	if _, err := rec.WriteTo(&file); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("its recording: %.1f MB (%.0f B a tick)", float64(file)/1e6, float64(file)/hour)
+}
+
+type countingWriter int64
+
+func (c *countingWriter) Write(b []byte) (int, error) {
+	*c += countingWriter(len(b))
+	return len(b), nil
 }
