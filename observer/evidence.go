@@ -91,8 +91,8 @@ type evidence struct {
 	list []evidenceItem
 	view []TraceEvidence // list's evidence, newest first, for snapshots; rebuilt when list changes
 	seq  uint64
-	on   map[string]bool    // the findings on at the latest tick
-	q    chan pending // findings that turned on, to save
+	on   map[string]bool // the findings on at the latest tick
+	q    chan pending    // findings that turned on, to save
 	done chan struct{}
 	wg   sync.WaitGroup
 	// wall returns a process's wall-time samples (Observer.WallTime).

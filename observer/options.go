@@ -47,14 +47,18 @@ type Options struct {
 	// MeterProvider receives the OpenTelemetry metrics. Nil exports none.
 	MeterProvider metric.MeterProvider
 	// FlightRecorder keeps the last seconds of the runtime's execution
-	// trace in memory (runtime/trace.FlightRecorder: about 1–2 % CPU
-	// while on) and, when a finding turns on, saves that window as its
-	// evidence, openable with go tool trace ([Observer.FindingTraces]): at
+	// trace in memory (runtime/trace.FlightRecorder) and, when a finding
+	// turns on, saves that window as its evidence, openable with go tool
+	// trace ([Observer.FindingTraces]): at
 	// most 8 windows of at most 16 MiB each, the oldest dropped first;
 	// with each, the stacks of the processes the finding names and their
 	// wall-time samples ([Observer.FindingStacks]). Off by default. Only
 	// one flight recorder runs per program: if another holds it, the
-	// evidence says so, and keeps the stacks.
+	// evidence says so, and keeps the stacks. Its cost: a server doing
+	// some work per call does not measurably slow down, but the trace
+	// records every goroutine that parks and wakes, so calls of a few
+	// hundred nanoseconds take about twice as long (docs/BENCHMARKS.md,
+	// "History").
 	FlightRecorder bool
 	// MetricNames caps the distinct process names used as a metric
 	// attribute; processes with other names are counted under "_other".

@@ -3,8 +3,8 @@ package observer
 import (
 	"fmt"
 	"io"
-	"runtime"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
