@@ -14,12 +14,14 @@ import (
 // Finding evidence: with Options.FlightRecorder, the runtime keeps the
 // last seconds of its execution trace in memory, and when a finding
 // turns on the observer saves that window, the seconds before it, as the
-// finding's evidence: a trace file `go tool trace` opens. With it, and
-// under the same option (one switch for "keep evidence"; without a
-// flight recorder, because another one runs in the program, the stacks
-// are still kept), the current stacks of the processes the finding names
-// (its subject, and the processes of its wait-for chain) and their
-// wall-time samples where the wall-time sampler has them. Saving runs on
+// finding's evidence: a trace file `go tool trace` opens. With it, the
+// current stacks of the processes the finding names (its subject, and
+// the processes of its wait-for chain) and their wall-time samples where
+// the wall-time sampler has them. The stacks are kept with the flight
+// recorder (also when another one holds the runtime's), or alone with
+// Options.FindingStacks: a program whose calls take a few hundred
+// nanoseconds pays much more for the trace than for one goroutine
+// profile read when a finding turns on. Saving runs on
 // its own goroutine, never on the sampler's; the evidence is bounded in
 // count (maxEvidence), trace size (maxEvidenceBytes) and stacks
 // (maxEvidenceStacks processes of maxStackBytes each), the oldest
@@ -108,13 +110,19 @@ func (o *Observer) startEvidence() {
 	e := &o.ev
 	e.on = map[string]bool{}
 	e.wall = o.WallTime
-	fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: flightWindow, MaxBytes: maxEvidenceBytes / 2})
-	if err := fr.Start(); err != nil {
+	if !o.opts.FlightRecorder {
 		e.mu.Lock()
-		e.err = "no flight recorder: " + err.Error()
+		e.err = "the flight recorder is off (Options.FlightRecorder)"
 		e.mu.Unlock()
 	} else {
-		e.fr = fr
+		fr := trace.NewFlightRecorder(trace.FlightRecorderConfig{MinAge: flightWindow, MaxBytes: maxEvidenceBytes / 2})
+		if err := fr.Start(); err != nil {
+			e.mu.Lock()
+			e.err = "no flight recorder: " + err.Error()
+			e.mu.Unlock()
+		} else {
+			e.fr = fr
+		}
 	}
 	e.q = make(chan pending, maxEvidence)
 	e.done = make(chan struct{})
@@ -239,9 +247,9 @@ func (e *evidence) upTo(t time.Time) []TraceEvidence {
 }
 
 // FindingTraces lists what the observer saved when findings turned on
-// (Options.FlightRecorder), newest first, and, when it saves nothing,
-// why: the option is off, or another flight recorder runs in the
-// program.
+// (Options.FlightRecorder, Options.FindingStacks), newest first, and,
+// when it saves no execution trace, why: the option is off, or another
+// flight recorder runs in the program.
 func (o *Observer) FindingTraces() (list []TraceEvidence, why string) {
 	e := &o.ev
 	e.mu.Lock()
@@ -254,7 +262,7 @@ func (o *Observer) FindingTraces() (list []TraceEvidence, why string) {
 	case o.replay != nil && len(list) == 0:
 		why = "the recording holds no evidence: the program kept none (Options.FlightRecorder off), or none was on"
 	case o.replay != nil:
-	case !o.opts.FlightRecorder:
+	case !o.opts.FlightRecorder && !o.opts.FindingStacks:
 		why = "the flight recorder is off (Options.FlightRecorder)"
 	default:
 		why = e.err

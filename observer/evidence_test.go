@@ -68,3 +68,38 @@ func TestFindingTurnsOnWithATrace(t *testing.T) {
 		t.Errorf("FindingStacks of a number never saved: got true, want false")
 	}
 }
+
+// With Options.FindingStacks alone, a finding that turns on keeps the
+// stacks of the processes it names, and no execution trace, saying why.
+func TestFindingStacksWithoutTheFlightRecorder(t *testing.T) {
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &sleeper{d: 5 * time.Millisecond}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick, FindingStacks: true})
+	sub := o.Subscribe()
+	defer sub.Close()
+	stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	var ev observer.TraceEvidence
+	await(t, sub, 40, "the bottleneck's stacks saved", func(*observer.Snapshot) bool {
+		list, _ := o.FindingTraces()
+		for _, e := range list {
+			if e.Kind == observer.KindBottleneck && e.PID == ref.PID() {
+				ev = e
+				return true
+			}
+		}
+		return false
+	})
+	if _, why := o.FindingTraces(); ev.TraceBytes != 0 || !strings.Contains(ev.Err, "flight recorder is off") || why != ev.Err {
+		t.Errorf("the evidence: %+v, why %q; want no trace, saying the flight recorder is off", ev, why)
+	}
+	if _, _, ok := o.FindingTrace(ev.Seq); ok {
+		t.Errorf("FindingTrace(%d): got a trace, want none", ev.Seq)
+	}
+	if _, stacks, ok := o.FindingStacks(ev.Seq); !ok || len(stacks) != 1 || stacks[0].PID != ref.PID() || !strings.Contains(stacks[0].Stack, "otp.(*server[") {
+		t.Errorf("FindingStacks(%d): %v, %+v; want price's stack", ev.Seq, ok, stacks)
+	}
+}

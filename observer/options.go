@@ -60,6 +60,12 @@ type Options struct {
 	// hundred nanoseconds take about twice as long (docs/BENCHMARKS.md,
 	// "History").
 	FlightRecorder bool
+	// FindingStacks keeps, when a finding turns on, the stacks of the
+	// processes it names and their wall-time samples, without the flight
+	// recorder (FlightRecorder implies it): one goroutine profile read
+	// per finding that turns on, on the observer's own goroutine, at most
+	// 8 processes of 4 KB each, the newest 8 findings kept. Off by default.
+	FindingStacks bool
 	// MetricNames caps the distinct process names used as a metric
 	// attribute; processes with other names are counted under "_other".
 	// Default 50.
