@@ -441,6 +441,10 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 			d, ok = treeDetail(s, observer.PID(v.PID)) // a moment of the past: the tree's numbers of the time
 			tree = ok
 		}
+		if !ok && v.At != 0 {
+			pastAbsent(p, root, observer.PID(v.PID)) // web/past.go
+			break
+		}
 		if !ok {
 			break // not watched yet: the page shows what it was loaded with
 		}

@@ -250,3 +250,16 @@ func treeOnly(v *ui.ProcessView) {
 		v.Wall = ui.WallView{Note: "Not kept at this moment: only the tree's numbers were."}
 	}
 }
+
+// absentNote is what the page of a process says at a moment of the past
+// whose history holds nothing for it.
+const absentNote = "At this moment the history holds nothing for this process: it was not in the tree then " +
+	"(not started yet, already gone, or folded into its supervisor's count of children)."
+
+// pastAbsent makes the parts of a process page at a moment of the past
+// that holds nothing for the process: it says so, with no numbers.
+func pastAbsent(p *parts, root string, pid observer.PID) {
+	info := ui.ProcInfo{Found: true, PID: uint64(pid), PIDText: pid.String(), Name: pid.String(), TreeOnly: absentNote}
+	p.html["proc-info"] = html(ui.ProcInfoFrag(root, info))
+	p.html["proc-wall"] = html(ui.WallFrag(ui.WallView{Note: "Not kept at this moment."}))
+}

@@ -230,6 +230,12 @@ func TestPastProcessSaysWhatItHas(t *testing.T) {
 	if len(p.hist) != 0 {
 		t.Errorf("cart's samples at a past moment: got %d, want none", len(p.hist))
 	}
+	// A process the moment holds nothing for: said so, no numbers.
+	v.PID = 99
+	p = viewParts(v, s)
+	if info := p.html["proc-info"]; !strings.Contains(info, "the history holds nothing for this process") || strings.Contains(info, `data-testid="m-`) {
+		t.Errorf("a process absent at the moment: got\n%s\nwant a note that the history holds nothing for it, and no numbers", info)
+	}
 	v.PID = 2
 	p = viewParts(v, s)
 	if info := p.html["proc-info"]; strings.Contains(info, "proc-tree-only") || !strings.Contains(info, `data-testid="m-arrival"`) || len(p.hist) != 1 {

@@ -122,7 +122,7 @@ func TestBrowserReplay(t *testing.T) {
 			` && document.querySelector('[data-testid="proc-tree-only"]')?.textContent.includes("only the tree's numbers were kept")`+
 			` && !document.querySelector('[data-testid="m-arrival"]')`+
 			` && [...document.querySelectorAll('[data-testid="chart-waiting"]')].length === 3`+
-			` && [...document.querySelectorAll('[data-testid="chart-waiting"]')].every(w => w.textContent.includes("no samples at this moment"))`)
+			` && [...document.querySelectorAll('[data-testid="chart-waiting"]')].every(w => w.textContent.includes("no samples kept at this moment"))`)
 	shoot(ctx, t, "past-process.png")
 }
 
