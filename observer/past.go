@@ -230,7 +230,7 @@ type pastTick struct {
 	links    *edgeList // shared with the tick before while equal
 	mons     *edgeList
 	waits    *edgeList
-	findings []Finding
+	findings *findingList // shared with the tick before while equal
 	// The events tail: the entries with Seq evLo..evHi (none when evHi
 	// is 0), kept once each in past.log, the pinned ones' Seqs, and the
 	// timeline's counts (shared with the tick before while equal).
@@ -313,11 +313,11 @@ func (p *past) record(s *Snapshot) {
 	t.links = shareEdges(last, prev.Tree.Links, s.Tree.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
 	t.mons = shareEdges(last, prev.Tree.Monitors, s.Tree.Monitors, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
 	t.waits = shareEdges(last, prev.Tree.Waits, s.Tree.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
-	if last != nil && findingsEqual(last.findings, s.Findings) {
+	if last != nil && findingsEqual(prev.Findings, s.Findings) && (prev.Findings == nil) == (s.Findings == nil) {
 		t.findings = last.findings
 	} else {
-		t.findings = s.Findings
-		t.bytes += findingsBytes(s.Findings)
+		t.findings = p.pk.packFindings(s.Findings)
+		t.bytes += t.findings.bytes()
 	}
 	p.keepEvents(t, last, s.Events)
 	if last == nil || last.cpu != s.CPU {
@@ -353,16 +353,6 @@ func findingsEqual(a, b []Finding) bool {
 			x.Name == y.Name && x.Since.Equal(y.Since) && x.Summary == y.Summary && x.Advice == y.Advice &&
 			x.Site == y.Site && x.Stack == y.Stack && slices.Equal(x.Evidence, y.Evidence) && slices.Equal(x.Chain, y.Chain)
 	})
-}
-
-func findingsBytes(fs []Finding) int64 {
-	n := int64(cap(fs)) * int64(unsafe.Sizeof(Finding{}))
-	for i := range fs {
-		f := &fs[i]
-		n += int64(len(f.Summary) + len(f.Stack) + len(f.Site) + len(f.ID))
-		n += int64(len(f.Evidence))*int64(unsafe.Sizeof(Evidence{})) + int64(len(f.Chain))*8
-	}
-	return n
 }
 
 // keepEvents keeps the events tail of a tick: each entry once, in
@@ -658,7 +648,7 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 			Monitors:    pt.mons.edges(),
 			Waits:       pt.waits.edges(),
 		},
-		Findings: pt.findings,
+		Findings: pt.findings.findings(&u),
 		CPU:      pt.cpu,
 		Census:   pt.census,
 		EventSeq: pt.eventSeq,

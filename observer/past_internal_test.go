@@ -337,3 +337,61 @@ func TestPastReadersBesideTheSampler(t *testing.T) {
 	close(done)
 	wg.Wait()
 }
+
+// Packing gives back exactly what was packed, whatever the names
+// (interned, numbered with an interned prefix, inline), times, floats
+// and policies, and whether the name was interned yet or not.
+func TestPackRoundTrip(t *testing.T) {
+	pk := newPacker(1 << 20)
+	pol := &Policy{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}
+	names := []string{"", "price", "session-17910", "session-007", "session-0", "0", "12", "x99999999999999999999", "naïve 42", "fresh"}
+	started := []time.Time{{}, instrument.Time(12345), time.Unix(1764895267, 5), time.Unix(1764895267, 5).UTC(), time.Now(), time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 3600))}
+	for tick := range 3 {
+		pk.next()
+		var nodes []TreeNode
+		var procs []Process
+		names[len(names)-1] = fmt.Sprint("session-", 20000+tick) // new each tick
+		for i, name := range names {
+			nodes = append(nodes, TreeNode{PID: instrument.PID(100 + i), Parent: 7, Slot: instrument.PID(90 + i), Name: name, Kind: "server", Status: "running",
+				Busy: float64(i) / 3, Depth: uint64(i * 1000), Restarts: uint32(tick), Waiting: 2, Finding: SeverityWarning, Children: i, Folded: -i, Supervisor: pol, RestartBudget: 0.5})
+			procs = append(procs, Process{PID: instrument.PID(100 + i), Name: name, Kind: "server", Behaviour: "cache", Started: started[i%len(started)],
+				Growth: -1.5, Arrival: 1e9, Busy: 1, HeadAge: -time.Second, BlockedOn: 3, Handled: 1 << 60, CPU: time.Millisecond, CPUShare: 0.1, Goroutines: -3})
+		}
+		nt, pt := keyTrack(pk, nodes), keyTrack(pk, procs)
+		u := pk.view()
+		gotN, gotP := nt.apply(&u, nil, nil), pt.apply(&u, nil, nil)
+		for i := range nodes {
+			if gotN[i] != nodes[i] {
+				t.Errorf("tick %d: node %d: got %+v, want %+v", tick, i, gotN[i], nodes[i])
+			}
+			want := procs[i]
+			if want.Started.Round(0) != want.Started && instrument.Time(int64(want.Started.Sub(instrument.Time(0)))) != want.Started {
+				want.Started = want.Started.Round(0) // a wall clock reading keeps no monotonic one
+			}
+			got := gotP[i]
+			if _, off := want.Started.Zone(); got.Started.Equal(want.Started) && func() bool { _, o := got.Started.Zone(); return o == off }() {
+				got.Started = want.Started // another zone keeps its offset, not its name (as MarshalBinary)
+			}
+			if got != want {
+				t.Errorf("tick %d: process %d: got %+v, want %+v", tick, i, gotP[i], want)
+			}
+		}
+		fs := []Finding{{ID: "bottleneck/3", Kind: KindBottleneck, Severity: SeverityCritical, PID: 3, Name: "session-17910", Since: time.Unix(5, 0),
+			Summary: "slow", Evidence: []Evidence{{Name: "busy", Value: 99.5, Unit: "%"}}, Advice: "split it", Chain: []instrument.PID{1, 3}, Site: "a.go:1", Stack: "goroutine 1"},
+			{ID: "x", Evidence: []Evidence{}}}
+		l := pk.packFindings(fs)
+		u = pk.view() // after the packing: a reader takes the tables after what it reads was kept
+		if got := l.findings(&u); !findingsEqual(got, fs) || got[1].Evidence == nil || got[1].Chain != nil {
+			t.Errorf("tick %d: findings: got %+v, want %+v", tick, got, fs)
+		}
+		if got := pk.packFindings(nil).findings(&u); got != nil {
+			t.Errorf("nil findings: got %+v, want nil", got)
+		}
+	}
+	if _, ok := pk.strIDs["session-"]; !ok {
+		t.Errorf("the prefix of numbered names: not interned after three ticks")
+	}
+	if _, ok := pk.strIDs["session-17910"]; !ok {
+		t.Errorf("a name seen in three ticks: not interned")
+	}
+}

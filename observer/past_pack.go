@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"math/bits"
+	"strconv"
 	"time"
 	"unsafe"
 
@@ -25,7 +26,9 @@ import (
 // tick in the tree) are not kept in the table for ever: until then it
 // is stored in the entry itself, as it is past the tables' budget
 // (internBudget of Options.HistoryBytes, counted in the history's
-// bytes); a policy past it is stored by value. Decoding gives back
+// bytes); a name that ends in a number ("session-17910") is then stored
+// as its interned prefix and the number. A policy past the budget is
+// stored by value. Decoding gives back
 // exactly the values packed, so that a past moment is shown as it was.
 // Edges are packed too: each as the difference of its two PIDs from the
 // edge before's.
@@ -77,29 +80,63 @@ func (pk *packer) view() unpacker { return unpacker{strs: pk.strs, pols: pk.pols
 const internCost = 16 + 48
 
 func (pk *packer) appendString(b []byte, s string) []byte {
-	id, ok := pk.strIDs[s]
-	if !ok {
-		first, seen := pk.seen[s]
-		switch {
-		case seen && first != pk.gen && pk.bytes+internCost+int64(len(s)) <= pk.budget:
-			id, ok = uint32(len(pk.strs)), true
-			pk.strs = append(pk.strs, s)
-			pk.strIDs[s] = id
-			pk.bytes += internCost + int64(len(s))
-			delete(pk.seen, s)
-		case !seen:
-			if len(pk.seen) >= maxSeen {
-				clear(pk.seen)
-			}
-			pk.seen[s] = pk.gen
-		}
-	}
-	if ok {
+	if id, ok := pk.intern(s); ok {
 		return binary.AppendUvarint(b, uint64(id)+1)
 	}
+	// Not interned: a name ending in a number ("session-17910", each new)
+	// as its interned prefix and the number, else the bytes themselves.
 	b = append(b, 0)
-	b = binary.AppendUvarint(b, uint64(len(s)))
+	if pre, n, ok := numbered(s); ok {
+		if id, ok := pk.intern(pre); ok {
+			b = binary.AppendUvarint(b, uint64(id)<<1|1)
+			return binary.AppendUvarint(b, n)
+		}
+	}
+	b = binary.AppendUvarint(b, uint64(len(s))<<1)
 	return append(b, s...)
+}
+
+// intern returns s's number in the table: when it is there, or when it
+// was first packed in an earlier tick (and the budget allows).
+func (pk *packer) intern(s string) (uint32, bool) {
+	if id, ok := pk.strIDs[s]; ok {
+		return id, true
+	}
+	first, seen := pk.seen[s]
+	switch {
+	case seen && first != pk.gen && pk.bytes+internCost+int64(len(s)) <= pk.budget:
+		id := uint32(len(pk.strs))
+		pk.strs = append(pk.strs, s)
+		pk.strIDs[s] = id
+		pk.bytes += internCost + int64(len(s))
+		delete(pk.seen, s)
+		return id, true
+	case !seen:
+		if len(pk.seen) >= maxSeen {
+			clear(pk.seen)
+		}
+		pk.seen[s] = pk.gen
+	}
+	return 0, false
+}
+
+// numbered splits s into a prefix and the decimal number it ends in,
+// when that number has no leading zero and fits in 18 digits, so that
+// the prefix and the number print s again.
+func numbered(s string) (string, uint64, bool) {
+	i := len(s)
+	for i > 0 && s[i-1] >= '0' && s[i-1] <= '9' {
+		i--
+	}
+	digits := s[i:]
+	if digits == "" || len(digits) > 18 || (digits[0] == '0' && len(digits) > 1) {
+		return "", 0, false
+	}
+	var n uint64
+	for _, c := range []byte(digits) {
+		n = n*10 + uint64(c-'0')
+	}
+	return s[:i], n, true
 }
 
 func (pk *packer) appendPolicy(b []byte, p *Policy) []byte {
@@ -136,10 +173,11 @@ func appendTime(b []byte, t time.Time) []byte {
 	switch {
 	case t.IsZero():
 		return append(b, 0)
-	case t.Round(0) != t: // has a monotonic reading: an instrument timestamp
+	case t.Round(0) != t && instrument.Time(int64(t.Sub(instrument.Time(0)))) == t:
+		// An instrument timestamp, monotonic reading and all.
 		b = append(b, 1)
 		return appendInt(b, int64(t.Sub(instrument.Time(0))))
-	case t.Location() == time.Local:
+	case t.Location() == time.Local: // the wall clock only: a monotonic reading is dropped
 		return appendInt(append(b, 2), t.UnixNano())
 	case t.Location() == time.UTC:
 		return appendInt(append(b, 3), t.UnixNano())
@@ -174,7 +212,12 @@ func (d *dec) string() string {
 	if id := d.uint(); id > 0 {
 		return d.u.strs[id-1]
 	}
-	n := d.uint()
+	k := d.uint()
+	if k&1 == 1 { // an interned prefix and a number
+		pre := d.u.strs[k>>1]
+		return string(strconv.AppendUint([]byte(pre), d.uint(), 10))
+	}
+	n := k >> 1
 	s := string(d.b[:n])
 	d.b = d.b[n:]
 	return s
@@ -375,4 +418,89 @@ func (e *edgeList) bytes() int64 {
 		return 0
 	}
 	return int64(unsafe.Sizeof(*e)) + int64(cap(e.b))
+}
+
+// findingList is a tick's packed findings; nil for a nil slice.
+type findingList struct {
+	b []byte
+	n int32
+}
+
+func (pk *packer) packFindings(fs []Finding) *findingList {
+	if fs == nil {
+		return nil
+	}
+	l := &findingList{n: int32(len(fs))}
+	b := l.b
+	for i := range fs {
+		f := &fs[i]
+		b = pk.appendString(b, f.ID)
+		b = append(b, byte(f.Kind), byte(f.Severity))
+		b = appendUint(b, uint64(f.PID))
+		b = pk.appendString(b, f.Name)
+		b = appendTime(b, f.Since)
+		b = pk.appendString(b, f.Summary)
+		b = appendUint(b, uint64(len(f.Evidence))+1)
+		if f.Evidence == nil {
+			b[len(b)-1] = 0
+		}
+		for _, e := range f.Evidence {
+			b = pk.appendString(b, e.Name)
+			b = appendFloat(b, e.Value)
+			b = pk.appendString(b, e.Unit)
+		}
+		b = pk.appendString(b, f.Advice)
+		b = appendUint(b, uint64(len(f.Chain))+1)
+		if f.Chain == nil {
+			b[len(b)-1] = 0
+		}
+		for _, pid := range f.Chain {
+			b = appendUint(b, uint64(pid))
+		}
+		b = pk.appendString(b, f.Site)
+		b = pk.appendString(b, f.Stack)
+	}
+	l.b = trimCap(b)
+	return l
+}
+
+func (l *findingList) findings(u *unpacker) []Finding {
+	if l == nil {
+		return nil
+	}
+	out := make([]Finding, l.n)
+	d := dec{b: l.b, u: u}
+	for i := range out {
+		f := &out[i]
+		f.ID = d.string()
+		f.Kind, f.Severity = FindingKind(d.b[0]), Severity(d.b[1])
+		d.b = d.b[2:]
+		f.PID = instrument.PID(d.uint())
+		f.Name = d.string()
+		f.Since = d.time()
+		f.Summary = d.string()
+		if n := d.uint(); n > 0 {
+			f.Evidence = make([]Evidence, n-1)
+			for j := range f.Evidence {
+				f.Evidence[j] = Evidence{Name: d.string(), Value: d.float(), Unit: d.string()}
+			}
+		}
+		f.Advice = d.string()
+		if n := d.uint(); n > 0 {
+			f.Chain = make([]instrument.PID, n-1)
+			for j := range f.Chain {
+				f.Chain[j] = instrument.PID(d.uint())
+			}
+		}
+		f.Site = d.string()
+		f.Stack = d.string()
+	}
+	return out
+}
+
+func (l *findingList) bytes() int64 {
+	if l == nil {
+		return 0
+	}
+	return int64(unsafe.Sizeof(*l)) + int64(cap(l.b))
 }

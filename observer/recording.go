@@ -316,8 +316,8 @@ func (rt *recTick) fill(u *unpacker, t, prev *pastTick) {
 	if !same(sameWaits, prev != nil && prev.waits == t.waits) {
 		rt.Waits = t.waits.edges()
 	}
-	if !same(sameFindings, prev != nil && sameSlice(prev.findings, t.findings)) {
-		rt.Findings = t.findings
+	if !same(sameFindings, prev != nil && prev.findings == t.findings) {
+		rt.Findings = t.findings.findings(u)
 	}
 	if !same(samePinned, prev != nil && sameSlice(prev.pinned, t.pinned)) {
 		rt.Pinned = t.pinned
@@ -667,7 +667,15 @@ func (rt *recTick) tick(pk *packer, last *pastTick) (*pastTick, error) {
 	t.links = keepEdges(pick(sameLinks), last, rt.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
 	t.mons = keepEdges(pick(sameMons), last, rt.Mons, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
 	t.waits = keepEdges(pick(sameWaits), last, rt.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
-	t.findings = keepOr(pick(sameFindings), last, rt.Findings, func(x *pastTick) []Finding { return x.findings }, &t.bytes)
+	if pick(sameFindings) {
+		t.findings = last.findings
+	} else {
+		if rt.Findings == nil {
+			rt.Findings = []Finding{}
+		}
+		t.findings = pk.packFindings(rt.Findings)
+		t.bytes += t.findings.bytes()
+	}
 	t.pinned = keepOr(pick(samePinned), last, rt.Pinned, func(x *pastTick) []uint64 { return x.pinned }, &t.bytes)
 	t.evCounts = keepOr(pick(sameCounts), last, rt.EvCounts, func(x *pastTick) []TimelineCount { return x.evCounts }, &t.bytes)
 	if pick(sameCPU) {
