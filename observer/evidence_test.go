@@ -55,4 +55,51 @@ func TestFindingTurnsOnWithATrace(t *testing.T) {
 	if _, _, ok := o.FindingTrace(ev.Seq + 100); ok {
 		t.Errorf("FindingTrace of a number never saved: got true, want false")
 	}
+	// With it, the stack of the server it names: its loop (in its
+	// handler's sleep, nearly always: it is busy).
+	got, stacks, ok := o.FindingStacks(ev.Seq)
+	if !ok || got != ev || len(stacks) != 1 || ev.Stacks != 1 || ev.StackBytes != len(stacks[0].Stack) {
+		t.Fatalf("FindingStacks(%d): %v, %+v, %d stacks; want the one server's", ev.Seq, ok, got, len(stacks))
+	}
+	if st := stacks[0]; st.PID != ref.PID() || st.Name != "price" || st.Err != "" || !strings.Contains(st.Stack, "otp.(*server[") {
+		t.Errorf("the server's stack: got %+v, want price's, in its server loop", st)
+	}
+	if _, _, ok := o.FindingStacks(ev.Seq + 100); ok {
+		t.Errorf("FindingStacks of a number never saved: got true, want false")
+	}
+}
+
+// With Options.FindingStacks alone, a finding that turns on keeps the
+// stacks of the processes it names, and no execution trace, saying why.
+func TestFindingStacksWithoutTheFlightRecorder(t *testing.T) {
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &sleeper{d: 5 * time.Millisecond}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick, FindingStacks: true})
+	sub := o.Subscribe()
+	defer sub.Close()
+	stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	var ev observer.TraceEvidence
+	await(t, sub, 40, "the bottleneck's stacks saved", func(*observer.Snapshot) bool {
+		list, _ := o.FindingTraces()
+		for _, e := range list {
+			if e.Kind == observer.KindBottleneck && e.PID == ref.PID() {
+				ev = e
+				return true
+			}
+		}
+		return false
+	})
+	if _, why := o.FindingTraces(); ev.TraceBytes != 0 || !strings.Contains(ev.Err, "flight recorder is off") || why != ev.Err {
+		t.Errorf("the evidence: %+v, why %q; want no trace, saying the flight recorder is off", ev, why)
+	}
+	if _, _, ok := o.FindingTrace(ev.Seq); ok {
+		t.Errorf("FindingTrace(%d): got a trace, want none", ev.Seq)
+	}
+	if _, stacks, ok := o.FindingStacks(ev.Seq); !ok || len(stacks) != 1 || stacks[0].PID != ref.PID() || !strings.Contains(stacks[0].Stack, "otp.(*server[") {
+		t.Errorf("FindingStacks(%d): %v, %+v; want price's stack", ev.Seq, ok, stacks)
+	}
 }

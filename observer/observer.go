@@ -106,7 +106,7 @@ func (o *Observer) Start() error {
 		}
 		return errors.New("observer: already started")
 	}
-	if o.opts.FlightRecorder {
+	if o.opts.FlightRecorder || o.opts.FindingStacks {
 		o.startEvidence() // before the sampler, which tells it of findings
 	}
 	o.events = o.table.Subscribe(o.opts.EventBuffer)

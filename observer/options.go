@@ -47,13 +47,25 @@ type Options struct {
 	// MeterProvider receives the OpenTelemetry metrics. Nil exports none.
 	MeterProvider metric.MeterProvider
 	// FlightRecorder keeps the last seconds of the runtime's execution
-	// trace in memory (runtime/trace.FlightRecorder: about 1–2 % CPU
-	// while on) and, when a finding turns on, saves that window as its
-	// evidence, openable with go tool trace ([Observer.FindingTraces]): at
-	// most 8 windows of at most 16 MiB each, the oldest dropped first.
-	// Off by default. Only one flight recorder runs per program: if
-	// another holds it, the evidence says so.
+	// trace in memory (runtime/trace.FlightRecorder) and, when a finding
+	// turns on, saves that window as its evidence, openable with go tool
+	// trace ([Observer.FindingTraces]): at
+	// most 8 windows of at most 16 MiB each, the oldest dropped first;
+	// with each, the stacks of the processes the finding names and their
+	// wall-time samples ([Observer.FindingStacks]). Off by default. Only
+	// one flight recorder runs per program: if another holds it, the
+	// evidence says so, and keeps the stacks. Its cost: a server doing
+	// some work per call does not measurably slow down, but the trace
+	// records every goroutine that parks and wakes, so calls of a few
+	// hundred nanoseconds take about twice as long (docs/BENCHMARKS.md,
+	// "History").
 	FlightRecorder bool
+	// FindingStacks keeps, when a finding turns on, the stacks of the
+	// processes it names and their wall-time samples, without the flight
+	// recorder (FlightRecorder implies it): one goroutine profile read
+	// per finding that turns on, on the observer's own goroutine, at most
+	// 8 processes of 4 KB each, the newest 8 findings kept. Off by default.
+	FindingStacks bool
 	// MetricNames caps the distinct process names used as a metric
 	// attribute; processes with other names are counted under "_other".
 	// Default 50.

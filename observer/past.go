@@ -19,8 +19,12 @@ import (
 // nodes and the hot processes are kept as a full frame every keyEvery
 // ticks (and when more than half of them changed) and, between, as runs
 // copied from the tick before plus the entries that changed, matched by
-// PID (a spawn or an exit costs one entry, not a new frame); a full frame
-// is the snapshot's own slice, copied only to shed spare capacity.
+// PID (a spawn or an exit costs one entry, not a new frame). The entries
+// a tick keeps, of a full frame or literals, are packed into bytes, with
+// names, kinds and policies interned (past_pack.go): a tree node takes
+// about 20 bytes, not the 152 of the struct, so that the demo's hour
+// (100 short-lived tasks a second) fits the default cap about twice
+// over (TestDemoHourFitsTheDefaultHistory).
 // Findings and edges are shared with the tick before while equal; each
 // event of the events tail is kept once (by Seq) and a tick keeps only
 // the range it showed. A quiet program costs a few hundred bytes a tick.
@@ -95,20 +99,21 @@ type op struct {
 
 // track is one slice of a tick: a full frame, or the runs that make it
 // from the tick before's (entries that stayed the same are copied;
-// changed, new or moved ones are literals).
+// changed, new or moved ones are literals). Its entries, the full
+// frame's or the literals, are packed (past_pack.go).
 type track[T keyed] struct {
 	key  bool
-	full []T // when key; shared, never modified
+	data []byte // the packed entries: all n when key, else the literals
 	ops  []op
-	lits []T
-	n    int32
+	n    int32 // entries of the slice
+	lits int32 // entries packed in data
 }
 
 // diffTrack keeps cur against prev, the tick before's. It costs one
 // pass over both, and a map of prev's PIDs only when the shape changed.
-func diffTrack[T keyed](prev, cur []T, key bool) track[T] {
+func diffTrack[T keyed](pk *packer, prev, cur []T, key bool) track[T] {
 	if key || prev == nil {
-		return keyTrack(cur)
+		return keyTrack(pk, cur)
 	}
 	t := track[T]{n: int32(len(cur))}
 	var pos map[instrument.PID]int
@@ -141,46 +146,57 @@ func diffTrack[T keyed](prev, cur []T, key bool) track[T] {
 		} else {
 			t.ops = append(t.ops, op{n: 1, lit: true})
 		}
-		t.lits = append(t.lits, cur[i])
-		if len(t.lits) > len(cur)/2 {
-			return keyTrack(cur)
+		t.data = appendEntry(pk, t.data, &cur[i])
+		t.lits++
+		if int(t.lits) > len(cur)/2 {
+			return keyTrack(pk, cur)
 		}
 		i++
 		if j < len(prev) {
 			j++
 		}
 	}
-	if cap(t.lits) > len(t.lits)+len(t.lits)/8+4 { // kept for long: no spare capacity
-		t.lits = slices.Clone(t.lits)
-	}
-	if cap(t.ops) > len(t.ops)+len(t.ops)/8+4 {
-		t.ops = slices.Clone(t.ops)
-	}
+	t.data = trimCap(t.data)
+	t.ops = trimCap(t.ops)
 	return t
 }
 
-// keyTrack keeps cur as a full frame: the snapshot's own slice, or a
-// copy of it when its array is much bigger than it (a slice grown by
-// append), so that the history holds no spare capacity.
-func keyTrack[T keyed](cur []T) track[T] {
-	if cap(cur) > len(cur)+len(cur)/8+4 {
-		cur = slices.Clone(cur)
+// trimCap drops a slice's spare capacity: it is kept for long.
+func trimCap[E any](s []E) []E {
+	if cap(s) > len(s)+len(s)/8+4 {
+		return slices.Clone(s)
 	}
-	return track[T]{key: true, full: cur}
+	return s
+}
+
+// keyTrack keeps cur as a full frame.
+func keyTrack[T keyed](pk *packer, cur []T) track[T] {
+	t := track[T]{key: true, n: int32(len(cur)), lits: int32(len(cur))}
+	for i := range cur {
+		t.data = appendEntry(pk, t.data, &cur[i])
+	}
+	t.data = trimCap(t.data)
+	return t
 }
 
 // apply makes the slice of t from the slice of the tick before, into
 // buf's memory.
-func (t *track[T]) apply(prev, buf []T) []T {
-	if t.key {
-		return t.full
-	}
+func (t *track[T]) apply(u *unpacker, prev, buf []T) []T {
 	out := buf[:0]
-	k := 0
+	if out == nil {
+		out = make([]T, 0, t.n) // never nil: the views print nil as null
+	}
+	if t.key {
+		return unpack(u, t.data, int(t.n), out)
+	}
+	d := dec{b: t.data, u: u}
 	for _, o := range t.ops {
 		if o.lit {
-			out = append(out, t.lits[k:k+int(o.n)]...)
-			k += int(o.n)
+			for range o.n {
+				var v T
+				decEntry(&d, &v)
+				out = append(out, v)
+			}
 		} else {
 			out = append(out, prev[o.from:o.from+o.n]...)
 		}
@@ -189,20 +205,17 @@ func (t *track[T]) apply(prev, buf []T) []T {
 }
 
 func (t *track[T]) bytes() int64 {
-	var z T
-	if t.key { // the snapshot's own slice: all of its array is kept
-		return int64(cap(t.full)) * int64(unsafe.Sizeof(z))
-	}
-	return int64(cap(t.lits))*int64(unsafe.Sizeof(z)) + int64(cap(t.ops))*int64(unsafe.Sizeof(op{}))
+	return int64(cap(t.data)) + int64(cap(t.ops))*int64(unsafe.Sizeof(op{}))
 }
 
 // rebase keeps next against base, the slice of the tick before dropped,
 // now that dropped, the tick between, goes; with a nil base, as a full
 // frame. It returns next's slice too.
-func rebase[T keyed](base []T, dropped, next *track[T]) []T {
-	mid := dropped.apply(base, nil)
-	cur := next.apply(mid, nil)
-	*next = diffTrack(base, cur, base == nil)
+func rebase[T keyed](pk *packer, base []T, dropped, next *track[T]) []T {
+	u := pk.view()
+	mid := dropped.apply(&u, base, nil)
+	cur := next.apply(&u, mid, nil)
+	*next = diffTrack(pk, base, cur, base == nil)
 	return cur
 }
 
@@ -214,10 +227,10 @@ type pastTick struct {
 	procs    track[Process]
 	nodes    track[TreeNode]
 	roots    int
-	links    []Edge
-	mons     []Edge
-	waits    []Edge
-	findings []Finding
+	links    *edgeList // shared with the tick before while equal
+	mons     *edgeList
+	waits    *edgeList
+	findings *findingList // shared with the tick before while equal
 	// The events tail: the entries with Seq evLo..evHi (none when evHi
 	// is 0), kept once each in past.log, the pinned ones' Seqs, and the
 	// timeline's counts (shared with the tick before while equal).
@@ -253,10 +266,13 @@ type past struct {
 
 	spans []*FindingSpan
 	open  map[string]*FindingSpan
+
+	pk      *packer // the strings and policies the packed entries share
+	pkBytes int64   // pk.bytes, counted in bytes
 }
 
 func newPast(opts *Options) *past {
-	return &past{opts: opts, open: map[string]*FindingSpan{}}
+	return &past{opts: opts, open: map[string]*FindingSpan{}, pk: newPacker(opts.HistoryBytes / internBudget)}
 }
 
 func (p *past) enabled() bool { return p != nil && p.opts.HistoryBytes > 0 }
@@ -268,6 +284,7 @@ func (p *past) record(s *Snapshot) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.pk.next()
 	key := p.prev == nil || p.since >= keyEvery
 	var prev Snapshot
 	var last *pastTick
@@ -279,8 +296,8 @@ func (p *past) record(s *Snapshot) {
 		tick:     s.Tick,
 		at:       s.At,
 		sys:      s.System,
-		procs:    diffTrack(prev.Processes, s.Processes, key),
-		nodes:    diffTrack(prev.Tree.Nodes, s.Tree.Nodes, key),
+		procs:    diffTrack(p.pk, prev.Processes, s.Processes, key),
+		nodes:    diffTrack(p.pk, prev.Tree.Nodes, s.Tree.Nodes, key),
 		roots:    s.Tree.FoldedRoots,
 		eventSeq: s.EventSeq,
 		cpu:      s.CPU,
@@ -293,14 +310,14 @@ func (p *past) record(s *Snapshot) {
 	} else {
 		p.since++
 	}
-	t.links = shareEdges(last, s.Tree.Links, func(x *pastTick) []Edge { return x.links }, &t.bytes)
-	t.mons = shareEdges(last, s.Tree.Monitors, func(x *pastTick) []Edge { return x.mons }, &t.bytes)
-	t.waits = shareEdges(last, s.Tree.Waits, func(x *pastTick) []Edge { return x.waits }, &t.bytes)
-	if last != nil && findingsEqual(last.findings, s.Findings) {
+	t.links = shareEdges(last, prev.Tree.Links, s.Tree.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
+	t.mons = shareEdges(last, prev.Tree.Monitors, s.Tree.Monitors, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
+	t.waits = shareEdges(last, prev.Tree.Waits, s.Tree.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
+	if last != nil && findingsEqual(prev.Findings, s.Findings) && (prev.Findings == nil) == (s.Findings == nil) {
 		t.findings = last.findings
 	} else {
-		t.findings = s.Findings
-		t.bytes += findingsBytes(s.Findings)
+		t.findings = p.pk.packFindings(s.Findings)
+		t.bytes += t.findings.bytes()
 	}
 	p.keepEvents(t, last, s.Events)
 	if last == nil || last.cpu != s.CPU {
@@ -310,6 +327,8 @@ func (p *past) record(s *Snapshot) {
 		t.bytes += censusBytes(s.Census)
 	}
 	t.bytes += t.bytes / allocSlack
+	p.bytes += p.pk.bytes - p.pkBytes // the strings and policies it interned
+	p.pkBytes = p.pk.bytes
 	p.ticks = append(p.ticks, t)
 	p.bytes += t.bytes
 	p.prev = s
@@ -317,12 +336,15 @@ func (p *past) record(s *Snapshot) {
 	p.trim(s.At)
 }
 
-func shareEdges(last *pastTick, cur []Edge, get func(*pastTick) []Edge, bytes *int64) []Edge {
-	if last != nil && slices.Equal(get(last), cur) {
+// shareEdges keeps cur, the tick's edges: as the tick before's when they
+// are equal to theirs (prev), else packed.
+func shareEdges(last *pastTick, prev, cur []Edge, get func(*pastTick) *edgeList, bytes *int64) *edgeList {
+	if last != nil && slices.Equal(prev, cur) && (prev == nil) == (cur == nil) {
 		return get(last)
 	}
-	*bytes += int64(cap(cur)) * int64(unsafe.Sizeof(Edge{}))
-	return cur
+	e := packEdges(cur)
+	*bytes += e.bytes()
+	return e
 }
 
 func findingsEqual(a, b []Finding) bool {
@@ -331,16 +353,6 @@ func findingsEqual(a, b []Finding) bool {
 			x.Name == y.Name && x.Since.Equal(y.Since) && x.Summary == y.Summary && x.Advice == y.Advice &&
 			x.Site == y.Site && x.Stack == y.Stack && slices.Equal(x.Evidence, y.Evidence) && slices.Equal(x.Chain, y.Chain)
 	})
-}
-
-func findingsBytes(fs []Finding) int64 {
-	n := int64(cap(fs)) * int64(unsafe.Sizeof(Finding{}))
-	for i := range fs {
-		f := &fs[i]
-		n += int64(len(f.Summary) + len(f.Stack) + len(f.Site) + len(f.ID))
-		n += int64(len(f.Evidence))*int64(unsafe.Sizeof(Evidence{})) + int64(len(f.Chain))*8
-	}
-	return n
 }
 
 // keepEvents keeps the events tail of a tick: each entry once, in
@@ -505,8 +517,9 @@ func (p *past) trim(now time.Time) {
 		t := p.ticks[p.thinned]
 		if p.thinned == 0 || p.opts.HistoryThin <= 1 || t.at.Sub(p.lastOld) >= thin-p.opts.Tick/2 {
 			// Kept: it is the base of the next thinned tick.
-			p.baseProcs = t.procs.apply(p.baseProcs, nil)
-			p.baseNodes = t.nodes.apply(p.baseNodes, nil)
+			u := p.pk.view()
+			p.baseProcs = t.procs.apply(&u, p.baseProcs, nil)
+			p.baseNodes = t.nodes.apply(&u, p.baseNodes, nil)
 			p.lastOld = t.at
 			p.thinned++
 			continue
@@ -547,8 +560,8 @@ func (p *past) remove(i int) {
 		if i > 0 {
 			bp, bn = p.baseProcs, p.baseNodes // i == p.thinned: the base is ticks[i-1]
 		}
-		rebase(bp, &t.procs, &n.procs)
-		rebase(bn, &t.nodes, &n.nodes)
+		rebase(p.pk, bp, &t.procs, &n.procs)
+		rebase(p.pk, bn, &t.nodes, &n.nodes)
 		d := n.procs.bytes() + n.nodes.bytes() - before
 		n.bytes += d
 		p.bytes += d
@@ -567,16 +580,16 @@ func (p *past) remove(i int) {
 
 // materialize returns the slice a track holds at tick i: the full frame
 // at or before it, with the deltas after it applied.
-func materialize[T keyed](ticks []*pastTick, i int, get func(*pastTick) *track[T]) []T {
+func materialize[T keyed](u *unpacker, ticks []*pastTick, i int, get func(*pastTick) *track[T]) []T {
 	k := i
 	for !get(ticks[k]).key {
 		k--
 	}
-	cur := get(ticks[k]).full
+	cur := get(ticks[k]).apply(u, nil, nil)
 	var a, b []T
 	for j := k + 1; j <= i; j++ {
-		a = get(ticks[j]).apply(cur, a)
-		cur, a, b = a, b, a
+		a = get(ticks[j]).apply(u, cur, a)
+		cur, a, b = a, b, cur
 	}
 	return cur
 }
@@ -617,6 +630,7 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 		ticks[j] = &c
 	}
 	events := p.eventsAt(p.ticks[i])
+	u := p.pk.view()
 	p.mu.Unlock()
 
 	i, w = i-start, w-start
@@ -626,15 +640,15 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 		At:        pt.at,
 		Interval:  p.opts.Tick,
 		System:    pt.sys,
-		Processes: materialize(ticks, i, procsOf),
+		Processes: materialize(&u, ticks, i, procsOf),
 		Tree: Tree{
-			Nodes:       materialize(ticks, i, nodesOf),
+			Nodes:       materialize(&u, ticks, i, nodesOf),
 			FoldedRoots: pt.roots,
-			Links:       pt.links,
-			Monitors:    pt.mons,
-			Waits:       pt.waits,
+			Links:       pt.links.edges(),
+			Monitors:    pt.mons.edges(),
+			Waits:       pt.waits.edges(),
 		},
-		Findings: pt.findings,
+		Findings: pt.findings.findings(&u),
 		CPU:      pt.cpu,
 		Census:   pt.census,
 		EventSeq: pt.eventSeq,
@@ -647,7 +661,7 @@ func (p *past) at(t time.Time) (*Snapshot, bool) {
 	for _, x := range ticks[w : i+1] {
 		s.System.Load = append(s.System.Load, x.sys.Now)
 	}
-	s.Watched = details(s, ticks, w, i)
+	s.Watched = details(&u, s, ticks, w, i)
 	return s, true
 }
 
@@ -666,7 +680,7 @@ func sortSearch(ticks []*pastTick, t time.Time) int {
 // process page shows it: its numbers, the findings about it, its
 // children, links and monitors as the tree showed them (between its
 // nodes) and its samples over ticks w..i.
-func details(s *Snapshot, ticks []*pastTick, w, i int) []ProcessDetail {
+func details(u *unpacker, s *Snapshot, ticks []*pastTick, w, i int) []ProcessDetail {
 	out := make([]ProcessDetail, len(s.Processes))
 	idx := make(map[instrument.PID]int, len(s.Processes))
 	for j, pr := range s.Processes {
@@ -703,13 +717,11 @@ func details(s *Snapshot, ticks []*pastTick, w, i int) []ProcessDetail {
 	// One pass forward over the window, applying the deltas.
 	var cur, x, y []Process
 	for k := w; k <= i; k++ {
-		if tr := &ticks[k].procs; k == w {
-			cur = materialize(ticks, k, procsOf)
+		if k == w {
+			cur = materialize(u, ticks, k, procsOf)
 		} else {
-			r := tr.apply(cur, x)
-			if !tr.key {
-				x, y = y, r // r is in x's memory: write the next one in y's
-			}
+			r := ticks[k].procs.apply(u, cur, x)
+			x, y = y, r // r is in x's memory: write the next one in y's
 			cur = r
 		}
 		at := ticks[k].at
@@ -754,13 +766,20 @@ func (p *past) timeline() Timeline {
 // tick the history keeps at or before t (see Options.HistoryFull). It
 // holds what the views render: the system's load, the hot processes and
 // their recent samples (in Watched, for a process page), the tree, the
-// findings, the events tail, the CPU profile and census of the time. It
+// findings, the events tail, the CPU profile and census of the time, the
+// evidence saved by then (Traces, the newest 8 kept now). It
 // holds no Answers and no Catalog: those were answered for the
 // dashboards of the time. It reports false when the history starts
 // after t or keeps nothing ([Observer.Timeline] says how far back it
 // goes). The snapshot is shared in part with the history: do not
 // modify it.
-func (o *Observer) At(t time.Time) (*Snapshot, bool) { return o.past.at(t) }
+func (o *Observer) At(t time.Time) (*Snapshot, bool) {
+	s, ok := o.past.at(t)
+	if ok {
+		s.Traces = o.ev.upTo(s.At)
+	}
+	return s, ok
+}
 
 // Timeline says how far back the history goes, how big it is, and when
 // each finding was on, for a time scrubber.

@@ -2,7 +2,9 @@ package observer
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -161,7 +163,7 @@ func TestPastStaysUnderItsCap(t *testing.T) {
 	if tl.Dropped == 0 || tl.Ticks < 10 {
 		t.Errorf("got %d ticks kept, %d dropped; want some of each", tl.Ticks, tl.Dropped)
 	}
-	var sum int64
+	sum := p.pk.bytes // the interned strings and policies
 	for _, x := range p.ticks {
 		sum += x.bytes
 	}
@@ -169,17 +171,26 @@ func TestPastStaysUnderItsCap(t *testing.T) {
 		sum += entryBytes(&p.log[i])
 	}
 	if sum != p.bytes+p.logBytes {
-		t.Errorf("bytes counted: got %d, want the sum of the ticks' and the events' %d", p.bytes+p.logBytes, sum)
+		t.Errorf("bytes counted: got %d, want the sum of the ticks', the events' and the interned strings' %d", p.bytes+p.logBytes, sum)
 	}
 }
 
 // BenchmarkPastRecord measures only what the history adds to a tick:
-// keeping the tick's snapshot (ns/op), at 1,000 and 10,000 live
+// keeping the tick's snapshot (ns/op), at 1,000, 10,000 and 100,000 live
 // processes, steady or with 100 tasks spawned and exited per tick, 1 %
 // of the processes (a different 1 % each tick) handling messages. The
-// tick itself runs with the timer stopped. Run with -benchtime=300x.
+// tick itself (the real sampler's) runs with the timer stopped. The
+// history has its default options (Options.HistoryBytes 64 MiB). Run
+// with -benchtime=3600x for an hour at one tick a second: then
+// MB/hour is what the hour holds (the history's estimate, which
+// Options.HistoryBytes caps), dropped the ticks the cap dropped,
+// heap-MB what the heap grew by over the hour (after a GC; the history
+// and the rest of the observer's bounded state), changed-% the share of
+// the kept tree nodes and hot processes that changed each tick (kept as
+// literals, not copied from the tick before), and rec-MB the recording
+// file of the hour (Observer.Record, gzip).
 func BenchmarkPastRecord(b *testing.B) {
-	for _, n := range []int{1_000, 10_000} {
+	for _, n := range []int{1_000, 10_000, 100_000} {
 		for _, mode := range []string{"steady", "churn"} {
 			b.Run(fmt.Sprintf("procs=%d/%s", n, mode), func(b *testing.B) {
 				table := instrument.NewProcessTable()
@@ -193,7 +204,7 @@ func BenchmarkPastRecord(b *testing.B) {
 				for i := len(procs); i < n; i++ {
 					procs = append(procs, table.Spawn(instrument.Info{Name: "session", Kind: instrument.KindServer, Parent: sups[i%100].ID()}))
 				}
-				o, err := New(table, Options{HistoryBytes: 4 << 30})
+				o, err := New(table, Options{})
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -205,7 +216,11 @@ func BenchmarkPastRecord(b *testing.B) {
 					return s
 				}
 				o.past.record(tick())
+				runtime.GC()
+				var before, after runtime.MemStats
+				runtime.ReadMemStats(&before)
 				var spawned []*instrument.Proc
+				var lits, entries int64
 				b.ResetTimer()
 				for i := range b.N {
 					b.StopTimer()
@@ -229,10 +244,32 @@ func BenchmarkPastRecord(b *testing.B) {
 					s := tick()
 					b.StartTimer()
 					o.past.record(s)
+					b.StopTimer()
+					o.past.mu.Lock()
+					t := o.past.ticks[len(o.past.ticks)-1]
+					lits += int64(t.nodes.lits + t.procs.lits)
+					entries += int64(t.nodes.n + t.procs.n)
+					o.past.mu.Unlock()
+					b.StartTimer()
 				}
 				b.StopTimer()
+				runtime.GC()
+				runtime.ReadMemStats(&after)
 				tl := o.Timeline()
 				b.ReportMetric(float64(tl.Bytes)/float64(tl.Ticks), "B/tick")
+				b.ReportMetric(float64(tl.Bytes)/float64(tl.Ticks)*3600/1e6, "MB/hour")
+				b.ReportMetric(float64(tl.Dropped), "dropped")
+				b.ReportMetric(float64(int64(after.HeapAlloc)-int64(before.HeapAlloc))/1e6, "heap-MB")
+				b.ReportMetric(100*float64(lits)/float64(max(1, entries)), "changed-%")
+				rec, err := o.Record()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cw := &countWriter{w: io.Discard}
+				if _, err := rec.WriteTo(cw); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportMetric(float64(cw.n)/1e6, "rec-MB")
 			})
 		}
 	}
@@ -299,4 +336,62 @@ func TestPastReadersBesideTheSampler(t *testing.T) {
 	}
 	close(done)
 	wg.Wait()
+}
+
+// Packing gives back exactly what was packed, whatever the names
+// (interned, numbered with an interned prefix, inline), times, floats
+// and policies, and whether the name was interned yet or not.
+func TestPackRoundTrip(t *testing.T) {
+	pk := newPacker(1 << 20)
+	pol := &Policy{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}
+	names := []string{"", "price", "session-17910", "session-007", "session-0", "0", "12", "x99999999999999999999", "naïve 42", "fresh"}
+	started := []time.Time{{}, instrument.Time(12345), time.Unix(1764895267, 5), time.Unix(1764895267, 5).UTC(), time.Now(), time.Date(2026, 1, 1, 0, 0, 0, 0, time.FixedZone("X", 3600))}
+	for tick := range 3 {
+		pk.next()
+		var nodes []TreeNode
+		var procs []Process
+		names[len(names)-1] = fmt.Sprint("session-", 20000+tick) // new each tick
+		for i, name := range names {
+			nodes = append(nodes, TreeNode{PID: instrument.PID(100 + i), Parent: 7, Slot: instrument.PID(90 + i), Name: name, Kind: "server", Status: "running",
+				Busy: float64(i) / 3, Depth: uint64(i * 1000), Restarts: uint32(tick), Waiting: 2, Finding: SeverityWarning, Children: i, Folded: -i, Supervisor: pol, RestartBudget: 0.5})
+			procs = append(procs, Process{PID: instrument.PID(100 + i), Name: name, Kind: "server", Behaviour: "cache", Started: started[i%len(started)],
+				Growth: -1.5, Arrival: 1e9, Busy: 1, HeadAge: -time.Second, BlockedOn: 3, Handled: 1 << 60, CPU: time.Millisecond, CPUShare: 0.1, Goroutines: -3})
+		}
+		nt, pt := keyTrack(pk, nodes), keyTrack(pk, procs)
+		u := pk.view()
+		gotN, gotP := nt.apply(&u, nil, nil), pt.apply(&u, nil, nil)
+		for i := range nodes {
+			if gotN[i] != nodes[i] {
+				t.Errorf("tick %d: node %d: got %+v, want %+v", tick, i, gotN[i], nodes[i])
+			}
+			want := procs[i]
+			if want.Started.Round(0) != want.Started && instrument.Time(int64(want.Started.Sub(instrument.Time(0)))) != want.Started {
+				want.Started = want.Started.Round(0) // a wall clock reading keeps no monotonic one
+			}
+			got := gotP[i]
+			if _, off := want.Started.Zone(); got.Started.Equal(want.Started) && func() bool { _, o := got.Started.Zone(); return o == off }() {
+				got.Started = want.Started // another zone keeps its offset, not its name (as MarshalBinary)
+			}
+			if got != want {
+				t.Errorf("tick %d: process %d: got %+v, want %+v", tick, i, gotP[i], want)
+			}
+		}
+		fs := []Finding{{ID: "bottleneck/3", Kind: KindBottleneck, Severity: SeverityCritical, PID: 3, Name: "session-17910", Since: time.Unix(5, 0),
+			Summary: "slow", Evidence: []Evidence{{Name: "busy", Value: 99.5, Unit: "%"}}, Advice: "split it", Chain: []instrument.PID{1, 3}, Site: "a.go:1", Stack: "goroutine 1"},
+			{ID: "x", Evidence: []Evidence{}}}
+		l := pk.packFindings(fs)
+		u = pk.view() // after the packing: a reader takes the tables after what it reads was kept
+		if got := l.findings(&u); !findingsEqual(got, fs) || got[1].Evidence == nil || got[1].Chain != nil {
+			t.Errorf("tick %d: findings: got %+v, want %+v", tick, got, fs)
+		}
+		if got := pk.packFindings(nil).findings(&u); got != nil {
+			t.Errorf("nil findings: got %+v, want nil", got)
+		}
+	}
+	if _, ok := pk.strIDs["session-"]; !ok {
+		t.Errorf("the prefix of numbered names: not interned after three ticks")
+	}
+	if _, ok := pk.strIDs["session-17910"]; !ok {
+		t.Errorf("a name seen in three ticks: not interned")
+	}
 }

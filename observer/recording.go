@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -29,8 +30,10 @@ import (
 // and the hot processes as a full frame or as runs copied from the tick
 // before plus the entries that changed; findings, edges and the events
 // tail's pins and counts only when they changed), the event log's
-// entries the ticks show, the finding spans of the timeline, and a
-// trailer that repeats the counts. Gob matches fields by name, so a
+// entries the ticks show, the finding spans of the timeline, the
+// evidence saved when findings turned on (execution traces, stacks; the
+// newest that fit in maxRecordingEvidence bytes, since version 2), and
+// a trailer that repeats the counts. Gob matches fields by name, so a
 // field added later is skipped by an older reader and zero for a newer
 // one; a change of meaning bumps the version, which a reader refuses
 // when it is newer than its own.
@@ -45,13 +48,16 @@ const (
 	recordingMagic = "observer-recording"
 	// RecordingVersion is the version of the recording format this
 	// package writes, and the newest it reads.
-	RecordingVersion = 1
+	RecordingVersion = 2
 	// maxRecordingBytes caps what [Replay] keeps of a recording, as the
 	// history estimates its memory: a recording holds at most what one
 	// history held (Options.HistoryBytes, 64 MiB by default).
 	maxRecordingBytes = 1 << 30
 	// maxRecordingCount caps each count a recording's header announces.
 	maxRecordingCount = 10_000_000
+	// maxRecordingEvidence caps the evidence a recording carries: the
+	// newest items whose traces and stacks fit.
+	maxRecordingEvidence = 64 << 20
 )
 
 // ErrReplay is returned by the methods of a replayed observer ([Replay])
@@ -82,8 +88,10 @@ type RecordingInfo struct {
 type Recording struct {
 	hdr   recHeader
 	ticks []pastTick // shallow copies; what they hold is shared with the history
+	u     unpacker   // the history's interned strings and policies, as they were
 	log   []LogEntry
 	spans []FindingSpan
+	ev    []evidenceItem // oldest first; what they hold is shared, never modified
 }
 
 // Info describes the recording.
@@ -112,6 +120,7 @@ func (o *Observer) Record() (*Recording, error) {
 	for i, t := range p.ticks {
 		r.ticks[i] = *t
 	}
+	r.u = p.pk.view()
 	copy(r.log, p.log) // p.log's array is modified in place (trimLog, addLog): copied
 	for i, sp := range p.spans {
 		r.spans[i] = *sp
@@ -121,12 +130,13 @@ func (o *Observer) Record() (*Recording, error) {
 	if o.replay != nil { // a recording of a replay is the recording again
 		program, goVersion, created = o.replay.Program, o.replay.GoVersion, o.replay.Created
 	}
+	r.ev = o.ev.forRecording()
 	r.hdr = recHeader{
 		Version: RecordingVersion, Created: created, Program: program, GoVersion: goVersion,
 		Tick: o.opts.Tick, History: o.opts.History, TopN: o.opts.TopN,
 		HistoryFull: o.opts.HistoryFull, HistoryHorizon: o.opts.HistoryHorizon, HistoryThin: o.opts.HistoryThin,
 		HistoryBytes: o.opts.HistoryBytes,
-		Ticks:        len(r.ticks), Log: len(r.log), Spans: len(r.spans),
+		Ticks:        len(r.ticks), Log: len(r.log), Spans: len(r.spans), Evidence: len(r.ev),
 		Thinned: p.thinned, Dropped: p.dropped,
 		From: r.ticks[0].at, To: r.ticks[len(r.ticks)-1].at,
 	}
@@ -154,7 +164,7 @@ func (r *Recording) WriteTo(w io.Writer) (int64, error) {
 		if i > 0 {
 			prev = &r.ticks[i-1]
 		}
-		rt.fill(&r.ticks[i], prev)
+		rt.fill(&r.u, &r.ticks[i], prev)
 		if err := enc.Encode(&rt); err != nil {
 			return fail("tick "+strconv.Itoa(i+1), err)
 		}
@@ -169,7 +179,13 @@ func (r *Recording) WriteTo(w io.Writer) (int64, error) {
 			return fail("finding span "+strconv.Itoa(i+1), err)
 		}
 	}
-	if err := enc.Encode(&recEnd{Ticks: len(r.ticks), Log: len(r.log), Spans: len(r.spans)}); err != nil {
+	for i := range r.ev {
+		it := &r.ev[i]
+		if err := enc.Encode(&recEvidence{TraceEvidence: it.TraceEvidence, Trace: it.trace, Stacks: it.stacks}); err != nil {
+			return fail("evidence "+strconv.Itoa(i+1), err)
+		}
+	}
+	if err := enc.Encode(&recEnd{Ticks: len(r.ticks), Log: len(r.log), Spans: len(r.spans), Evidence: len(r.ev)}); err != nil {
 		return fail("trailer", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -205,6 +221,7 @@ type recHeader struct {
 	Ticks          int // how many ticks follow, then events, then finding spans
 	Log            int
 	Spans          int
+	Evidence       int // since version 2
 	Thinned        int // the first Thinned ticks are older than HistoryFull, thinned
 	Dropped        uint64
 	From, To       time.Time
@@ -217,7 +234,15 @@ func (h *recHeader) info() RecordingInfo {
 
 // recEnd is the last record: the counts again, so that a file cut at a
 // record's boundary is told from a whole one.
-type recEnd struct{ Ticks, Log, Spans int }
+type recEnd struct{ Ticks, Log, Spans, Evidence int }
+
+// recEvidence is one finding's evidence: its execution trace and the
+// stacks of the processes it named.
+type recEvidence struct {
+	TraceEvidence
+	Trace  []byte
+	Stacks []ProcessStack
+}
 
 // The parts of a tick shared with the tick before (recTick.Same).
 const (
@@ -269,9 +294,11 @@ func sameSlice[T any](a, b []T) bool {
 	return len(a) == len(b) && unsafe.SliceData(a) == unsafe.SliceData(b)
 }
 
-func (rt *recTick) fill(t, prev *pastTick) {
+func (rt *recTick) fill(u *unpacker, t, prev *pastTick) {
+	// The slices of the tick before are reused: gob has written them.
+	pb, nb := bigger(rt.Procs.Full, rt.Procs.Lits), bigger(rt.Nodes.Full, rt.Nodes.Lits)
 	*rt = recTick{Tick: t.tick, At: t.at, Sys: t.sys, Roots: t.roots, EvLo: t.evLo, EvHi: t.evHi, Older: t.older,
-		EventSeq: t.eventSeq, Procs: toRec(&t.procs, rt.Procs.Ops), Nodes: toRec(&t.nodes, rt.Nodes.Ops)}
+		EventSeq: t.eventSeq, Procs: toRec(u, &t.procs, rt.Procs.Ops, pb), Nodes: toRec(u, &t.nodes, rt.Nodes.Ops, nb)}
 	rt.Sys.Load = nil
 	same := func(bit uint16, eq bool) bool {
 		if prev != nil && eq {
@@ -280,17 +307,17 @@ func (rt *recTick) fill(t, prev *pastTick) {
 		}
 		return false
 	}
-	if !same(sameLinks, prev != nil && sameSlice(prev.links, t.links)) {
-		rt.Links = t.links
+	if !same(sameLinks, prev != nil && prev.links == t.links) {
+		rt.Links = t.links.edges()
 	}
-	if !same(sameMons, prev != nil && sameSlice(prev.mons, t.mons)) {
-		rt.Mons = t.mons
+	if !same(sameMons, prev != nil && prev.mons == t.mons) {
+		rt.Mons = t.mons.edges()
 	}
-	if !same(sameWaits, prev != nil && sameSlice(prev.waits, t.waits)) {
-		rt.Waits = t.waits
+	if !same(sameWaits, prev != nil && prev.waits == t.waits) {
+		rt.Waits = t.waits.edges()
 	}
-	if !same(sameFindings, prev != nil && sameSlice(prev.findings, t.findings)) {
-		rt.Findings = t.findings
+	if !same(sameFindings, prev != nil && prev.findings == t.findings) {
+		rt.Findings = t.findings.findings(u)
 	}
 	if !same(samePinned, prev != nil && sameSlice(prev.pinned, t.pinned)) {
 		rt.Pinned = t.pinned
@@ -306,9 +333,16 @@ func (rt *recTick) fill(t, prev *pastTick) {
 	}
 }
 
-func toRec[T keyed](t *track[T], ops []int32) recTrack[T] {
+func bigger[T any](a, b []T) []T {
+	if cap(b) > cap(a) {
+		return b
+	}
+	return a
+}
+
+func toRec[T keyed](u *unpacker, t *track[T], ops []int32, buf []T) recTrack[T] {
 	if t.key {
-		return recTrack[T]{Key: true, Full: t.full, N: int32(len(t.full))}
+		return recTrack[T]{Key: true, Full: t.apply(u, nil, buf), N: t.n}
 	}
 	ops = ops[:0]
 	for _, o := range t.ops {
@@ -318,21 +352,20 @@ func toRec[T keyed](t *track[T], ops []int32) recTrack[T] {
 		}
 		ops = append(ops, o.from, o.n, lit)
 	}
-	return recTrack[T]{Ops: ops, Lits: t.lits, N: t.n}
+	return recTrack[T]{Ops: ops, Lits: unpack(u, t.data, int(t.lits), buf[:0]), N: t.n}
 }
 
 // fromRec checks a recorded track against the length of the tick
 // before's slice (prevLen, -1 for none) and returns it as a track.
-func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
+func fromRec[T keyed](pk *packer, r *recTrack[T], prevLen int) (track[T], error) {
 	if r.Key {
 		if len(r.Ops) > 0 || len(r.Lits) > 0 {
 			return track[T]{}, errors.New("a full frame with runs")
 		}
-		full := r.Full
-		if full == nil {
-			full = []T{}
+		if int(r.N) != len(r.Full) {
+			return track[T]{}, fmt.Errorf("a full frame of %d entries says %d", len(r.Full), r.N)
 		}
-		return track[T]{key: true, full: full}, nil
+		return keyTrack(pk, r.Full), nil
 	}
 	if prevLen < 0 {
 		return track[T]{}, errors.New("runs with no tick before them")
@@ -340,7 +373,11 @@ func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
 	if len(r.Ops)%3 != 0 {
 		return track[T]{}, fmt.Errorf("%d run numbers, not a multiple of 3", len(r.Ops))
 	}
-	t := track[T]{n: r.N, lits: r.Lits, ops: make([]op, 0, len(r.Ops)/3)}
+	t := track[T]{n: r.N, lits: int32(len(r.Lits)), ops: make([]op, 0, len(r.Ops)/3)}
+	for i := range r.Lits {
+		t.data = appendEntry(pk, t.data, &r.Lits[i])
+	}
+	t.data = trimCap(t.data)
 	var n, lits int64
 	for i := 0; i < len(r.Ops); i += 3 {
 		o := op{from: r.Ops[i], n: r.Ops[i+1], lit: r.Ops[i+2] == 1}
@@ -361,12 +398,7 @@ func fromRec[T keyed](r *recTrack[T], prevLen int) (track[T], error) {
 	return t, nil
 }
 
-func (t *track[T]) len() int {
-	if t.key {
-		return len(t.full)
-	}
-	return int(t.n)
-}
+func (t *track[T]) len() int { return int(t.n) }
 
 // recordingError is what Replay returns for a bad file.
 type recordingError struct{ msg string }
@@ -472,7 +504,7 @@ func Replay(r io.Reader) (*Observer, error) {
 		if err := dec.Decode(&rt); err != nil {
 			return nil, readErr(what, err)
 		}
-		t, err := rt.tick(last)
+		t, err := rt.tick(p.pk, last)
 		if err != nil {
 			return nil, badRecording("corrupt: %s: %v", what, err)
 		}
@@ -507,12 +539,17 @@ func Replay(r io.Reader) (*Observer, error) {
 			p.open[sp.ID] = sp
 		}
 	}
+	evs, err := readEvidence(dec, hdr.Evidence)
+	if err != nil {
+		return nil, err
+	}
 	var end recEnd
 	if err := dec.Decode(&end); err != nil {
 		return nil, readErr("the trailer", err)
 	}
-	if end != (recEnd{hdr.Ticks, hdr.Log, hdr.Spans}) {
-		return nil, badRecording("corrupt: the trailer counts %+v, the header %d ticks, %d events, %d spans", end, hdr.Ticks, hdr.Log, hdr.Spans)
+	if end != (recEnd{hdr.Ticks, hdr.Log, hdr.Spans, hdr.Evidence}) {
+		return nil, badRecording("corrupt: the trailer counts %+v, the header %d ticks, %d events, %d spans, %d evidence",
+			end, hdr.Ticks, hdr.Log, hdr.Spans, hdr.Evidence)
 	}
 	// Read to the end, so that gzip checks its checksum.
 	if n, err := io.Copy(io.Discard, zb); err != nil {
@@ -520,6 +557,8 @@ func Replay(r io.Reader) (*Observer, error) {
 	} else if n > 0 {
 		return nil, badRecording("corrupt: %d bytes after the trailer", n)
 	}
+	p.bytes += p.pk.bytes // the strings and policies the ticks interned
+	p.pkBytes = p.pk.bytes
 	p.thinned, p.dropped = hdr.Thinned, hdr.Dropped
 	if last != nil {
 		p.lastOld = p.ticks[max(0, p.thinned-1)].at
@@ -530,10 +569,51 @@ func Replay(r io.Reader) (*Observer, error) {
 	o.replay = &RecordingInfo{}
 	*o.replay = hdr.info()
 	o.model.log.load(p.log)
-	if s, ok := p.at(hdr.To); ok {
+	o.ev.load(evs)
+	if s, ok := o.At(hdr.To); ok {
 		o.snap.Store(s)
 	}
 	return o, nil
+}
+
+// readEvidence reads n items of evidence, each checked against the
+// bounds the observer keeps them in.
+func readEvidence(dec *gob.Decoder, n int) ([]evidenceItem, error) {
+	if n > maxEvidence {
+		return nil, badRecording("corrupt: the header: %d items of evidence, at most %d are kept", n, maxEvidence)
+	}
+	var out []evidenceItem
+	var total int
+	for i := range n {
+		what := fmt.Sprintf("evidence %d of %d", i+1, n)
+		var re recEvidence
+		if err := dec.Decode(&re); err != nil {
+			return nil, readErr(what, err)
+		}
+		stackBytes := 0
+		for _, st := range re.Stacks {
+			stackBytes += len(st.Stack)
+		}
+		switch {
+		case len(re.Trace) > maxEvidenceBytes:
+			return nil, badRecording("corrupt: %s: a trace of %d bytes, at most %d are kept", what, len(re.Trace), maxEvidenceBytes)
+		case len(re.Trace) != re.TraceBytes:
+			return nil, badRecording("corrupt: %s: a trace of %d bytes, said to be %d", what, len(re.Trace), re.TraceBytes)
+		case len(re.Stacks) > maxEvidenceStacks || len(re.Stacks) != re.TraceEvidence.Stacks || stackBytes != re.StackBytes:
+			return nil, badRecording("corrupt: %s: %d stacks of %d bytes, said to be %d of %d", what, len(re.Stacks), stackBytes, re.TraceEvidence.Stacks, re.StackBytes)
+		case len(out) > 0 && re.Seq <= out[len(out)-1].Seq:
+			return nil, badRecording("corrupt: %s: number %d after %d", what, re.Seq, out[len(out)-1].Seq)
+		}
+		total += len(re.Trace) + stackBytes
+		if total > maxRecordingEvidence {
+			return nil, badRecording("too big: past %d MiB of evidence at %s", maxRecordingEvidence>>20, what)
+		}
+		if len(re.Trace) == 0 {
+			re.Trace = nil
+		}
+		out = append(out, evidenceItem{TraceEvidence: re.TraceEvidence, trace: re.Trace, stacks: re.Stacks})
+	}
+	return out, nil
 }
 
 func (h *recHeader) check() error {
@@ -541,7 +621,7 @@ func (h *recHeader) check() error {
 	for _, c := range []struct {
 		name string
 		n    int
-	}{{"ticks", h.Ticks}, {"events", h.Log}, {"finding spans", h.Spans}} {
+	}{{"ticks", h.Ticks}, {"events", h.Log}, {"finding spans", h.Spans}, {"evidence", h.Evidence}} {
 		if c.n < 0 || c.n > maxRecordingCount {
 			return bad("%d %s", c.n, c.name)
 		}
@@ -558,7 +638,8 @@ func (h *recHeader) check() error {
 }
 
 // tick makes the pastTick of rt, which follows last (nil for the first).
-func (rt *recTick) tick(last *pastTick) (*pastTick, error) {
+func (rt *recTick) tick(pk *packer, last *pastTick) (*pastTick, error) {
+	pk.next()
 	t := &pastTick{tick: rt.Tick, at: rt.At, sys: rt.Sys, roots: rt.Roots, evLo: rt.EvLo, evHi: rt.EvHi,
 		older: rt.Older, eventSeq: rt.EventSeq}
 	if last == nil && rt.Same != 0 {
@@ -575,18 +656,26 @@ func (rt *recTick) tick(last *pastTick) (*pastTick, error) {
 		pp, pn = last.procs.len(), last.nodes.len()
 	}
 	var err error
-	if t.procs, err = fromRec(&rt.Procs, pp); err != nil {
+	if t.procs, err = fromRec(pk, &rt.Procs, pp); err != nil {
 		return nil, fmt.Errorf("processes: %w", err)
 	}
-	if t.nodes, err = fromRec(&rt.Nodes, pn); err != nil {
+	if t.nodes, err = fromRec(pk, &rt.Nodes, pn); err != nil {
 		return nil, fmt.Errorf("tree: %w", err)
 	}
 	t.bytes = int64(unsafe.Sizeof(*t)) + 8 + t.procs.bytes() + t.nodes.bytes()
 	pick := func(bit uint16) bool { return rt.Same&bit != 0 }
-	t.links = keepOr(pick(sameLinks), last, rt.Links, func(x *pastTick) []Edge { return x.links }, &t.bytes)
-	t.mons = keepOr(pick(sameMons), last, rt.Mons, func(x *pastTick) []Edge { return x.mons }, &t.bytes)
-	t.waits = keepOr(pick(sameWaits), last, rt.Waits, func(x *pastTick) []Edge { return x.waits }, &t.bytes)
-	t.findings = keepOr(pick(sameFindings), last, rt.Findings, func(x *pastTick) []Finding { return x.findings }, &t.bytes)
+	t.links = keepEdges(pick(sameLinks), last, rt.Links, func(x *pastTick) *edgeList { return x.links }, &t.bytes)
+	t.mons = keepEdges(pick(sameMons), last, rt.Mons, func(x *pastTick) *edgeList { return x.mons }, &t.bytes)
+	t.waits = keepEdges(pick(sameWaits), last, rt.Waits, func(x *pastTick) *edgeList { return x.waits }, &t.bytes)
+	if pick(sameFindings) {
+		t.findings = last.findings
+	} else {
+		if rt.Findings == nil {
+			rt.Findings = []Finding{}
+		}
+		t.findings = pk.packFindings(rt.Findings)
+		t.bytes += t.findings.bytes()
+	}
 	t.pinned = keepOr(pick(samePinned), last, rt.Pinned, func(x *pastTick) []uint64 { return x.pinned }, &t.bytes)
 	t.evCounts = keepOr(pick(sameCounts), last, rt.EvCounts, func(x *pastTick) []TimelineCount { return x.evCounts }, &t.bytes)
 	if pick(sameCPU) {
@@ -617,6 +706,20 @@ func keepOr[T any](same bool, last *pastTick, cur []T, get func(*pastTick) []T, 
 	var z T
 	*bytes += int64(cap(cur)) * int64(unsafe.Sizeof(z))
 	return cur
+}
+
+// keepEdges returns the tick before's edges when same, else cur packed
+// (never nil, as keepOr).
+func keepEdges(same bool, last *pastTick, cur []Edge, get func(*pastTick) *edgeList, bytes *int64) *edgeList {
+	if same {
+		return get(last)
+	}
+	if cur == nil {
+		cur = []Edge{}
+	}
+	e := packEdges(cur)
+	*bytes += e.bytes()
+	return e
 }
 
 // load fills the log with the recorded entries, for a replay.
@@ -664,24 +767,17 @@ func (o *Observer) Seen(pid instrument.PID) (time.Time, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	u := p.pk.view()
+	var nodes []TreeNode
+	var procs []Process
 	for i := len(p.ticks) - 1; i >= 0; i-- {
 		t := p.ticks[i]
-		if holds(&t.nodes, pid) || holds(&t.procs, pid) {
+		nodes = unpack(&u, t.nodes.data, int(t.nodes.lits), nodes[:0])
+		procs = unpack(&u, t.procs.data, int(t.procs.lits), procs[:0])
+		if slices.ContainsFunc(nodes, func(n TreeNode) bool { return n.PID == pid }) ||
+			slices.ContainsFunc(procs, func(p Process) bool { return p.PID == pid }) {
 			return t.at, true
 		}
 	}
 	return time.Time{}, false
-}
-
-func holds[T keyed](t *track[T], pid instrument.PID) bool {
-	s := t.lits
-	if t.key {
-		s = t.full
-	}
-	for i := range s {
-		if s[i].pid() == pid {
-			return true
-		}
-	}
-	return false
 }

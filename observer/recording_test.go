@@ -212,3 +212,80 @@ func TestReplayRefusesBadFiles(t *testing.T) {
 		}
 	}
 }
+
+// The evidence kept when findings turned on (the execution trace, the
+// stacks of the processes named) goes into the recording, and the replay
+// gives back the same bytes; the replay at the moment the finding was on
+// lists it too.
+func TestRecordingCarriesTheEvidence(t *testing.T) {
+	n := node(t)
+	ref, err := otp.Start[int, int](n, &sleeper{d: 5 * time.Millisecond}, otp.Name("price"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := start(t, n.ProcessTable(), observer.Options{Tick: observer.MinTick, FlightRecorder: true})
+	sub := o.Subscribe()
+	defer sub.Close()
+	stop := load(8, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
+	defer stop()
+	await(t, sub, 40, "its evidence saved", func(*observer.Snapshot) bool {
+		list, _ := o.FindingTraces()
+		return len(list) > 0 && list[0].Stacks > 0
+	})
+	stop()
+	rec, err := o.Record()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	if _, err := rec.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r, err := observer.Replay(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want, _ := o.FindingTraces()
+	got, why := r.FindingTraces()
+	if asJSON(t, got) != asJSON(t, want) || why != "" {
+		t.Fatalf("replayed evidence: got %s (%q), want %s", asJSON(t, got), why, asJSON(t, want))
+	}
+	for _, ev := range want {
+		_, wtr, wok := o.FindingTrace(ev.Seq)
+		_, gtr, gok := r.FindingTrace(ev.Seq)
+		if gok != wok || !bytes.Equal(gtr, wtr) {
+			t.Errorf("trace %d: replayed %v, %d bytes; want %v, the same %d bytes", ev.Seq, gok, len(gtr), wok, len(wtr))
+		}
+		_, wst, wok := o.FindingStacks(ev.Seq)
+		_, gst, gok := r.FindingStacks(ev.Seq)
+		if gok != wok || asJSON(t, gst) != asJSON(t, wst) {
+			t.Errorf("stacks %d: replayed %v, %s; want %v, %s", ev.Seq, gok, asJSON(t, gst), wok, asJSON(t, wst))
+		}
+	}
+	first := want[len(want)-1]
+	if s, ok := r.At(first.At); !ok || len(s.Traces) == 0 || asJSON(t, s.Traces[len(s.Traces)-1]) != asJSON(t, first) {
+		t.Errorf("the replay at %v: %v, traces %+v; want it to list %+v", first.At, ok, s.Traces, first)
+	}
+	if s, ok := r.At(first.At.Add(-observer.MinTick)); ok && len(s.Traces) != 0 {
+		t.Errorf("the replay before any finding: traces %+v, want none", s.Traces)
+	}
+}
+
+// A version 1 recording (no evidence) is still read.
+func TestReplayReadsVersion1(t *testing.T) {
+	_, file, _ := recorded(t)
+	inner := unzip(t, file)
+	line, rest, _ := bytes.Cut(inner, []byte("\n"))
+	if want := "observer-recording " + strconv.Itoa(observer.RecordingVersion); string(line) != want {
+		t.Fatalf("first line: got %q, want %q", line, want)
+	}
+	o, err := observer.Replay(bytes.NewReader(gz(append([]byte("observer-recording 1\n"), rest...))))
+	if err != nil {
+		t.Fatalf("Replay of a version 1 file: %v", err)
+	}
+	defer o.Close()
+	if info, _ := o.Replayed(); info.Ticks == 0 {
+		t.Errorf("the version 1 file's ticks: got none")
+	}
+}

@@ -187,8 +187,11 @@
       w.dataset.testid = "chart-waiting";
       this.el.appendChild(w);
     }
-    // No data will come for a process that has exited.
-    w.textContent = document.querySelector('[data-testid="proc-exited"]') ?
+    // No data will come for a process that has exited, nor for one of
+    // the past whose history kept only the tree's numbers.
+    w.textContent = document.querySelector('[data-testid="proc-tree-only"]') ?
+      "no samples kept at this moment" :
+      document.querySelector('[data-testid="proc-exited"]') ?
       "no samples kept: the observer keeps them for busy, flagged or watched processes" : "waiting for data…";
   };
   Chart.prototype.caption = function () {

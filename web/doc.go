@@ -38,7 +38,12 @@
 // at= (RFC 3339 or Unix milliseconds) and answer as of that moment, from
 // the observer's history (observer.Observer.At); api/timeline says how
 // far back it goes and when each finding was on. A moment older than the
-// history gets 404 saying how far back it goes.
+// history gets 404 saying how far back it goes. api/recording downloads
+// the history as one file (cmd/observer-replay serves it); api/traces
+// lists the evidence kept when findings turned on (with
+// observer.Options.FlightRecorder), api/traces/{seq} downloads one's
+// execution trace and api/traces/{seq}/stacks shows, as text, the stacks
+// of the processes it named.
 // A bad parameter gets 400 with {"error": ..., "param": ...}; a known
 // address asked with the wrong method 405 with an Allow header; an
 // action the process does not support 422, one that fails 409. The

@@ -436,14 +436,23 @@ func viewParts(v viewReq, s *observer.Snapshot) *parts {
 		p.html["proc-table"] = html(ui.ProcTableFrag(root, procTable(s, pp, a)))
 	case "process":
 		d, ok := s.Detail(observer.PID(v.PID))
+		tree := false
 		if !ok && v.At != 0 {
 			d, ok = treeDetail(s, observer.PID(v.PID)) // a moment of the past: the tree's numbers of the time
+			tree = ok
+		}
+		if !ok && v.At != 0 {
+			pastAbsent(p, root, observer.PID(v.PID)) // web/past.go
+			break
 		}
 		if !ok {
 			break // not watched yet: the page shows what it was loaded with
 		}
 		var pv ui.ProcessView
 		fillProcess(&pv, d, s)
+		if tree {
+			treeOnly(&pv) // web/past.go
+		}
 		p.html["proc-info"] = html(ui.ProcInfoFrag(root, pv.Info))
 		p.html["proc-rel"] = html(ui.RelFrag(root, pv.Rel))
 		p.html["proc-findings"] = html(ui.ProcFindingsFrag(root, pv.Findings, pv.Info.Exited))

@@ -197,8 +197,9 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		d, ok = h.obs.Process(pid)
 	}
+	tree := false
 	if !ok {
-		d, s, ok = h.replayedProcess(pid, s) // a process of a recording's past (recording.go)
+		d, s, tree, ok = h.replayedProcess(pid, s) // a process of a recording's past (recording.go)
 		if ok {
 			v.Attrs["data-seen-at"] = strconv.FormatInt(s.At.UnixMilli(), 10) // the scrubber goes there
 		}
@@ -209,6 +210,9 @@ func (h *Handler) processPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	fillProcess(&v, d, s)
+	if tree {
+		treeOnly(&v) // web/past.go
+	}
 	if d.Exit == nil {
 		v.Actions, v.Note = h.actionsFor(d)
 	}

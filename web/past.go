@@ -11,6 +11,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // The past: the JSON API and the websocket answer "at", a moment of the
@@ -221,4 +222,44 @@ func treeDetail(s *observer.Snapshot, pid observer.PID) (observer.ProcessDetail,
 		return d, true
 	}
 	return observer.ProcessDetail{}, false
+}
+
+// treeOnlyNote is what the page of a process says at a moment of the
+// past whose history kept only the tree's numbers for it.
+const treeOnlyNote = "At this moment only the tree's numbers were kept for this process: " +
+	"it was not busy, flagged or watched then, so its rates, charts and wall time were not kept."
+
+// treeOnly makes a process page built from treeDetail say so: the
+// numbers the tree kept (mailbox, busy, callers waiting, restarts), not
+// the rates it did not keep, shown as zero; no charts or wall time.
+func treeOnly(v *ui.ProcessView) {
+	v.Info.TreeOnly = treeOnlyNote
+	kept := v.Info.Metrics[:0]
+	for _, m := range v.Info.Metrics {
+		switch m.TestID {
+		case "m-depth", "m-busy":
+			m.Hint = "as the tree showed it"
+		case "m-waiting", "m-restarts":
+		default:
+			continue
+		}
+		kept = append(kept, m)
+	}
+	v.Info.Metrics = kept
+	if !v.Info.Exited {
+		v.Wall = ui.WallView{Note: "Not kept at this moment: only the tree's numbers were."}
+	}
+}
+
+// absentNote is what the page of a process says at a moment of the past
+// whose history holds nothing for it.
+const absentNote = "At this moment the history holds nothing for this process: it was not in the tree then " +
+	"(not started yet, already gone, or folded into its supervisor's count of children)."
+
+// pastAbsent makes the parts of a process page at a moment of the past
+// that holds nothing for the process: it says so, with no numbers.
+func pastAbsent(p *parts, root string, pid observer.PID) {
+	info := ui.ProcInfo{Found: true, PID: uint64(pid), PIDText: pid.String(), Name: pid.String(), TreeOnly: absentNote}
+	p.html["proc-info"] = html(ui.ProcInfoFrag(root, info))
+	p.html["proc-wall"] = html(ui.WallFrag(ui.WallView{Note: "Not kept at this moment."}))
 }

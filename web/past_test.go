@@ -189,3 +189,56 @@ func TestWebsocketShowsAMoment(t *testing.T) {
 	}
 	t.Errorf("after asking for live: frames still marked past: %+v", fr.Past)
 }
+
+// At a moment of the past, the page of a process the history kept only
+// in the tree (not hot, flagged or watched then) says so plainly, shows
+// the tree's numbers and not rates it never kept as zeros, and no wall
+// time; a process whose details were kept shows them, without the note.
+func TestPastProcessSaysWhatItHas(t *testing.T) {
+	at := time.Date(2026, 12, 5, 1, 0, 0, 0, time.UTC)
+	s := &observer.Snapshot{Tick: 9, At: at, Interval: time.Second,
+		Tree: observer.Tree{Nodes: []observer.TreeNode{
+			{PID: 1, Name: "shop", Kind: "supervisor", Status: "running"},
+			{PID: 2, Parent: 1, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300},
+			{PID: 3, Parent: 1, Name: "cart", Kind: "server", Status: "running", Depth: 4, Waiting: 2},
+		}},
+		Watched: []observer.ProcessDetail{{Process: observer.Process{PID: 2, Name: "price", Kind: "server", Status: "running", Busy: 0.97, Depth: 300, Arrival: 120},
+			Watched: true, History: []observer.ProcessSample{{At: at, Depth: 300, Busy: 0.97}}}},
+	}
+	v := viewReq{View: "process", PID: 3, Root: "./", At: at.UnixMilli()}
+	if err := v.validate(20); err != nil {
+		t.Fatal(err)
+	}
+	p := viewParts(v, s)
+	info, wall := p.html["proc-info"], p.html["proc-wall"]
+	if !strings.Contains(info, `data-testid="proc-tree-only"`) || !strings.Contains(info, "only the tree&#39;s numbers were kept") {
+		t.Errorf("cart at a past moment: no note that only the tree's numbers were kept in\n%s", info)
+	}
+	for _, want := range []string{`data-testid="m-depth"`, `data-testid="m-busy"`, `data-testid="m-waiting"`, `data-testid="m-restarts"`} {
+		if !strings.Contains(info, want) {
+			t.Errorf("cart at a past moment: no %s, a number the tree kept", want)
+		}
+	}
+	for _, not := range []string{`data-testid="m-arrival"`, `data-testid="m-handling"`, `data-testid="m-headage"`} {
+		if strings.Contains(info, not) {
+			t.Errorf("cart at a past moment: shows %s, a rate the history did not keep", not)
+		}
+	}
+	if !strings.Contains(wall, "Not kept at this moment") {
+		t.Errorf("cart's wall time at a past moment: got\n%s\nwant it to say it was not kept", wall)
+	}
+	if len(p.hist) != 0 {
+		t.Errorf("cart's samples at a past moment: got %d, want none", len(p.hist))
+	}
+	// A process the moment holds nothing for: said so, no numbers.
+	v.PID = 99
+	p = viewParts(v, s)
+	if info := p.html["proc-info"]; !strings.Contains(info, "the history holds nothing for this process") || strings.Contains(info, `data-testid="m-`) {
+		t.Errorf("a process absent at the moment: got\n%s\nwant a note that the history holds nothing for it, and no numbers", info)
+	}
+	v.PID = 2
+	p = viewParts(v, s)
+	if info := p.html["proc-info"]; strings.Contains(info, "proc-tree-only") || !strings.Contains(info, `data-testid="m-arrival"`) || len(p.hist) != 1 {
+		t.Errorf("price, kept whole at the moment: got the tree-only note or no rates (%d samples) in\n%s", len(p.hist), info)
+	}
+}

@@ -1,6 +1,8 @@
 package web
 
 import (
+	"fmt"
+	"io"
 	"net/http"
 	"strconv"
 	"strings"
@@ -89,26 +91,26 @@ func (h *Handler) recordingView() *ui.RecordingView {
 // was; the moment the browser's scrubber is at follows over the
 // websocket. A live dashboard reports false: its history is not scanned
 // on a page load.
-func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (observer.ProcessDetail, *observer.Snapshot, bool) {
+// tree says the detail is only what the tree kept (treeOnly).
+func (h *Handler) replayedProcess(pid observer.PID, s *observer.Snapshot) (d observer.ProcessDetail, at *observer.Snapshot, tree, ok bool) {
 	if _, ok := h.obs.Replayed(); !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	at, ok := h.obs.Seen(pid)
+	seen, ok := h.obs.Seen(pid)
 	if !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	past, ok := h.obs.At(at)
+	past, ok := h.obs.At(seen)
 	if !ok {
-		return observer.ProcessDetail{}, s, false
+		return observer.ProcessDetail{}, s, false, false
 	}
-	d, ok := past.Detail(pid)
-	if !ok {
-		d, ok = treeDetail(past, pid)
+	if d, ok := past.Detail(pid); ok {
+		return d, past, false, true
 	}
-	if !ok {
-		return observer.ProcessDetail{}, s, false
+	if d, ok := treeDetail(past, pid); ok {
+		return d, past, true, true
 	}
-	return d, past, true
+	return observer.ProcessDetail{}, s, false, false
 }
 
 // apiTraces lists the execution traces saved when findings turned on
@@ -154,21 +156,94 @@ func (h *Handler) apiTrace(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// apiTraceStacks shows the stacks saved when a finding turned on, of
+// the processes it named, with their wall-time samples: plain text, to
+// read in the browser or paste into a bug report.
+func (h *Handler) apiTraceStacks(w http.ResponseWriter, r *http.Request) {
+	if err := onlyParams(r); err != nil {
+		writeParamError(w, err)
+		return
+	}
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
+	if err != nil || seq == 0 {
+		writeJSONError(w, http.StatusBadRequest, "seq", "want the evidence's number (seq in /api/traces)")
+		return
+	}
+	ev, stacks, ok := h.obs.FindingStacks(seq)
+	if !ok {
+		writeJSONError(w, http.StatusNotFound, "seq", "no stacks "+strconv.FormatUint(seq, 10)+": only the newest 8 are kept (see /api/traces)")
+		return
+	}
+	hdr := w.Header()
+	hdr.Set("Content-Type", "text/plain; charset=utf-8")
+	hdr.Set("Cache-Control", "no-store")
+	if r.Method != http.MethodHead {
+		io.WriteString(w, stacksText(ev, stacks))
+	}
+}
+
+// stacksText is the text of a finding's saved stacks.
+func stacksText(ev observer.TraceEvidence, stacks []observer.ProcessStack) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "Stacks saved when the finding %s turned on, at %s UTC: the processes it names.\n",
+		traceLabel(ev), ev.At.UTC().Format("2006-01-02 15:04:05"))
+	for _, st := range stacks {
+		b.WriteString("\n== ")
+		if st.Name != "" {
+			b.WriteString(st.Name + " ")
+		}
+		b.WriteString(st.PID.String() + "\n")
+		if st.Err != "" {
+			b.WriteString("no stack: " + st.Err + "\n")
+		} else {
+			b.WriteString(st.Stack)
+			if !strings.HasSuffix(st.Stack, "\n") {
+				b.WriteByte('\n')
+			}
+		}
+		if w := st.Wall; w != nil {
+			fmt.Fprintf(&b, "\nwhere its wall time went in the %s before: %d samples, %d%% on a CPU\n",
+				w.Span.Round(time.Second), w.Samples, pct(w.OnCPU))
+			for _, f := range w.Top {
+				where := f.Function
+				if f.Caller != "" {
+					where += " in " + f.Caller
+				}
+				fmt.Fprintf(&b, "  %3d%%  %s (%s:%d) [%s]\n", pct(f.Share), where, f.File, f.Line, f.State)
+			}
+		}
+	}
+	return b.String()
+}
+
+// traceLabel names a finding's evidence: its kind and its subject.
+func traceLabel(e observer.TraceEvidence) string {
+	label := strings.ReplaceAll(e.Kind.String(), "_", " ")
+	if e.Name != "" {
+		label += " · " + e.Name
+	} else if e.PID != 0 {
+		label += " · " + e.PID.String()
+	}
+	return label
+}
+
 // traceViews are the execution traces a snapshot lists, for the advisor.
 func traceViews(s *observer.Snapshot) []ui.TraceView {
 	out := make([]ui.TraceView, 0, len(s.Traces))
 	for _, e := range s.Traces {
-		label := strings.ReplaceAll(e.Kind.String(), "_", " ")
-		if e.Name != "" {
-			label += " · " + e.Name
-		} else if e.PID != 0 {
-			label += " · " + e.PID.String()
-		}
-		out = append(out, ui.TraceView{
-			Href: "api/traces/" + strconv.FormatUint(e.Seq, 10), Label: label,
+		v := ui.TraceView{
+			Href: "api/traces/" + strconv.FormatUint(e.Seq, 10), Label: traceLabel(e),
 			When: "turned on at " + e.At.UTC().Format("15:04:05") + " UTC (" + ago(s.At.Sub(e.At)) + " before this tick)",
 			Size: fmtBytes(uint64(e.TraceBytes)), Err: e.Err,
-		})
+		}
+		if e.Stacks > 0 {
+			v.StacksHref = v.Href + "/stacks"
+			v.Stacks = "stacks of the process"
+			if e.Stacks > 1 {
+				v.Stacks = "stacks of the " + strconv.Itoa(e.Stacks) + " processes"
+			}
+		}
+		out = append(out, v)
 	}
 	return out
 }

@@ -199,8 +199,9 @@ func TestRecordingName(t *testing.T) {
 }
 
 // With the flight recorder on, the execution trace saved when the
-// bottleneck turned on is listed and downloads as a trace file; a
-// dashboard without it says why there is none.
+// bottleneck turned on is listed and downloads as a trace file, and the
+// stack of the server it names reads as text; a dashboard without it
+// says why there is none.
 func TestTracesOfFindings(t *testing.T) {
 	node := otp.NewNode(otp.Config{Logger: quiet()})
 	defer node.Stop()
@@ -278,9 +279,28 @@ func TestTracesOfFindings(t *testing.T) {
 	if f := frameJSON(t, viewReq{View: "advisor", Root: "./"}, obs.Snapshot()); !strings.Contains(f, "api/traces/"+strconv.FormatUint(ev.Seq, 10)) {
 		t.Errorf("the advisor's frame: no link to the trace in %s", f)
 	}
+	// With the trace, the stack of the server it names, linked and shown
+	// as text.
+	stacks := `href="./api/traces/` + strconv.FormatUint(ev.Seq, 10) + `/stacks"`
+	if ev.Stacks != 1 || !strings.Contains(string(page), stacks) || !strings.Contains(string(page), "stacks of the process") {
+		t.Errorf("the advisor page: %d stacks saved, no link %s to them", ev.Stacks, stacks)
+	}
+	resp, err = http.Get(srv.URL + "/api/traces/" + strconv.FormatUint(ev.Seq, 10) + "/stacks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") ||
+		!strings.Contains(string(body), "== price "+ref.PID().String()+"\n") || !strings.Contains(string(body), "otp.(*server[") {
+		t.Errorf("GET api/traces/%d/stacks: %d %q:\n%s\nwant price's stack in its server loop", ev.Seq, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
 	var apiErr apiError
 	if code := getJSON(t, srv.URL+"/api/traces/999", &apiErr); code != http.StatusNotFound {
 		t.Errorf("GET api/traces/999: got %d, want 404", code)
+	}
+	if code := getJSON(t, srv.URL+"/api/traces/999/stacks", &apiErr); code != http.StatusNotFound {
+		t.Errorf("GET api/traces/999/stacks: got %d, want 404", code)
 	}
 
 	s := newSystem(t, sysOpts{}) // no flight recorder

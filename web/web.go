@@ -269,6 +269,7 @@ func (h *Handler) routes() {
 	m.HandleFunc("GET /api/recording", h.apiRecording)
 	m.HandleFunc("GET /api/traces", h.apiTraces)
 	m.HandleFunc("GET /api/traces/{seq}", h.apiTrace)
+	m.HandleFunc("GET /api/traces/{seq}/stacks", h.apiTraceStacks)
 	m.HandleFunc("POST /api/profile", h.apiProfile)
 	m.HandleFunc("POST /api/census", h.apiCensus)
 	m.HandleFunc("POST /api/process/{pid}/{action}", h.apiAction)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"net/http/httptest"
 	"os"
@@ -16,7 +17,7 @@ import (
 )
 
 var (
-	updateDocs = flag.Bool("docs", false, "also write the README's screenshot to docs/img/replay.png")
+	updateDocs = flag.Bool("docs", false, "also write the screenshots to docs/img (replay.png, evidence.png, past-process.png)")
 	recFile    = flag.String("recording", "", "replay this recording in the browser test instead of the test's own (e.g. one downloaded from the demo)")
 )
 
@@ -89,4 +90,55 @@ func TestBrowserReplay(t *testing.T) {
 	browsertest.Wait(ctx, t, 20*time.Second, "the advisor at the bottleneck",
 		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
 			` && [...document.querySelectorAll('[data-testid="finding"]')].some(f => f.dataset.kind === "bottleneck" && f.dataset.pid === "`+strconv.FormatUint(uint64(span.PID), 10)+`")`)
+	// With it, the evidence kept when it turned on, from the file: the
+	// trace and the stacks of the server it names.
+	if *recFile == "" {
+		browsertest.Wait(ctx, t, 10*time.Second, "the advisor's evidence links",
+			`[...document.querySelectorAll('[data-testid="trace"] a')].some(a => a.getAttribute("href").match(/api\/traces\/\d+$/))`+
+				` && document.querySelector('[data-testid="trace-stacks"]')?.textContent.includes("stacks of the process")`)
+		shoot(ctx, t, "evidence.png")
+	}
+
+	// A process the history kept only in the tree at that moment: its
+	// page says so, and its charts say there are no samples.
+	past, ok := rp.obs.At(span.To)
+	if !ok {
+		t.Fatalf("At(%v): nothing", span.To)
+	}
+	var quiet observer.TreeNode
+	for _, n := range past.Tree.Nodes {
+		if _, kept := past.Detail(n.PID); !kept && n.Kind == "server" && quiet.PID == 0 {
+			quiet = n
+		}
+	}
+	if quiet.PID == 0 {
+		t.Fatalf("no server kept only in the tree at %v", span.To)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/process/"+strconv.FormatUint(uint64(quiet.PID), 10))); err != nil {
+		t.Fatal(err)
+	}
+	browsertest.Wait(ctx, t, 20*time.Second, quiet.Name+"'s page at the moment, saying only the tree's numbers were kept",
+		`document.querySelector('[data-testid="scrub-label"]').textContent.includes("before its end")`+
+			` && document.querySelector('[data-testid="proc-tree-only"]')?.textContent.includes("only the tree's numbers were kept")`+
+			` && !document.querySelector('[data-testid="m-arrival"]')`+
+			` && [...document.querySelectorAll('[data-testid="chart-waiting"]')].length === 3`+
+			` && [...document.querySelectorAll('[data-testid="chart-waiting"]')].every(w => w.textContent.includes("no samples kept at this moment"))`)
+	shoot(ctx, t, "past-process.png")
+}
+
+// shoot saves a screenshot of the tab (in docs/img with -docs).
+func shoot(ctx context.Context, t *testing.T, name string) {
+	t.Helper()
+	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	shot := filepath.Join(t.TempDir(), name)
+	if *updateDocs {
+		shot = filepath.Join("..", "..", "docs", "img", name)
+	}
+	if err := os.WriteFile(shot, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot: %s", shot)
 }

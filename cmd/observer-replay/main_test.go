@@ -74,7 +74,7 @@ func record() (string, *observer.Snapshot, error) {
 		return "", nil, err
 	}
 	price := otp.Named[string, int](node, "price")
-	obs, err := observer.New(node.ProcessTable(), observer.Options{Tick: observer.MinTick})
+	obs, err := observer.New(node.ProcessTable(), observer.Options{Tick: observer.MinTick, FlightRecorder: true})
 	if err != nil {
 		return "", nil, err
 	}
@@ -117,6 +117,15 @@ func record() (string, *observer.Snapshot, error) {
 	wg.Wait()
 	for range 4 { // a few quiet ticks after it
 		<-sub.C()
+	}
+	for saved := false; !saved; { // and the evidence saved when it turned on
+		select {
+		case <-sub.C():
+			list, _ := obs.FindingTraces()
+			saved = len(list) > 0
+		case <-deadline:
+			return "", nil, errors.New("recording: no evidence saved for the bottleneck within 30 s")
+		}
 	}
 	rec, err := obs.Record()
 	if err != nil {
@@ -201,6 +210,34 @@ func TestReplayServesTheDashboard(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "checkout-1") {
 		t.Errorf("GET /process/%d (checkout-1, gone by the end): got %d, want 200 with its page", caller.PID, resp.StatusCode)
+	}
+
+	// The evidence kept when the bottleneck turned on is in the file: the
+	// advisor links its trace and stacks, and both are served.
+	list, _ := rp.obs.FindingTraces()
+	if len(list) == 0 {
+		t.Fatalf("the replay's evidence: none, want the bottleneck's")
+	}
+	resp, err = http.Get(srv.URL + "/advisor")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	ev := list[0]
+	for _, href := range []string{"api/traces/" + strconv.FormatUint(ev.Seq, 10), "api/traces/" + strconv.FormatUint(ev.Seq, 10) + "/stacks"} {
+		if !strings.Contains(string(body), `href="./`+href+`"`) {
+			t.Errorf("the replay's advisor: no link to %s", href)
+		}
+		resp, err := http.Get(srv.URL + "/" + href)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK || len(b) == 0 || strings.HasSuffix(href, "/stacks") && !strings.Contains(string(b), "== price ") {
+			t.Errorf("GET %s in the replay: %d, %d bytes; want 200 with the evidence", href, resp.StatusCode, len(b))
+		}
 	}
 
 	var snap observer.Snapshot

@@ -171,6 +171,9 @@ type ProcInfo struct {
 	ExitError    string
 	Successor    *PidRef
 	SuccessorPID string // <0.N.0>
+	// TreeOnly says, at a moment of the past, that the history kept only
+	// the tree's numbers for the process (no rates, samples or wall time).
+	TreeOnly string
 }
 
 // RelView is a process's relations.
