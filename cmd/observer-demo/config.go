@@ -15,6 +15,7 @@ type config struct {
 	PriceCost time.Duration // time one price quote takes
 	HangFor   time.Duration // how long a hung handler ignores everything
 	Actions   bool          // let the dashboard kill and restart processes
+	Trace     bool          // keep an execution trace of the seconds before each finding
 }
 
 func defaultConfig() config {

@@ -44,6 +44,7 @@ func run() error {
 	flag.DurationVar(&cfg.PriceCost, "price-cost", cfg.PriceCost, "time the price server spends on one quote")
 	flag.DurationVar(&cfg.HangFor, "hang-for", cfg.HangFor, "how long a handler the chaos monkey hangs ignores everything, its context included")
 	flag.BoolVar(&cfg.Actions, "actions", cfg.Actions, "let the dashboard kill processes, restart children, trace and show state")
+	flag.BoolVar(&cfg.Trace, "trace", cfg.Trace, "keep the execution trace of the seconds before each finding, for go tool trace (the runtime's flight recorder; it slows very short calls)")
 	flag.Usage = func() {
 		fmt.Fprintf(flag.CommandLine.Output(), "Usage: observer-demo [flags]\n\n"+
 			"Runs a demo shop with injected crashes and a GenServer bottleneck, and serves\n"+
@@ -105,7 +106,10 @@ func startApp(cfg config, log *slog.Logger) (*app, error) {
 		node.Stop()
 		return nil, fmt.Errorf("start shop: %w", err)
 	}
-	obs, err := observer.New(node.ProcessTable(), observer.Options{})
+	obs, err := observer.New(node.ProcessTable(), observer.Options{
+		FindingStacks:  true, // the advisor links each finding's processes' stacks
+		FlightRecorder: cfg.Trace,
+	})
 	if err == nil {
 		err = obs.Start()
 	}
