@@ -353,18 +353,6 @@ func (o *Observer) readStacks() {
 	o.mu.Unlock()
 }
 
-func goroutineProfile() (*profile.Profile, error) {
-	var buf bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 0); err != nil {
-		return nil, fmt.Errorf("goroutine profile: %w", err)
-	}
-	p, err := profile.Parse(&buf)
-	if err != nil {
-		return nil, fmt.Errorf("goroutine profile: parse: %w", err)
-	}
-	return p, nil
-}
-
 // rootFunction is the outermost function of a sample's stack: the one its
 // goroutine was started with.
 // A goroutine that has not run yet has an empty stack in the profile.
