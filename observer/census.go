@@ -61,11 +61,15 @@ func (o *Observer) Census(ctx context.Context) (*Census, error) {
 	}
 	o.censusMu.Lock()
 	defer o.censusMu.Unlock()
-	p, err := goroutineProfile()
+	// A read made for a contention look or a wall-time sample moments ago
+	// serves, if the previous census did not count it already.
+	r, err := o.gr.read(o.shareAge(), o.censusSeq)
 	if err != nil {
 		return nil, fmt.Errorf("observer: census: %w", err)
 	}
-	res := &Census{At: time.Now(), Processes: []ProcessGoroutines{}, Sites: []Site{}}
+	o.censusSeq = r.seq
+	p := r.p
+	res := &Census{At: r.at, Processes: []ProcessGoroutines{}, Sites: []Site{}}
 	perPID := map[instrument.PID]int{}
 	roots := map[string]int{}
 	for _, s := range p.Sample {
@@ -207,11 +211,11 @@ func (o *Observer) Stack(pid instrument.PID) (string, error) {
 	if o.replay != nil {
 		return "", ErrReplay
 	}
-	p, err := goroutineProfile()
+	r, err := o.gr.read(0, 0)
 	if err != nil {
 		return "", fmt.Errorf("observer: stack of %v: %w", pid, err)
 	}
-	st := stacksOf(p, []instrument.PID{pid}, 0)[pid]
+	st := stacksOf(r.p, []instrument.PID{pid}, 0)[pid]
 	if st == "" {
 		return "", fmt.Errorf("observer: stack of %v: no goroutine carries its label (exited, or not labelled)", pid)
 	}
@@ -343,8 +347,8 @@ func (o *Observer) readStacks() {
 		return
 	}
 	var texts map[instrument.PID]string
-	if p, err := goroutineProfile(); err == nil {
-		texts = stacksOf(p, pids, maxStackBytes)
+	if r, err := o.gr.read(o.shareAge(), 0); err == nil {
+		texts = stacksOf(r.p, pids, maxStackBytes)
 	}
 	o.mu.Lock()
 	for _, pid := range pids {

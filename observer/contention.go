@@ -184,10 +184,10 @@ const maxContGroups = 32
 // contentionLook groups the profile's goroutines parked on a mutex or on
 // a channel send by the program's line that waits, and hands the groups
 // to the model.
-func (o *Observer) contentionLook(p *profile.Profile) {
-	gs := contentionGroups(p)
+func (o *Observer) contentionLook(r *goroutineRead) {
+	gs := contentionGroups(r.p)
 	o.mu.Lock()
-	o.model.cont.setGroups(gs, time.Now())
+	o.model.cont.setGroups(gs, r.at)
 	o.mu.Unlock()
 }
 

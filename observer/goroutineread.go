@@ -232,3 +232,8 @@ func (c *symbolCache) labelSet(text []byte) map[string][]string {
 	c.labels[string(text)] = out
 	return out
 }
+
+// shareAge is the oldest read a census, a contention look or a stack read
+// takes from another part: half a tick, so that what the sampler asked at
+// one tick is read once, and a read of the tick before is not taken.
+func (o *Observer) shareAge() time.Duration { return o.opts.Tick / 2 }

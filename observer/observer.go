@@ -41,6 +41,8 @@ type Observer struct {
 	creators  map[string]string // who creates the goroutines running each function; guarded by censusMu
 	dump      dumpState         // the newest full goroutine dump
 	prof      profiler          // wall-time samples and contention looks (walltime.go)
+	gr        goroutineReader   // the goroutine profile, read once for all (goroutineread.go)
+	censusSeq uint64            // the read the latest census counted; guarded by censusMu
 	undoRates func()            // restores the mutex and block profile rates
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
@@ -265,6 +267,7 @@ func (o *Observer) sample() {
 		every := o.opts.CensusEvery * time.Duration(1+o.snap.Load().System.Now.Goroutines/50_000)
 		if o.opts.CensusEvery > 0 && time.Since(lastCensus) >= every {
 			lastCensus = time.Now()
+			o.prof.ask() // a contention look now shares the census's read
 			o.wakeCensus()
 		}
 	}
@@ -290,7 +293,7 @@ func (o *Observer) tick() {
 	if watching && o.opts.WallRate > 0 {
 		targets = wallTargets(snap, o.opts.WallProcesses)
 	}
-	o.prof.set(targets, look)
+	o.prof.set(targets, look || census) // a census shares its read with a look
 	o.snap.Store(snap)
 	o.past.record(snap)
 	o.subs.publish(snap)

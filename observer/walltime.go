@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -330,10 +329,8 @@ type profiler struct {
 	look    bool             // a contention look is asked for
 
 	// Owned by the profile goroutine.
-	agg map[instrument.PID]*wallAgg
-
-	reads atomic.Uint64 // goroutine profiles read, for tests and benchmarks
-	cost  atomic.Int64  // the latest read's cost, ns: profile written and parsed
+	agg     map[instrument.PID]*wallAgg
+	wallSeq uint64 // the latest read counted for wall time
 }
 
 func (p *profiler) init() {
@@ -354,6 +351,17 @@ func (p *profiler) set(targets []instrument.PID, look bool) {
 		case p.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// ask asks for a contention look, leaving the targets as they are.
+func (p *profiler) ask() {
+	p.mu.Lock()
+	p.look = true
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -387,25 +395,32 @@ func (o *Observer) profileLoop() {
 			}
 		}
 		idle = len(targets) == 0
-		start := time.Now()
-		p, err := goroutineProfile()
-		cost := time.Since(start)
-		o.prof.cost.Store(int64(cost))
-		o.prof.reads.Add(1)
+		period := time.Second / time.Duration(max(o.opts.WallRate, 1))
+		// A read another part made lately serves: the census's, a
+		// contention look's, or a stack read's; a wall-time sample takes
+		// only a read it has not counted yet.
+		fresh, after := o.shareAge(), uint64(0)
+		if len(targets) > 0 {
+			fresh, after = min(fresh, period/2), o.prof.wallSeq
+		}
+		r, err := o.gr.read(fresh, after)
+		var cost time.Duration
 		if err == nil {
+			cost = r.cost
 			if len(targets) > 0 {
-				o.wallSample(p, targets, time.Now())
+				o.prof.wallSeq = r.seq
+				o.wallSample(r.p, targets, time.Now())
 			} else if !idle {
 				o.forgetWall()
 			}
 			if look {
-				o.contentionLook(p)
+				o.contentionLook(r)
 			}
 		}
 		if len(targets) == 0 {
 			continue
 		}
-		wait := max(time.Second/time.Duration(o.opts.WallRate), wallCostFactor*cost)
+		wait := max(period, wallCostFactor*cost)
 		t := time.NewTimer(wait)
 		select {
 		case <-o.stop:
