@@ -211,3 +211,42 @@ func TestStuckNamesTheWaitingLine(t *testing.T) {
 		t.Errorf("advice: got %q, want it to point at %s", f.Advice, want)
 	}
 }
+
+// A goroutine run by ProcessTable.Go gets the wall-time view of an otp
+// process: watched while somebody looks, its profile names the line it
+// sleeps at.
+func TestTableGoWallTime(t *testing.T) {
+	var want string
+	_, file, _, _ := runtime.Caller(0)
+	for i, l := range sourceLines(t, file) {
+		if strings.HasSuffix(l, "// goNapLine") {
+			want = fmt.Sprintf("walltime_test.go:%d", i+1)
+		}
+	}
+	table := instrument.NewProcessTable()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := table.Go(ctx, "napper", 0, func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			time.Sleep(2 * time.Millisecond) // goNapLine
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		cancel()
+		g.Wait()
+	})
+	o := start(t, table, observer.Options{Tick: observer.MinTick, WallRate: 20})
+	if err := o.Watch(g.PID()); err != nil {
+		t.Fatal(err)
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	await(t, sub, 80, "a wall-time profile naming "+want, func(*observer.Snapshot) bool {
+		w, ok := o.WallTime(g.PID())
+		return ok && w.Samples >= 10 && len(w.Top) > 0 && w.Top[0].Line != 0
+	})
+	w, _ := o.WallTime(g.PID())
+	if top := w.Top[0]; fmt.Sprintf("%s:%d", top.File, top.Line) != want || top.Function != "time.Sleep" || top.State != "sleep" {
+		t.Errorf("top frame: got %s, want time.Sleep at %s, sleeping", top, want)
+	}
+}
