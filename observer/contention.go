@@ -1,12 +1,15 @@
 package observer
 
 import (
+	"bytes"
 	"cmp"
 	"fmt"
 	"path"
 	"runtime"
 	rtmetrics "runtime/metrics"
+	"runtime/pprof"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -71,6 +74,10 @@ type contention struct {
 	groups   []contGroup // the latest look's
 	lookAt   time.Time
 	waiters  int // goroutines waiting on mutexes in the latest look
+	// holders are where locks were held, from the mutex profile, and
+	// blocks where goroutines blocked, from the block profile, over the
+	// latest looks' window; none when the profiles are off.
+	holders, blocks []DelaySite
 	// readWait stands in for the runtime metric in tests; nil reads it.
 	readWait func() (float64, bool)
 }
@@ -186,8 +193,10 @@ const maxContGroups = 32
 // to the model.
 func (o *Observer) contentionLook(r *goroutineRead) {
 	gs := contentionGroups(r.p)
+	holders, blocks := o.prof.cp.readProfiles(gs, r.at)
 	o.mu.Lock()
 	o.model.cont.setGroups(gs, r.at)
+	o.model.cont.holders, o.model.cont.blocks = holders, blocks
 	o.mu.Unlock()
 }
 
@@ -249,22 +258,54 @@ func ownFrame(st []frame, k wallKey) bool {
 	return false
 }
 
+// holderOf picks where the lock a group waits on is held, from the mutex
+// profile: the site of the most waiting in the same function as the
+// waiters (a function that locks usually unlocks), or, when the group is
+// the only one waiting on a mutex, the site of the most waiting in the
+// program.
+func (c *contention) holderOf(g contGroup) (DelaySite, bool) {
+	for _, h := range c.holders {
+		if h.Caller == g.caller {
+			return h, true
+		}
+	}
+	mutexes := 0
+	for _, o := range c.groups {
+		if o.kind == KindMutexContention {
+			mutexes++
+		}
+	}
+	if len(c.holders) > 0 && mutexes == 1 {
+		return c.holders[0], true
+	}
+	return DelaySite{}, false
+}
+
 func (c *contention) mutexFinding(g contGroup, wait float64) Finding {
 	sev := SeverityWarning
 	if wait >= mutexWaitBad {
 		sev = SeverityCritical
 	}
+	summary := fmt.Sprintf("%d goroutines wait on the mutex at %s:%d (%s ← %s); %.1f s of waiting per second",
+		g.n, g.file, g.line, g.what, g.caller, wait)
+	ev := []Evidence{
+		{"goroutines waiting", float64(g.n), "goroutines"},
+		{"waiting here", wait, "s/s"},
+		{"mutex waiting in the program", c.rate, "s/s"},
+	}
+	held := ""
+	if h, ok := c.holderOf(g); ok {
+		summary += fmt.Sprintf("; held at %s:%d (%s, the Unlock's caller)", h.File, h.Line, h.Caller)
+		ev = append(ev, Evidence{"waiting ended by " + h.Where() + " (mutex profile)", h.Rate, "s/s"})
+		held = fmt.Sprintf("The mutex profile says where it is held: the Unlock at %s:%d in %s ends %.1f s of others' waiting per second; the critical section that ends there is the one to shorten. ",
+			h.File, h.Line, h.Caller, h.Rate)
+	}
 	return Finding{
 		Severity: sev,
 		Name:     g.caller,
-		Summary: fmt.Sprintf("%d goroutines wait on the mutex at %s:%d (%s ← %s); %.1f s of waiting per second",
-			g.n, g.file, g.line, g.what, g.caller, wait),
-		Evidence: []Evidence{
-			{"goroutines waiting", float64(g.n), "goroutines"},
-			{"waiting here", wait, "s/s"},
-			{"mutex waiting in the program", c.rate, "s/s"},
-		},
-		Advice: fmt.Sprintf("A mutex serialises like a server does: while one goroutine holds it, the %d at %s wait their turn. "+
+		Summary:  summary,
+		Evidence: ev,
+		Advice: held + fmt.Sprintf("A mutex serialises like a server does: while one goroutine holds it, the %d at %s wait their turn. "+
 			"Shorten the critical section: compute outside the lock and hold it only to read or swap the data, never across I/O, a sleep or a call. "+
 			"Shard the data by key over several mutexes, so that goroutines touching different keys do not wait on each other. "+
 			"Let readers take no lock at all: an atomic snapshot (an atomic.Pointer to an immutable copy that writers replace) or an owned table one goroutine writes and any reads.",
@@ -281,10 +322,10 @@ func (c *contention) chanFinding(g contGroup) Finding {
 		Severity: sev,
 		Name:     g.caller,
 		Summary:  fmt.Sprintf("%d goroutines blocked sending on the channel at %s:%d (in %s)", g.n, g.file, g.line, g.caller),
-		Evidence: []Evidence{
+		Evidence: c.blockEvidence([]Evidence{
 			{"goroutines blocked sending", float64(g.n), "goroutines"},
 			{"looks in a row", float64(g.looks), "looks"},
-		},
+		}),
 		Advice: "Senders wait because the receivers take values slower than they arrive: a channel with one slow consumer is a mailbox with one server. " +
 			"Add consumers (a pool reading the same channel), make the consumer's work shorter or move the slow part out of it, " +
 			"or give the producers back-pressure they can act on: a bounded buffer, and a select that sheds or fails fast (default, or ctx.Done()) instead of blocking for ever. " +
@@ -318,4 +359,224 @@ func setProfileRates(o Options) func() {
 			f()
 		}
 	}
+}
+
+// Where the locks are held and where goroutines block, from the runtime's
+// mutex and block profiles, when the program (or Options.MutexProfileFraction
+// and Options.BlockProfileRate) turned them on. The mutex profile records
+// the waiting a goroutine's Unlock ended, at that Unlock: its caller is where
+// the lock was held. The block profile records where goroutines blocked,
+// on a channel, a select or a lock. Both are cumulative since the program
+// started: a look keeps its last profileRing reads and reports what grew
+// since the oldest, per second.
+
+// profileRing is how many reads of each profile a look keeps: the window
+// a delta covers is that many looks (about 5 s while contended).
+const profileRing = 5
+
+// maxDelaySites bounds the sites kept per profile read, the most delay first.
+const maxDelaySites = 64
+
+// DelaySite is a place of the program where waiting happened, from the
+// mutex profile (where a lock was held: the Unlock's caller) or the block
+// profile (where goroutines blocked), with the waiting per second over the
+// finding's window.
+type DelaySite struct {
+	What   string  // "sync.(*Mutex).Unlock", "chan send", "select", "sync.(*Mutex).Lock"
+	Caller string  // the program's function: "(*cache).get"
+	File   string  // base name
+	Line   int     // line in Caller
+	Rate   float64 // s of waiting per second
+}
+
+// Where prints the site: "sync.(*Mutex).Unlock ← (*cache).get cache.go:42".
+func (d DelaySite) Where() string {
+	return fmt.Sprintf("%s ← %s %s:%d", d.What, d.Caller, d.File, d.Line)
+}
+
+// delaySnap is one read of a profile: cumulative seconds per site.
+type delaySnap struct {
+	at    time.Time
+	by    map[DelaySite]float64 // keys with Rate 0
+	valid bool
+}
+
+// delayProfile keeps the recent reads of one profile; the profile
+// goroutine owns it.
+type delayProfile struct {
+	name string // "mutex", "block"
+	ring []delaySnap
+	buf  bytes.Buffer
+}
+
+// read reads the profile and returns its sites by waiting per second
+// since the oldest read kept, most first; none on the first read.
+func (d *delayProfile) read(now time.Time) ([]DelaySite, error) {
+	by, err := readDelays(d.name, &d.buf)
+	if err != nil {
+		return nil, err
+	}
+	d.ring = append(d.ring, delaySnap{at: now, by: by, valid: true})
+	if len(d.ring) > profileRing {
+		d.ring = slices.Delete(d.ring, 0, len(d.ring)-profileRing)
+	}
+	old := d.ring[0]
+	dt := now.Sub(old.at).Seconds()
+	if len(d.ring) < 2 || dt <= 0 {
+		return nil, nil
+	}
+	var out []DelaySite
+	for k, v := range by {
+		if grew := v - old.by[k]; grew > 0 {
+			k.Rate = grew / dt
+			out = append(out, k)
+		}
+	}
+	slices.SortFunc(out, func(a, b DelaySite) int {
+		return cmp.Or(cmp.Compare(b.Rate, a.Rate), strings.Compare(a.Caller, b.Caller), a.Line-b.Line)
+	})
+	return out[:min(len(out), maxDelaySites)], nil
+}
+
+// reset forgets the reads: the next read starts a new window.
+func (d *delayProfile) reset() { d.ring = d.ring[:0] }
+
+// readDelays reads a contention profile's text form ("mutex" or "block")
+// and sums its delay, in seconds, by the program's line where it
+// happened.
+func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]float64, error) {
+	buf.Reset()
+	p := pprof.Lookup(name)
+	if p == nil {
+		return nil, fmt.Errorf("%s profile: not offered by this runtime", name)
+	}
+	if err := p.WriteTo(buf, 1); err != nil {
+		return nil, fmt.Errorf("%s profile: %w", name, err)
+	}
+	out := map[DelaySite]float64{}
+	var cps float64
+	text := buf.Bytes()
+	for len(text) > 0 {
+		line := text
+		if i := bytes.IndexByte(text, '\n'); i >= 0 {
+			line, text = text[:i], text[i+1:]
+		} else {
+			text = nil
+		}
+		if v, ok := bytes.CutPrefix(line, []byte("cycles/second=")); ok {
+			f, err := strconv.ParseFloat(string(v), 64)
+			if err != nil || f <= 0 {
+				return nil, fmt.Errorf("%s profile: cycles/second %q", name, v)
+			}
+			cps = f
+			continue
+		}
+		head, stack, ok := bytes.Cut(line, []byte(" @"))
+		if !ok || len(line) == 0 || line[0] == '#' || line[0] == '-' {
+			continue
+		}
+		cyc, _, _ := bytes.Cut(head, []byte(" "))
+		cycles, err := strconv.ParseFloat(string(cyc), 64)
+		if err != nil || cps == 0 {
+			return nil, fmt.Errorf("%s profile: record %q", name, clip(string(line)))
+		}
+		site, ok := delaySiteOf(stack)
+		if !ok {
+			continue // the runtime's own locks, with no frame of the program
+		}
+		if _, seen := out[site]; !seen && len(out) >= 4*maxDelaySites {
+			continue
+		}
+		out[site] += cycles / cps
+	}
+	return out, nil
+}
+
+// delaySiteOf names a contention record's stack by the program's own
+// innermost frame and the standard library's call it made.
+func delaySiteOf(stack []byte) (DelaySite, bool) {
+	symbols.mu.Lock()
+	locs, err := symbols.stackLocked(stack)
+	symbols.mu.Unlock()
+	if err != nil {
+		return DelaySite{}, false
+	}
+	var st []frame
+	for _, l := range locs {
+		for _, ln := range l.Line {
+			st = append(st, frame{ln.Function.Name, ln.Function.Filename, int(ln.Line)})
+		}
+	}
+	for i, f := range st {
+		if isStd(f.fn) {
+			continue
+		}
+		if i == 0 {
+			return DelaySite{}, false // no call into the library: not a wait
+		}
+		what := ""
+		for j := i - 1; j >= 0 && what == ""; j-- { // the outermost wait named
+			switch s := waitState(st[j].fn); s {
+			case stateSend, stateRecv, stateSelect:
+				what = s
+			}
+		}
+		if what == "" {
+			what = shortFunc(st[i-1].fn)
+		}
+		return DelaySite{What: what, Caller: shortFunc(f.fn), File: path.Base(f.file), Line: f.line}, true
+	}
+	return DelaySite{}, false
+}
+
+// contProfiles is the profile goroutine's state of the two contention
+// profiles.
+type contProfiles struct {
+	mutex delayProfile
+	block delayProfile
+}
+
+func (c *contProfiles) init() {
+	c.mutex.name, c.block.name = "mutex", "block"
+}
+
+// readProfiles reads the mutex profile when the program samples it and
+// the look found goroutines waiting on a mutex, and the block profile
+// when it found goroutines blocked on a channel; otherwise it forgets the
+// window, so that the next one starts when contention does.
+func (c *contProfiles) readProfiles(gs []contGroup, now time.Time) (holders, blocks []DelaySite) {
+	mutex := slices.ContainsFunc(gs, func(g contGroup) bool { return g.kind == KindMutexContention })
+	block := slices.ContainsFunc(gs, func(g contGroup) bool { return g.kind == KindChannelBlocked })
+	if mutex && runtime.SetMutexProfileFraction(-1) > 0 {
+		holders, _ = c.mutex.read(now)
+	} else {
+		c.mutex.reset()
+	}
+	if block {
+		blocks, _ = c.block.read(now)
+	} else {
+		c.block.reset()
+	}
+	return holders, blocks
+}
+
+// blockSites is how many of the block profile's sites a channel finding's
+// evidence lists.
+const blockSites = 3
+
+// blockEvidence adds the block profile's top sites on channels (send,
+// receive, select) to a finding's evidence, when the profile is on.
+func (c *contention) blockEvidence(ev []Evidence) []Evidence {
+	n := 0
+	for _, b := range c.blocks {
+		if n == blockSites {
+			break
+		}
+		switch b.What {
+		case stateSend, stateRecv, stateSelect:
+			ev = append(ev, Evidence{"blocked at " + b.Where() + " (block profile)", b.Rate, "s/s"})
+			n++
+		}
+	}
+	return ev
 }

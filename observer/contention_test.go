@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -159,4 +160,100 @@ func TestProfileRateOptions(t *testing.T) {
 	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
 		t.Errorf("mutex profile fraction after Close: got %d, want 0", got)
 	}
+}
+
+// With the mutex and block profiles on (Options.MutexProfileFraction and
+// BlockProfileRate), the mutex finding says where the lock is held — the
+// line whose Unlock ends the others' waiting — and the channel finding's
+// evidence lists where the block profile saw goroutines block; within 5 s,
+// in a program with no otp process.
+func TestContentionFindingsNameTheHolder(t *testing.T) {
+	unlockLine, sendLine := lineOf(t, "unlockLine"), lineOf(t, "sendLine")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		for {
+			select {
+			case <-jobs:
+			case <-done:
+				return
+			}
+		}
+	})
+	// The observer turns the profiles on first: the runtime does not
+	// record a lock contended without a pause since before its profile
+	// was on, until its queue of waiters empties once.
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, MutexProfileFraction: 10, BlockProfileRate: 10_000})
+	c := &heldCache{}
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c.get()
+			}
+		})
+	}
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-jobs:
+				time.Sleep(20 * time.Millisecond)
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	began := time.Now()
+	sub := o.Subscribe()
+	defer sub.Close()
+	var mutex, blocked *observer.Finding
+	s := await(t, sub, 40, "a mutex finding naming its holder and a channel finding with the block profile's sites", func(s *observer.Snapshot) bool {
+		mutex, blocked = finding(s, observer.KindMutexContention, 0), finding(s, observer.KindChannelBlocked, 0)
+		return mutex != nil && blocked != nil && strings.Contains(mutex.Summary, "held at") &&
+			slices.ContainsFunc(blocked.Evidence, func(e observer.Evidence) bool { return strings.Contains(e.Name, "(block profile)") })
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("findings after %v, want within 5 s:\n%s", took, dump(s))
+	}
+	if want := "held at " + unlockLine + " ((*heldCache).get, the Unlock's caller)"; !strings.Contains(mutex.Summary, want) {
+		t.Errorf("mutex finding: got %q, want it to say %q", mutex.Summary, want)
+	}
+	if !strings.Contains(mutex.Advice, "the Unlock at "+unlockLine) {
+		t.Errorf("mutex advice: got %q, want it to point at the Unlock at %s", mutex.Advice, unlockLine)
+	}
+	var sites []string
+	for _, e := range blocked.Evidence {
+		if strings.HasSuffix(e.Name, "(block profile)") {
+			sites = append(sites, e.Name)
+		}
+	}
+	if !slices.ContainsFunc(sites, func(s string) bool { return strings.Contains(s, "chan send ← observer_test.produce "+sendLine) }) {
+		t.Errorf("channel finding's block profile sites: got %q, want chan send ← observer_test.produce %s among them", sites, sendLine)
+	}
+}
+
+// heldCache unlocks explicitly, so that the mutex profile's Unlock has a
+// line of its own.
+type heldCache struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *heldCache) get() int {
+	c.mu.Lock()
+	time.Sleep(2 * time.Millisecond)
+	c.n++
+	n := c.n
+	c.mu.Unlock() // unlockLine
+	return n
 }

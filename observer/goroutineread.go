@@ -154,7 +154,7 @@ func (c *symbolCache) parse(text []byte) (*profile.Profile, error) {
 			if err != nil {
 				return nil, fmt.Errorf("parse: count in %q: %w", clip(string(line)), err)
 			}
-			locs, err := c.stack(stack)
+			locs, err := c.stackLocked(stack)
 			if err != nil {
 				return nil, err
 			}
@@ -165,9 +165,16 @@ func (c *symbolCache) parse(text []byte) (*profile.Profile, error) {
 	return p, nil
 }
 
-// stack returns the frames of " 0xpc 0xpc…", innermost first, one
+// stackLocked returns the frames of " 0xpc 0xpc…", innermost first, one
 // location per frame (inlined calls included), without runtime.goexit.
-func (c *symbolCache) stack(text []byte) ([]*profile.Location, error) {
+//
+// The caller holds c.mu.
+func (c *symbolCache) stackLocked(text []byte) ([]*profile.Location, error) {
+	if c.stacks == nil {
+		c.stacks = map[string][]*profile.Location{}
+		c.labels = map[string]map[string][]string{}
+		c.funcs = map[[2]string]*profile.Function{}
+	}
 	if locs, ok := c.stacks[string(text)]; ok {
 		return locs, nil
 	}

@@ -330,12 +330,14 @@ type profiler struct {
 
 	// Owned by the profile goroutine.
 	agg     map[instrument.PID]*wallAgg
-	wallSeq uint64 // the latest read counted for wall time
+	wallSeq uint64       // the latest read counted for wall time
+	cp      contProfiles // the mutex and block profiles' recent reads
 }
 
 func (p *profiler) init() {
 	p.wake = make(chan struct{}, 1)
 	p.agg = map[instrument.PID]*wallAgg{}
+	p.cp.init()
 }
 
 // set replaces the processes to sample and asks for a contention look;
