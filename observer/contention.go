@@ -43,6 +43,12 @@ const (
 	chanCrowd    = 4    // goroutines blocked sending at one site…
 	chanLooks    = 2    // …in this many looks in a row
 	chanCritical = 1000 // goroutines: critical
+
+	// A select's cases cannot be told apart from its stack: goroutines
+	// parked in one may be blocked sending, or idle, waiting for work. Their
+	// finding asks for more of them, for longer, and is information.
+	selectCrowd = 8
+	selectLooks = 3
 )
 
 // mutexWaitMetric is the runtime metric that decides when to look.
@@ -78,6 +84,9 @@ type contention struct {
 	// blocks where goroutines blocked, from the block profile, over the
 	// latest looks' window; none when the profiles are off.
 	holders, blocks []DelaySite
+	// blockSpan is the window the block profile's sites cover; 0 when
+	// the block profile is not read, or recorded nothing.
+	blockSpan time.Duration
 	// readWait stands in for the runtime metric in tests; nil reads it.
 	readWait func() (float64, bool)
 }
@@ -137,9 +146,13 @@ func (m *model) adviseContention(wall time.Time) {
 			}
 			m.adv.eval(k, lvl, func() Finding { return c.mutexFinding(g, wait) })
 		case KindChannelBlocked:
+			crowd, looks := chanCrowd, chanLooks
+			if g.what == stateSelect {
+				crowd, looks = selectCrowd, selectLooks
+			}
 			lvl := levelOff
 			switch {
-			case g.n >= chanCrowd && g.looks >= chanLooks:
+			case g.n >= crowd && g.looks >= looks:
 				lvl = levelOn
 			case g.n >= 2:
 				lvl = levelHold
@@ -193,10 +206,10 @@ const maxContGroups = 32
 // to the model.
 func (o *Observer) contentionLook(r *goroutineRead) {
 	gs := contentionGroups(r.p)
-	holders, blocks := o.prof.cp.readProfiles(gs, r.at)
+	holders, blocks, span := o.prof.cp.readProfiles(gs, r.at, o.opts.BlockProfileRate > 0)
 	o.mu.Lock()
 	o.model.cont.setGroups(gs, r.at)
-	o.model.cont.holders, o.model.cont.blocks = holders, blocks
+	o.model.cont.holders, o.model.cont.blocks, o.model.cont.blockSpan = holders, blocks, span
 	o.mu.Unlock()
 }
 
@@ -215,7 +228,7 @@ func contentionGroups(p *profile.Profile) []contGroup {
 		switch k.state {
 		case stateMutex, stateRWMutex:
 			kind = KindMutexContention
-		case stateSend:
+		case stateSend, stateSelect:
 			kind = KindChannelBlocked
 		default:
 			continue
@@ -318,18 +331,48 @@ func (c *contention) chanFinding(g contGroup) Finding {
 	if g.n >= chanCritical {
 		sev = SeverityCritical
 	}
+	summary := fmt.Sprintf("%d goroutines blocked sending on the channel at %s:%d (in %s)", g.n, g.file, g.line, g.caller)
+	advice := "Senders wait because the receivers take values slower than they arrive: a channel with one slow consumer is a mailbox with one server. " +
+		"Add consumers (a pool reading the same channel), make the consumer's work shorter or move the slow part out of it, " +
+		"or give the producers back-pressure they can act on: a bounded buffer, and a select that sheds or fails fast (default, or ctx.Done()) instead of blocking for ever. " +
+		"If their number only grows and nothing receives, it is a leak."
+	if g.what == stateSelect {
+		if sev == SeverityWarning {
+			sev = SeverityInfo
+		}
+		summary = fmt.Sprintf("%d goroutines blocked in select at %s:%d (in %s)", g.n, g.file, g.line, g.caller)
+		advice = "A goroutine parked in a select waits on one of its cases, and its stack does not say which: if the select sends, " +
+			"its receivers take values slower than they arrive; if it only receives, these goroutines are idle, waiting for work, and nothing is wrong. " +
+			"When it sends: add consumers, shorten the consumer's work, or add a case that sheds or fails fast (default, ctx.Done()) instead of blocking for ever."
+	}
+	ev := []Evidence{
+		{"goroutines blocked", float64(g.n), "goroutines"},
+		{"looks in a row", float64(g.looks), "looks"},
+	}
+	if c.blockSpan > 0 && g.what == stateSend {
+		// The block profile records a blocked send when it gets through:
+		// how many did, per second, is how fast the channel is drained.
+		got := 0.0
+		for _, b := range c.blocks {
+			if b.What == stateSend && b.Caller == g.caller && b.File == g.file && b.Line == g.line {
+				got = b.Events
+			}
+		}
+		ev = append(ev, Evidence{"blocked sends that got through (block profile)", got, "1/s"})
+		if got > 0 {
+			summary += fmt.Sprintf("; %.1f blocked sends a second get through: it is drained, slower than it is fed", got)
+		} else {
+			summary += fmt.Sprintf("; none got through in %.0f s: nothing seems to drain it", c.blockSpan.Seconds())
+			advice = "No blocked send got through while the block profile watched: nothing receives on this channel any more (the consumer exited, or waits elsewhere for ever). " +
+				"Make sure every channel has a receiver for as long as it has senders — senders that select on ctx.Done() can leave when the receiver is gone. " + advice
+		}
+	}
 	return Finding{
 		Severity: sev,
 		Name:     g.caller,
-		Summary:  fmt.Sprintf("%d goroutines blocked sending on the channel at %s:%d (in %s)", g.n, g.file, g.line, g.caller),
-		Evidence: c.blockEvidence([]Evidence{
-			{"goroutines blocked sending", float64(g.n), "goroutines"},
-			{"looks in a row", float64(g.looks), "looks"},
-		}),
-		Advice: "Senders wait because the receivers take values slower than they arrive: a channel with one slow consumer is a mailbox with one server. " +
-			"Add consumers (a pool reading the same channel), make the consumer's work shorter or move the slow part out of it, " +
-			"or give the producers back-pressure they can act on: a bounded buffer, and a select that sheds or fails fast (default, or ctx.Done()) instead of blocking for ever. " +
-			"If their number only grows and nothing receives, it is a leak.",
+		Summary:  summary,
+		Evidence: c.blockEvidence(ev),
+		Advice:   advice,
 	}
 }
 
@@ -387,6 +430,7 @@ type DelaySite struct {
 	File   string  // base name
 	Line   int     // line in Caller
 	Rate   float64 // s of waiting per second
+	Events float64 // waits that ended, per second (sampled as the profile's rate says)
 }
 
 // Where prints the site: "sync.(*Mutex).Unlock ← (*cache).get cache.go:42".
@@ -394,12 +438,14 @@ func (d DelaySite) Where() string {
 	return fmt.Sprintf("%s ← %s %s:%d", d.What, d.Caller, d.File, d.Line)
 }
 
-// delaySnap is one read of a profile: cumulative seconds per site.
+// delaySnap is one read of a profile: cumulative seconds and events per
+// site.
 type delaySnap struct {
-	at    time.Time
-	by    map[DelaySite]float64 // keys with Rate 0
-	valid bool
+	at time.Time
+	by map[DelaySite]delay // keys with Rate and Events 0
 }
+
+type delay struct{ secs, n float64 }
 
 // delayProfile keeps the recent reads of one profile; the profile
 // goroutine owns it.
@@ -410,32 +456,33 @@ type delayProfile struct {
 }
 
 // read reads the profile and returns its sites by waiting per second
-// since the oldest read kept, most first; none on the first read.
-func (d *delayProfile) read(now time.Time) ([]DelaySite, error) {
+// since the oldest read kept, most first, and the span they cover; none
+// on the first read.
+func (d *delayProfile) read(now time.Time) ([]DelaySite, time.Duration, error) {
 	by, err := readDelays(d.name, &d.buf)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	d.ring = append(d.ring, delaySnap{at: now, by: by, valid: true})
+	d.ring = append(d.ring, delaySnap{at: now, by: by})
 	if len(d.ring) > profileRing {
 		d.ring = slices.Delete(d.ring, 0, len(d.ring)-profileRing)
 	}
 	old := d.ring[0]
 	dt := now.Sub(old.at).Seconds()
 	if len(d.ring) < 2 || dt <= 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	var out []DelaySite
 	for k, v := range by {
-		if grew := v - old.by[k]; grew > 0 {
-			k.Rate = grew / dt
+		if grew := v.secs - old.by[k].secs; grew > 0 {
+			k.Rate, k.Events = grew/dt, max(0, v.n-old.by[k].n)/dt
 			out = append(out, k)
 		}
 	}
 	slices.SortFunc(out, func(a, b DelaySite) int {
 		return cmp.Or(cmp.Compare(b.Rate, a.Rate), strings.Compare(a.Caller, b.Caller), a.Line-b.Line)
 	})
-	return out[:min(len(out), maxDelaySites)], nil
+	return out[:min(len(out), maxDelaySites)], now.Sub(old.at), nil
 }
 
 // reset forgets the reads: the next read starts a new window.
@@ -444,7 +491,7 @@ func (d *delayProfile) reset() { d.ring = d.ring[:0] }
 // readDelays reads a contention profile's text form ("mutex" or "block")
 // and sums its delay, in seconds, by the program's line where it
 // happened.
-func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]float64, error) {
+func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]delay, error) {
 	buf.Reset()
 	p := pprof.Lookup(name)
 	if p == nil {
@@ -453,7 +500,7 @@ func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]float64, error) {
 	if err := p.WriteTo(buf, 1); err != nil {
 		return nil, fmt.Errorf("%s profile: %w", name, err)
 	}
-	out := map[DelaySite]float64{}
+	out := map[DelaySite]delay{}
 	var cps float64
 	text := buf.Bytes()
 	for len(text) > 0 {
@@ -475,9 +522,10 @@ func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]float64, error) {
 		if !ok || len(line) == 0 || line[0] == '#' || line[0] == '-' {
 			continue
 		}
-		cyc, _, _ := bytes.Cut(head, []byte(" "))
+		cyc, cnt, _ := bytes.Cut(head, []byte(" "))
 		cycles, err := strconv.ParseFloat(string(cyc), 64)
-		if err != nil || cps == 0 {
+		n, err2 := strconv.ParseFloat(string(cnt), 64)
+		if err != nil || err2 != nil || cps == 0 {
 			return nil, fmt.Errorf("%s profile: record %q", name, clip(string(line)))
 		}
 		site, ok := delaySiteOf(stack)
@@ -487,7 +535,10 @@ func readDelays(name string, buf *bytes.Buffer) (map[DelaySite]float64, error) {
 		if _, seen := out[site]; !seen && len(out) >= 4*maxDelaySites {
 			continue
 		}
-		out[site] += cycles / cps
+		d := out[site]
+		d.secs += cycles / cps
+		d.n += n
+		out[site] = d
 	}
 	return out, nil
 }
@@ -544,20 +595,27 @@ func (c *contProfiles) init() {
 // the look found goroutines waiting on a mutex, and the block profile
 // when it found goroutines blocked on a channel; otherwise it forgets the
 // window, so that the next one starts when contention does.
-func (c *contProfiles) readProfiles(gs []contGroup, now time.Time) (holders, blocks []DelaySite) {
+//
+// blockOn says the observer turned the block profile on; otherwise it
+// is known to be on only when it recorded something in the window, and
+// blockSpan is 0 when it is not known to be on.
+func (c *contProfiles) readProfiles(gs []contGroup, now time.Time, blockOn bool) (holders, blocks []DelaySite, blockSpan time.Duration) {
 	mutex := slices.ContainsFunc(gs, func(g contGroup) bool { return g.kind == KindMutexContention })
 	block := slices.ContainsFunc(gs, func(g contGroup) bool { return g.kind == KindChannelBlocked })
 	if mutex && runtime.SetMutexProfileFraction(-1) > 0 {
-		holders, _ = c.mutex.read(now)
+		holders, _, _ = c.mutex.read(now)
 	} else {
 		c.mutex.reset()
 	}
 	if block {
-		blocks, _ = c.block.read(now)
+		blocks, blockSpan, _ = c.block.read(now)
+		if !blockOn && len(blocks) == 0 {
+			blockSpan = 0
+		}
 	} else {
 		c.block.reset()
 	}
-	return holders, blocks
+	return holders, blocks, blockSpan
 }
 
 // blockSites is how many of the block profile's sites a channel finding's

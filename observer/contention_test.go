@@ -231,6 +231,9 @@ func TestContentionFindingsNameTheHolder(t *testing.T) {
 	if !strings.Contains(mutex.Advice, "the Unlock at "+unlockLine) {
 		t.Errorf("mutex advice: got %q, want it to point at the Unlock at %s", mutex.Advice, unlockLine)
 	}
+	if !strings.Contains(blocked.Summary, "blocked sends a second get through: it is drained, slower than it is fed") {
+		t.Errorf("channel finding: got %q, want the rate the block profile saw sends get through", blocked.Summary)
+	}
 	var sites []string
 	for _, e := range blocked.Evidence {
 		if strings.HasSuffix(e.Name, "(block profile)") {
@@ -256,4 +259,81 @@ func (c *heldCache) get() int {
 	n := c.n
 	c.mu.Unlock() // unlockLine
 	return n
+}
+
+// With the block profile on, senders that nothing receives from are told
+// apart from senders a slow consumer drains: no blocked send gets through.
+func TestChannelNobodyDrains(t *testing.T) {
+	sendLine := lineOf(t, "sendLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, BlockProfileRate: 10_000})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		for {
+			select {
+			case <-jobs:
+			case <-done:
+				return
+			}
+		}
+	})
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a channel finding saying nothing seems to drain it", func(s *observer.Snapshot) bool {
+		f := finding(s, observer.KindChannelBlocked, 0)
+		return f != nil && strings.Contains(f.Summary, "nothing seems to drain it")
+	})
+	f := finding(s, observer.KindChannelBlocked, 0)
+	if want := "6 goroutines blocked sending on the channel at " + sendLine; !strings.HasPrefix(f.Summary, want) {
+		t.Errorf("summary: got %q, want it to start %q", f.Summary, want)
+	}
+	if !strings.Contains(f.Advice, "nothing receives on this channel") {
+		t.Errorf("advice: got %q, want it to say nothing receives", f.Advice)
+	}
+}
+
+// Goroutines parked in a select at one line are counted too, as
+// information: the stack does not say which case they wait on.
+func TestSelectBlockedIsInformation(t *testing.T) {
+	selectLine := lineOf(t, "selectLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	jobs := make(chan int)
+	for range 10 {
+		wg.Go(func() { selectSend(ctx, jobs) })
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a select finding", func(s *observer.Snapshot) bool {
+		return finding(s, observer.KindChannelBlocked, 0) != nil
+	})
+	f := finding(s, observer.KindChannelBlocked, 0)
+	if want := "10 goroutines blocked in select at " + selectLine + " (in observer_test.selectSend)"; f.Summary != want || f.Severity != observer.SeverityInfo {
+		t.Errorf("finding: got %s %q, want info %q", f.Severity, f.Summary, want)
+	}
+}
+
+func selectSend(ctx context.Context, jobs chan<- int) {
+	for {
+		select { // selectLine
+		case jobs <- 1:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
