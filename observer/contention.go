@@ -308,10 +308,17 @@ func (c *contention) mutexFinding(g contGroup, wait float64) Finding {
 	}
 	held := ""
 	if h, ok := c.holderOf(g); ok {
+		// The profile samples one contention in its fraction and scales
+		// it up: its seconds are noisy, its shares are not.
+		total := 0.0
+		for _, o := range c.holders {
+			total += o.Rate
+		}
+		share := 100 * h.Rate / total
 		summary += fmt.Sprintf("; held at %s:%d (%s, the Unlock's caller)", h.File, h.Line, h.Caller)
-		ev = append(ev, Evidence{"waiting ended by " + h.Where() + " (mutex profile)", h.Rate, "s/s"})
-		held = fmt.Sprintf("The mutex profile says where it is held: the Unlock at %s:%d in %s ends %.1f s of others' waiting per second; the critical section that ends there is the one to shorten. ",
-			h.File, h.Line, h.Caller, h.Rate)
+		ev = append(ev, Evidence{"waiting ended by " + h.Where() + " (mutex profile)", share, "%"})
+		held = fmt.Sprintf("The mutex profile says where it is held: the Unlock at %s:%d in %s ends %.0f %% of the waiting it sampled; the critical section that ends there is the one to shorten. ",
+			h.File, h.Line, h.Caller, share)
 	}
 	return Finding{
 		Severity: sev,
@@ -562,8 +569,10 @@ func delaySiteOf(stack []byte) (DelaySite, bool) {
 		if isStd(f.fn) {
 			continue
 		}
-		if i == 0 {
-			return DelaySite{}, false // no call into the library: not a wait
+		if i == 0 || ownFrame(st, wallKey{path: f.file, line: f.line}) {
+			// No call into the library: not a wait. Or the observer's own
+			// waits, or a process's, which the process findings tell.
+			return DelaySite{}, false
 		}
 		what := ""
 		for j := i - 1; j >= 0 && what == ""; j-- { // the outermost wait named
