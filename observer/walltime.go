@@ -24,8 +24,11 @@ import (
 // Reading the profile stops the program for a short time that does not grow
 // with the goroutine count (Go 1.19+); the rest of the read runs beside the
 // program, and the loop waits at least 50 times what a read cost before the
-// next, so that sampling takes at most 2 % of one core. Nobody looking,
-// nothing is read.
+// next, so that sampling takes at most 2 % of one core. While every
+// sampled process's top frame stays where it was, the loop reads at half
+// the rate, then a quarter; a change brings the full rate back. The read
+// is shared with the census and the contention looks (goroutineread.go).
+// Nobody looking, nothing is read.
 
 // WallFrame is one place a process's goroutines were found in, with its
 // share of the samples.
@@ -97,6 +100,11 @@ const (
 	// wallCostFactor: the loop waits at least this many times what a
 	// read cost before the next read (2 % of one core).
 	wallCostFactor = 50
+	// wallStable reads in a row that leave every sampled process's top
+	// frame where it was, each with wallStableSamples samples or more,
+	// halve the rate; twice as many quarter it.
+	wallStable        = 10
+	wallStableSamples = 50
 )
 
 // wallKey identifies a frame within a process's samples.
@@ -330,7 +338,9 @@ type profiler struct {
 
 	// Owned by the profile goroutine.
 	agg     map[instrument.PID]*wallAgg
-	wallSeq uint64       // the latest read counted for wall time
+	wallSeq uint64 // the latest read counted for wall time
+	stable  int    // reads in a row that left every target's top frame as it was
+	tops    map[instrument.PID]wallKey
 	cp      contProfiles // the mutex and block profiles' recent reads
 }
 
@@ -422,7 +432,11 @@ func (o *Observer) profileLoop() {
 		if len(targets) == 0 {
 			continue
 		}
-		wait := max(period, wallCostFactor*cost)
+		// A picture that holds still is read less often: half the rate
+		// after wallStable reads that changed no target's top frame, a
+		// quarter after twice as many; any change, back to the full rate.
+		slow := time.Duration(1) << min(o.prof.stable/wallStable, 2)
+		wait := max(period*slow, wallCostFactor*cost)
 		t := time.NewTimer(wait)
 		select {
 		case <-o.stop:
@@ -461,8 +475,25 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 		}
 	}
 	out := make(map[instrument.PID]WallProfile, len(targets))
+	same := len(o.prof.tops) == len(targets)
+	tops := make(map[instrument.PID]wallKey, len(targets))
 	for _, pid := range targets {
-		out[pid] = o.prof.agg[pid].profile(pid, now)
+		w := o.prof.agg[pid].profile(pid, now)
+		out[pid] = w
+		var top wallKey
+		if len(w.Top) > 0 && w.Samples >= wallStableSamples {
+			t := w.Top[0]
+			top = wallKey{fn: t.Function, caller: t.Caller, path: t.Path, line: t.Line, state: t.State}
+		}
+		prev, ok := o.prof.tops[pid]
+		same = same && ok && top != wallKey{} && prev == top
+		tops[pid] = top
+	}
+	o.prof.tops = tops
+	if same {
+		o.prof.stable++
+	} else {
+		o.prof.stable = 0
 	}
 	o.mu.Lock()
 	o.model.walls = out
@@ -471,6 +502,7 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 
 func (o *Observer) forgetWall() {
 	clear(o.prof.agg)
+	o.prof.tops, o.prof.stable = nil, 0
 	o.mu.Lock()
 	o.model.walls = nil
 	o.mu.Unlock()
