@@ -258,7 +258,7 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 			ctx := context.Background()
 			runtime.GC()
 			reads0, _ := o.ProfileReads()
-			began := time.Now()
+			began, cpu0 := time.Now(), observer.CPUUsedForTest()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -275,6 +275,11 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 			reads, cost := o.ProfileReads()
 			b.ReportMetric(float64(reads-reads0)/time.Since(began).Seconds(), "reads/s")
 			b.ReportMetric(float64(cost.Microseconds())/1e3, "read-ms")
+			// The CPU time the process spent per call, the observer's
+			// included: on a loaded machine, where the wall time per call
+			// swings with what else runs, the difference between modes is
+			// what sampling costs.
+			b.ReportMetric(float64(observer.CPUUsedForTest()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

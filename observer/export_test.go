@@ -50,3 +50,7 @@ func (o *Observer) ProfileReads() (uint64, time.Duration) {
 // ProfileServed returns how many reads of the goroutine profile were
 // asked for, the shared ones included.
 func (o *Observer) ProfileServed() uint64 { return o.gr.served.Load() }
+
+// CPUUsedForTest returns the CPU time the process used so far (getrusage),
+// or 0 where it is not measured.
+func CPUUsedForTest() time.Duration { return processCPU() }
