@@ -25,9 +25,18 @@ import (
 // finding is open, the profile goroutine reads the goroutine profile once
 // a second; otherwise once every contentionSweep, because no runtime
 // metric counts goroutines blocked on a channel. Both periods grow by one
-// per 10,000 goroutines. A look groups the goroutines parked on a mutex or
-// on a channel send by the program's own line that waits: those groups
-// are the findings' subjects.
+// per 10,000 goroutines. A look groups the goroutines parked on a mutex,
+// on a channel send or in a select by the program's own line that waits:
+// those groups are the findings' subjects. A look shares its read of the
+// goroutine profile with the census and the wall-time sampler
+// (goroutineread.go).
+//
+// Who drains a channel is not named: the goroutine profile and the full
+// dump (runtime.Stack) hide the runtime's frames, chansend and chanrecv,
+// whose arguments hold the channel's address, and a slow consumer is
+// rarely parked on its receive anyway, since senders wait for it. What
+// the block profile tells instead is whether blocked sends get through,
+// and how many a second: drained slowly, or not at all.
 
 // Thresholds of the contention rules.
 const (
