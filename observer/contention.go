@@ -93,6 +93,9 @@ type contention struct {
 	// blocks where goroutines blocked, from the block profile, over the
 	// latest looks' window; none when the profiles are off.
 	holders, blocks []DelaySite
+	// drains is the latest execution trace's drainers of the lines
+	// goroutines block sending at (goroutineread_trace.go).
+	drains drainLook
 	// blockSpan is the window the block profile's sites cover; 0 when
 	// the block profile is not read, or recorded nothing.
 	blockSpan time.Duration
@@ -213,12 +216,27 @@ const maxContGroups = 32
 // contentionLook groups the profile's goroutines parked on a mutex or on
 // a channel send by the program's line that waits, and hands the groups
 // to the model.
-func (o *Observer) contentionLook(r *goroutineRead) {
+func (o *Observer) contentionLook(r *goroutineRead) []contGroup {
 	gs := contentionGroups(r.p)
 	holders, blocks, span := o.prof.cp.readProfiles(gs, r.at, o.opts.BlockProfileRate > 0)
 	o.mu.Lock()
 	o.model.cont.setGroups(gs, r.at)
 	o.model.cont.holders, o.model.cont.blocks, o.model.cont.blockSpan = holders, blocks, span
+	o.mu.Unlock()
+	return gs
+}
+
+// traceDrainers runs a drainer trace when one is due for the groups of
+// the latest look, and hands what it saw to the model.
+func (o *Observer) traceDrainers(gs []contGroup) {
+	now := time.Now()
+	if !o.prof.drain.due(gs, now) {
+		return
+	}
+	o.prof.drain.last = now
+	d := traceDrainers(drainWindow, o.stop)
+	o.mu.Lock()
+	o.model.cont.drains = d
 	o.mu.Unlock()
 }
 
@@ -364,6 +382,15 @@ func (c *contention) chanFinding(g contGroup) Finding {
 	ev := []Evidence{
 		{"goroutines blocked", float64(g.n), "goroutines"},
 		{"looks in a row", float64(g.looks), "looks"},
+	}
+	if ds, seen := c.drainersOf(g, c.lookAt); len(ds) > 0 {
+		summary += drainClause(ds)
+		for _, d := range ds {
+			ev = append(ev, Evidence{"drained at " + d.Where() + " (execution trace)", float64(d.Unblocks) / c.drains.window.Seconds(), "1/s"})
+		}
+		advice = fmt.Sprintf("The execution trace saw %s take the blocked senders' values: that is the consumer to speed up or multiply. ", ds[0].Where()) + advice
+	} else if seen {
+		summary += fmt.Sprintf("; no goroutine took their values in a %.2f s execution trace", c.drains.window.Seconds())
 	}
 	if c.blockSpan > 0 && g.what == stateSend {
 		// The block profile records a blocked send when it gets through:

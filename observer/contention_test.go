@@ -337,3 +337,58 @@ func selectSend(ctx context.Context, jobs chan<- int) {
 		}
 	}
 }
+
+// The channel finding names the goroutine that drains the channel: a
+// short execution trace sees the consumer's receive make the blocked
+// senders runnable. Within 5 s, in a program with no otp process.
+func TestChannelFindingNamesTheDrainer(t *testing.T) {
+	sendLine, drainLine := lineOf(t, "sendLine"), lineOf(t, "drainLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	wg.Go(func() { slowConsumer(ctx, jobs) })
+	began := time.Now()
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a channel finding naming its drainer", func(s *observer.Snapshot) bool {
+		f := finding(s, observer.KindChannelBlocked, 0)
+		return f != nil && strings.Contains(f.Summary, " drains ")
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("finding after %v, want within 5 s:\n%s", took, dump(s))
+	}
+	f := finding(s, observer.KindChannelBlocked, 0)
+	want := "6 goroutines blocked sending on the channel at " + sendLine + " (in observer_test.produce) that one goroutine at " + drainLine + " drains (chan receive ← observer_test.slowConsumer)"
+	if !strings.HasPrefix(f.Summary, want) {
+		t.Errorf("summary: got %q, want it to start %q", f.Summary, want)
+	}
+	if !slices.ContainsFunc(f.Evidence, func(e observer.Evidence) bool {
+		return e.Name == "drained at chan receive ← observer_test.slowConsumer "+drainLine+" (execution trace)" && e.Value > 0
+	}) {
+		t.Errorf("evidence: got %+v, want the drain rate at %s", f.Evidence, drainLine)
+	}
+}
+
+// slowConsumer takes a job every 20 ms until ctx is done; then it drains
+// what the producers still send.
+func slowConsumer(ctx context.Context, jobs <-chan int) {
+	for ctx.Err() == nil {
+		<-jobs // drainLine
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		select {
+		case <-jobs:
+		case <-time.After(100 * time.Millisecond):
+			return
+		}
+	}
+}

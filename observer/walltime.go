@@ -342,6 +342,7 @@ type profiler struct {
 	stable  int    // reads in a row that left every target's top frame as it was
 	tops    map[instrument.PID]wallKey
 	cp      contProfiles // the mutex and block profiles' recent reads
+	drain   drainState   // when the latest drainer trace ran
 }
 
 func (p *profiler) init() {
@@ -426,7 +427,7 @@ func (o *Observer) profileLoop() {
 				o.forgetWall()
 			}
 			if look {
-				o.contentionLook(r)
+				o.traceDrainers(o.contentionLook(r))
 			}
 		}
 		if len(targets) == 0 {

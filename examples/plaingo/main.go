@@ -15,10 +15,11 @@
 //	open http://127.0.0.1:8090/debug/observer/goroutines
 //
 // The Advisor page names the first two by their lines within seconds,
-// with nothing to press: "15 goroutines wait on the mutex at main.go:144
-// (sync.(*Mutex).Lock ← (*cache).get); … held at main.go:148
+// with nothing to press: "15 goroutines wait on the mutex at main.go:145
+// (sync.(*Mutex).Lock ← (*cache).get); … held at main.go:149
 // ((*cache).get, the Unlock's caller)" and "8 goroutines blocked sending
-// on the channel at main.go:168 (in (*app).producer); 20.0 blocked sends a
+// on the channel at main.go:169 (in (*app).producer) that one goroutine at
+// main.go:182 drains (select ← (*app).consumer); 20.0 blocked sends a
 // second get through: it is drained, slower than it is fed"; the leak
 // follows from the goroutine census, every 10 s.
 package main
@@ -178,7 +179,7 @@ func (a *app) producer(jobs chan<- int) {
 func (a *app) consumer(jobs <-chan int) {
 	defer a.wg.Done()
 	for {
-		select {
+		select { // takes one job at a time
 		case <-jobs:
 			time.Sleep(50 * time.Millisecond)
 		case <-a.done:
