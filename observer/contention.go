@@ -31,12 +31,14 @@ import (
 // goroutine profile with the census and the wall-time sampler
 // (goroutineread.go).
 //
-// Who drains a channel is not named: the goroutine profile and the full
-// dump (runtime.Stack) hide the runtime's frames, chansend and chanrecv,
-// whose arguments hold the channel's address, and a slow consumer is
-// rarely parked on its receive anyway, since senders wait for it. What
-// the block profile tells instead is whether blocked sends get through,
-// and how many a second: drained slowly, or not at all.
+// Who drains a channel cannot be read from the goroutines: the goroutine
+// profile and the full dump (runtime.Stack) hide the runtime's frames,
+// chansend and chanrecv, whose arguments hold the channel's address, and
+// a slow consumer is rarely parked on its receive anyway, since senders
+// wait for it. With Options.DrainerTraces a short execution trace names it
+// (goroutineread_trace.go); with the block profile on, the finding says
+// whether blocked sends get through, and how many a second: drained
+// slowly, or not at all.
 
 // Thresholds of the contention rules.
 const (
@@ -230,7 +232,7 @@ func (o *Observer) contentionLook(r *goroutineRead) []contGroup {
 // the latest look, and hands what it saw to the model.
 func (o *Observer) traceDrainers(gs []contGroup) {
 	now := time.Now()
-	if !o.prof.drain.due(gs, now) {
+	if !o.opts.DrainerTraces || !o.prof.drain.due(gs, now) {
 		return
 	}
 	o.prof.drain.last = now

@@ -343,7 +343,7 @@ func selectSend(ctx context.Context, jobs chan<- int) {
 // senders runnable. Within 5 s, in a program with no otp process.
 func TestChannelFindingNamesTheDrainer(t *testing.T) {
 	sendLine, drainLine := lineOf(t, "sendLine"), lineOf(t, "drainLine")
-	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, DrainerTraces: true})
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	jobs := make(chan int)

@@ -85,8 +85,10 @@
 //     stack does not say which case it waits on). With the block profile
 //     on (Options.BlockProfileRate), the finding says how many blocked
 //     sends a second get through, or that none did, and its evidence
-//     lists where goroutines blocked on channels. Goroutines whose site is
-//     a leak finding's are that finding's.
+//     lists where goroutines blocked on channels; with
+//     Options.DrainerTraces, a 0.25 s execution trace names the receive
+//     that drains it ("that one goroutine at worker.go:30 drains").
+//     Goroutines whose site is a leak finding's are that finding's.
 //
 // Bottleneck and stuck findings name the line: while somebody subscribes,
 // the goroutines of watched processes, of the subjects of findings and of

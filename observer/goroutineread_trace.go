@@ -24,11 +24,14 @@ import (
 // receive, since senders wait for it. The execution trace does tie them:
 // when a receive takes a blocked sender's value, the trace records that
 // the receiving goroutine, at its receive's line, made the sender
-// runnable. So while goroutines stay blocked sending at one line, the
-// profile goroutine traces the program for drainWindow, at most once per
-// drainEvery and only under drainMaxGoroutines goroutines (starting a
-// trace records every goroutine's state), and counts, per sending line,
-// the lines and goroutines that unblocked its senders.
+// runnable. So, with Options.DrainerTraces, while goroutines stay blocked
+// sending at one line, the profile goroutine traces the program for
+// drainWindow, at most once per drainEvery and only under
+// drainMaxGoroutines goroutines (starting a trace records every
+// goroutine's state), and counts, per sending line, the lines and
+// goroutines that unblocked its senders. It is opt-in because a program
+// can run only one trace.Start at a time: one it starts during the
+// window fails.
 
 // Bounds of the drainer traces.
 const (

@@ -54,9 +54,8 @@ func main() {
 }
 
 func run(ctx context.Context, addr string, maxLeak int) error {
-	// The dashboard, mounted in five lines. The mutex and block profiles,
-	// on at bounded rates, say where the lock is held and how fast the
-	// channel drains.
+	// The dashboard, mounted in five lines, with the contention options
+	// on (see options).
 	obs, err := observer.New(instrument.NewProcessTable(), options)
 	if err != nil {
 		return err
@@ -90,8 +89,10 @@ func run(ctx context.Context, addr string, maxLeak int) error {
 
 // options turn the runtime's mutex profile on for one contention in 100,
 // and its block profile for about one event per 100 µs blocked: cheap,
-// and enough for the findings to name where the lock is held.
-var options = observer.Options{MutexProfileFraction: 100, BlockProfileRate: 100_000}
+// and enough for the findings to name where the lock is held and how fast
+// the channel drains; and they let a short execution trace name who
+// drains it.
+var options = observer.Options{MutexProfileFraction: 100, BlockProfileRate: 100_000, DrainerTraces: true}
 
 // app is the planted program: its goroutines stop when stop is called,
 // except the leaked ones, which nothing can reach (that is the leak).
