@@ -56,14 +56,20 @@ const maxCensusPIDs = 20_000
 // world while every stack is printed, and only while there are at most
 // 10,000 goroutines (see Site.CreatedBy).
 func (o *Observer) Census(ctx context.Context) (*Census, error) {
+	return o.census(ctx, 0)
+}
+
+// census takes a census from a read of the goroutine profile made within
+// fresh (0: a new read). The observer's own periodic census takes a read
+// a contention look or a wall-time sample made moments ago, if the
+// previous census did not count it already: the pause is paid once.
+func (o *Observer) census(ctx context.Context, fresh time.Duration) (*Census, error) {
 	if o.replay != nil {
 		return nil, ErrReplay
 	}
 	o.censusMu.Lock()
 	defer o.censusMu.Unlock()
-	// A read made for a contention look or a wall-time sample moments ago
-	// serves, if the previous census did not count it already.
-	r, err := o.gr.read(o.shareAge(), o.censusSeq)
+	r, err := o.gr.read(fresh, o.censusSeq)
 	if err != nil {
 		return nil, fmt.Errorf("observer: census: %w", err)
 	}

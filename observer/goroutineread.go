@@ -57,12 +57,13 @@ type goroutineReader struct {
 }
 
 // read returns the latest read when it was made within maxAge and is
-// newer than the read numbered after (0: any), or makes a new one.
+// newer than the read numbered after (0: any), or makes a new one;
+// maxAge 0 always makes a new one.
 func (r *goroutineReader) read(maxAge time.Duration, after uint64) (*goroutineRead, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.served.Add(1)
-	if l := r.last; l != nil && l.seq > after && time.Since(l.at) <= maxAge {
+	if l := r.last; maxAge > 0 && l != nil && l.seq > after && time.Since(l.at) <= maxAge {
 		return l, nil
 	}
 	start := time.Now()

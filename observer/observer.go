@@ -361,7 +361,7 @@ func (o *Observer) censusLoop() {
 		if o.opts.CensusEvery < 0 {
 			continue
 		}
-		_, _ = o.Census(o.ctx)
+		_, _ = o.census(o.ctx, o.shareAge())
 	}
 }
 
