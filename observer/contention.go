@@ -457,6 +457,12 @@ func setProfileRates(o Options) func() {
 // on a channel, a select or a lock. Both are cumulative since the program
 // started: a look keeps its last profileRing reads and reports what grew
 // since the oldest, per second.
+//
+// The runtime records a lock's contention only from waits that began
+// while the mutex profile was on: a lock contended without a pause since
+// before it was turned on shows nothing until its queue of waiters empties
+// once. Turn the profile on early (Options.MutexProfileFraction applies at
+// Start).
 
 // profileRing is how many reads of each profile a look keeps: the window
 // a delta covers is that many looks (about 5 s while contended).
