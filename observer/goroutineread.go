@@ -38,7 +38,8 @@ import (
 // asked for it: nobody modifies it.
 type goroutineRead struct {
 	p    *profile.Profile
-	at   time.Time
+	at   time.Time     // when the read began: what it shows is of then
+	done time.Time     // when it was parsed
 	seq  uint64        // reads numbered from 1
 	cost time.Duration // the read's wall time: written and parsed
 }
@@ -56,14 +57,16 @@ type goroutineReader struct {
 	cost   atomic.Int64  // the latest read's cost, ns
 }
 
-// read returns the latest read when it was made within maxAge and is
-// newer than the read numbered after (0: any), or makes a new one;
-// maxAge 0 always makes a new one.
+// read returns the latest read when it was made within maxAge, or was
+// being made while the caller waited for it, and is newer than the read
+// numbered after (0: any); otherwise it makes a new one. maxAge 0 always
+// makes a new one.
 func (r *goroutineReader) read(maxAge time.Duration, after uint64) (*goroutineRead, error) {
+	asked := time.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.served.Add(1)
-	if l := r.last; maxAge > 0 && l != nil && l.seq > after && time.Since(l.at) <= maxAge {
+	if l := r.last; maxAge > 0 && l != nil && l.seq > after && (time.Since(l.at) <= maxAge || l.done.After(asked)) {
 		return l, nil
 	}
 	start := time.Now()
@@ -74,7 +77,7 @@ func (r *goroutineReader) read(maxAge time.Duration, after uint64) (*goroutineRe
 	cost := time.Since(start)
 	seq := r.reads.Add(1)
 	r.cost.Store(int64(cost))
-	r.last = &goroutineRead{p: p, at: start, seq: seq, cost: cost}
+	r.last = &goroutineRead{p: p, at: start, done: start.Add(cost), seq: seq, cost: cost}
 	if r.buf.Cap() > 1<<20 {
 		r.buf = bytes.Buffer{} // a burst of goroutines: do not keep its text
 	}
