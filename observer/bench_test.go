@@ -222,13 +222,21 @@ func BenchmarkCounters(b *testing.B) {
 // BenchmarkWallTimeOverhead measures a call's round trip through a real
 // server that an observer watches, subscribed to at its fastest tick, with
 // wall-time sampling off (WallRate -1), at the default 5 reads a second,
-// and at the most, 50. The difference is what sampling the server's
-// goroutine costs the application.
+// at the most, 50, and at the default with the mutex and block profiles
+// on. The difference is what sampling the server's goroutine (and
+// profiling the program's waits) costs the application.
 func BenchmarkWallTimeOverhead(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		rate int
-	}{{"off", -1}, {"default-5", 0}, {"max-50", 50}} {
+		opts observer.Options // besides Tick and WallRate
+	}{{"off", -1, observer.Options{}}, {"default-5", 0, observer.Options{}}, {"max-50", 50, observer.Options{}},
+		// With the mutex or the block profile on at the rates
+		// examples/plaingo uses: the block profile samples the call's
+		// channel waits, two a call.
+		{"mutex-100", 0, observer.Options{MutexProfileFraction: 100}},
+		{"block-100us", 0, observer.Options{BlockProfileRate: 100_000}},
+		{"block-1ms", 0, observer.Options{BlockProfileRate: 1_000_000}}} {
 		b.Run(mode.name, func(b *testing.B) {
 			table := instrument.NewProcessTable()
 			n := otp.NewNode(otp.Config{ProcessTable: table, Logger: quiet})
@@ -237,7 +245,9 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			o, err := observer.New(table, observer.Options{Tick: observer.MinTick, WallRate: mode.rate})
+			opts := mode.opts
+			opts.Tick, opts.WallRate = observer.MinTick, mode.rate
+			o, err := observer.New(table, opts)
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -258,7 +268,7 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 			ctx := context.Background()
 			runtime.GC()
 			reads0, _ := o.ProfileReads()
-			began := time.Now()
+			began, cpu0 := time.Now(), observer.CPUUsedForTest()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				for pb.Next() {
@@ -275,6 +285,11 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 			reads, cost := o.ProfileReads()
 			b.ReportMetric(float64(reads-reads0)/time.Since(began).Seconds(), "reads/s")
 			b.ReportMetric(float64(cost.Microseconds())/1e3, "read-ms")
+			// The CPU time the process spent per call, the observer's
+			// included: on a loaded machine, where the wall time per call
+			// swings with what else runs, the difference between modes is
+			// what sampling costs.
+			b.ReportMetric(float64(observer.CPUUsedForTest()-cpu0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

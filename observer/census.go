@@ -56,16 +56,26 @@ const maxCensusPIDs = 20_000
 // world while every stack is printed, and only while there are at most
 // 10,000 goroutines (see Site.CreatedBy).
 func (o *Observer) Census(ctx context.Context) (*Census, error) {
+	return o.census(ctx, 0)
+}
+
+// census takes a census from a read of the goroutine profile made within
+// fresh (0: a new read). The observer's own periodic census takes a read
+// a contention look or a wall-time sample made moments ago, if the
+// previous census did not count it already: the pause is paid once.
+func (o *Observer) census(ctx context.Context, fresh time.Duration) (*Census, error) {
 	if o.replay != nil {
 		return nil, ErrReplay
 	}
 	o.censusMu.Lock()
 	defer o.censusMu.Unlock()
-	p, err := goroutineProfile()
+	r, err := o.gr.read(fresh, o.censusSeq)
 	if err != nil {
 		return nil, fmt.Errorf("observer: census: %w", err)
 	}
-	res := &Census{At: time.Now(), Processes: []ProcessGoroutines{}, Sites: []Site{}}
+	o.censusSeq = r.seq
+	p := r.p
+	res := &Census{At: r.at, Processes: []ProcessGoroutines{}, Sites: []Site{}}
 	perPID := map[instrument.PID]int{}
 	roots := map[string]int{}
 	for _, s := range p.Sample {
@@ -207,11 +217,11 @@ func (o *Observer) Stack(pid instrument.PID) (string, error) {
 	if o.replay != nil {
 		return "", ErrReplay
 	}
-	p, err := goroutineProfile()
+	r, err := o.gr.read(0, 0)
 	if err != nil {
 		return "", fmt.Errorf("observer: stack of %v: %w", pid, err)
 	}
-	st := stacksOf(p, []instrument.PID{pid}, 0)[pid]
+	st := stacksOf(r.p, []instrument.PID{pid}, 0)[pid]
 	if st == "" {
 		return "", fmt.Errorf("observer: stack of %v: no goroutine carries its label (exited, or not labelled)", pid)
 	}
@@ -343,26 +353,14 @@ func (o *Observer) readStacks() {
 		return
 	}
 	var texts map[instrument.PID]string
-	if p, err := goroutineProfile(); err == nil {
-		texts = stacksOf(p, pids, maxStackBytes)
+	if r, err := o.gr.read(o.shareAge(), 0); err == nil {
+		texts = stacksOf(r.p, pids, maxStackBytes)
 	}
 	o.mu.Lock()
 	for _, pid := range pids {
 		o.model.stacks.put(pid, texts[pid])
 	}
 	o.mu.Unlock()
-}
-
-func goroutineProfile() (*profile.Profile, error) {
-	var buf bytes.Buffer
-	if err := pprof.Lookup("goroutine").WriteTo(&buf, 0); err != nil {
-		return nil, fmt.Errorf("goroutine profile: %w", err)
-	}
-	p, err := profile.Parse(&buf)
-	if err != nil {
-		return nil, fmt.Errorf("goroutine profile: parse: %w", err)
-	}
-	return p, nil
 }
 
 // rootFunction is the outermost function of a sample's stack: the one its

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -158,5 +159,236 @@ func TestProfileRateOptions(t *testing.T) {
 	o.Close()
 	if got := runtime.SetMutexProfileFraction(-1); got != 0 {
 		t.Errorf("mutex profile fraction after Close: got %d, want 0", got)
+	}
+}
+
+// With the mutex and block profiles on (Options.MutexProfileFraction and
+// BlockProfileRate), the mutex finding says where the lock is held — the
+// line whose Unlock ends the others' waiting — and the channel finding's
+// evidence lists where the block profile saw goroutines block; within 5 s,
+// in a program with no otp process.
+func TestContentionFindingsNameTheHolder(t *testing.T) {
+	unlockLine, sendLine := lineOf(t, "unlockLine"), lineOf(t, "sendLine")
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		for {
+			select {
+			case <-jobs:
+			case <-done:
+				return
+			}
+		}
+	})
+	// The observer turns the profiles on first: the runtime does not
+	// record a lock contended without a pause since before its profile
+	// was on, until its queue of waiters empties once.
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, MutexProfileFraction: 10, BlockProfileRate: 10_000})
+	c := &heldCache{}
+	for range 8 {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				c.get()
+			}
+		})
+	}
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	wg.Go(func() {
+		for {
+			select {
+			case <-jobs:
+				time.Sleep(20 * time.Millisecond)
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+
+	began := time.Now()
+	sub := o.Subscribe()
+	defer sub.Close()
+	var mutex, blocked *observer.Finding
+	s := await(t, sub, 40, "a mutex finding naming its holder and a channel finding with the block profile's sites", func(s *observer.Snapshot) bool {
+		mutex, blocked = finding(s, observer.KindMutexContention, 0), finding(s, observer.KindChannelBlocked, 0)
+		return mutex != nil && blocked != nil && strings.Contains(mutex.Summary, "held at") &&
+			slices.ContainsFunc(blocked.Evidence, func(e observer.Evidence) bool { return strings.Contains(e.Name, "(block profile)") })
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("findings after %v, want within 5 s:\n%s", took, dump(s))
+	}
+	if want := "held at " + unlockLine + " ((*heldCache).get, the Unlock's caller)"; !strings.Contains(mutex.Summary, want) {
+		t.Errorf("mutex finding: got %q, want it to say %q", mutex.Summary, want)
+	}
+	if !strings.Contains(mutex.Advice, "the Unlock at "+unlockLine) {
+		t.Errorf("mutex advice: got %q, want it to point at the Unlock at %s", mutex.Advice, unlockLine)
+	}
+	if !strings.Contains(blocked.Summary, "blocked sends a second get through: it is drained, slower than it is fed") {
+		t.Errorf("channel finding: got %q, want the rate the block profile saw sends get through", blocked.Summary)
+	}
+	var sites []string
+	for _, e := range blocked.Evidence {
+		if strings.HasSuffix(e.Name, "(block profile)") {
+			sites = append(sites, e.Name)
+		}
+	}
+	if !slices.ContainsFunc(sites, func(s string) bool { return strings.Contains(s, "chan send ← observer_test.produce "+sendLine) }) {
+		t.Errorf("channel finding's block profile sites: got %q, want chan send ← observer_test.produce %s among them", sites, sendLine)
+	}
+}
+
+// heldCache unlocks explicitly, so that the mutex profile's Unlock has a
+// line of its own.
+type heldCache struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (c *heldCache) get() int {
+	c.mu.Lock()
+	time.Sleep(2 * time.Millisecond)
+	c.n++
+	n := c.n
+	c.mu.Unlock() // unlockLine
+	return n
+}
+
+// With the block profile on, senders that nothing receives from are told
+// apart from senders a slow consumer drains: no blocked send gets through.
+func TestChannelNobodyDrains(t *testing.T) {
+	sendLine := lineOf(t, "sendLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, BlockProfileRate: 10_000})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		done := make(chan struct{})
+		go func() {
+			wg.Wait()
+			close(done)
+		}()
+		for {
+			select {
+			case <-jobs:
+			case <-done:
+				return
+			}
+		}
+	})
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a channel finding saying nothing seems to drain it", func(s *observer.Snapshot) bool {
+		f := finding(s, observer.KindChannelBlocked, 0)
+		return f != nil && strings.Contains(f.Summary, "nothing seems to drain it")
+	})
+	f := finding(s, observer.KindChannelBlocked, 0)
+	if want := "6 goroutines blocked sending on the channel at " + sendLine; !strings.HasPrefix(f.Summary, want) {
+		t.Errorf("summary: got %q, want it to start %q", f.Summary, want)
+	}
+	if !strings.Contains(f.Advice, "nothing receives on this channel") {
+		t.Errorf("advice: got %q, want it to say nothing receives", f.Advice)
+	}
+}
+
+// Goroutines parked in a select at one line are counted too, as
+// information: the stack does not say which case they wait on.
+func TestSelectBlockedIsInformation(t *testing.T) {
+	selectLine := lineOf(t, "selectLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	jobs := make(chan int)
+	for range 10 {
+		wg.Go(func() { selectSend(ctx, jobs) })
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a select finding", func(s *observer.Snapshot) bool {
+		return finding(s, observer.KindChannelBlocked, 0) != nil
+	})
+	f := finding(s, observer.KindChannelBlocked, 0)
+	if want := "10 goroutines blocked in select at " + selectLine + " (in observer_test.selectSend)"; f.Summary != want || f.Severity != observer.SeverityInfo {
+		t.Errorf("finding: got %s %q, want info %q", f.Severity, f.Summary, want)
+	}
+}
+
+func selectSend(ctx context.Context, jobs chan<- int) {
+	for {
+		select { // selectLine
+		case jobs <- 1:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// The channel finding names the goroutine that drains the channel: a
+// short execution trace sees the consumer's receive make the blocked
+// senders runnable. Within 5 s, in a program with no otp process.
+func TestChannelFindingNamesTheDrainer(t *testing.T) {
+	sendLine, drainLine := lineOf(t, "sendLine"), lineOf(t, "drainLine")
+	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, DrainerTraces: true})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	jobs := make(chan int)
+	t.Cleanup(func() {
+		cancel()
+		wg.Wait()
+	})
+	for range 6 {
+		wg.Go(func() { produce(ctx, jobs) })
+	}
+	wg.Go(func() { slowConsumer(ctx, jobs) })
+	began := time.Now()
+	sub := o.Subscribe()
+	defer sub.Close()
+	s := await(t, sub, 40, "a channel finding naming its drainer", func(s *observer.Snapshot) bool {
+		f := finding(s, observer.KindChannelBlocked, 0)
+		return f != nil && strings.Contains(f.Summary, " drains ")
+	})
+	if took := time.Since(began); took > 5*time.Second {
+		t.Errorf("finding after %v, want within 5 s:\n%s", took, dump(s))
+	}
+	f := finding(s, observer.KindChannelBlocked, 0)
+	want := "6 goroutines blocked sending on the channel at " + sendLine + " (in observer_test.produce) that one goroutine at " + drainLine + " drains (chan receive ← observer_test.slowConsumer)"
+	if !strings.HasPrefix(f.Summary, want) {
+		t.Errorf("summary: got %q, want it to start %q", f.Summary, want)
+	}
+	if !slices.ContainsFunc(f.Evidence, func(e observer.Evidence) bool {
+		return e.Name == "drained at chan receive ← observer_test.slowConsumer "+drainLine+" (execution trace)" && e.Value > 0
+	}) {
+		t.Errorf("evidence: got %+v, want the drain rate at %s", f.Evidence, drainLine)
+	}
+}
+
+// slowConsumer takes a job every 20 ms until ctx is done; then it drains
+// what the producers still send.
+func slowConsumer(ctx context.Context, jobs <-chan int) {
+	for ctx.Err() == nil {
+		<-jobs // drainLine
+		time.Sleep(20 * time.Millisecond)
+	}
+	for {
+		select {
+		case <-jobs:
+		case <-time.After(100 * time.Millisecond):
+			return
+		}
 	}
 }

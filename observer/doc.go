@@ -75,10 +75,20 @@
 //     wait (runtime/metrics /sync/mutex/wait/total:seconds, read every
 //     tick) decides when to look: a goroutine profile every second while
 //     it is 0.05 s/s or more, every two seconds otherwise.
+//     With the mutex profile on (Options.MutexProfileFraction, or the
+//     program's own runtime.SetMutexProfileFraction), the finding also
+//     says where the lock is held: the Unlock whose caller ends the most
+//     waiting over the last looks.
 //   - [KindChannelBlocked]: four or more goroutines blocked sending on a
-//     channel at one line, in two looks in a row. A goroutine parked in a
-//     select is not counted: its stack does not say which case it waits
-//     on. Goroutines whose site is a leak finding's are that finding's.
+//     channel at one line, in two looks in a row; or, as information,
+//     eight or more parked in a select at one line, in three looks (its
+//     stack does not say which case it waits on). With the block profile
+//     on (Options.BlockProfileRate), the finding says how many blocked
+//     sends a second get through, or that none did, and its evidence
+//     lists where goroutines blocked on channels; with
+//     Options.DrainerTraces, a 0.25 s execution trace names the receive
+//     that drains it ("that one goroutine at worker.go:30 drains").
+//     Goroutines whose site is a leak finding's are that finding's.
 //
 // Bottleneck and stuck findings name the line: while somebody subscribes,
 // the goroutines of watched processes, of the subjects of findings and of

@@ -41,8 +41,16 @@ func ClassifyGoroutines(match func(fn string) bool, wait time.Duration) []WallFr
 	}
 }
 
-// ProfileReads returns how many goroutine profiles the profile goroutine
-// read, and what the latest read cost.
+// ProfileReads returns how many goroutine profiles the observer read,
+// and what the latest read cost.
 func (o *Observer) ProfileReads() (uint64, time.Duration) {
-	return o.prof.reads.Load(), time.Duration(o.prof.cost.Load())
+	return o.gr.reads.Load(), time.Duration(o.gr.cost.Load())
 }
+
+// ProfileServed returns how many reads of the goroutine profile were
+// asked for, the shared ones included.
+func (o *Observer) ProfileServed() uint64 { return o.gr.served.Load() }
+
+// CPUUsedForTest returns the CPU time the process used so far (getrusage),
+// or 0 where it is not measured.
+func CPUUsedForTest() time.Duration { return processCPU() }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"runtime"
 	"runtime/pprof"
 	"sync"
 	"testing"
@@ -101,6 +102,33 @@ func BenchmarkGoroutineReads(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(rt.Microseconds())/1e3/float64(b.N), "rt-pause-ms/op")
+		})
+		b.Run(fmt.Sprintf("read/%d", n), func(b *testing.B) {
+			// The observer's own read, which the census, the contention
+			// looks and the wall-time samples share: the text form,
+			// parsed, its stacks symbolized once.
+			stop := parked(b, n)
+			defer stop()
+			var rt time.Duration
+			var buf bytes.Buffer
+			runtime.GC()
+			cpu0 := processCPU()
+			b.ResetTimer()
+			for b.Loop() {
+				before := pauseHist()
+				p, err := readGoroutineProfile(&buf)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if before != nil {
+					rt += pauseDelta(before, pauseHist())
+				}
+				if len(p.Sample) == 0 {
+					b.Fatal("no sample")
+				}
+			}
+			b.ReportMetric(float64(rt.Microseconds())/1e3/float64(b.N), "rt-pause-ms/op")
+			b.ReportMetric(float64((processCPU()-cpu0).Microseconds())/1e3/float64(b.N), "cpu-ms/op")
 		})
 	}
 }

@@ -42,6 +42,8 @@ type Observer struct {
 	dump      dumpState         // the newest full goroutine dump
 	prof      profiler          // wall-time samples and contention looks (walltime.go)
 	flames    flameState        // the newest CPU profile, wall-time stacks (cpuprofile.go, flame.go)
+	gr        goroutineReader   // the goroutine profile, read once for all (goroutineread.go)
+	censusSeq uint64            // the read the latest census counted; guarded by censusMu
 	undoRates func()            // restores the mutex and block profile rates
 
 	state   atomic.Uint32 // 0 new, 1 started, 2 closed
@@ -266,6 +268,7 @@ func (o *Observer) sample() {
 		every := o.opts.CensusEvery * time.Duration(1+o.snap.Load().System.Now.Goroutines/50_000)
 		if o.opts.CensusEvery > 0 && time.Since(lastCensus) >= every {
 			lastCensus = time.Now()
+			o.prof.ask() // a contention look now shares the census's read
 			o.wakeCensus()
 		}
 	}
@@ -291,7 +294,7 @@ func (o *Observer) tick() {
 	if watching && o.opts.WallRate > 0 {
 		targets = wallTargets(snap, o.opts.WallProcesses)
 	}
-	o.prof.set(targets, look)
+	o.prof.set(targets, look || census) // a census shares its read with a look
 	o.snap.Store(snap)
 	o.past.record(snap)
 	o.subs.publish(snap)
@@ -359,7 +362,7 @@ func (o *Observer) censusLoop() {
 		if o.opts.CensusEvery < 0 {
 			continue
 		}
-		_, _ = o.Census(o.ctx)
+		_, _ = o.census(o.ctx, o.shareAge())
 	}
 }
 

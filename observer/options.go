@@ -120,6 +120,14 @@ type Options struct {
 	// ([runtime.SetBlockProfileRate]). At least 10,000 (10 µs). Default 0:
 	// off. Close turns it off again.
 	BlockProfileRate int
+	// DrainerTraces lets the observer name who drains a channel that
+	// goroutines stay blocked sending on: while they do, it runs a
+	// 0.25 s execution trace (runtime/trace.Start) at most every 10 s,
+	// under 10,000 goroutines, and the channel finding names the receive
+	// that took their values. Off by default: only one trace.Start runs
+	// per program, so one the program makes during those 0.25 s fails
+	// (the flight recorder, Options.FlightRecorder, is not affected).
+	DrainerTraces bool
 	// Logger is not used.
 	//
 	// Deprecated: the observer logs nothing. The runtime logs each crash

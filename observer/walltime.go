@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/pprof/profile"
@@ -25,8 +24,11 @@ import (
 // Reading the profile stops the program for a short time that does not grow
 // with the goroutine count (Go 1.19+); the rest of the read runs beside the
 // program, and the loop waits at least 50 times what a read cost before the
-// next, so that sampling takes at most 2 % of one core. Nobody looking,
-// nothing is read.
+// next, so that sampling takes at most 2 % of one core. While every
+// sampled process's top frame stays where it was, the loop reads at half
+// the rate, then a quarter; a change brings the full rate back. The read
+// is shared with the census and the contention looks (goroutineread.go).
+// Nobody looking, nothing is read.
 
 // WallFrame is one place a process's goroutines were found in, with its
 // share of the samples.
@@ -98,6 +100,11 @@ const (
 	// wallCostFactor: the loop waits at least this many times what a
 	// read cost before the next read (2 % of one core).
 	wallCostFactor = 50
+	// wallStable reads in a row that leave every sampled process's top
+	// frame where it was, each with wallStableSamples samples or more,
+	// halve the rate; twice as many quarter it.
+	wallStable        = 10
+	wallStableSamples = 50
 )
 
 // wallKey identifies a frame within a process's samples.
@@ -330,15 +337,18 @@ type profiler struct {
 	look    bool             // a contention look is asked for
 
 	// Owned by the profile goroutine.
-	agg map[instrument.PID]*wallAgg
-
-	reads atomic.Uint64 // goroutine profiles read, for tests and benchmarks
-	cost  atomic.Int64  // the latest read's cost, ns: profile written and parsed
+	agg     map[instrument.PID]*wallAgg
+	wallSeq uint64 // the latest read counted for wall time
+	stable  int    // reads in a row that left every target's top frame as it was
+	tops    map[instrument.PID]wallKey
+	cp      contProfiles // the mutex and block profiles' recent reads
+	drain   drainState   // when the latest drainer trace ran
 }
 
 func (p *profiler) init() {
 	p.wake = make(chan struct{}, 1)
 	p.agg = map[instrument.PID]*wallAgg{}
+	p.cp.init()
 }
 
 // set replaces the processes to sample and asks for a contention look;
@@ -354,6 +364,17 @@ func (p *profiler) set(targets []instrument.PID, look bool) {
 		case p.wake <- struct{}{}:
 		default:
 		}
+	}
+}
+
+// ask asks for a contention look, leaving the targets as they are.
+func (p *profiler) ask() {
+	p.mu.Lock()
+	p.look = true
+	p.mu.Unlock()
+	select {
+	case p.wake <- struct{}{}:
+	default:
 	}
 }
 
@@ -387,25 +408,36 @@ func (o *Observer) profileLoop() {
 			}
 		}
 		idle = len(targets) == 0
-		start := time.Now()
-		p, err := goroutineProfile()
-		cost := time.Since(start)
-		o.prof.cost.Store(int64(cost))
-		o.prof.reads.Add(1)
+		period := time.Second / time.Duration(max(o.opts.WallRate, 1))
+		// A read another part made lately serves: the census's, a
+		// contention look's, or a stack read's; a wall-time sample takes
+		// only a read it has not counted yet.
+		fresh, after := o.shareAge(), uint64(0)
+		if len(targets) > 0 {
+			fresh, after = min(fresh, period/2), o.prof.wallSeq
+		}
+		r, err := o.gr.read(fresh, after)
+		var cost time.Duration
 		if err == nil {
+			cost = r.cost
 			if len(targets) > 0 {
-				o.wallSample(p, targets, time.Now())
+				o.prof.wallSeq = r.seq
+				o.wallSample(r.p, targets, time.Now())
 			} else if !idle {
 				o.forgetWall()
 			}
 			if look {
-				o.contentionLook(p)
+				o.traceDrainers(o.contentionLook(r))
 			}
 		}
 		if len(targets) == 0 {
 			continue
 		}
-		wait := max(time.Second/time.Duration(o.opts.WallRate), wallCostFactor*cost)
+		// A picture that holds still is read less often: half the rate
+		// after wallStable reads that changed no target's top frame, a
+		// quarter after twice as many; any change, back to the full rate.
+		slow := time.Duration(1) << min(o.prof.stable/wallStable, 2)
+		wait := max(period*slow, wallCostFactor*cost)
 		t := time.NewTimer(wait)
 		select {
 		case <-o.stop:
@@ -445,8 +477,25 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 	}
 	o.flames.wall.record(p, targets, now)
 	out := make(map[instrument.PID]WallProfile, len(targets))
+	same := len(o.prof.tops) == len(targets)
+	tops := make(map[instrument.PID]wallKey, len(targets))
 	for _, pid := range targets {
-		out[pid] = o.prof.agg[pid].profile(pid, now)
+		w := o.prof.agg[pid].profile(pid, now)
+		out[pid] = w
+		var top wallKey
+		if len(w.Top) > 0 && w.Samples >= wallStableSamples {
+			t := w.Top[0]
+			top = wallKey{fn: t.Function, caller: t.Caller, path: t.Path, line: t.Line, state: t.State}
+		}
+		prev, ok := o.prof.tops[pid]
+		same = same && ok && top != wallKey{} && prev == top
+		tops[pid] = top
+	}
+	o.prof.tops = tops
+	if same {
+		o.prof.stable++
+	} else {
+		o.prof.stable = 0
 	}
 	o.mu.Lock()
 	o.model.walls = out
@@ -456,6 +505,7 @@ func (o *Observer) wallSample(p *profile.Profile, targets []instrument.PID, now 
 func (o *Observer) forgetWall() {
 	clear(o.prof.agg)
 	o.flames.wall.forget()
+	o.prof.tops, o.prof.stable = nil, 0
 	o.mu.Lock()
 	o.model.walls = nil
 	o.mu.Unlock()

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
@@ -210,4 +211,84 @@ func TestStuckNamesTheWaitingLine(t *testing.T) {
 	if f := finding(s, observer.KindStuck, ref.PID()); !strings.Contains(f.Advice, want) || !strings.Contains(f.Advice, "waiting: chan receive") {
 		t.Errorf("advice: got %q, want it to point at %s", f.Advice, want)
 	}
+}
+
+// A goroutine run by ProcessTable.Go gets the wall-time view of an otp
+// process: watched while somebody looks, its profile names the line it
+// sleeps at.
+func TestTableGoWallTime(t *testing.T) {
+	var want string
+	_, file, _, _ := runtime.Caller(0)
+	for i, l := range sourceLines(t, file) {
+		if strings.HasSuffix(l, "// goNapLine") {
+			want = fmt.Sprintf("walltime_test.go:%d", i+1)
+		}
+	}
+	table := instrument.NewProcessTable()
+	ctx, cancel := context.WithCancel(context.Background())
+	g := table.Go(ctx, "napper", 0, func(ctx context.Context) error {
+		for ctx.Err() == nil {
+			time.Sleep(2 * time.Millisecond) // goNapLine
+		}
+		return nil
+	})
+	t.Cleanup(func() {
+		cancel()
+		g.Wait()
+	})
+	o := start(t, table, observer.Options{Tick: observer.MinTick, WallRate: 20})
+	if err := o.Watch(g.PID()); err != nil {
+		t.Fatal(err)
+	}
+	sub := o.Subscribe()
+	defer sub.Close()
+	await(t, sub, 80, "a wall-time profile naming "+want, func(*observer.Snapshot) bool {
+		w, ok := o.WallTime(g.PID())
+		return ok && w.Samples >= 10 && len(w.Top) > 0 && w.Top[0].Line != 0
+	})
+	w, _ := o.WallTime(g.PID())
+	if top := w.Top[0]; fmt.Sprintf("%s:%d", top.File, top.Line) != want || top.Function != "time.Sleep" || top.State != "sleep" {
+		t.Errorf("top frame: got %s, want time.Sleep at %s, sleeping", top, want)
+	}
+}
+
+// A picture that holds still is read at a quarter of the rate: a watched
+// goroutine that sleeps at one line, sampled at 20 reads a second for 20 s
+// of the bubble's clock, is read far fewer than 400 times, and its profile
+// still names the line. The census and the contention looks read too.
+func TestWallRateSlowsWhenStill(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		table := instrument.NewProcessTable()
+		ctx, cancel := context.WithCancel(context.Background())
+		g := table.Go(ctx, "napper", 0, func(ctx context.Context) error {
+			for ctx.Err() == nil {
+				time.Sleep(10 * time.Millisecond)
+			}
+			return nil
+		})
+		defer func() {
+			cancel()
+			g.Wait()
+		}()
+		o := startBubble(t, table, observer.Options{Tick: observer.MinTick, WallRate: 20})
+		if err := o.Watch(g.PID()); err != nil {
+			t.Fatal(err)
+		}
+		sub := o.Subscribe()
+		defer sub.Close()
+		reads0, _ := o.ProfileReads()
+		time.Sleep(20 * time.Second)
+		synctest.Wait()
+		reads, _ := o.ProfileReads()
+		// Full rate: 400 reads. Slowed: 50 at 20/s until the profile
+		// holds 50 samples, 10 more, 10 at 10/s, then 5/s: about 150,
+		// plus the census's and the looks'.
+		if n := reads - reads0; n > 250 || n < 90 {
+			t.Errorf("reads in 20 s at 20/s of a still picture: got %d, want about 150 (not 400)", n)
+		}
+		if w, ok := o.WallTime(g.PID()); !ok || len(w.Top) == 0 || w.Top[0].Function != "time.Sleep" {
+			t.Errorf("wall time: got %+v, %v; want time.Sleep on top", w, ok)
+		}
+		o.Close()
+	})
 }

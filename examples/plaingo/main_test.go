@@ -28,7 +28,7 @@ var updateDocs = flag.Bool("docs", false, "also write the screenshot to docs/img
 // test server.
 func serve(t *testing.T) string {
 	t.Helper()
-	obs, err := observer.New(instrument.NewProcessTable(), observer.Options{})
+	obs, err := observer.New(instrument.NewProcessTable(), options)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,8 @@ func lineOf(t *testing.T, s string) string {
 // mutex everybody waits on and the channel's blocked senders, each named
 // by its line; the advisor page shows them.
 func TestAdvisorFindsContention(t *testing.T) {
-	lock, send := lineOf(t, "c.mu.Lock()"), lineOf(t, "jobs <- i")
+	lock, unlock, send := lineOf(t, "c.mu.Lock()"), lineOf(t, "c.mu.Unlock()"), lineOf(t, "jobs <- i")
+	drain := lineOf(t, "takes one job at a time")
 	base := serve(t)
 	var fs []observer.Finding
 	deadline := time.Now().Add(15 * time.Second)
@@ -179,11 +180,13 @@ func TestAdvisorFindsContention(t *testing.T) {
 			t.Fatalf("api/findings: %v", err)
 		}
 		if contains(fs, observer.KindMutexContention, "mutex at "+lock+" (sync.(*Mutex).Lock ← (*cache).get)") &&
-			contains(fs, observer.KindChannelBlocked, "8 goroutines blocked sending on the channel at "+send+" (in (*app).producer)") {
+			contains(fs, observer.KindMutexContention, "held at "+unlock+" ((*cache).get, the Unlock's caller)") &&
+			contains(fs, observer.KindChannelBlocked, "8 goroutines blocked sending on the channel at "+send+" (in (*app).producer) that one goroutine at "+drain+" drains (select ← (*app).consumer)") &&
+			contains(fs, observer.KindChannelBlocked, "blocked sends a second get through") {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("findings: got %+v, want the mutex at %s and the channel at %s", fs, lock, send)
+			t.Fatalf("findings: got %+v, want the mutex at %s held at %s, and the channel at %s drained at %s", fs, lock, unlock, send, drain)
 		}
 		time.Sleep(250 * time.Millisecond) // the sampler's fastest tick: no point asking faster
 	}
