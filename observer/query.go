@@ -1,6 +1,8 @@
 package observer
 
 import (
+	"cmp"
+	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,50 +27,300 @@ func (s *Snapshot) Query(q Query) []Process {
 	return out
 }
 
-// query lists every live process that matches q. It sorts references and
-// builds views only for the processes it returns.
+// query lists every live process that matches q, from the index
+// (index.go): no pass over the table. It reads the derived numbers of
+// the processes it sorts and builds views only for those it returns.
 func (m *model) query(q Query) []Process {
-	match := matcher(q.Match)
-	type ref struct {
-		p     *instrument.Proc
-		st    *procState
-		value float64 // the sort key's, when numeric
-		name  string  // set for SortName only
+	want := q.Limit
+	if want <= 0 {
+		want = math.MaxInt
 	}
-	var refs []ref
-	var zero procState
-	key := q.Sort
-	m.table.Range(func(p *instrument.Proc) bool {
-		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
-			return true
+	m.index.sync(m.table)
+	mt := m.index.compile(q)
+	// A process whose exit the index has not read yet is left out of the
+	// views: select a few more, and more again if that was not enough.
+	for extra := 8; ; extra *= 8 {
+		n := want
+		if want < math.MaxInt-extra {
+			n += extra
 		}
-		st := m.procs.get(p.ID())
+		pids := m.selectPIDs(&mt, q.Sort, n)
+		out := m.views(pids)
+		if len(out) >= want || len(pids) < n {
+			return out[:min(len(out), want)]
+		}
+	}
+}
+
+// Children lists the live children of parent in PID order, from offset,
+// at most limit of them, and counts them all: a page of a big fan-out
+// (a partition supervisor's million) without building a view of each. A
+// replayed recording ([Replay]) answers from the hot processes of its
+// last tick.
+func (o *Observer) Children(parent instrument.PID, offset, limit int) (kids []Process, total int) {
+	offset, limit = max(offset, 0), max(limit, 0)
+	if o.replay != nil {
+		all := o.snap.Load().Query(Query{Sort: SortPID, Parent: parent})
+		return all[min(offset, len(all)):min(offset+limit, len(all))], len(all)
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.model.children(parent, offset, limit)
+}
+
+// children lists the live children of parent in PID order from offset,
+// at most limit of them, and counts them all. Until the index reads the
+// exits of children that just exited, it counts them (and skips them in
+// the page).
+func (m *model) children(parent instrument.PID, offset, limit int) ([]Process, int) {
+	m.index.sync(m.table)
+	mt := m.index.compile(Query{Parent: parent})
+	var pids []instrument.PID
+	total := 0
+	m.index.each(&mt, func(pid instrument.PID, _ uint32) bool {
+		if total >= offset && len(pids) < limit && m.table.Lookup(pid) != nil {
+			pids = append(pids, pid)
+		}
+		total++
+		return true
+	})
+	return m.views(pids), total
+}
+
+// views builds the views of the processes, in order, leaving out those
+// that exited since the index saw them.
+func (m *model) views(pids []instrument.PID) []Process {
+	out := make([]Process, 0, len(pids))
+	var zero procState
+	for _, pid := range pids {
+		p := m.table.Lookup(pid)
+		if p == nil {
+			continue
+		}
+		st := m.procs.get(pid)
 		if st == nil {
 			st = &zero
 		}
-		r := ref{p: p, st: st}
-		switch {
-		case key == SortCPU:
-			r.value = float64(m.cpu[p.ID()].cpu)
-		case key == SortName:
-			r.name = p.Name()
-		case key < numSortKeys:
-			r.value = st.sortValues()[key]
-		}
-		refs = append(refs, r)
-		return true
-	})
-	slices.SortFunc(refs, func(a, b ref) int {
-		return sortOrder(key, a.value, b.value, a.name, b.name, a.p.ID(), b.p.ID())
-	})
-	if q.Limit > 0 && len(refs) > q.Limit {
-		refs = refs[:q.Limit]
-	}
-	out := make([]Process, len(refs))
-	for i, r := range refs {
-		out[i] = m.view(r.p, r.st)
+		out = append(out, m.view(p, st))
 	}
 	return out
+}
+
+// selectPIDs returns the first want processes that match mt, by key.
+func (m *model) selectPIDs(mt *ixMatch, key SortKey, want int) []instrument.PID {
+	ix := &m.index
+	switch {
+	case key == SortName:
+		return ix.byName(mt, want)
+	case key < numSortKeys && sortKeys[key].view != nil:
+		return m.byValue(mt, key, want)
+	}
+	var out []instrument.PID // SortPID, and ties of an unknown key
+	ix.each(mt, func(pid instrument.PID, _ uint32) bool {
+		out = append(out, pid)
+		return len(out) < want
+	})
+	return out
+}
+
+// byName returns the first want processes that match, by name, then
+// PID: two passes over the index, counting by name, then collecting the
+// names that make the first want.
+func (ix *procIndex) byName(mt *ixMatch, want int) []instrument.PID {
+	counts := make([]int, len(ix.names))
+	ix.each(mt, func(_ instrument.PID, c uint32) bool {
+		counts[ix.classes[c].name]++
+		return true
+	})
+	var ids []int32
+	for id, n := range counts {
+		if n > 0 {
+			ids = append(ids, int32(id))
+		}
+	}
+	slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(ix.names[a].s, ix.names[b].s) })
+	// The names that make the first want, and how many of the last one.
+	rank := make(map[int32]int, len(ids))
+	quota, taken := 0, 0
+	for r, id := range ids {
+		rank[id] = r
+		quota = counts[id]
+		if taken+quota >= want {
+			quota = want - taken
+			ids = ids[:r+1]
+			break
+		}
+		taken += quota
+	}
+	buckets := make([][]instrument.PID, len(ids))
+	last := len(ids) - 1
+	ix.each(mt, func(pid instrument.PID, c uint32) bool {
+		r, ok := rank[ix.classes[c].name]
+		if !ok || r > last || r == last && len(buckets[r]) >= quota {
+			return true
+		}
+		buckets[r] = append(buckets[r], pid) // in PID order
+		return true
+	})
+	return slices.Concat(buckets...)
+}
+
+// smallQuery is how many matching processes a query by a numeric key
+// looks up one by one; beyond it, the sampler's top lists say which
+// processes can have a value other than zero.
+var smallQuery = 20_000 // a variable for tests
+
+// byValue returns the first want processes that match, by a numeric key,
+// largest first, ties by PID.
+func (m *model) byValue(mt *ixMatch, key SortKey, want int) []instrument.PID {
+	ix := &m.index
+	value := func(pid instrument.PID) float64 {
+		if key == SortCPU {
+			return float64(m.cpu[pid].cpu)
+		}
+		if st := m.procs.get(pid); st != nil {
+			return st.sortValues()[key]
+		}
+		return 0
+	}
+	var cand []instrument.PID
+	ix.each(mt, func(pid instrument.PID, _ uint32) bool {
+		cand = append(cand, pid)
+		return len(cand) <= smallQuery
+	})
+	if len(cand) <= smallQuery {
+		return firstByValue(cand, value, want)
+	}
+	// Many match: only the processes with a value other than zero need
+	// their values read, if the top lists name them all.
+	var known []topItem
+	exact := false // known holds every process whose value is above zero
+	switch {
+	case key == SortCPU:
+		for pid, f := range m.cpu {
+			if f.cpu > 0 {
+				known = append(known, topItem{float64(f.cpu), pid})
+			}
+		}
+		exact = true
+	case key.Top():
+		t := &m.tops[key]
+		known, exact = t.items, len(t.items) < t.n
+	}
+	var pos []topItem // the known ones that match
+	for _, it := range known {
+		if c, ok := ix.class(it.pid); ok && mt.matches(it.pid, c) {
+			pos = append(pos, it)
+		}
+	}
+	slices.SortFunc(pos, byScore)
+	if !exact {
+		// The top lists hold the highest values, not all: they answer
+		// only when the first want of them are above every other.
+		if len(known) > 0 && len(pos) >= want && pos[want-1].score > slices.MinFunc(known, byScore).score {
+			return pids(pos[:want])
+		}
+		cand = cand[:0]
+		ix.each(mt, func(pid instrument.PID, _ uint32) bool {
+			cand = append(cand, pid)
+			return true
+		})
+		return firstByValue(cand, value, want)
+	}
+	out := pids(pos[:min(len(pos), want)])
+	if len(out) == want {
+		return out
+	}
+	// Then the zeros in PID order; below them, only growth goes negative.
+	in := make(map[instrument.PID]bool, len(pos))
+	for _, it := range pos {
+		in[it.pid] = true
+	}
+	var neg []topItem
+	ix.each(mt, func(pid instrument.PID, _ uint32) bool {
+		if in[pid] {
+			return true
+		}
+		if key == SortGrowth {
+			if v := value(pid); v < 0 {
+				neg = append(neg, topItem{v, pid})
+				return true
+			}
+		}
+		out = append(out, pid)
+		return len(out) < want
+	})
+	if len(out) < want {
+		slices.SortFunc(neg, byScore)
+		out = append(out, pids(neg[:min(len(neg), want-len(out))])...)
+	}
+	return out
+}
+
+// matches reports whether a process of class c matches.
+func (mt *ixMatch) matches(pid instrument.PID, c uint32) bool {
+	switch mt.cls[c] {
+	case clsAll:
+		return true
+	case clsPID:
+		return mt.pid.match(uint64(pid))
+	}
+	return false
+}
+
+// byScore orders largest first, ties by PID, as sortOrder does.
+func byScore(a, b topItem) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.pid, b.pid)) }
+
+func pids(items []topItem) []instrument.PID {
+	out := make([]instrument.PID, len(items))
+	for i, it := range items {
+		out[i] = it.pid
+	}
+	return out
+}
+
+// firstByValue reads the value of every candidate and returns the first
+// want by byScore.
+func firstByValue(cand []instrument.PID, value func(instrument.PID) float64, want int) []instrument.PID {
+	items := make([]topItem, len(cand))
+	for i, pid := range cand {
+		items[i] = topItem{value(pid), pid}
+	}
+	if want < len(items)/8 {
+		// A bounded heap: the first want, unsorted, then sorted.
+		h := items[:0:0]
+		worse := func(i, j int) bool { return byScore(h[i], h[j]) > 0 } // max-heap of the worst
+		for _, it := range items {
+			if len(h) < want {
+				h = append(h, it)
+				for i := len(h) - 1; i > 0 && worse(i, (i-1)/2); i = (i - 1) / 2 {
+					h[i], h[(i-1)/2] = h[(i-1)/2], h[i]
+				}
+				continue
+			}
+			if byScore(it, h[0]) >= 0 {
+				continue
+			}
+			h[0] = it
+			for i := 0; ; {
+				l, r, w := 2*i+1, 2*i+2, i
+				if l < len(h) && worse(l, w) {
+					w = l
+				}
+				if r < len(h) && worse(r, w) {
+					w = r
+				}
+				if w == i {
+					break
+				}
+				h[i], h[w] = h[w], h[i]
+				i = w
+			}
+		}
+		items = h
+	}
+	slices.SortFunc(items, byScore)
+	return pids(items[:min(len(items), want)])
 }
 
 // matcher returns a filter for Query.Match: a case-insensitive substring

@@ -1,0 +1,312 @@
+package observer
+
+import (
+	"cmp"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/go-observer/observer/instrument"
+)
+
+// scanQuery is how queries were answered before the index: a pass over
+// the table, every process matched and sorted. The index must give the
+// same answers.
+func scanQuery(m *model, q Query) []instrument.PID {
+	match := matcher(q.Match)
+	type ref struct {
+		pid   instrument.PID
+		value float64
+		name  string
+	}
+	var refs []ref
+	m.table.Range(func(p *instrument.Proc) bool {
+		if (q.Parent != 0 && p.Parent() != q.Parent) || !match(p.ID(), p.Name(), p.Kind().String()) {
+			return true
+		}
+		r := ref{pid: p.ID(), name: p.Name()}
+		switch st := m.procs.get(p.ID()); {
+		case q.Sort == SortCPU:
+			r.value = float64(m.cpu[p.ID()].cpu)
+		case q.Sort < numSortKeys && st != nil:
+			r.value = st.sortValues()[q.Sort]
+		}
+		refs = append(refs, r)
+		return true
+	})
+	slices.SortFunc(refs, func(a, b ref) int { return sortOrder(q.Sort, a.value, b.value, a.name, b.name, a.pid, b.pid) })
+	if q.Limit > 0 && len(refs) > q.Limit {
+		refs = refs[:q.Limit]
+	}
+	out := make([]instrument.PID, len(refs))
+	for i, r := range refs {
+		out[i] = r.pid
+	}
+	return out
+}
+
+func pidsOf(ps []Process) []instrument.PID {
+	out := make([]instrument.PID, len(ps))
+	for i, p := range ps {
+		out[i] = p.PID
+	}
+	return out
+}
+
+// churnWorld is a table under churn, with the model that observes it fed
+// by hand: events drained when the test says so, ticks when it says so.
+type churnWorld struct {
+	t     *testing.T
+	r     *rand.Rand
+	table *instrument.ProcessTable
+	m     *model
+	sub   *instrument.Subscription
+	sups  []*instrument.Proc
+	procs []*instrument.Proc // live, not supervisors
+	opts  Options
+}
+
+var churnNames = []string{"session", "Session", "price", "cart", "", "conn-7", "Ünïcode", "\u212Aelvin", "worker.12", "a<0.3.0>b"}
+
+func newChurnWorld(t *testing.T, buffer int) *churnWorld {
+	opts, err := Options{}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &churnWorld{t: t, r: rand.New(rand.NewPCG(7, 11)), table: instrument.NewProcessTable(), opts: opts}
+	w.sub = w.table.Subscribe(buffer)
+	t.Cleanup(w.sub.Close)
+	w.m = newModel(w.table, &w.opts)
+	for range 4 {
+		w.sups = append(w.sups, w.table.Spawn(instrument.Info{Name: "sup", Kind: instrument.KindSupervisor,
+			Supervisor: &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: time.Second}}))
+	}
+	return w
+}
+
+func (w *churnWorld) spawn() {
+	name := churnNames[w.r.IntN(len(churnNames))]
+	if w.r.IntN(4) == 0 {
+		name = fmt.Sprintf("unique-%d", w.r.IntN(1_000_000))
+	}
+	kinds := []instrument.Kind{instrument.KindServer, instrument.KindTask, instrument.KindAgent}
+	p := w.table.Spawn(instrument.Info{Name: name, Kind: kinds[w.r.IntN(len(kinds))],
+		Parent: w.sups[w.r.IntN(len(w.sups))].ID(), Restarts: uint32(w.r.IntN(3) / 2)})
+	w.procs = append(w.procs, p)
+}
+
+func (w *churnWorld) exit() {
+	if len(w.procs) == 0 {
+		return
+	}
+	i := w.r.IntN(len(w.procs))
+	w.table.Exit(w.procs[i], instrument.ReasonNormal, nil)
+	w.procs = slices.Delete(w.procs, i, i+1)
+}
+
+func (w *churnWorld) rename() {
+	if len(w.procs) == 0 {
+		return
+	}
+	w.table.Register(w.procs[w.r.IntN(len(w.procs))], fmt.Sprintf("renamed-%d", w.r.IntN(50)))
+}
+
+// work passes messages through a few processes and leaves some queued.
+func (w *churnWorld) work(n int) {
+	for range n {
+		if len(w.procs) == 0 {
+			return
+		}
+		p := w.procs[w.r.IntN(len(w.procs))]
+		for range 1 + w.r.IntN(3) {
+			p.CallEnqueued()
+			p.HandlerStart(true)
+			p.HandlerEnd(true)
+		}
+		if w.r.IntN(3) == 0 {
+			p.CallEnqueued() // one left waiting
+		}
+	}
+}
+
+// drain feeds every event waiting in the subscription to the model.
+func (w *churnWorld) drain() {
+	var batch []instrument.Event
+	for {
+		select {
+		case ev := <-w.sub.C():
+			batch = append(batch, ev)
+			continue
+		default:
+		}
+		break
+	}
+	w.m.remember(batch)
+	w.m.events(batch)
+}
+
+func (w *churnWorld) tick() {
+	w.m.tick(time.Now(), instrument.Now(), w.table.Stats().Dropped, false)
+}
+
+// check compares the index's answers with a scan's for many queries.
+func (w *churnWorld) check(round int) {
+	w.t.Helper()
+	matches := []string{"", "sess", "SESSION", "ses", "price", "<0.1", "1", "12", "0.1", "7.0>", ".0>", "0", "<0.5.0>",
+		"<0.", "0.12.", "server", "task", "sup", "ü", "Ü", "k", "kelvin", "unique-", "renamed-1", "conn-7", "<0.3.0>", "worker.1", "zzz", "05"}
+	limits := []int{0, 1, 3, 20, 100}
+	for _, match := range matches {
+		for key := range numSortKeys {
+			for _, parent := range []instrument.PID{0, w.sups[1].ID()} {
+				q := Query{Sort: key, Match: match, Parent: parent, Limit: limits[w.r.IntN(len(limits))]}
+				got := pidsOf(w.m.query(q))
+				if want := scanQuery(w.m, q); !slices.Equal(got, want) {
+					w.t.Fatalf("round %d: query %+v:\n got  %v\n want %v", round, q, got, want)
+				}
+			}
+		}
+	}
+	if len(w.sub.C()) > 0 {
+		return // the total counts exits not read yet: only the page is exact
+	}
+	for _, sup := range w.sups {
+		kids, total := w.m.children(sup.ID(), 3, 7)
+		all := scanQuery(w.m, Query{Sort: SortPID, Parent: sup.ID()})
+		if want := all[min(3, len(all)):min(10, len(all))]; total != len(all) || !slices.Equal(pidsOf(kids), want) {
+			w.t.Fatalf("round %d: children of %v from 3, 7: got %v of %d, want %v of %d", round, sup.ID(), pidsOf(kids), total, want, len(all))
+		}
+	}
+}
+
+// The index answers every query as a scan of the table does, while
+// processes spawn, exit and are renamed: with every event read, with
+// spawns and exits not read yet (caught up by ID, left out of views), and
+// through both ways of sorting a big match (one by one, or from the top
+// lists).
+func TestIndexMatchesScanUnderChurn(t *testing.T) {
+	for _, small := range []int{20_000, 40} {
+		t.Run(fmt.Sprintf("smallQuery=%d", small), func(t *testing.T) {
+			defer func(old int) { smallQuery = old }(smallQuery)
+			smallQuery = small
+			w := newChurnWorld(t, 1<<16)
+			for range 300 {
+				w.spawn()
+			}
+			w.drain()
+			w.tick()
+			w.check(0) // builds the index
+			for round := 1; round <= 24; round++ {
+				for range w.r.IntN(120) {
+					w.spawn()
+				}
+				for range w.r.IntN(80) {
+					w.exit()
+				}
+				w.work([]int{0, 5, 60}[round%3])
+				if round%2 == 0 {
+					for range w.r.IntN(20) {
+						w.rename()
+					}
+					w.drain()
+				}
+				if round%4 != 3 {
+					w.tick()
+				}
+				if round%5 == 0 {
+					for _, p := range w.procs[:min(len(w.procs), 30)] {
+						w.m.cpu[p.ID()] = cpuFigure{cpu: time.Duration(w.r.IntN(3)) * time.Millisecond}
+					}
+				}
+				w.check(round)
+			}
+			if w.m.index.live != len(w.procs)+len(w.sups) {
+				t.Errorf("index holds %d processes; want %d", w.m.index.live, len(w.procs)+len(w.sups))
+			}
+		})
+	}
+}
+
+// An index that missed events (a full subscription buffer) rebuilds
+// itself from the table, renames included.
+func TestIndexRebuildsAfterDroppedEvents(t *testing.T) {
+	w := newChurnWorld(t, 2)
+	for range 200 {
+		w.spawn()
+	}
+	w.drain()
+	w.check(0)
+	for round := 1; round <= 5; round++ {
+		for range 50 {
+			w.spawn()
+			w.rename()
+			w.exit()
+		}
+		if w.sub.Dropped() == 0 {
+			t.Fatal("no event was dropped: the test tests nothing")
+		}
+		w.drain()
+		w.tick()
+		w.check(round)
+	}
+}
+
+// Blocks split and merge as processes come and go in any order, and stay
+// sorted, full enough and counted.
+func TestIndexBlocks(t *testing.T) {
+	var ix procIndex
+	ix.reset()
+	table := instrument.NewProcessTable()
+	r := rand.New(rand.NewPCG(3, 4))
+	live := map[instrument.PID]bool{}
+	var recs []*instrument.Proc
+	for range 5000 {
+		recs = append(recs, table.Spawn(instrument.Info{Name: "x"}))
+	}
+	for _, i := range r.Perm(len(recs)) { // out of order
+		ix.upsert(recs[i])
+		live[recs[i].ID()] = true
+	}
+	for _, i := range r.Perm(len(recs))[:4000] {
+		ix.remove(recs[i].ID())
+		delete(live, recs[i].ID())
+	}
+	var got []instrument.PID
+	for _, b := range ix.blocks {
+		if b.n == 0 {
+			t.Fatal("an empty block is kept")
+		}
+		got = append(got, b.pid[:b.n]...)
+	}
+	want := make([]instrument.PID, 0, len(live))
+	for pid := range live {
+		want = append(want, pid)
+	}
+	slices.SortFunc(want, cmp.Compare)
+	if !slices.Equal(got, want) || ix.live != len(want) {
+		t.Fatalf("index holds %d processes (%d counted), want %d, in order", len(got), ix.live, len(want))
+	}
+	if max := (len(want)/(ixBlockSize/4) + 2); len(ix.blocks) > max {
+		t.Errorf("%d blocks for %d processes; want at most %d", len(ix.blocks), len(want), max)
+	}
+	if c := ix.classes[ix.blocks[0].cls[0]]; c.refs != int32(len(want)) {
+		t.Errorf("the class of every process counts %d; want %d", c.refs, len(want))
+	}
+}
+
+// The PID text matcher agrees with strings.Contains on the text.
+func TestPIDMatcher(t *testing.T) {
+	pats := []string{"1", "12", "0", "05", "<0.1", "<0.12.0>", "2.0>", ".0", "0.", "0.1", "1.", "<0.05", "<", ">", "<0.1.0>x", "10.0", "0.0", "00", "123456789"}
+	for _, s := range pats {
+		m := pidMatcher(s)
+		match := matcher(s)
+		for pid := instrument.PID(1); pid < 20_000; pid++ {
+			want := match(pid, "", "")
+			got := m.all || m.match(uint64(pid))
+			if got != want {
+				t.Fatalf("pid %d, match %q: got %v, want %v (rules %+v)", pid, s, got, want, m.rules)
+			}
+		}
+	}
+}
