@@ -269,7 +269,9 @@ func (mt *ixMatch) matches(pid instrument.PID, c uint32) bool {
 }
 
 // byScore orders largest first, ties by PID, as sortOrder does.
-func byScore(a, b topItem) int { return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.pid, b.pid)) }
+func byScore(a, b topItem) int {
+	return cmp.Or(cmp.Compare(b.score, a.score), cmp.Compare(a.pid, b.pid))
+}
 
 func pids(items []topItem) []instrument.PID {
 	out := make([]instrument.PID, len(items))
