@@ -192,9 +192,11 @@ func (m *model) byValue(mt *ixMatch, key SortKey, want int) []instrument.PID {
 		return firstByValue(cand, value, want)
 	}
 	// Many match: only the processes with a value other than zero need
-	// their values read, if the top lists name them all.
+	// their values read. The top lists may name them all (fewer than
+	// TopN), or their first want may be above every other; else the
+	// observer's own dense array of states says which they are.
 	var known []topItem
-	exact := false // known holds every process whose value is above zero
+	exact := false // known holds every process whose value is not zero
 	switch {
 	case key == SortCPU:
 		for pid, f := range m.cpu {
@@ -205,54 +207,70 @@ func (m *model) byValue(mt *ixMatch, key SortKey, want int) []instrument.PID {
 		exact = true
 	case key.Top():
 		t := &m.tops[key]
-		known, exact = t.items, len(t.items) < t.n
+		known, exact = t.items, len(t.items) < t.n && key != SortGrowth
 	}
-	var pos []topItem // the known ones that match
-	for _, it := range known {
-		if c, ok := ix.class(it.pid); ok && mt.matches(it.pid, c) {
-			pos = append(pos, it)
-		}
+	pos := matching(ix, mt, known)
+	if !exact && len(known) > 0 && len(pos) >= want && pos[want-1].score > slices.MinFunc(known, byScore).score {
+		return pids(pos[:want])
 	}
-	slices.SortFunc(pos, byScore)
 	if !exact {
-		// The top lists hold the highest values, not all: they answer
-		// only when the first want of them are above every other.
-		if len(known) > 0 && len(pos) >= want && pos[want-1].score > slices.MinFunc(known, byScore).score {
-			return pids(pos[:want])
-		}
-		cand = cand[:0]
-		ix.each(mt, func(pid instrument.PID, _ uint32) bool {
-			cand = append(cand, pid)
-			return true
-		})
-		return firstByValue(cand, value, want)
+		pos = matching(ix, mt, m.nonZero(key))
 	}
-	out := pids(pos[:min(len(pos), want)])
-	if len(out) == want {
-		return out
-	}
-	// Then the zeros in PID order; below them, only growth goes negative.
+	// The values above zero first; then the zeros in PID order; below
+	// them, only growth goes negative.
 	in := make(map[instrument.PID]bool, len(pos))
+	var out []instrument.PID
+	var neg []topItem
 	for _, it := range pos {
 		in[it.pid] = true
+		switch {
+		case it.score > 0 && len(out) < want:
+			out = append(out, it.pid)
+		case it.score < 0:
+			neg = append(neg, it)
+		}
 	}
-	var neg []topItem
-	ix.each(mt, func(pid instrument.PID, _ uint32) bool {
-		if in[pid] {
-			return true
-		}
-		if key == SortGrowth {
-			if v := value(pid); v < 0 {
-				neg = append(neg, topItem{v, pid})
-				return true
-			}
-		}
-		out = append(out, pid)
-		return len(out) < want
-	})
 	if len(out) < want {
-		slices.SortFunc(neg, byScore)
+		ix.each(mt, func(pid instrument.PID, _ uint32) bool {
+			if !in[pid] {
+				out = append(out, pid)
+			}
+			return len(out) < want
+		})
+	}
+	if len(out) < want {
 		out = append(out, pids(neg[:min(len(neg), want-len(out))])...)
+	}
+	return out
+}
+
+// matching returns the items whose processes match, by byScore.
+func matching(ix *procIndex, mt *ixMatch, items []topItem) []topItem {
+	var out []topItem
+	for _, it := range items {
+		if c, ok := ix.class(it.pid); ok && mt.matches(it.pid, c) {
+			out = append(out, it)
+		}
+	}
+	slices.SortFunc(out, byScore)
+	return out
+}
+
+// nonZero lists every live process whose value of the numeric key (not
+// SortCPU) is not zero, from one pass over the sampler's dense array of
+// states: a few nanoseconds a process, most of them idle (procState.ranked
+// says so without reading their values).
+func (m *model) nonZero(key SortKey) []topItem {
+	var out []topItem
+	entries := m.procs.entries
+	for i := range entries {
+		st := &entries[i].st
+		if st.dead || !st.ranked() && st.growth >= 0 {
+			continue
+		}
+		if v := st.sortValues()[key]; v != 0 {
+			out = append(out, topItem{v, entries[i].p.ID()})
+		}
 	}
 	return out
 }
