@@ -3,6 +3,7 @@ package observer
 import (
 	"bytes"
 	"cmp"
+	"math"
 	"slices"
 	"sort"
 	"strings"
@@ -51,6 +52,16 @@ type procIndex struct {
 	starts    []int32            // where each name of buf starts, ascending
 	startName []int32            // the name starting there
 	deadBytes int                // bytes of buf whose names are gone
+
+	// The processes with a sort value other than zero, as of tick
+	// valuesTick (see model.nonZero).
+	values     []pidValues
+	valuesTick uint64
+}
+
+type pidValues struct {
+	pid instrument.PID
+	v   [numSortKeys]float64
 }
 
 // ixBlockSize is how many processes one block of the index holds.
@@ -477,6 +488,17 @@ func (ix *procIndex) each(mt *ixMatch, f func(pid instrument.PID, cls uint32) bo
 		}
 		return
 	}
+	// Without the PID text, the classes' counts say when the last match
+	// is found.
+	left := math.MaxInt
+	if !mt.maybe {
+		left = 0
+		for c, m := range mt.cls {
+			if m == clsAll {
+				left += int(ix.classes[c].refs)
+			}
+		}
+	}
 	for _, b := range ix.blocks {
 		for i := 0; i < b.n; i++ {
 			switch mt.cls[b.cls[i]] {
@@ -488,6 +510,9 @@ func (ix *procIndex) each(mt *ixMatch, f func(pid instrument.PID, cls uint32) bo
 				}
 			}
 			if !f(b.pid[i], b.cls[i]) {
+				return
+			}
+			if left--; left == 0 {
 				return
 			}
 		}

@@ -124,14 +124,23 @@ func (m *model) selectPIDs(mt *ixMatch, key SortKey, want int) []instrument.PID 
 }
 
 // byName returns the first want processes that match, by name, then
-// PID: two passes over the index, counting by name, then collecting the
-// names that make the first want.
+// PID: the names in order, counted by class (or, where the PID text
+// decides, by a pass), then one pass collecting the first names' processes.
 func (ix *procIndex) byName(mt *ixMatch, want int) []instrument.PID {
 	counts := make([]int, len(ix.names))
-	ix.each(mt, func(_ instrument.PID, c uint32) bool {
-		counts[ix.classes[c].name]++
-		return true
-	})
+	for c := range ix.classes {
+		if mt.cls[c] == clsAll {
+			counts[ix.classes[c].name] += int(ix.classes[c].refs)
+		}
+	}
+	if mt.maybe {
+		ix.each(&ixMatch{cls: mt.cls, pid: mt.pid, maybe: true}, func(pid instrument.PID, c uint32) bool {
+			if mt.cls[c] == clsPID {
+				counts[ix.classes[c].name]++
+			}
+			return true
+		})
+	}
 	var ids []int32
 	for id, n := range counts {
 		if n > 0 {
@@ -140,10 +149,13 @@ func (ix *procIndex) byName(mt *ixMatch, want int) []instrument.PID {
 	}
 	slices.SortFunc(ids, func(a, b int32) int { return cmp.Compare(ix.names[a].s, ix.names[b].s) })
 	// The names that make the first want, and how many of the last one.
-	rank := make(map[int32]int, len(ids))
+	rank := make([]int32, len(ix.names))
+	for i := range rank {
+		rank[i] = -1
+	}
 	quota, taken := 0, 0
 	for r, id := range ids {
-		rank[id] = r
+		rank[id] = int32(r)
 		quota = counts[id]
 		if taken+quota >= want {
 			quota = want - taken
@@ -153,14 +165,15 @@ func (ix *procIndex) byName(mt *ixMatch, want int) []instrument.PID {
 		taken += quota
 	}
 	buckets := make([][]instrument.PID, len(ids))
-	last := len(ids) - 1
+	last, left := int32(len(ids)-1), taken+quota
 	ix.each(mt, func(pid instrument.PID, c uint32) bool {
-		r, ok := rank[ix.classes[c].name]
-		if !ok || r > last || r == last && len(buckets[r]) >= quota {
+		r := rank[ix.classes[c].name]
+		if r < 0 || r == last && len(buckets[r]) >= quota {
 			return true
 		}
 		buckets[r] = append(buckets[r], pid) // in PID order
-		return true
+		left--
+		return left > 0
 	})
 	return slices.Concat(buckets...)
 }
@@ -257,19 +270,28 @@ func matching(ix *procIndex, mt *ixMatch, items []topItem) []topItem {
 }
 
 // nonZero lists every live process whose value of the numeric key (not
-// SortCPU) is not zero, from one pass over the sampler's dense array of
-// states: a few nanoseconds a process, most of them idle (procState.ranked
-// says so without reading their values).
+// SortCPU) is not zero. One pass over the sampler's dense array of states
+// per tick collects the processes with any value not zero (a few
+// nanoseconds a process, most of them idle: procState.ranked says so
+// without reading their values), and serves every query until the next
+// tick.
 func (m *model) nonZero(key SortKey) []topItem {
-	var out []topItem
-	entries := m.procs.entries
-	for i := range entries {
-		st := &entries[i].st
-		if st.dead || !st.ranked() && st.growth >= 0 {
-			continue
+	ix := &m.index
+	if ix.valuesTick != m.tickNo || ix.values == nil {
+		ix.values, ix.valuesTick = ix.values[:0], m.tickNo
+		entries := m.procs.entries
+		for i := range entries {
+			st := &entries[i].st
+			if st.dead || !st.ranked() && st.growth >= 0 {
+				continue
+			}
+			ix.values = append(ix.values, pidValues{entries[i].p.ID(), st.sortValues()})
 		}
-		if v := st.sortValues()[key]; v != 0 {
-			out = append(out, topItem{v, entries[i].p.ID()})
+	}
+	var out []topItem
+	for i := range ix.values {
+		if v := ix.values[i].v[key]; v != 0 {
+			out = append(out, topItem{v, ix.values[i].pid})
 		}
 	}
 	return out
