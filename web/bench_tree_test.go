@@ -155,17 +155,25 @@ func BenchmarkTreeFirstPaint(b *testing.B) {
 	// What the page shows once frames have come: the picture to look at.
 	browsertest.Wait(ctx, b, 30*time.Second, "a hot session under its fold",
 		`!!document.querySelector('[data-testid="tree-node"][data-pid="`+strconv.FormatUint(uint64(hot), 10)+`"]')`)
-	png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-	if err != nil {
+	shot := func(name string) {
+		png, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+		if err != nil {
+			b.Fatal(err)
+		}
+		dir := filepath.Join("testdata", "screenshots")
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			b.Fatal(err)
+		}
+		path := filepath.Join(dir, name+".png")
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("screenshot: web/%s", path)
+	}
+	shot("tree-" + strconv.Itoa(n))
+	// And the whole tree, fitted: its top says how big it is.
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("tree-fit").click()`)); err != nil {
 		b.Fatal(err)
 	}
-	dir := filepath.Join("testdata", "screenshots")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	path := filepath.Join(dir, "tree-"+strconv.Itoa(n)+".png")
-	if err := os.WriteFile(path, png, 0o644); err != nil {
-		b.Fatal(err)
-	}
-	b.Logf("screenshot: web/%s", path)
+	shot("tree-" + strconv.Itoa(n) + "-fit")
 }
