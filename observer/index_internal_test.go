@@ -2,9 +2,11 @@ package observer
 
 import (
 	"cmp"
+	"flag"
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"testing"
 	"time"
 
@@ -308,5 +310,51 @@ func TestPIDMatcher(t *testing.T) {
 				t.Fatalf("pid %d, match %q: got %v, want %v (rules %+v)", pid, s, got, want, m.rules)
 			}
 		}
+	}
+}
+
+// BenchmarkSearchScan is the pass over the table that answered searches
+// before the index (scanQuery), on BenchmarkSearch's table, for the
+// figures beside it: go test -run '^$' -bench 'Search' -procs N.
+func BenchmarkSearchScan(b *testing.B) {
+	n := 100_000
+	if f := flag.Lookup("procs"); f != nil {
+		n, _ = strconv.Atoi(f.Value.String())
+	}
+	table := instrument.NewProcessTable()
+	sup := &instrument.SupervisorInfo{Strategy: "one_for_one", MaxRestarts: 3, Period: 5 * time.Second}
+	root := table.Spawn(instrument.Info{Name: "sessions", Kind: instrument.KindSupervisor, Supervisor: sup})
+	var parts []*instrument.Proc
+	for i := range 8 {
+		parts = append(parts, table.Spawn(instrument.Info{Name: "partition-" + strconv.Itoa(i), Kind: instrument.KindDynamicSupervisor, Parent: root.ID(), Supervisor: sup}))
+	}
+	var mid *instrument.Proc
+	for i := range n {
+		name := "session"
+		if i%100 == 7 {
+			name = "conn-" + strconv.Itoa(i)
+		}
+		p := table.Spawn(instrument.Info{Name: name, Kind: instrument.KindServer, Parent: parts[i%len(parts)].ID()})
+		if i == n/2 {
+			mid = p
+		}
+	}
+	opts, _ := Options{}.withDefaults()
+	m := newModel(table, &opts)
+	m.tick(time.Now(), instrument.Now(), 0, false)
+	for _, c := range []struct {
+		name string
+		q    Query
+	}{
+		{"name=shared", Query{Match: "session", Limit: 20}},
+		{"pid=digits", Query{Match: strconv.FormatUint(uint64(mid.ID()), 10), Limit: 20}},
+		{"top20=rate", Query{Sort: SortRate, Limit: 20}},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				scanQuery(m, c.q)
+			}
+			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/query")
+		})
 	}
 }
