@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
+	"runtime"
 	"slices"
 	"strconv"
 	"testing"
@@ -355,6 +356,41 @@ func BenchmarkSearchScan(b *testing.B) {
 				scanQuery(m, c.q)
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/query")
+		})
+	}
+}
+
+// BenchmarkIndexMemory reports the heap the index holds per process for
+// 100,000 processes whose names are shared (a handful of classes) or each
+// their own (a class and a name per process).
+func BenchmarkIndexMemory(b *testing.B) {
+	for _, names := range []string{"shared", "unique"} {
+		b.Run("names="+names, func(b *testing.B) {
+			const n = 100_000
+			table := instrument.NewProcessTable()
+			root := table.Spawn(instrument.Info{Name: "root", Kind: instrument.KindSupervisor})
+			for i := range n {
+				name := "session"
+				if names == "unique" {
+					name = "conn-" + strconv.Itoa(i)
+				}
+				table.Spawn(instrument.Info{Name: name, Kind: instrument.KindServer, Parent: root.ID()})
+			}
+			heap := func() uint64 {
+				runtime.GC()
+				var ms runtime.MemStats
+				runtime.ReadMemStats(&ms)
+				return ms.HeapAlloc
+			}
+			var per float64
+			for b.Loop() {
+				before := heap()
+				var ix procIndex
+				ix.sync(table)
+				per = float64(heap()-before) / n
+				runtime.KeepAlive(&ix)
+			}
+			b.ReportMetric(per, "B/proc")
 		})
 	}
 }
