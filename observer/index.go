@@ -19,7 +19,8 @@ import (
 // set is ([procSet.discover]); a dropped event makes the next query
 // rebuild it from the table once.
 //
-// It costs nothing until the first query builds it. Then each live
+// It is built at the sampler's first tick, for the tree's shape (see
+// treeBuilder.collect), and then kept. Each live
 // process costs 12 bytes — its PID and a class, in blocks sorted by PID
 // (16 bytes at worst, blocks being at least half full) — and each class
 // of processes (same parent, name and kind: the million children of a
@@ -37,8 +38,9 @@ type procIndex struct {
 	next    instrument.PID // the lowest ID the catch-up has not looked up
 	dropped uint64         // the table's dropped events as of the latest sync
 
-	blocks []*ixBlock // sorted by PID, none empty
-	live   int
+	blocks  []*ixBlock // sorted by PID, none empty
+	live    int
+	version uint64 // counts changes: processes added, removed, renamed
 
 	classes []ixClass
 	classOf map[ixClassKey]uint32
@@ -125,6 +127,7 @@ func (ix *procIndex) sync(t *instrument.ProcessTable) {
 
 // rebuild fills the index from one pass over the table.
 func (ix *procIndex) rebuild(t *instrument.ProcessTable, st instrument.Stats) {
+	version := ix.version
 	ix.reset()
 	ix.dropped = st.Dropped
 	type pair struct {
@@ -149,6 +152,7 @@ func (ix *procIndex) rebuild(t *instrument.ProcessTable, st instrument.Stats) {
 	}
 	ix.live = len(pairs)
 	ix.next = max(ix.next, instrument.PID(st.Spawned)+1)
+	ix.version = version + 1
 }
 
 // event folds one lifecycle event into a built index.
@@ -187,10 +191,12 @@ func (ix *procIndex) upsert(p *instrument.Proc) {
 		old := b.cls[i]
 		b.cls[i] = ix.acquire(p)
 		ix.release(old)
+		ix.version++
 		return
 	}
 	ix.insertAt(bi, i, pid, ix.acquire(p))
 	ix.live++
+	ix.version++
 }
 
 // remove forgets a process that exited; one not indexed is ignored.
@@ -205,6 +211,7 @@ func (ix *procIndex) remove(pid instrument.PID) {
 	copy(b.cls[i:b.n], b.cls[i+1:b.n])
 	b.n--
 	ix.live--
+	ix.version++
 	switch {
 	case b.n == 0:
 		ix.blocks = slices.Delete(ix.blocks, bi, bi+1)

@@ -96,9 +96,18 @@ func TestSearchUnderConcurrentChurn(t *testing.T) {
 			t.Errorf("search %q: got %d processes %v, want %d %v", match, len(got), got, len(w), w)
 		}
 	}
-	kids, total := o.Children(root.ID(), 10, 5)
 	all := want("") // every process: root's children and root
 	all = slices.DeleteFunc(all, func(pid instrument.PID) bool { return pid == root.ID() })
+	var kids []observer.Process
+	var total int
+	deadline := time.Now().Add(10 * time.Second)
+	for { // the total counts exits until the event reader has read them
+		kids, total = o.Children(root.ID(), 10, 5)
+		if total == len(all) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	if total != len(all) || !slices.Equal(pidsOf(kids), all[10:15]) {
 		t.Errorf("children from 10, 5: got %v of %d, want %v of %d", pidsOf(kids), total, all[10:15], len(all))
 	}
