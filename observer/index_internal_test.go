@@ -394,3 +394,50 @@ func BenchmarkIndexMemory(b *testing.B) {
 		})
 	}
 }
+
+// The tree's folds from the index: every parent's count of children and
+// its first fanout in start order (a restarted child in its first
+// incarnation's place) are what a pass over the table finds, under churn.
+func TestTreeKidsFromIndex(t *testing.T) {
+	w := newChurnWorld(t, 1<<16)
+	w.m.tree.fanout = 7
+	for round := range 12 {
+		for range 60 {
+			w.spawn()
+		}
+		for range 30 {
+			w.exit()
+		}
+		// A restart: a new process takes an exited sibling's place.
+		if len(w.procs) > 0 {
+			old := w.procs[w.r.IntN(len(w.procs))]
+			w.table.Exit(old, instrument.ReasonKilled, nil)
+			w.procs = slices.DeleteFunc(w.procs, func(p *instrument.Proc) bool { return p == old })
+			fresh := w.table.Spawn(instrument.Info{Name: old.Name(), Kind: old.Kind(), Parent: old.Parent()})
+			w.procs = append(w.procs, fresh)
+			w.m.tree.restarted(old.ID(), fresh.ID())
+		}
+		w.drain()
+		w.m.index.sync(w.table)
+		w.m.tree.collect(&w.m.index)
+		want := map[instrument.PID][]instrument.PID{}
+		w.table.Range(func(p *instrument.Proc) bool {
+			if p.Parent() != 0 {
+				want[p.Parent()] = append(want[p.Parent()], p.ID())
+			}
+			return true
+		})
+		for parent, kids := range want {
+			w.m.tree.inStartOrder(kids)
+			k := w.m.tree.kids[parent]
+			if k == nil {
+				t.Fatalf("round %d: no children of %v; want %d", round, parent, len(kids))
+			}
+			got := slices.Clone(k.pids)
+			w.m.tree.inStartOrder(got)
+			if first := kids[:min(len(kids), 7)]; k.n != len(kids) || !slices.Equal(got, first) {
+				t.Fatalf("round %d: children of %v: %d, first %v; want %d, first %v", round, parent, k.n, got, len(kids), first)
+			}
+		}
+	}
+}
