@@ -2,7 +2,6 @@ package observer_test
 
 import (
 	"flag"
-	"runtime"
 	"strconv"
 	"testing"
 	"time"
@@ -64,10 +63,10 @@ func partitionTable(n int) (*instrument.ProcessTable, []*instrument.Proc) {
 // BenchmarkSearch measures a search of every live process
 // (Observer.Processes) at -procs processes (default 100,000): by a name
 // most share, by a name of one process, by PID and by its digits, and the
-// top 20 by each sort key; and a page of a partition's children. The
-// index is built by the first query, before the timer starts
-// (build-ms); index-B/proc is the heap it adds per process; first-ms is
-// the first query after a tick. Run:
+// top 20 by each sort key; and a page of a partition's children.
+// first-ms is the first query after a tick. (The index is built by the
+// first tick, for the tree: BenchmarkIndexMemory says what that costs.)
+// Run:
 //
 //	go test -run '^$' -bench 'Search' -benchtime 20x -procs 1000000 ./observer/
 func BenchmarkSearch(b *testing.B) {
@@ -88,18 +87,6 @@ func BenchmarkSearch(b *testing.B) {
 		}
 	}
 	o.TickForTest()
-	heap := func() uint64 {
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
-	before := heap()
-	start := time.Now()
-	o.Processes(observer.Query{Match: "warm-up", Limit: 1})
-	build := time.Since(start)
-	perProc := float64(heap()-before) / float64(n)
-
 	mid := procs[n/2]
 	named := procs[(n/2)/100*100+7]
 	cases := []struct {
@@ -134,8 +121,6 @@ func BenchmarkSearch(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.Elapsed().Microseconds())/1e3/float64(b.N), "ms/query")
 			b.ReportMetric(float64(first.Microseconds())/1e3, "first-ms")
-			b.ReportMetric(float64(build.Microseconds())/1e3, "build-ms")
-			b.ReportMetric(perProc, "index-B/proc")
 		})
 	}
 	b.Run("children=page", func(b *testing.B) {
