@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-observer/observer/instrument"
@@ -15,9 +16,9 @@ import (
 // procIndex answers searches over every live process without a pass over
 // the process table: by name, PID, kind and parent. It is kept up to date
 // from the table's lifecycle events (spawned, exited, registered: see
-// model.events) and caught up by ID before each query, as the sampler's
-// set is ([procSet.discover]); a dropped event makes the next query
-// rebuild it from the table once.
+// model.events) and caught up by ID before each query and tick, as the
+// sampler's set is ([procSet.discover]); dropped events make it rebuild
+// itself from the table, at most every rebuildEvery.
 //
 // It is built at the sampler's first tick, for the tree's shape (see
 // treeBuilder.collect), and then kept. Each live
@@ -27,7 +28,8 @@ import (
 // partition supervisor are a handful of classes) about 60 bytes, plus
 // each distinct name once, lower-cased, in one buffer that a substring
 // search runs over. Programs whose processes each have a name of their
-// own pay a class and a name per process, about 100 bytes more.
+// own pay a class and a name per process: 160 to 200 bytes in all
+// (BenchmarkIndexMemory).
 //
 // A query walks the blocks (about a nanosecond per process: the class
 // decides the name, kind and parent tests, decided once per class), or,
@@ -36,7 +38,8 @@ import (
 type procIndex struct {
 	built   bool
 	next    instrument.PID // the lowest ID the catch-up has not looked up
-	dropped uint64         // the table's dropped events as of the latest sync
+	dropped uint64         // the table's dropped events as of the latest rebuild
+	rebuilt time.Time      // when
 
 	blocks  []*ixBlock // sorted by PID, none empty
 	live    int
@@ -65,6 +68,12 @@ type pidValues struct {
 	pid instrument.PID
 	v   [numSortKeys]float64
 }
+
+// rebuildEvery is how often, at most, dropped events make the index
+// rebuild itself from the table (a second or more at a million): in
+// between, an exit or a rename whose event was lost may show, its views
+// left out all the same. A variable for tests.
+var rebuildEvery = 10 * time.Second
 
 // ixBlockSize is how many processes one block of the index holds.
 const ixBlockSize = 512
@@ -100,6 +109,7 @@ func (ix *procIndex) reset() {
 		built:   true,
 		next:    ix.next,
 		dropped: ix.dropped,
+		rebuilt: ix.rebuilt,
 		classOf: make(map[ixClassKey]uint32),
 		nameOf:  make(map[string]int32),
 		exotic:  make(map[int32]struct{}),
@@ -114,8 +124,10 @@ func (ix *procIndex) reset() {
 func (ix *procIndex) sync(t *instrument.ProcessTable) {
 	st := t.Stats()
 	last := instrument.PID(st.Spawned)
-	if !ix.built || st.Dropped != ix.dropped || last >= ix.next && uint64(last-ix.next) > 2*uint64(max(st.Live, 0))+1024 {
+	if !ix.built || st.Dropped != ix.dropped && time.Since(ix.rebuilt) >= rebuildEvery ||
+		last >= ix.next && uint64(last-ix.next) > 2*uint64(max(st.Live, 0))+1024 {
 		ix.rebuild(t, st)
+		ix.rebuilt = time.Now()
 		return
 	}
 	for ; ix.next <= last; ix.next++ {

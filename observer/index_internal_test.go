@@ -234,6 +234,8 @@ func TestIndexMatchesScanUnderChurn(t *testing.T) {
 // An index that missed events (a full subscription buffer) rebuilds
 // itself from the table, renames included.
 func TestIndexRebuildsAfterDroppedEvents(t *testing.T) {
+	defer func(old time.Duration) { rebuildEvery = old }(rebuildEvery)
+	rebuildEvery = 0
 	w := newChurnWorld(t, 2)
 	for range 200 {
 		w.spawn()
