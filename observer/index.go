@@ -124,7 +124,11 @@ func (ix *procIndex) reset() {
 func (ix *procIndex) sync(t *instrument.ProcessTable) {
 	st := t.Stats()
 	last := instrument.PID(st.Spawned)
-	if !ix.built || st.Dropped != ix.dropped && time.Since(ix.rebuilt) >= rebuildEvery ||
+	// Exits not heard of (events dropped, or nobody subscribed: an
+	// observer ticked by hand) leave processes in the index that the
+	// table no longer holds.
+	lost := st.Dropped != ix.dropped || int64(ix.live) > st.Live+max(1024, st.Live/8)
+	if !ix.built || lost && time.Since(ix.rebuilt) >= rebuildEvery ||
 		last >= ix.next && uint64(last-ix.next) > 2*uint64(max(st.Live, 0))+1024 {
 		ix.rebuild(t, st)
 		ix.rebuilt = time.Now()
