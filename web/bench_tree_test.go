@@ -49,8 +49,10 @@ const firstTree = `(() => {
 // partitions, one of them flooded with slow casts; attaches the observer
 // and the dashboard; and opens the tree page in headless Chromium, once
 // per iteration, until the tree's SVG holds a drawn node (ms/paint, from
-// the navigation's start, as the page's performance.now says). It writes
-// a screenshot of the page, testdata/screenshots/tree-<procs>.png. Run:
+// the navigation's start, as the page's performance.now says); then the
+// tree's search box looks for the last session by its PID (search-ms,
+// until it is drawn, polled every 50 ms). It writes screenshots of the
+// page, testdata/screenshots/tree-<procs>*.png. Run:
 //
 //	go test -run '^$' -bench TreeFirstPaint -benchtime 5x -procs 1000000 ./web/
 func BenchmarkTreeFirstPaint(b *testing.B) {
@@ -64,7 +66,7 @@ func BenchmarkTreeFirstPaint(b *testing.B) {
 	spec := otp.Worker("session", func() otp.Server[bool, int] { return &session{} }, otp.HibernateAfter(0))
 	start := time.Now()
 	var wg sync.WaitGroup
-	var hot otp.PID
+	var hot, last otp.PID
 	workers := 8
 	for w := range workers {
 		wg.Go(func() {
@@ -74,8 +76,11 @@ func BenchmarkTreeFirstPaint(b *testing.B) {
 					b.Error(err)
 					return
 				}
-				if i == n/2 {
+				switch i {
+				case n / 2:
 					hot = pid
+				case n - 1:
+					last = pid
 				}
 			}
 		})
@@ -176,4 +181,16 @@ func BenchmarkTreeFirstPaint(b *testing.B) {
 		b.Fatal(err)
 	}
 	shot("tree-" + strconv.Itoa(n) + "-fit")
+
+	// The tree's search box finds a session folded away, by its PID: the
+	// observer's index answers, the tree shows it beside its siblings.
+	start = time.Now()
+	if err := chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`document.getElementById("tree-q").value = "`+last.String()+
+		`"; document.getElementById("tree-search").requestSubmit()`)); err != nil {
+		b.Fatal(err)
+	}
+	browsertest.Wait(ctx, b, 30*time.Second, "the searched session in the tree",
+		`!!document.querySelector('[data-testid="tree-node"][data-pid="`+strconv.FormatUint(uint64(last), 10)+`"]')`)
+	b.ReportMetric(float64(time.Since(start).Microseconds())/1e3, "search-ms")
+	shot("tree-" + strconv.Itoa(n) + "-search")
 }
