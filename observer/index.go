@@ -21,15 +21,16 @@ import (
 // itself from the table, at most every rebuildEvery.
 //
 // It is built at the sampler's first tick, for the tree's shape (see
-// treeBuilder.collect), and then kept. Each live
-// process costs 12 bytes — its PID and a class, in blocks sorted by PID
-// (16 bytes at worst, blocks being at least half full) — and each class
-// of processes (same parent, name and kind: the million children of a
-// partition supervisor are a handful of classes) about 60 bytes, plus
-// each distinct name once, lower-cased, in one buffer that a substring
-// search runs over. Programs whose processes each have a name of their
-// own pay a class and a name per process: 160 to 200 bytes in all
-// (BenchmarkIndexMemory).
+// treeBuilder.collect), and then kept. Each live process costs 12 bytes,
+// its PID and a class, in blocks of 512 sorted by PID (filled by spawns,
+// which come in PID order; a block split by an insertion is half full,
+// and one that exits leave under a quarter full merges with a
+// neighbour); each class of processes (same parent, name and kind: the
+// million children of a partition supervisor are a handful of classes)
+// about 60 bytes, plus each distinct name once, lower-cased, in one
+// buffer that a substring search runs over. Programs whose processes
+// each have a name of their own pay a class and a name per process: 160
+// to 200 bytes in all (BenchmarkIndexMemory).
 //
 // A query walks the blocks (about a nanosecond per process: the class
 // decides the name, kind and parent tests, decided once per class), or,
