@@ -24,8 +24,8 @@ import (
 // treeBuilder.collect), and then kept. Each live process costs 12 bytes,
 // its PID and a class, in blocks of 512 sorted by PID (filled by spawns,
 // which come in PID order; a block split by an insertion is half full,
-// and one that exits leave under a quarter full merges with a
-// neighbour); each class of processes (same parent, name and kind: the
+// exits can leave one down to a quarter full, 48 bytes a process, before
+// it merges with a neighbour); each class of processes (same parent, name and kind: the
 // million children of a partition supervisor are a handful of classes)
 // about 60 bytes, plus each distinct name once, lower-cased, in one
 // buffer that a substring search runs over. Programs whose processes
