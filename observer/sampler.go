@@ -16,6 +16,7 @@ type model struct {
 	opts  *Options
 
 	procs   procSet
+	index   procIndex // search by name, PID, kind and parent (index.go)
 	tickNo  uint64
 	lastNow int64 // instrument time of the latest tick
 	dt      int64 // nanoseconds between the latest tick and the one before

@@ -8,8 +8,9 @@ import (
 )
 
 // treeBuilder keeps the shape of the supervision tree. The shape is
-// rebuilt by a scan only when processes were spawned or exited since the
-// last one; every tick refreshes the numbers on the nodes.
+// collected from the index of processes (index.go) only when processes
+// were spawned or exited since the last one; every tick refreshes the
+// numbers on the nodes.
 type treeBuilder struct {
 	fanout, limit int
 
@@ -18,8 +19,9 @@ type treeBuilder struct {
 	rebuild          bool // the latest scan collected a new shape
 	relationsChanged bool // links or monitors changed: edges need reading
 
-	kids  map[instrument.PID]*kids
-	roots []instrument.PID
+	kids    map[instrument.PID]*kids
+	roots   []instrument.PID
+	version uint64 // the index's, when the shape was collected
 
 	nodes       []TreeNode
 	foldedRoots int
@@ -38,13 +40,12 @@ type treeBuilder struct {
 	slots map[instrument.PID]instrument.PID
 }
 
-// kids are a parent's children as one scan saw them: how many, and the
-// first among them in start order (see treeBuilder.slots), at most
-// fanout.
+// kids are a parent's children as the index held them when the shape
+// was collected: how many, and the first among them in start order (see
+// treeBuilder.slots), at most fanout.
 type kids struct {
 	n    int
 	pids []instrument.PID
-	max  int // index of the last in start order in pids, once full
 }
 
 func (t *treeBuilder) init(o *Options) {
@@ -97,47 +98,61 @@ func (t *treeBuilder) wantStructure(st instrument.Stats) bool {
 	return true
 }
 
-func (t *treeBuilder) resetStructure() {
+func (t *treeBuilder) resetStructure() { t.rebuild = true }
+
+// add is called for every process of a structural scan. The shape comes
+// from the index of processes instead (collect): one pass over its dense
+// blocks, with no lookup per process. The sampler's scan need not call
+// it.
+func (t *treeBuilder) add(*instrument.Proc) {}
+
+// collect reads every parent's children from the index (index.go): how
+// many, from its classes' counts, and the first fanout in start order,
+// from one pass over it in PID order plus the restarted children (whose
+// place, their first incarnation's PID, is below their own).
+func (t *treeBuilder) collect(ix *procIndex) {
 	t.kids = make(map[instrument.PID]*kids)
 	t.roots = t.roots[:0]
-	t.rebuild = true
-}
-
-// add records one process during a structural scan.
-func (t *treeBuilder) add(p *instrument.Proc) {
-	id, parent := p.ID(), p.Parent()
-	if parent == 0 {
-		t.roots = append(t.roots, id)
-		return
-	}
-	k := t.kids[parent]
-	if k == nil {
-		k = &kids{}
-		t.kids[parent] = k
-	}
-	k.n++
-	if len(k.pids) < t.fanout {
-		k.pids = append(k.pids, id)
-		if len(k.pids) == t.fanout {
-			k.max = t.maxIndex(k.pids)
+	byClass := make([]*kids, len(ix.classes))
+	for c := range ix.classes {
+		cl := &ix.classes[c]
+		if cl.refs == 0 || cl.parent == 0 {
+			continue
 		}
-		return
+		k := t.kids[cl.parent]
+		if k == nil {
+			k = &kids{}
+			t.kids[cl.parent] = k
+		}
+		k.n += int(cl.refs)
+		byClass[c] = k
 	}
-	if t.slot(id) < t.slot(k.pids[k.max]) {
-		k.pids[k.max] = id
-		k.max = t.maxIndex(k.pids)
-	}
-}
-
-// maxIndex is the index of the last of s in start order.
-func (t *treeBuilder) maxIndex(s []instrument.PID) int {
-	m := 0
-	for i, v := range s {
-		if t.slot(v) > t.slot(s[m]) {
-			m = i
+	for _, b := range ix.blocks {
+		for i := 0; i < b.n; i++ {
+			if k := byClass[b.cls[i]]; k == nil {
+				t.roots = append(t.roots, b.pid[i])
+			} else if len(k.pids) < t.fanout {
+				k.pids = append(k.pids, b.pid[i])
+			}
 		}
 	}
-	return m
+	var moved map[*kids]bool
+	for pid := range t.slots {
+		c, ok := ix.class(pid)
+		if !ok || byClass[c] == nil || slices.Contains(byClass[c].pids, pid) {
+			continue
+		}
+		k := byClass[c]
+		k.pids = append(k.pids, pid)
+		if moved == nil {
+			moved = make(map[*kids]bool)
+		}
+		moved[k] = true
+	}
+	for k := range moved {
+		t.inStartOrder(k.pids)
+		k.pids = k.pids[:min(len(k.pids), t.fanout)]
+	}
 }
 
 // inStartOrder sorts siblings in the order their supervisor started
@@ -150,7 +165,12 @@ func (t *treeBuilder) inStartOrder(s []instrument.PID) {
 // subject of a finding) folded away by their parent's fan-out are listed
 // too, after the others.
 func (t *treeBuilder) build(m *model, watching bool, hot []Process) Tree {
-	if t.rebuild {
+	m.index.sync(m.table)
+	if t.rebuild || t.version != m.index.version {
+		// Processes came or went, as the table's counts or the index's
+		// events say (an exit read after the scan that counted it).
+		t.collect(&m.index)
+		t.version = m.index.version
 		t.shape(m)
 		t.rebuild = false
 		t.relationsChanged = true

@@ -112,8 +112,8 @@
   svg.addEventListener("pointerup", function () { drag = null; svg.classList.remove("dragging"); });
 
   // The first view: the whole tree when it fits at a readable size, else
-  // the readable size from the top left, moved down to the first critical
-  // node if that would be out of sight.
+  // the readable size from the top left, moved to the first critical (or
+  // warning) node if that would be out of sight.
   function initialView() {
     if (!bounds) return;
     var w = wrap.clientWidth, h = wrap.clientHeight;
@@ -127,16 +127,18 @@
       tx.k = K_READ;
       tx.x = MARGIN - bounds.x0 * tx.k;
       tx.y = MARGIN - bounds.y0 * tx.k;
-      // The first root in sight, then the first critical node.
-      var first = null, crit = null;
+      // The first root in sight, then the first critical node, or the
+      // first warning (a flooded one among a million folded siblings).
+      var first = null, crit = null, warn = null;
       pos.forEach(function (p, id) {
         if (!first && p.depth === 1) first = p;
         var n = nodes.get(id);
         if (!crit && n && n.x === "critical") crit = p;
+        if (!warn && n && n.x === "warning") warn = p;
       });
-      [first, crit].forEach(function (p) {
-        if (p && (p.y + p.below) * tx.k + tx.y > h - MARGIN) {
-          tx.y = Math.max(h - MARGIN - bounds.y1 * tx.k, h * 0.4 - p.y * tx.k);
+      [first, crit || warn].forEach(function (p) {
+        if (p && ((p.y + p.below) * tx.k + tx.y > h - MARGIN || p === (crit || warn) && (p.y - ROW) * tx.k + tx.y < MARGIN)) {
+          tx.y = Math.min(MARGIN - bounds.y0 * tx.k, Math.max(h - MARGIN - bounds.y1 * tx.k, h * 0.4 - p.y * tx.k));
         }
       });
     }
@@ -453,6 +455,7 @@
     }
     if (n.rl) addLine(g, blk, "rl", n.rl);
     if (n.pl) addLine(g, blk, "pl", n.pl);
+    if (n.sz) addLine(g, blk, "sz", n.sz);
     if (n.bl) addLine(g, blk, "bl", n.bl);
     var above = NAME_H / 2;
     if (n.bg) {
@@ -462,7 +465,7 @@
       above += BADGE_H;
     }
     var title = el("title", {}, g);
-    title.textContent = [(n.n || "") + " " + n.pid + " " + n.k, n.bg, n.ld, n.wl, n.rl, n.pl, n.bl].filter(Boolean).join("\n");
+    title.textContent = [(n.n || "") + " " + n.pid + " " + n.k, n.bg, n.ld, n.wl, n.rl, n.pl, n.sz, n.bl].filter(Boolean).join("\n");
     var count = (nodes.get(n.id) || n).c || 0;
     if (sup || count > 0) {
       // The fold toggle, left of the node: a click here does not navigate.

@@ -193,12 +193,10 @@ func (h *Handler) apiChildren(w http.ResponseWriter, r *http.Request) {
 		}
 		limit = n
 	}
-	kids := h.obs.Processes(observer.Query{Sort: observer.SortPID, Parent: pid})
-	rep := childrenReply{Parent: pid, Total: len(kids), Children: []treeNode{}}
-	if offset < len(kids) {
-		for _, p := range kids[offset:min(len(kids), offset+limit)] {
-			rep.Children = append(rep.Children, processNode(p))
-		}
+	kids, total := h.obs.Children(pid, offset, limit)
+	rep := childrenReply{Parent: pid, Total: total, Children: []treeNode{}}
+	for _, p := range kids {
+		rep.Children = append(rep.Children, processNode(p))
 	}
 	writeJSON(w, http.StatusOK, rep)
 }

@@ -100,7 +100,14 @@ type treeNode struct {
 	PolicyLine  string `json:"pl,omitempty"` // supervisors only: "rest_for_one · 3 in 5s"
 	BudgetLine  string `json:"bl,omitempty"` // supervisors whose budget is in use: "restart budget 33% used"
 	Badge       string `json:"bg,omitempty"` // a warning's or critical finding's badge: "▲ RESTART STORM"
+	SizeLine    string `json:"sz,omitempty"` // a big subtree's size: "1,000,008 processes below"
 }
+
+// sizeLineMin is the number of processes below a node (children,
+// grandchildren, …) from which its node says how many: a partition
+// supervisor's million are folded in its partitions, and the top of the
+// tree says how big it is.
+const sizeLineMin = 1000
 
 // When the tree's load line names a number: a process busy at least
 // loudBusy of the time, a mailbox of at least loudDepth messages; and
@@ -496,10 +503,23 @@ func treeParts(p *parts, s *observer.Snapshot) {
 			names[n.Parent] = append(names[n.Parent], n.Name)
 		}
 	}
+	// Processes below each node: its children, and theirs as far as the
+	// tree lists them (parents come before their children).
+	below := make(map[observer.PID]int, len(t.Nodes))
+	for i := len(t.Nodes) - 1; i >= 0; i-- {
+		n := &t.Nodes[i]
+		below[n.PID] += n.Children
+		if n.Parent != 0 {
+			below[n.Parent] += below[n.PID]
+		}
+	}
 	p.nodes = make([]treeNode, len(t.Nodes))
 	for i, n := range t.Nodes {
 		tn := newTreeNode(n.PID, n.Parent, n.Name, n.Kind, n.Status, n.Busy, n.Depth, n.Restarts, n.Supervisor, n.RestartBudget)
 		tn.Kids, tn.Folded = n.Children, n.Folded
+		if b := below[n.PID]; b >= sizeLineMin && b > n.Children {
+			tn.SizeLine = fmtCount(b) + " processes below"
+		}
 		tn.WaitLine = waitLine(n.Waiting)
 		if n.Slot != 0 && n.Slot != n.PID {
 			tn.Slot = uint64(n.Slot)
