@@ -26,7 +26,7 @@ import (
 // a second; otherwise once every contentionSweep, because no runtime
 // metric counts goroutines blocked on a channel. Both periods grow by one
 // per 10,000 goroutines. A look groups the goroutines parked on a mutex,
-// on a channel send or in a select by the program's own line that waits:
+// or on a channel send by the program's own line that waits:
 // those groups are the findings' subjects. A look shares its read of the
 // goroutine profile with the census and the wall-time sampler
 // (goroutineread.go).
@@ -55,11 +55,10 @@ const (
 	chanLooks    = 2    // …in this many looks in a row
 	chanCritical = 1000 // goroutines: critical
 
-	// A select's cases cannot be told apart from its stack: goroutines
-	// parked in one may be blocked sending, or idle, waiting for work. Their
-	// finding asks for more of them, for longer, and is information.
-	selectCrowd = 8
-	selectLooks = 3
+	// Goroutines parked in a select are not a finding: its stack does not
+	// say which case waits, and most selects are idle workers or sleeps
+	// (a timer and ctx.Done()), which nothing should flag. The Goroutines
+	// page shows them, grouped by line.
 )
 
 // mutexWaitMetric is the runtime metric that decides when to look.
@@ -160,13 +159,9 @@ func (m *model) adviseContention(wall time.Time) {
 			}
 			m.adv.eval(k, lvl, func() Finding { return c.mutexFinding(g, wait) })
 		case KindChannelBlocked:
-			crowd, looks := chanCrowd, chanLooks
-			if g.what == stateSelect {
-				crowd, looks = selectCrowd, selectLooks
-			}
 			lvl := levelOff
 			switch {
-			case g.n >= crowd && g.looks >= looks:
+			case g.n >= chanCrowd && g.looks >= chanLooks:
 				lvl = levelOn
 			case g.n >= 2:
 				lvl = levelHold
@@ -257,7 +252,7 @@ func contentionGroups(p *profile.Profile) []contGroup {
 		switch k.state {
 		case stateMutex, stateRWMutex:
 			kind = KindMutexContention
-		case stateSend, stateSelect:
+		case stateSend:
 			kind = KindChannelBlocked
 		default:
 			continue
@@ -372,15 +367,6 @@ func (c *contention) chanFinding(g contGroup) Finding {
 		"Add consumers (a pool reading the same channel), make the consumer's work shorter or move the slow part out of it, " +
 		"or give the producers back-pressure they can act on: a bounded buffer, and a select that sheds or fails fast (default, or ctx.Done()) instead of blocking for ever. " +
 		"If their number only grows and nothing receives, it is a leak."
-	if g.what == stateSelect {
-		if sev == SeverityWarning {
-			sev = SeverityInfo
-		}
-		summary = fmt.Sprintf("%d goroutines blocked in select at %s:%d (in %s)", g.n, g.file, g.line, g.caller)
-		advice = "A goroutine parked in a select waits on one of its cases, and its stack does not say which: if the select sends, " +
-			"its receivers take values slower than they arrive; if it only receives, these goroutines are idle, waiting for work, and nothing is wrong. " +
-			"When it sends: add consumers, shorten the consumer's work, or add a case that sheds or fails fast (default, ctx.Done()) instead of blocking for ever."
-	}
 	ev := []Evidence{
 		{"goroutines blocked", float64(g.n), "goroutines"},
 		{"looks in a row", float64(g.looks), "looks"},
