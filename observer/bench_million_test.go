@@ -111,8 +111,10 @@ func threadCPU() time.Duration {
 //     (the sampler's own work); cpu-ms/tick that of the whole process
 //     meanwhile (GC included, which at a million servers marks a heap of
 //     GBs, most of it the servers').
+//
 //   - memory: the observer's heap per process, after a few ticks of the
 //     same load.
+//
 //   - calls/attached, calls/detached: the program's throughput, calls to
 //     the active servers from callers goroutines, with an observer
 //     started at its default 1 s tick and subscribed to, and with none;
@@ -120,7 +122,7 @@ func threadCPU() time.Duration {
 //     both alike. Go names the repeated sub-benchmarks calls/attached#01
 //     and so on: strip the suffix before benchstat.
 //
-//	go test ./observer/ -run '^$' -bench Million -procs 1000000 -benchtime 20x -rounds 3
+//     go test ./observer/ -run '^$' -bench Million -procs 1000000 -benchtime 20x -rounds 3
 func BenchmarkMillion(b *testing.B) {
 	count := *millionProcs
 	w := newWorld(b, count)

@@ -37,12 +37,12 @@ type procSet struct {
 	// reconciles them.
 	mismatch int
 
-	sweep     int                       // where the idle sweep goes on
-	touched   []instrument.PID          // to visit at the next tick, active or not
+	sweep     int                           // where the idle sweep goes on
+	touched   []instrument.PID              // to visit at the next tick, active or not
 	restarted map[instrument.PID]*procState // idle processes with restarts (they rank for SortRestarts): their state
-	kinds     [256]int                  // processes in the set by kind
-	kindsMove bool                      // kinds changed since kindList was made
-	scratch   []int32                   // reused by the tick: raised slots, hot entries to move
+	kinds     [256]int                      // processes in the set by kind
+	kindsMove bool                          // kinds changed since kindList was made
+	scratch   []int32                       // reused by the tick: raised slots, hot entries to move
 }
 
 type entry struct {
