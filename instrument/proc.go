@@ -462,7 +462,6 @@ func (w Work) String() string {
 // began, so that work that never returns shows as busy in w. It returns a
 // timestamp to pass to [Proc.OtherEnd]. Call [Proc.Idle] first.
 func (p *Proc) OtherStart(w Work) int64 {
-	p.MarkActive()
 	t := Now()
 	if p.weight != 0 {
 		// Idle was not called: the busy period ends here.
@@ -472,6 +471,7 @@ func (p *Proc) OtherStart(w Work) int64 {
 	p.busySince.Store(t)
 	p.otherSince.Store(t)
 	p.other.Store(uint32(w))
+	p.MarkActive() // after what it marks, for a reader that takes the mark down first
 	return t
 }
 

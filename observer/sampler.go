@@ -198,9 +198,14 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	var agg scanAgg
 	s := &m.procs
 
+	// The marks go down first: a process that marks itself from now on
+	// is seen at the next tick, whatever this one makes of it. (A
+	// runtime marks after it counts what it does: a visit after this
+	// sees the counters of the marks taken down.)
+	raised := s.marks.raised(len(s.loc), s.scratch[:0])
 	// The hot processes; those found at rest long enough move to idle
-	// after the others have been visited.
-	move := s.scratch[:0]
+	// once the others have been visited.
+	move := raised[len(raised):]
 	n := len(s.hot)
 	for i := 0; i < n; i++ {
 		e := &s.hot[i]
@@ -213,8 +218,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	// The idle processes that marked themselves active, and those whose
 	// exit the events told of: their activity began after the last tick's
 	// look at the marks, so they are read over the tick at most.
-	raised := s.marks.raised(len(s.loc), move)
-	for _, slot := range raised[len(move):] {
+	for _, slot := range raised {
 		if i := s.loc[slot]; i < 0 {
 			m.wake(int(^i), now, dt, &agg)
 		}
@@ -232,6 +236,9 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 		s.demote(int(move[k]), now)
 	}
 	s.scratch = raised[:0]
+	if cap(move) > cap(raised) {
+		s.scratch = move[:0]
+	}
 
 	for pid, st := range s.restarted {
 		m.tops[SortRestarts].offer(float64(st.restarts), pid)
