@@ -104,25 +104,26 @@ func threadCPU() time.Duration {
 // BenchmarkMillion observes a program of -procs real servers (default
 // 100,000; the figure is 1,000,000), hibernated under a partition
 // supervisor, 1 % of which are active. The program is built once, in a few
-// seconds and a few GB at a million.
+// seconds and a few GB at a million:
+//
+//	go test ./observer/ -run '^$' -bench Million -procs 1000000 -benchtime 20x -rounds 3
+//
+// Its sub-benchmarks:
 //
 //   - tick: one sampler tick after each active server handled one call.
-//     sampler-cpu-ms/tick is the CPU time of the thread that runs the tick
-//     (the sampler's own work); cpu-ms/tick that of the whole process
-//     meanwhile (GC included, which at a million servers marks a heap of
-//     GBs, most of it the servers').
-//
+//     sampler-cpu-ms/tick is the CPU time of the thread that runs the
+//     tick (the sampler's own work); cpu-ms/tick that of the whole
+//     process meanwhile (GC included, which at a million servers marks a
+//     heap of GBs, most of it the servers'). hot and idle are how many
+//     processes the observer keeps in full and compact.
 //   - memory: the observer's heap per process, after a few ticks of the
 //     same load.
-//
 //   - calls/attached, calls/detached: the program's throughput, calls to
 //     the active servers from callers goroutines, with an observer
 //     started at its default 1 s tick and subscribed to, and with none;
 //     -rounds rounds, alternating, so that the machine's drift falls on
 //     both alike. Go names the repeated sub-benchmarks calls/attached#01
 //     and so on: strip the suffix before benchstat.
-//
-//     go test ./observer/ -run '^$' -bench Million -procs 1000000 -benchtime 20x -rounds 3
 func BenchmarkMillion(b *testing.B) {
 	count := *millionProcs
 	w := newWorld(b, count)
