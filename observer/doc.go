@@ -135,7 +135,10 @@
 // numbers are their status and restarts) and messages queued on a process
 // that takes none (suspended). Exits are read from the table's events at
 // once. A second observer of the same table cannot install its mark on the
-// records the first one watches, and reads those every tick.
+// records the first one watches, and reads those every tick. With
+// Options.MeterProvider set, the aggregates by kind and name still read
+// every idle process's kind and name each tick: a pass over every record,
+// which costs tens of milliseconds a tick at a million processes.
 //
 // At a million hibernated servers of which 1 % are active, a tick costs
 // about 14 ms of CPU and the observer holds under 90 bytes per process; at
