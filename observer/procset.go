@@ -1,6 +1,7 @@
 package observer
 
 import (
+	"math"
 	"sync/atomic"
 
 	"github.com/go-observer/observer/instrument"
@@ -26,7 +27,7 @@ type procSet struct {
 	hot   []entry
 	idle  []idleEntry
 	index map[instrument.PID]int32 // the slot of each process in the set
-	loc   []int32                  // by slot: i for hot[i], ^i for idle[i]
+	loc   []int32                  // by slot: i for hot[i], ^i for idle[i], freeSlot
 	marks marks                    // by slot: raised when the process has work
 	free  []int32                  // slots to reuse
 
@@ -79,6 +80,9 @@ const (
 	// rest before it moves to idle.
 	idleAfter = 2
 )
+
+// freeSlot is the loc of a slot no process holds.
+const freeSlot = math.MinInt32
 
 type retryID struct {
 	id    instrument.PID
@@ -197,6 +201,7 @@ func (s *procSet) forget(p *instrument.Proc, slot int32) {
 	delete(s.index, p.ID())
 	delete(s.restarted, p.ID())
 	s.free = append(s.free, slot)
+	s.loc[slot] = freeSlot
 	s.kinds[p.Kind()]--
 	s.kindsMove = true
 }

@@ -235,6 +235,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	for k := len(move) - 1; k >= 0; k-- {
 		s.demote(int(move[k]), now)
 	}
+	s.hot = shrink(s.hot) // most of a big program goes idle at once, after its first ticks
 	s.scratch = raised[:0]
 	if cap(move) > cap(raised) {
 		s.scratch = move[:0]
@@ -360,23 +361,30 @@ func (m *model) mayIdle(e *entry) bool {
 }
 
 // structure collects the tree's shape from every process in the set,
-// when processes spawned or exited since the last time. An idle process
-// found exited here is visited at the next tick.
+// when processes spawned or exited since the last time. It goes in slot
+// order, which is nearly the order the processes started in (slots are
+// handed out in discovery order, and reused only after exits): the tree
+// keeps each parent's first children in start order, at little cost when
+// they come in that order. An idle process found exited here is visited
+// at the next tick.
 func (m *model) structure() {
 	m.tree.resetStructure()
 	s := &m.procs
-	for i := range s.hot {
-		if e := &s.hot[i]; !e.st.dead {
-			m.tree.add(e.p)
+	for _, i := range s.loc {
+		switch {
+		case i == freeSlot:
+		case i >= 0:
+			if e := &s.hot[i]; !e.st.dead {
+				m.tree.add(e.p)
+			}
+		default:
+			p := s.idle[^i].p
+			if p.Status() == instrument.StatusExited {
+				s.touched = append(s.touched, p.ID())
+				continue
+			}
+			m.tree.add(p)
 		}
-	}
-	for i := range s.idle {
-		p := s.idle[i].p
-		if p.Status() == instrument.StatusExited {
-			s.touched = append(s.touched, p.ID())
-			continue
-		}
-		m.tree.add(p)
 	}
 }
 
