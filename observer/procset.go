@@ -298,8 +298,15 @@ func (ie *idleEntry) unchanged(c instrument.Counters) bool {
 		c.BlockedOn == 0 && atRest(c.Status)
 }
 
-// since returns the nanoseconds from the idle entry's last visit to now.
-func (ie *idleEntry) since(now int64) int64 { return int64(msOf(now)-ie.at) * 1e6 }
+// since returns the nanoseconds from the idle entry's last visit to now,
+// or dt when that was within the same millisecond (ticks run back to back
+// only in tests).
+func (ie *idleEntry) since(now, dt int64) int64 {
+	if d := int64(msOf(now)-ie.at) * 1e6; d > 0 {
+		return d
+	}
+	return dt
+}
 
 // atRest reports whether a process of status s may be idle: running or
 // hibernated, not starting, suspended, unresponsive or gone.

@@ -266,7 +266,7 @@ func (m *model) wake(i int, now, dt int64, agg *scanAgg) {
 	s := &m.procs
 	ie := &s.idle[i]
 	c := ie.p.Load(now)
-	dt = min(dt, ie.since(now))
+	dt = min(dt, ie.since(now, dt))
 	m.visit(&s.hot[s.promote(i, c)], c, now, dt, agg)
 }
 
@@ -291,7 +291,7 @@ func (m *model) sweep(now int64, agg *scanAgg) {
 			j++
 			continue
 		}
-		since := ie.since(now)
+		since := ie.since(now, m.dt)
 		// idle[j] now holds another idle entry, not yet swept.
 		m.visit(&s.hot[s.promote(j, c)], c, now, since, agg)
 	}
