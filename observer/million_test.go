@@ -185,3 +185,50 @@ func TestFindingsAtScaleMatchSmall(t *testing.T) {
 	}
 	t.Logf("at 1,000 and %d processes: %v", big, large)
 }
+
+// kindCount returns how many processes of kind the snapshot counts.
+func kindCount(s *observer.Snapshot, kind string) int {
+	for _, k := range s.System.Kinds {
+		if k.Kind == kind {
+			return k.Count
+		}
+	}
+	return 0
+}
+
+// A plain goroutine of ProcessTable.Go has no mailbox and never marks
+// itself active: in a big program it is kept idle, and its exit, read
+// from the table's events, still takes it out of the model within two
+// ticks (the tick that visits it, the one that drops it).
+func TestIdlePlainGoroutineExitIsSeen(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		table := instrument.NewProcessTable()
+		bulk(table, 50_000)
+		release := make(chan struct{})
+		g := table.Go(context.Background(), "poller", 0, func(ctx context.Context) error {
+			<-release
+			return fmt.Errorf("poller: connection lost")
+		})
+		o := startBubble(t, table, observer.Options{})
+		sub := o.Subscribe()
+		defer sub.Close()
+		var s *observer.Snapshot
+		for range 4 {
+			s = next(t, sub)
+		}
+		if n := kindCount(s, "goroutine"); n != 1 {
+			t.Fatalf("goroutines counted before the exit: got %d, want 1", n)
+		}
+		close(release)
+		g.Wait()
+		synctest.Wait() // the observer has read the exit event
+		next(t, sub)
+		s = next(t, sub)
+		if n := kindCount(s, "goroutine"); n != 0 {
+			t.Errorf("goroutines counted two ticks after the exit: got %d, want 0", n)
+		}
+		if d, ok := o.Process(g.PID()); !ok || d.Exit == nil || d.Exit.Reason != "error" {
+			t.Errorf("the goroutine after its exit: got %+v (known %v), want it remembered as exited with an error", d.Exit, ok)
+		}
+	})
+}
