@@ -118,12 +118,16 @@ func threadCPU() time.Duration {
 //     processes the observer keeps in full and compact.
 //   - memory: the observer's heap per process, after a few ticks of the
 //     same load.
-//   - calls/attached, calls/detached: the program's throughput, calls to
+//   - calls/attached, calls/detached: the program's throughput (and its
+//     CPU per call, cpu-ns/op), calls to
 //     the active servers from callers goroutines, with an observer
 //     started at its default 1 s tick and subscribed to, and with none;
 //     -rounds rounds, alternating, so that the machine's drift falls on
 //     both alike. Go names the repeated sub-benchmarks calls/attached#01
-//     and so on: strip the suffix before benchstat.
+//     and so on: strip the suffix before benchstat. calls/attached-nowall
+//     is attached with wall-time sampling off (Options.WallRate -1): the
+//     goroutine profiles it reads while somebody subscribes stop the
+//     world a few times a second.
 func BenchmarkMillion(b *testing.B) {
 	count := *millionProcs
 	w := newWorld(b, count)
@@ -190,10 +194,10 @@ func BenchmarkMillion(b *testing.B) {
 		b.ReportMetric(perProc, "B/process")
 	})
 
-	calls := func(attached bool) func(b *testing.B) {
+	calls := func(attached bool, opts observer.Options) func(b *testing.B) {
 		return func(b *testing.B) {
 			if attached {
-				o, err := observer.New(table, observer.Options{})
+				o, err := observer.New(table, opts)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -219,6 +223,7 @@ func BenchmarkMillion(b *testing.B) {
 			var mu sync.Mutex
 			next := 0
 			b.SetParallelism(max(1, callers/runtime.GOMAXPROCS(0)))
+			c0 := cpuTime()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
 				mu.Lock()
@@ -233,10 +238,15 @@ func BenchmarkMillion(b *testing.B) {
 					}
 				}
 			})
+			b.StopTimer()
+			// The process's CPU per call, the observer's included: less
+			// swayed than the wall time by what else the machine runs.
+			b.ReportMetric(float64((cpuTime()-c0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 		}
 	}
 	for range *millionRounds {
-		b.Run("calls/attached", calls(true))
-		b.Run("calls/detached", calls(false))
+		b.Run("calls/attached", calls(true, observer.Options{}))
+		b.Run("calls/attached-nowall", calls(true, observer.Options{WallRate: -1}))
+		b.Run("calls/detached", calls(false, observer.Options{}))
 	}
 }
