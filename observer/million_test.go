@@ -232,3 +232,24 @@ func TestIdlePlainGoroutineExitIsSeen(t *testing.T) {
 		}
 	})
 }
+
+// The counts by kind are those of the live processes at every tick: a
+// process the tick finds exited is no longer counted in its snapshot.
+func TestKindsCountLiveProcesses(t *testing.T) {
+	table := instrument.NewProcessTable()
+	procs := bulk(table, 100)
+	o, err := observer.New(table, observer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	o.TickForTest()
+	for _, p := range procs[:50] {
+		table.Exit(p, instrument.ReasonNormal, nil)
+	}
+	o.TickForTest()
+	s := o.Snapshot()
+	if got := kindCount(s, "server"); got != 50 || s.System.Processes != 60 {
+		t.Errorf("after 50 of 100 servers exited: got %d servers counted, %d processes; want 50 servers, 60 processes (with the 10 supervisors)", got, s.System.Processes)
+	}
+}

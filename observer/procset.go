@@ -195,15 +195,21 @@ func (s *procSet) add(p *instrument.Proc) {
 	s.kindsMove = true
 }
 
-// forget drops a process's slot, its index and its mark.
+// died counts a process a visit found exited out of the kinds at once;
+// its entry goes at the next compact.
+func (s *procSet) died(p *instrument.Proc) {
+	s.kinds[p.Kind()]--
+	s.kindsMove = true
+}
+
+// forget drops an exited process's slot, its index and its mark.
 func (s *procSet) forget(p *instrument.Proc, slot int32) {
 	p.SwapActiveMark(s.marks.cell(slot), nil)
+	s.marks.cell(slot).Store(0)
 	delete(s.index, p.ID())
 	delete(s.restarted, p.ID())
 	s.free = append(s.free, slot)
 	s.loc[slot] = freeSlot
-	s.kinds[p.Kind()]--
-	s.kindsMove = true
 }
 
 // removeHot takes hot[i] out of the array, moving the last entry into its

@@ -219,7 +219,7 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	// exit the events told of: their activity began after the last tick's
 	// look at the marks, so they are read over the tick at most.
 	for _, slot := range raised {
-		if i := s.loc[slot]; i < 0 {
+		if i := s.loc[slot]; i < 0 && i != freeSlot { // a slot freed since: a ghost's mark
 			m.wake(int(^i), now, dt, &agg)
 		}
 	}
@@ -305,6 +305,7 @@ func (m *model) visit(e *entry, c instrument.Counters, now, dt int64, agg *scanA
 	if c.Status == instrument.StatusExited {
 		if !st.dead {
 			m.sawExit(p, m.wall)
+			m.procs.died(p)
 		}
 		st.dead = true
 		return
