@@ -130,6 +130,37 @@ type Proc struct {
 	// The runtime's own handle on the process (see SetOwner): last, so
 	// that the counters above keep their cache lines.
 	owner atomic.Value
+
+	// mark is the observer's activity flag for this process, in the
+	// observer's dense array of them (see MarkActive); nil while no
+	// observer watches for it.
+	mark atomic.Pointer[atomic.Uint32]
+}
+
+// MarkActive tells an observer that the process has work: a runtime calls
+// it where a busy period starts (the first message taken after waiting,
+// other work, a queue building behind an owner that is not taking).
+// [Proc.HandlerStart] and [Proc.OtherStart] call it themselves. It is one
+// load when the flag is up already, as it is for the rest of the tick
+// once a process has been marked, and one store to the observer's flag
+// when it is not: never a lock, never a write per message.
+//
+// An observer that marks nothing would see every process visited every
+// tick; the flag lets it visit only the processes that did work, and the
+// idle rest at a slower rate.
+func (p *Proc) MarkActive() {
+	if m := p.mark.Load(); m != nil && m.Load() == 0 {
+		m.Store(1)
+	}
+}
+
+// SwapActiveMark replaces the flag [Proc.MarkActive] raises, if it is
+// still old, and reports whether it did: an observer installs its own
+// (old nil) when it first sees the process, and takes it back (new nil)
+// when it stops. A process has one flag: a second observer of the same
+// table finds it taken and visits the process every tick.
+func (p *Proc) SwapActiveMark(old, new *atomic.Uint32) bool {
+	return p.mark.CompareAndSwap(old, new)
 }
 
 type actionsBox struct{ a Actions }
@@ -266,6 +297,7 @@ func (p *Proc) HandlerStart(call bool) {
 	switch {
 	case !p.inPeriod:
 		p.inPeriod, p.run = true, 1
+		p.MarkActive()
 		if p.periods++; p.periods >= BusySampleEvery || p.slow {
 			p.sampleStart()
 		}
@@ -443,6 +475,7 @@ func (p *Proc) OtherStart(w Work) int64 {
 	p.busySince.Store(t)
 	p.otherSince.Store(t)
 	p.other.Store(uint32(w))
+	p.MarkActive() // after what it marks, for a reader that takes the mark down first
 	return t
 }
 

@@ -131,9 +131,8 @@ func (x *exits) noteLast(m *model, r *exitRecord, pid instrument.PID) {
 	if r.proc.Kind != "" {
 		return
 	}
-	if i, ok := m.procs.index[pid]; ok {
-		e := &m.procs.entries[i]
-		r.proc = m.view(e.p, &e.st)
+	if p, st := m.procs.lookup(pid); p != nil {
+		r.proc = m.view(p, st)
 		r.proc.Status = instrument.StatusExited.String()
 		r.proc.BlockedOn = 0
 	}
@@ -158,6 +157,7 @@ func (m *model) remember(batch []instrument.Event) {
 	for _, ev := range batch {
 		switch e := ev.(type) {
 		case instrument.Exited:
+			m.procs.touch(e.PID) // an idle process: the next tick drops it
 			r := x.record(m, e.PID)
 			x.noteLast(m, r, e.PID)
 			r.exit.At, r.exit.Reason, r.exit.Error = e.At, e.Reason.String(), e.Err

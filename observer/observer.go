@@ -142,6 +142,9 @@ func (o *Observer) Close() error {
 	default:
 		return nil
 	}
+	o.mu.Lock()
+	o.model.procs.release() // the records' activity marks, for another observer
+	o.mu.Unlock()
 	o.ev.stop() // after the sampler: nothing more to save
 	o.subs.closeAll()
 	if o.metrics != nil {

@@ -7,10 +7,10 @@ import (
 	"github.com/go-observer/observer/instrument"
 )
 
-// procState is what the observer keeps about every live process between
-// ticks: the counters it read last time and the numbers derived from them.
-// It is kept small on purpose: at 100,000 processes the map of these is
-// nearly all of the observer's memory (see BenchmarkMemory).
+// procState is what the observer keeps between ticks about a process that
+// is active or was recently (see procSet): the counters it read last time
+// and the numbers derived from them. An idle process has a compact
+// idleEntry instead, whose numbers are all zero (see idleState).
 type procState struct {
 	enq, handled, calls uint64
 	busy                int64
@@ -25,13 +25,18 @@ type procState struct {
 	headAge, meanHandler                           float32 // seconds
 
 	depth, waiting, restarts uint32
-	seen                     uint32          // the scan that last saw the process
+	slot                     int32           // its place in the procSet's slots and activity marks
 	growTicks, calmTicks     uint8           // consecutive ticks the queue grew, did not grow
 	crowdTicks               uint8           // ticks left in which callers recently crowded (waiting >= 2)
+	quiet                    uint8           // consecutive visits that found it at rest (see procSet)
 	work                     instrument.Work // the handler it is in, or WorkNone
 	inHandler                bool
 	fresh                    bool // not read by a scan yet
 	dead                     bool // a scan saw it exited: dropped at the next tick
+	// lone says another observer holds the process's activity mark: it
+	// cannot tell this one when it wakes, so it is visited every tick.
+	lone bool
+	idle bool // the shared state of idle processes (see procSet.get)
 }
 
 // observe derives the numbers of one tick from the counters c read at now,
@@ -96,6 +101,14 @@ func (st *procState) observe(c instrument.Counters, now, dt int64) {
 	}
 	st.restarts = c.Restarts
 	st.inHandler = c.InHandler()
+}
+
+// atRest reports whether the latest visit found the process doing
+// nothing: no message queued, taken, handled or waited for, no time busy,
+// no crowd remembered. Every number it shows is then zero.
+func (st *procState) atRest() bool {
+	return st.depth|st.waiting == 0 && st.arrival == 0 && st.handling == 0 && st.busyFrac == 0 &&
+		!st.inHandler && st.work == instrument.WorkNone && st.crowdTicks == 0
 }
 
 // track follows which handler the process is in and since when: from

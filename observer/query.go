@@ -270,22 +270,25 @@ func matching(ix *procIndex, mt *ixMatch, items []topItem) []topItem {
 }
 
 // nonZero lists every live process whose value of the numeric key (not
-// SortCPU) is not zero. One pass over the sampler's dense array of states
-// per tick collects the processes with any value not zero (a few
-// nanoseconds a process, most of them idle: procState.ranked says so
-// without reading their values), and serves every query until the next
-// tick.
+// SortCPU) is not zero. One pass over the sampler's hot states (idle
+// processes have no value but their restarts, kept apart) per tick
+// collects the processes with any value not zero, and serves every query
+// until the next tick.
 func (m *model) nonZero(key SortKey) []topItem {
 	ix := &m.index
 	if ix.valuesTick != m.tickNo || ix.values == nil {
 		ix.values, ix.valuesTick = ix.values[:0], m.tickNo
-		entries := m.procs.entries
-		for i := range entries {
-			st := &entries[i].st
+		hot := m.procs.hot
+		for i := range hot {
+			st := &hot[i].st
 			if st.dead || !st.ranked() && st.growth >= 0 {
 				continue
 			}
-			ix.values = append(ix.values, pidValues{entries[i].p.ID(), st.sortValues()})
+			ix.values = append(ix.values, pidValues{hot[i].p.ID(), st.sortValues()})
+		}
+		// Idle processes' numbers are all zero but their restarts.
+		for pid, st := range m.procs.restarted {
+			ix.values = append(ix.values, pidValues{pid, st.sortValues()})
 		}
 	}
 	var out []topItem

@@ -27,8 +27,7 @@ type model struct {
 	cands    []candidate
 	edges    []edge
 	sups     []*instrument.Proc
-	kinds    [256]int    // live processes by instrument.Kind, counted by structural scans
-	kindList []KindCount // the same, as the snapshot shows it; shared between snapshots
+	kindList []KindCount // live processes by kind (procSet.kinds), as the snapshot shows them; shared between snapshots
 
 	sys    *system
 	hist   *histories
@@ -177,10 +176,15 @@ type scanAgg struct {
 	busyProcesses int
 }
 
-// scan reads every live process's counters once and derives its numbers.
-// It is the only part of a tick that grows with the number of processes,
-// so it allocates nothing per process and touches each record once, in
-// the order the set holds them.
+// scan visits the processes that changed and derives their numbers: the
+// hot ones (see procSet), the idle ones that marked themselves active
+// since the last tick, and a slice of the idle rest (the sweep). An idle
+// process's numbers are all zero, so the totals, the top lists and the
+// candidates are those of the visited processes, exact for every process
+// that marks itself and at most idleEvery ticks late for one that does
+// not. The cost grows with the processes that did work, plus a slice of
+// the idle ones and a pass over one flag per process; it allocates
+// nothing per process.
 func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	for i := range m.tops {
 		m.tops[i].reset()
@@ -188,80 +192,208 @@ func (m *model) scan(now, dt int64, stats instrument.Stats) scanAgg {
 	m.cands = m.cands[:0]
 	m.edges = m.edges[:0]
 	m.sups = m.sups[:0]
-	structural := m.tree.wantStructure(stats)
-	if structural {
-		m.tree.resetStructure()
-		clear(m.kinds[:])
-	}
 	metrics := m.names.enabled
 	if metrics {
 		m.names.begin()
 	}
 	var agg scanAgg
-	entries := m.procs.entries
-	for i := range entries {
-		e := &entries[i]
-		p, st := e.p, &e.st
-		c := p.Load(now)
-		if c.Status == instrument.StatusExited {
-			if !st.dead {
-				m.sawExit(p, m.wall)
-			}
-			st.dead = true
-			continue
-		}
-		id := p.ID()
-		if st.fresh {
-			m.handled += c.Handled
-			st.observe(c, now, min(now-p.Started(), dt))
-			st.fresh = false
-		} else {
-			m.handled += sub(c.Handled, st.handled)
-			st.observe(c, now, dt)
-		}
-		agg.live++
-		agg.rate += float64(st.handling)
-		agg.queued += uint64(st.depth)
-		agg.wait += uint64(st.waiting)
-		if st.busyFrac >= 0.9 {
-			agg.busyProcesses++
-		}
-		if st.ranked() { // most processes are idle: nothing to rank
-			v := st.sortValues()
-			for _, k := range topKeys {
-				m.tops[k].offer(v[k], id)
-			}
-		}
-		if c.BlockedOn != 0 {
-			m.edges = append(m.edges, edge{id, c.BlockedOn})
-		}
-		k := p.Kind()
-		if k.IsSupervisor() {
-			m.sups = append(m.sups, p)
-		}
-		if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
-			c.Status == instrument.StatusUnresponsive || m.adv.watches(id) {
-			m.cands = append(m.cands, candidate{p, st})
-		}
-		if structural {
-			m.tree.add(p)
-			m.kinds[k]++
-		}
-		if metrics {
-			m.names.add(p, st)
+	s := &m.procs
+
+	// The marks go down first: a process that marks itself from now on
+	// is seen at the next tick, whatever this one makes of it. (A
+	// runtime marks after it counts what it does: a visit after this
+	// sees the counters of the marks taken down.)
+	raised := s.marks.raised(len(s.loc), s.scratch[:0])
+	// The hot processes; those found at rest long enough move to idle
+	// once the others have been visited.
+	move := raised[len(raised):]
+	n := len(s.hot)
+	for i := 0; i < n; i++ {
+		e := &s.hot[i]
+		c := e.p.Load(now)
+		m.visit(e, c, now, dt, &agg)
+		if e.st.quiet >= idleAfter && m.mayIdle(e) {
+			move = append(move, int32(i))
 		}
 	}
-	if structural || m.kindList == nil {
+	// The idle processes that marked themselves active, and those whose
+	// exit the events told of: their activity began after the last tick's
+	// look at the marks, so they are read over the tick at most.
+	for _, slot := range raised {
+		if i := s.loc[slot]; i < 0 && i != freeSlot { // a slot freed since: a ghost's mark
+			m.wake(int(^i), now, dt, &agg)
+		}
+	}
+	for _, pid := range s.touched {
+		if slot, ok := s.index[pid]; ok && s.loc[slot] < 0 {
+			m.wake(int(^s.loc[slot]), now, dt, &agg)
+		}
+	}
+	s.touched = s.touched[:0]
+	m.sweep(now, &agg)
+	agg.live += len(s.idle)
+	// Descending: each entry moved in from the end is one that stays.
+	for k := len(move) - 1; k >= 0; k-- {
+		s.demote(int(move[k]), now)
+	}
+	s.hot = shrink(s.hot) // most of a big program goes idle at once, after its first ticks
+	s.scratch = raised[:0]
+	if cap(move) > cap(raised) {
+		s.scratch = move[:0]
+	}
+
+	for pid, st := range s.restarted {
+		m.tops[SortRestarts].offer(float64(st.restarts), pid)
+	}
+	if metrics {
+		for i := range s.idle {
+			ie := &s.idle[i]
+			m.names.add(ie.p, &idleState)
+		}
+	}
+	if m.tree.wantStructure(stats) {
+		m.structure()
+	}
+	if s.kindsMove || m.kindList == nil {
 		m.kindList = m.kindCounts()
+		s.kindsMove = false
 	}
 	return agg
 }
 
-// kindCounts lists the processes of the latest structural scan (kinds
-// change only when processes spawn or exit) by kind, most first.
+// wake moves idle[i] to hot and visits it, dt at most since its last
+// visit.
+func (m *model) wake(i int, now, dt int64, agg *scanAgg) {
+	s := &m.procs
+	ie := &s.idle[i]
+	c := ie.p.Load(now)
+	dt = min(dt, ie.since(now, dt))
+	m.visit(&s.hot[s.promote(i, c)], c, now, dt, agg)
+}
+
+// sweep visits the next slice of the idle processes (see idleEvery): one
+// found changed moves to hot and is read over the time since its last
+// visit.
+func (m *model) sweep(now int64, agg *scanAgg) {
+	s := &m.procs
+	want := min(max(idleMin, (len(s.idle)+idleEvery-1)/idleEvery), len(s.idle))
+	j := s.sweep
+	for range want {
+		if len(s.idle) == 0 {
+			break
+		}
+		if j >= len(s.idle) {
+			j = 0
+		}
+		ie := &s.idle[j]
+		c := ie.p.Load(now)
+		if ie.unchanged(c) {
+			ie.at = msOf(now)
+			j++
+			continue
+		}
+		since := ie.since(now, m.dt)
+		// idle[j] now holds another idle entry, not yet swept.
+		m.visit(&s.hot[s.promote(j, c)], c, now, since, agg)
+	}
+	s.sweep = j
+}
+
+// visit derives one process's numbers from its counters c, read at now,
+// dt nanoseconds after its previous reading.
+func (m *model) visit(e *entry, c instrument.Counters, now, dt int64, agg *scanAgg) {
+	p, st := e.p, &e.st
+	if c.Status == instrument.StatusExited {
+		if !st.dead {
+			m.sawExit(p, m.wall)
+			m.procs.died(p)
+		}
+		st.dead = true
+		return
+	}
+	id := p.ID()
+	if st.fresh {
+		m.handled += c.Handled
+		st.observe(c, now, min(now-p.Started(), dt))
+		st.fresh = false
+	} else {
+		m.handled += sub(c.Handled, st.handled)
+		st.observe(c, now, dt)
+	}
+	if st.atRest() && c.BlockedOn == 0 && atRest(c.Status) {
+		st.quiet = inc8(st.quiet)
+	} else {
+		st.quiet = 0
+	}
+	agg.live++
+	agg.rate += float64(st.handling)
+	agg.queued += uint64(st.depth)
+	agg.wait += uint64(st.waiting)
+	if st.busyFrac >= 0.9 {
+		agg.busyProcesses++
+	}
+	if st.ranked() { // most processes are idle: nothing to rank
+		v := st.sortValues()
+		for _, k := range topKeys {
+			m.tops[k].offer(v[k], id)
+		}
+	}
+	if c.BlockedOn != 0 {
+		m.edges = append(m.edges, edge{id, c.BlockedOn})
+	}
+	k := p.Kind()
+	if k.IsSupervisor() {
+		m.sups = append(m.sups, p)
+	}
+	if st.busyFrac >= 0.5 || st.depth >= floodOff || st.waiting >= 2 ||
+		c.Status == instrument.StatusUnresponsive || m.adv.watches(id) {
+		m.cands = append(m.cands, candidate{p, st})
+	}
+	if m.names.enabled {
+		m.names.add(p, st)
+	}
+}
+
+// mayIdle reports whether a hot process found at rest may move to idle:
+// it can tell when it wakes (it holds this observer's activity mark), it
+// is no supervisor (their restart budgets are read every tick), and the
+// advisor does not follow it.
+func (m *model) mayIdle(e *entry) bool {
+	return !e.st.lone && !e.st.dead && !e.p.Kind().IsSupervisor() && !m.adv.watches(e.p.ID())
+}
+
+// structure collects the tree's shape from every process in the set,
+// when processes spawned or exited since the last time. It goes in slot
+// order, which is nearly the order the processes started in (slots are
+// handed out in discovery order, and reused only after exits): the tree
+// keeps each parent's first children in start order, at little cost when
+// they come in that order. An idle process found exited here is visited
+// at the next tick.
+func (m *model) structure() {
+	m.tree.resetStructure()
+	s := &m.procs
+	for _, i := range s.loc {
+		switch {
+		case i == freeSlot:
+		case i >= 0:
+			if e := &s.hot[i]; !e.st.dead {
+				m.tree.add(e.p)
+			}
+		default:
+			p := s.idle[^i].p
+			if p.Status() == instrument.StatusExited {
+				s.touched = append(s.touched, p.ID())
+				continue
+			}
+			m.tree.add(p)
+		}
+	}
+}
+
+// kindCounts lists the processes in the set by kind, most first.
 func (m *model) kindCounts() []KindCount {
 	var out []KindCount
-	for k, n := range m.kinds {
+	for k, n := range m.procs.kinds {
 		if n > 0 {
 			out = append(out, KindCount{Kind: instrument.Kind(k).String(), Count: n})
 		}
@@ -321,6 +453,11 @@ func (m *model) view(p *instrument.Proc, st *procState) Process {
 		Waiting:   uint64(st.waiting),
 		Handled:   st.handled,
 		Restarts:  st.restarts,
+	}
+	if st.idle {
+		// Its state keeps no counters: they have not moved since its
+		// last visit, unless it woke since.
+		v.Handled = p.Load(m.lastNow).Handled
 	}
 	if pol := m.tree.policy(p); pol != nil {
 		v.Supervisor = pol

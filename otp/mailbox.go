@@ -200,7 +200,10 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	}
 	m.mu.Unlock()
 	if started {
-		// The owner may be waiting on the channel.
+		// The owner may be waiting on the channel. A queue builds: tell
+		// an observer, once per backlog, in case the owner is not taking
+		// (suspended, or stuck in a handler).
+		p.proc.MarkActive()
 		m.wakeup()
 	}
 	if m.hibernated.Load() != 0 {
