@@ -160,9 +160,6 @@ func (s *procSet) live(pid instrument.PID) bool {
 	return ok
 }
 
-// len returns the number of processes in the set.
-func (s *procSet) len() int { return len(s.hot) + len(s.idle) }
-
 // touch has the next tick visit pid, active or not: its exit was read
 // from the events.
 func (s *procSet) touch(pid instrument.PID) {

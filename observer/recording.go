@@ -23,8 +23,8 @@ import (
 // bug report and look at later with cmd/observer-replay, which serves the
 // same dashboard over it ([Replay]).
 //
-// The file is gzip. Inside: one text line, "observer-recording 1" (the
-// format and its version), then a gob stream: a header (the options the
+// The file is gzip. Inside: one text line, "observer-recording 2" (the
+// format and its version; version 1, without evidence, is still read), then a gob stream: a header (the options the
 // history was kept with, how many ticks, events and finding spans
 // follow), the ticks oldest first, each as the history keeps it (the tree
 // and the hot processes as a full frame or as runs copied from the tick

@@ -155,11 +155,24 @@
   }
   Obs.scaleOf = scaleOf;
 
+  // cssColor reads a colour of the palette, which app.css defines once.
+  function cssColor(name) { return getComputedStyle(document.documentElement).getPropertyValue(name).trim(); }
+  // tint is a hex colour at the opacity a, for a series' fill.
+  function tint(hex, a) {
+    var n = parseInt(hex.slice(1), 16);
+    return "rgba(" + (n >> 16) + "," + ((n >> 8) & 255) + "," + (n & 255) + "," + a + ")";
+  }
+  // A Chart's series name their colour by its CSS variable and their fill
+  // by its opacity.
   function Chart(name, series, fmt, max) {
     this.fig = document.querySelector('[data-chart="' + name + '"]');
     this.el = this.fig && this.fig.querySelector(".plot");
     this.note = this.fig && this.fig.querySelector(".clipped");
-    this.series = series; this.fmt = fmt || fmtNum; this.max = max;
+    this.series = series.map(function (s) {
+      var c = cssColor(s.color);
+      return { label: s.label, color: c, fill: s.fill ? tint(c, s.fill) : null };
+    });
+    this.fmt = fmt || fmtNum; this.max = max;
     this.data = [[]].concat(series.map(function () { return []; }));
     this.plot = null;
     this.scale = { top: 1, clipped: 0 };
@@ -209,15 +222,15 @@
     this.caption();
     if (this.plot) { this.plot.setData(this.data); return; }
     this.el.textContent = "";
-    var fmt = this.fmt, self = this;
+    var fmt = this.fmt, self = this, muted = cssColor("--muted"), soft = cssColor("--soft"), line = cssColor("--line");
     var opts = {
       width: Math.max(200, this.el.clientWidth || 300), height: 170, legend: { live: false },
       cursor: { drag: { x: false, y: false } },
       scales: { x: { time: true }, y: { range: function () { return [0, self.scale.top]; } } },
       axes: [
-        { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, space: 70, incrs: TIME_STEPS,
+        { stroke: muted, grid: { stroke: soft }, ticks: { stroke: line }, space: 70, incrs: TIME_STEPS,
           values: function (u, splits) { return splits.map(clock); } },
-        { stroke: "#68737f", grid: { stroke: "#eef1f4" }, ticks: { stroke: "#e2e6eb" }, size: 72,
+        { stroke: muted, grid: { stroke: soft }, ticks: { stroke: line }, size: 72,
           values: function (u, vals) { return vals.map(fmt); } }
       ],
       series: [{ value: function (u, t) { return t == null ? "–" : clock(t); } }].concat(this.series.map(function (s) {
@@ -248,10 +261,10 @@
 
   if (view === "overview") {
     var charts = {
-      goroutines: new Chart("goroutines", [{ label: "goroutines", color: "#2563c9", fill: "rgba(37,99,201,.08)" }, { label: "processes", color: "#7c5cc4" }, { label: "outside processes", color: "#c77700" }]),
-      messages: new Chart("messages", [{ label: "messages/s", color: "#2e7d4f", fill: "rgba(46,125,79,.08)" }, { label: "queued", color: "#d32f1e" }]),
-      heap: new Chart("heap", [{ label: "heap", color: "#2563c9", fill: "rgba(37,99,201,.08)" }, { label: "GC goal", color: "#8a96a3" }], fmtBytes),
-      sched: new Chart("sched", [{ label: "sched latency p99", color: "#c77700" }, { label: "GC pause max", color: "#d32f1e" }], fmtMs)
+      goroutines: new Chart("goroutines", [{ label: "goroutines", color: "--accent", fill: .08 }, { label: "processes", color: "--series" }, { label: "outside processes", color: "--warn" }]),
+      messages: new Chart("messages", [{ label: "messages/s", color: "--ok", fill: .08 }, { label: "queued", color: "--h5" }]),
+      heap: new Chart("heap", [{ label: "heap", color: "--accent", fill: .08 }, { label: "GC goal", color: "--faint" }], fmtBytes),
+      sched: new Chart("sched", [{ label: "sched latency p99", color: "--warn" }, { label: "GC pause max", color: "--h5" }], fmtMs)
     };
     Obs.charts = charts;
     Obs.handlers.push(function (f) {
@@ -269,9 +282,9 @@
 
   if (view === "process") {
     var pc = {
-      depth: new Chart("p-depth", [{ label: "depth", color: "#d32f1e", fill: "rgba(211,47,30,.08)" }, { label: "callers waiting", color: "#c77700" }]),
-      rate: new Chart("p-rate", [{ label: "arrival/s", color: "#2563c9" }, { label: "handled/s", color: "#2e7d4f" }]),
-      busy: new Chart("p-busy", [{ label: "busy %", color: "#ea7148", fill: "rgba(234,113,72,.12)" }], null, 100)
+      depth: new Chart("p-depth", [{ label: "depth", color: "--h5", fill: .08 }, { label: "callers waiting", color: "--warn" }]),
+      rate: new Chart("p-rate", [{ label: "arrival/s", color: "--accent" }, { label: "handled/s", color: "--ok" }]),
+      busy: new Chart("p-busy", [{ label: "busy %", color: "--h4", fill: .12 }], null, 100)
     };
     Obs.charts = pc;
     Obs.handlers.push(function (f) {

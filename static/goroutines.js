@@ -88,11 +88,9 @@
     var a = ev.target.closest("#gpanel-content a.pid");
     if (!a || ev.ctrlKey || ev.metaKey || ev.shiftKey || ev.button !== 0) return;
     var m = /process\/(\d+)$/.exec(a.getAttribute("href") || "");
-    var tq = document.getElementById("tree-q"), tf = document.getElementById("tree-search");
-    if (!m || !tq || !tf) return;
+    if (!m || !Obs.locateProcess) return;
     ev.preventDefault();
-    tq.value = "<0." + m[1] + ".0>"; // the tree's search takes a PID as it prints one
-    tf.requestSubmit();
+    Obs.locateProcess(Number(m[1]), a.textContent);
   });
   var was = "";
   try { was = sessionStorage.getItem("observer-gpanel") || ""; } catch (e) { /* private mode */ }

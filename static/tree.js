@@ -544,11 +544,10 @@
   function find(q) {
     q = q.trim().toLowerCase();
     if (!q) return null;
-    var num = q.replace(/^<0\./, "").replace(/\.0>$/, "");
     var best = null;
     nodes.forEach(function (n) {
       if (best) return;
-      if (String(n.id) === num || (n.n && n.n.toLowerCase().indexOf(q) >= 0)) best = n;
+      if (String(n.id) === q || (n.pid && n.pid.toLowerCase() === q) || (n.n && n.n.toLowerCase().indexOf(q) >= 0)) best = n;
     });
     return best;
   }
@@ -566,18 +565,26 @@
     // then for it in the tree's node shape.
     fetch(Obs.root + "api/processes?limit=1&q=" + encodeURIComponent(q.trim())).then(function (r) { return r.json(); }).then(function (j) {
       var p = j.processes && j.processes[0];
-      if (!p) { say("no live process matches “" + q.trim() + "”"); return null; }
-      if (nodes.has(p.pid)) { reveal(nodes.get(p.pid)); return null; }
-      return fetch(Obs.root + "api/node/" + p.pid).then(function (r) { return r.json(); });
-    }).then(function (n) {
-      if (!n) return;
-      if (!n.id) { say("no live process matches “" + q.trim() + "”"); return; }
+      if (!p) { say("no live process matches “" + q.trim() + "”"); return; }
+      locate(p.pid, q.trim());
+    });
+  });
+  // locate reveals the live process id, listed or not: one the tree does
+  // not list is asked for in the tree's node shape. what names it in a
+  // message when it has gone.
+  function locate(id, what) {
+    if (nodes.has(id)) { reveal(nodes.get(id)); return; }
+    fetch(Obs.root + "api/node/" + id).then(function (r) { return r.json(); }).then(function (n) {
+      if (!n.id) { say("no live process matches “" + what + "”"); return; }
       if (n.p && !nodes.has(n.p)) { say((n.n || n.pid) + " is folded deep in the tree: open it from the processes page"); return; }
       matchId = n.id;
       if (n.p) extra.set(n.p, (extra.get(n.p) || []).concat([n]));
       reveal(n);
     });
-  });
+  }
+  // Other panels of the page (the goroutine tree) point at a process by
+  // its PID's number.
+  Obs.locateProcess = function (id, what) { locate(id, what); };
 
   // ---- frames ----
   Obs.handlers.push(function (f) {

@@ -96,6 +96,9 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		})()`); !chartsRight(got) {
 			t.Errorf("%s charts from synthetic frames: got %q; want 1 waiting chart after one point, 4 drawn after sixty, the top below 1500 with the 15k spike clipped and said so, ticks HH:MM:SS", size, got)
 		}
+		if got := eval[string](t, ctx, `Object.values(Obs.charts).flatMap(c => c.series.map(s => s.color)).filter(c => !/^#[0-9a-f]{6}$/i.test(c)).join(",")`); got != "" {
+			t.Errorf("%s charts: series colours %q not read from app.css's palette", size, got)
+		}
 		checkLayout(t, ctx, size+" / (synthetic)")
 		if _, err := chromedp.Call(ctx, page.RemoveScriptToEvaluateOnNewDocument, page.RemoveScriptToEvaluateOnNewDocumentParams{Identifier: offline.Identifier}); err != nil {
 			t.Fatal(err)
