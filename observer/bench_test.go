@@ -234,7 +234,7 @@ func BenchmarkWallTimeOverhead(b *testing.B) {
 		name string
 		rate int
 		opts observer.Options // besides Tick and WallRate
-	}{{"off", -1, observer.Options{}}, {"default-5", 0, observer.Options{}}, {"max-50", 50, observer.Options{}},
+	}{{"off", -1, observer.Options{}}, {"rate-1", 1, observer.Options{}}, {"default-5", 0, observer.Options{}}, {"max-50", 50, observer.Options{}},
 		// With the mutex or the block profile on at the rates
 		// examples/plaingo uses: the block profile samples the call's
 		// channel waits, two a call.

@@ -12,7 +12,7 @@ func (o *Observer) TickForTest() { o.tick() }
 // StartInBubble starts the observer with its sampler sleeping on a Go
 // timer, which follows a synctest bubble's fake clock.
 func (o *Observer) StartInBubble() error {
-	o.waiter = newTimerWaiter()
+	o.waiter, o.profWait = newTimerWaiter(), newTimerWaiter()
 	return o.Start()
 }
 

@@ -46,15 +46,16 @@ type Observer struct {
 	censusSeq uint64            // the read the latest census counted; guarded by censusMu
 	undoRates func()            // restores the mutex and block profile rates
 
-	state   atomic.Uint32 // 0 new, 1 started, 2 closed
-	stop    chan struct{}
-	wg      sync.WaitGroup
-	events  *instrument.Subscription
-	censusQ chan struct{} // wakes the census goroutine for a census
-	stackQ  chan struct{} // wakes it to read the stacks of stuck processes
-	waiter  waiter        // the sampler's sleep between ticks
-	ctx     context.Context
-	cancel  context.CancelFunc // ends a census in progress at Close
+	state    atomic.Uint32 // 0 new, 1 started, 2 closed
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	events   *instrument.Subscription
+	censusQ  chan struct{} // wakes the census goroutine for a census
+	stackQ   chan struct{} // wakes it to read the stacks of stuck processes
+	waiter   waiter        // the sampler's sleep between ticks
+	profWait waiter        // the profile reader's sleep between reads
+	ctx      context.Context
+	cancel   context.CancelFunc // ends a census in progress at Close
 }
 
 // New returns an observer of table, with opts validated and defaulted (see
@@ -113,7 +114,7 @@ func (o *Observer) Start() error {
 	}
 	o.events = o.table.Subscribe(o.opts.EventBuffer)
 	if o.waiter == nil {
-		o.waiter = newWaiter()
+		o.waiter, o.profWait = newWaiter(), newWaiter()
 	}
 	o.undoRates = setProfileRates(o.opts)
 	o.wg.Add(4)
@@ -136,8 +137,10 @@ func (o *Observer) Close() error {
 		close(o.stop)
 		o.cancel()
 		o.waiter.wake()
+		o.profWait.wake()
 		o.events.Close()
 		o.wg.Wait()
+		o.profWait.release() // here: the reader may return on stop before the wake
 		o.undoRates()
 	default:
 		return nil

@@ -2,8 +2,9 @@ package observer
 
 import "time"
 
-// waiter puts the sampler to sleep between ticks; wake ends the current
-// and every later wait (Close), and release frees what it holds.
+// waiter puts the sampler to sleep between ticks, and the profile reader
+// between reads; wake ends the current and every later wait (Close), and
+// release frees what it holds.
 //
 // Where it can, the sampler sleeps in a blocking system call rather than
 // on a Go timer: an armed timer on a P makes the scheduler read the clock

@@ -437,13 +437,9 @@ func (o *Observer) profileLoop() {
 		// after wallStable reads that changed no target's top frame, a
 		// quarter after twice as many; any change, back to the full rate.
 		slow := time.Duration(1) << min(o.prof.stable/wallStable, 2)
-		wait := max(period*slow, wallCostFactor*cost)
-		t := time.NewTimer(wait)
-		select {
-		case <-o.stop:
-			t.Stop()
+		// Asleep in a system call, not on a Go timer (see waiter).
+		if !o.profWait.wait(max(period*slow, wallCostFactor*cost)) {
 			return
-		case <-t.C:
 		}
 	}
 }
