@@ -173,7 +173,7 @@ type SystemSample struct {
 	GCCycles     uint64        `json:"gc_cycles"`     // GC cycles completed during the tick
 	GCPauseMax   time.Duration `json:"gc_pause_max"`  // the longest GC stop-the-world pause during the tick (bucket upper bound)
 	SchedLatency time.Duration `json:"sched_latency"` // 99th percentile of the time goroutines waited to run, during the tick
-	CPUUsed      float64       `json:"cpu_used"`      // CPU used by the program during the tick, in cores (estimate from runtime/metrics)
+	CPUUsed      float64       `json:"cpu_used"`      // CPU used by the program during the tick, in cores (getrusage; the runtime's estimate where there is none)
 	MessageRate  float64       `json:"message_rate"`  // messages handled per second by all processes
 	BusyServers  int           `json:"busy_servers"`  // processes at least 90 % busy
 	QueuedTotal  uint64        `json:"queued_total"`  // messages waiting in all mailboxes

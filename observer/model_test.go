@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -85,6 +86,11 @@ func TestViews(t *testing.T) {
 
 		if sys := s.System; len(sys.Load) == 0 || sys.Now.Goroutines == 0 || sys.Now.HeapBytes == 0 || sys.Processes != 4 || sys.Supervisors != 1 {
 			t.Errorf("system: got %+v, want load samples, goroutines, heap, 4 processes, 1 supervisor", sys)
+		}
+		// The kernel's count of CPU, not the runtime's estimate, which
+		// moves only when the collector runs (0 cores between).
+		if runtime.GOOS == "linux" && s.System.Now.CPUUsed <= 0 {
+			t.Errorf("system: %v cores used during a tick of calls, want more than 0", s.System.Now.CPUUsed)
 		}
 		// The snapshot says what every view shows: policies and budgets on
 		// the tree, counts by kind, the TopN it was built with.

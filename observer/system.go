@@ -39,6 +39,7 @@ type system struct {
 	prevPauses         []uint64
 	prevLat            []uint64
 	prevTotal, prevIdl float64
+	prevCPU            time.Duration
 	ring               ring[SystemSample]
 }
 
@@ -89,8 +90,15 @@ func (s *system) sample(wall time.Time, dt int64, st instrument.Stats, agg scanA
 		out.SchedLatency = seconds(histQuantile(h, s.prevLat, 0.99))
 		s.prevLat = append(s.prevLat[:0], h.Counts...)
 	}
+	// CPU: the kernel's count where there is one; the runtime's estimate,
+	// which moves only when the collector runs, elsewhere.
 	total, idle := s.samples[mCPUTotal].Value, s.samples[mCPUIdle].Value
-	if total.Kind() == rtmetrics.KindFloat64 && idle.Kind() == rtmetrics.KindFloat64 {
+	if cpu := processCPU(); cpu > 0 {
+		if s.prevCPU > 0 && dt > 0 {
+			out.CPUUsed = float64(cpu-s.prevCPU) / float64(dt)
+		}
+		s.prevCPU = cpu
+	} else if total.Kind() == rtmetrics.KindFloat64 && idle.Kind() == rtmetrics.KindFloat64 {
 		t, i := total.Float64(), idle.Float64()
 		if s.prevTotal != 0 && dt > 0 {
 			out.CPUUsed = max((t-s.prevTotal)-(i-s.prevIdl), 0) / (float64(dt) / 1e9)
