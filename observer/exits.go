@@ -267,3 +267,66 @@ func (x *exits) remembered(pid instrument.PID) bool {
 	_, ok := x.m[pid]
 	return ok
 }
+
+// fromLog builds what the event log still says of an exited process the
+// observer no longer remembers (a busy program pushes out its exits
+// within minutes): how it ended, from its crash report, and who does its
+// job now, from the restarts that followed it. It reports false when the
+// log holds nothing of pid either.
+func (x *exits) fromLog(m *model, pid instrument.PID, findings []Finding) (ProcessDetail, bool) {
+	m.log.mu.Lock()
+	all := m.log.ring.slice()
+	m.log.mu.Unlock()
+	var crash, restart *LogEntry
+	next := map[instrument.PID]instrument.PID{} // old incarnation → new
+	for i := range all {
+		e := &all[i]
+		switch {
+		case e.Kind == EventRestart:
+			next[e.PID] = e.NewPID
+			if e.PID == pid {
+				restart = e
+			}
+		case e.PID == pid && (e.Kind == EventCrash || e.Kind == EventTakenDown || e.Kind == EventExitedLate):
+			crash = e
+		}
+	}
+	if crash == nil && restart == nil {
+		return ProcessDetail{}, false
+	}
+	d := ProcessDetail{
+		Process:  Process{PID: pid, Status: "exited"},
+		Links:    []instrument.PID{},
+		Monitors: []instrument.PID{},
+		Children: []instrument.PID{},
+		Findings: []Finding{},
+		History:  []ProcessSample{},
+		Exit:     &Exit{Logged: true},
+	}
+	if e := crash; e != nil {
+		d.Name, d.Kind, d.Parent = e.Name, e.ProcKind, e.Supervisor
+		d.Exit.At, d.Exit.Reason, d.Exit.Error = e.At, e.Reason, e.Error
+	}
+	if e := restart; e != nil {
+		d.Exit.Child = e.Child
+		if d.Parent == 0 {
+			d.Parent = e.Supervisor
+		}
+		if d.Exit.Reason == "" {
+			d.Exit.At, d.Exit.Reason = e.At, e.Reason
+		}
+	}
+	// Follow the restarts to the live incarnation.
+	for hop, at := 0, next[pid]; at != 0 && hop < maxHops; hop, at = hop+1, next[at] {
+		if p := m.table.Lookup(at); p != nil {
+			d.Exit.Successor, d.Exit.SuccessorName = at, p.Name()
+			break
+		}
+	}
+	for _, f := range findings {
+		if f.PID == pid {
+			d.Findings = append(d.Findings, f)
+		}
+	}
+	return d, true
+}

@@ -96,6 +96,10 @@ type Exit struct {
 	// names without being each other's incarnations.
 	Successor     instrument.PID `json:"successor,omitempty"`
 	SuccessorName string         `json:"successor_name,omitempty"`
+	// Logged says that only the event log still holds the process (the
+	// observer remembers the last exits, and a busy program pushes them
+	// out): how it ended is known, its last numbers are not.
+	Logged bool `json:"logged,omitempty"`
 }
 
 // Catalog is the owned tables and the registries of a program.

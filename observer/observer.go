@@ -201,7 +201,10 @@ func (o *Observer) Process(pid instrument.PID) (ProcessDetail, bool) {
 	if d, ok := o.model.detail(pid, fs); ok {
 		return d, true
 	}
-	return o.model.exits.detail(o.model, pid, fs)
+	if d, ok := o.model.exits.detail(o.model, pid, fs); ok {
+		return d, true
+	}
+	return o.model.exits.fromLog(o.model, pid, fs)
 }
 
 // Watch puts the process's detail in every snapshot from the next tick on

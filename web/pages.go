@@ -236,8 +236,15 @@ func fillProcess(v *ui.ProcessView, d observer.ProcessDetail, s *observer.Snapsh
 		v.Title += " (exited)"
 		v.Findings = pastFindings(v.Findings, d.Exit, s.At)
 		v.Note = exitedNote
+		if d.Exit.Logged {
+			v.Info.TreeOnly, v.Info.Metrics = loggedNote, nil
+		}
 	}
 }
+
+// loggedNote is what the page of a process says when only the event log
+// still holds it.
+const loggedNote = "Only the event log still holds this process: how it ended is shown, its last numbers were not kept."
 
 func (h *Handler) advisorPage(w http.ResponseWriter, r *http.Request) {
 	s := h.obs.Snapshot()

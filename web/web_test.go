@@ -747,3 +747,51 @@ func TestDefaultRowsAreTheObserversTopN(t *testing.T) {
 		t.Errorf("default rows: got %d, want the observer's TopN, 7", dash.opts.TopN)
 	}
 }
+
+// The page of a process the observer no longer remembers (a busy program
+// pushes its exits out within minutes) still says how it ended, from the
+// event log, that its numbers were not kept, and links the incarnation
+// doing its job now.
+func TestExitedPageFromTheEventLog(t *testing.T) {
+	table := instrument.NewProcessTable()
+	obs, err := observer.New(table, observer.Options{Tick: observer.MinTick, Logger: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	obs.Start()
+	defer obs.Close()
+	sub := obs.Subscribe()
+	defer sub.Close()
+	sup := table.Spawn(instrument.Info{Name: "shop", Kind: instrument.KindSupervisor})
+	pay := table.Spawn(instrument.Info{Name: "payments", Kind: instrument.KindServer, Parent: sup.ID()})
+	table.Exit(pay, instrument.ReasonPanic, errors.New("card declined"))
+	now := table.Spawn(instrument.Info{Name: "payments", Kind: instrument.KindServer, Parent: sup.ID()})
+	table.Restarted(sup, instrument.Restarted{Child: "payments", Old: pay.ID(), New: now.ID(), Reason: instrument.ReasonPanic, Cause: pay.ID()})
+	for i := range 400 { // failures enough to push payments out of the remembered exits
+		table.Exit(table.Spawn(instrument.Info{Name: "job-" + strconv.Itoa(i), Kind: instrument.KindTask}), instrument.ReasonError, errors.New("boom"))
+	}
+	last := table.Spawn(instrument.Info{Kind: instrument.KindTask})
+	table.Exit(last, instrument.ReasonNormal, nil)
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		if _, ok := obs.Process(last.ID()); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the exits were never read")
+		}
+		<-sub.C()
+	}
+	dash, err := New(obs, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(dash)
+	defer srv.Close()
+	code, page := get(t, fmt.Sprintf("%s/process/%d", srv.URL, pay.ID()))
+	succ := fmt.Sprintf(`href="../process/%d"`, now.ID())
+	if code != http.StatusOK || !strings.Contains(page, "exited (panic)") || !strings.Contains(page, "card declined") ||
+		!strings.Contains(page, `data-testid="proc-tree-only"`) || !strings.Contains(page, "Only the event log still holds this process") ||
+		!strings.Contains(page, succ) || strings.Contains(page, `data-testid="m-depth"`) {
+		t.Errorf("page of a logged exit: %d; want exited (panic), its error, the log's note, no numbers and a link %s:\n%.3000s", code, succ, page)
+	}
+}
