@@ -12,14 +12,17 @@
   var connEl = document.getElementById("conn");
   var banner = document.getElementById("banner");
   var everLive = false;
-  function setConn(state, text) {
+  // setConn shows the state in a word in the header; detail, the whole
+  // story, goes in its title and in the banner.
+  function setConn(state, text, detail) {
     if (!connEl) return;
+    detail = detail || text;
     connEl.dataset.state = state;
     connEl.querySelector(".conn-text").textContent = text;
-    connEl.title = text;
+    connEl.title = detail;
     if (banner) {
       banner.hidden = state !== "down";
-      if (state === "down") banner.querySelector(".banner-text").textContent = text + ".";
+      if (state === "down") banner.querySelector(".banner-text").textContent = detail + ".";
     }
   }
 
@@ -85,7 +88,7 @@
     if (retryTimer) return;
     attempt++;
     var delay = Math.min(10000, 500 * Math.pow(2, attempt - 1)) * (0.75 + Math.random() * 0.5);
-    setConn("down", "offline — retrying in " + Math.ceil(delay / 1000) + " s (" + why + ")");
+    setConn("down", "offline", "offline — retrying in " + Math.ceil(delay / 1000) + " s (" + why + ")");
     retryTimer = setTimeout(connect, delay);
   }
   // A silent server (no frame for three ticks and more) is treated as gone.

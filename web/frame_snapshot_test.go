@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/go-observer/observer/observer"
+	"github.com/go-observer/observer/web/internal/ui"
 )
 
 // handMadeSnapshot is a snapshot no observer produced: a supervisor with
@@ -228,5 +229,39 @@ func TestTreeNodeLines(t *testing.T) {
 	n.flag(observer.SeverityInfo, "read heavy")
 	if n.Badge != "" || n.Sev != "info" || n.Hot {
 		t.Errorf("info: badge %q, sev %q, hot %v; want no badge, info, not hot", n.Badge, n.Sev, n.Hot)
+	}
+}
+
+// The busy-servers card takes its colour from the advisor: amber for a
+// warning bottleneck, red for a critical one, none for servers that are
+// busy and keep up; and the CPU card says when no GC ran.
+func TestBusyCardFollowsTheAdvisor(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		sev  observer.Severity
+		kind observer.FindingKind
+		want string
+	}{
+		{"critical bottleneck", observer.SeverityCritical, observer.KindBottleneck, "crit"},
+		{"warning bottleneck", observer.SeverityWarning, observer.KindBottleneck, "warn"},
+		{"warning read-heavy", observer.SeverityWarning, observer.KindReadHeavy, "warn"},
+		{"busy, no finding", observer.SeverityNone, observer.KindBottleneck, ""},
+		{"a critical finding of another kind", observer.SeverityCritical, observer.KindRestartStorm, ""},
+	} {
+		s := handMadeSnapshot()
+		s.System.Now.BusyServers = 1
+		s.Findings = nil
+		if c.sev != observer.SeverityNone {
+			s.Findings = []observer.Finding{{ID: "x/2", Kind: c.kind, Severity: c.sev, PID: 2, Name: "price"}}
+		}
+		stats, _, _ := overviewOf(s, names{})
+		i := slices.IndexFunc(stats, func(st ui.Stat) bool { return st.TestID == "stat-busy" })
+		if i < 0 || stats[i].Level != c.want {
+			t.Errorf("%s: busy card %+v, want level %q", c.name, stats, c.want)
+		}
+		cpu := stats[slices.IndexFunc(stats, func(st ui.Stat) bool { return st.TestID == "stat-cpu" })]
+		if cpu.Hint != "no GC in the last tick" {
+			t.Errorf("%s: cpu hint %q with no GC cycle", c.name, cpu.Hint)
+		}
 	}
 }

@@ -102,23 +102,45 @@ func findingViews(fs []observer.Finding, nm names, now time.Time, limit int) []u
 	return out
 }
 
+// gcHint says how often the collector ran in the last tick and its
+// longest pause, or that it did not run.
+func gcHint(cycles uint64, pause time.Duration) string {
+	if cycles == 0 {
+		return "no GC in the last tick"
+	}
+	return fmtCount(cycles) + " GC/tick, pause ≤ " + fmtDur(pause)
+}
+
+// busyLevel is the busy-servers card's colour: the advisor's word on busy
+// servers, the worst bottleneck or read-heavy finding's severity. A
+// server that is busy and keeps up is not an alarm.
+func busyLevel(fs []observer.Finding) string {
+	worst := observer.SeverityNone
+	for _, f := range fs {
+		if (f.Kind == observer.KindBottleneck || f.Kind == observer.KindReadHeavy) && f.Severity > worst {
+			worst = f.Severity
+		}
+	}
+	switch worst {
+	case observer.SeverityCritical:
+		return "crit"
+	case observer.SeverityWarning:
+		return "warn"
+	}
+	return ""
+}
+
 func overviewOf(s *observer.Snapshot, nm names) ([]ui.Stat, []ui.KindCount, string) {
 	n := s.System.Now
-	lvl := func(bad bool) string {
-		if bad {
-			return "crit"
-		}
-		return ""
-	}
 	stats := []ui.Stat{
 		{Label: "processes", Value: fmtCount(s.System.Processes), Hint: fmtCount(s.System.Supervisors) + " supervisors", TestID: "stat-processes"},
 		{Label: "goroutines", Value: fmtCount(n.Goroutines), Hint: fmtCount(n.Unowned) + " outside processes", TestID: "stat-goroutines"},
 		{Label: "messages", Value: fmtRate(n.MessageRate), Hint: fmtCount(s.System.Messages) + " handled", TestID: "stat-messages"},
-		{Label: "busy servers", Value: strconv.Itoa(n.BusyServers), Hint: "≥ 90 % busy", TestID: "stat-busy", Level: lvl(n.BusyServers > 0)},
+		{Label: "busy servers", Value: strconv.Itoa(n.BusyServers), Hint: "≥ 90 % busy", TestID: "stat-busy", Level: busyLevel(s.Findings)},
 		{Label: "queued", Value: fmtCount(n.QueuedTotal), Hint: fmtCount(n.WaitingTotal) + " callers waiting", TestID: "stat-queued"},
 		{Label: "heap", Value: fmtBytes(n.HeapBytes), Hint: "goal " + fmtBytes(n.HeapGoal), TestID: "stat-heap"},
 		{Label: "sched latency", Value: fmtDur(n.SchedLatency), Hint: "p99 wait to run", TestID: "stat-sched"},
-		{Label: "cpu", Value: trim(n.CPUUsed) + " cores", Hint: fmtCount(n.GCCycles) + " GC/tick, pause ≤ " + fmtDur(n.GCPauseMax), TestID: "stat-cpu"},
+		{Label: "cpu", Value: trim(n.CPUUsed) + " cores", Hint: gcHint(n.GCCycles, n.GCPauseMax), TestID: "stat-cpu"},
 	}
 	if s.System.Unresponsive > 0 {
 		stats = append(stats, ui.Stat{Label: "unresponsive", Value: fmtCount(s.System.Unresponsive), Hint: "did not stop when told", TestID: "stat-unresponsive", Level: "crit"})

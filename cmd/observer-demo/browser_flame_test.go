@@ -83,6 +83,13 @@ func TestBrowserDemoFlameGraphsAndGoroutineTree(t *testing.T) {
 	browsertest.Wait(ctx, t, 5*time.Second, "the hovered frame read out", `document.querySelector('#cpu-flame [data-testid="flame-detail"]').textContent.includes("of all")`)
 	checkLayout(t, ctx, size+" profile flame graph")
 	shot(t, ctx, size, "flame-cpu")
+	// The Profile page from its top, the flame graph drawn: the README's
+	// picture, taken only of a demo running alone (a test's census lists
+	// the browser driver's goroutines as the application's).
+	if os.Getenv("OBSERVER_DEMO_URL") != "" || !*updateDocs {
+		eval[bool](t, ctx, `window.scrollTo(0, 0), true`)
+		shot(t, ctx, size, "profile")
+	}
 
 	// The chaos monkey may restart the price server meanwhile, and its
 	// page then shows the exited one: look again at the one that runs now,

@@ -61,7 +61,7 @@ main{max-width:1100px;margin:0 auto;padding:16px 18px 40px;display:grid;grid-tem
 section{background:#fff;border:1px solid #e2e6eb;border-radius:10px;padding:14px 16px;min-width:0}
 .wide{grid-column:1/-1}
 h1{font-size:20px;margin:0} h2{font-size:14px;margin:0 0 10px;color:#2b3641}
-p{margin:6px 0} .hint{color:#68737f;font-size:12px}
+p{margin:6px 0} .hint{color:#5b6672;font-size:12px}
 form{display:flex;gap:8px;align-items:center;flex-wrap:wrap}
 input[type=number]{width:100px;padding:5px 8px;border:1px solid #cbd3dc;border-radius:6px;font:inherit}
 button{font:inherit;padding:5px 12px;border-radius:6px;border:1px solid #1f4fb3;background:#2563c9;color:#fff;cursor:pointer}
@@ -69,13 +69,13 @@ button:hover{background:#1f55ad} button.warn{background:#c62828;border-color:#a3
 .now{display:grid;grid-template-columns:1.5fr 1.5fr 1fr 1fr 1fr 1fr;gap:10px}
 .stat{border-left:4px solid #d4dbe3;background:#eef1f4;border-radius:8px;padding:8px 10px;min-width:0}
 .stat.big{border-left-color:#2e7d4f;background:#eef7f1} .stat.bad{border-left-color:#c62828;background:#fdf1ef}
-.stat span{display:block;font-size:11px;text-transform:uppercase;letter-spacing:.5px;color:#68737f}
+.stat span{display:block;font-size:11px;text-transform:uppercase;letter-spacing:.5px;color:#5b6672}
 .stat b{display:block;font-size:20px;line-height:1.3;white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 .stat.big b,.stat.bad b{font-size:28px}
 .spark{display:block;width:100%;height:64px;margin-top:10px;background:repeating-linear-gradient(180deg,transparent 0 15px,#eef1f4 15px 16px)}
 .spark polyline{fill:none;stroke-width:1.6;vector-effect:non-scaling-stroke}
 .spark .ok{stroke:#2e7d4f} .spark .bad{stroke:#c62828}
-.legend{display:flex;gap:14px;font-size:12px;color:#68737f;margin-top:4px}
+.legend{display:flex;gap:14px;font-size:12px;color:#5b6672;margin-top:4px}
 .legend i{display:inline-block;width:10px;height:3px;margin-right:5px;vertical-align:middle}
 .design{font-weight:600;margin:0 0 8px} .design.on{color:#1f6b3f} .design.off{color:#c62828}
 .err{grid-column:1/-1;background:#fdecea;border-color:#f0b2a6;color:#7a1c10}

@@ -165,11 +165,16 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		for _, pg := range []struct{ path, name, ready string }{
 			{"processes?sort=busy", "processes", `document.querySelectorAll('[data-testid="proc-row"]').length >= 10`},
 			{"advisor", "advisor", `!!document.querySelector('#findings [data-kind="bottleneck"]')`},
-			{"events", "events", `document.querySelectorAll('[data-testid="event"]').length > 0`},
+			{"events?kind=crash", "events", `document.querySelectorAll('[data-testid="event"]').length > 0`},
 			{"tables", "tables", `!!document.querySelector('[data-testid="table-row"]')`},
 		} {
 			navigate(t, ctx, dash+pg.path)
 			browsertest.Wait(ctx, t, 20*time.Second, size+" "+pg.name, `document.getElementById("conn").dataset.state === "live" && `+pg.ready)
+			if pg.name == "events" { // the picture shows repeated crashes grouped, when the chaos has made some
+				for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline) && !eval[bool](t, ctx, `!!document.querySelector('[data-testid="event-count"]')`); {
+					browsertest.Wait(ctx, t, 5*time.Second, "the next frame", `document.getElementById("status").dataset.tick !== `+strconv.Quote(eval[string](t, ctx, `document.getElementById("status").dataset.tick`)))
+				}
+			}
 			checkLayout(t, ctx, size+" "+pg.name)
 			shot(t, ctx, size, pg.name)
 		}
@@ -197,7 +202,7 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		navigate(t, ctx, srv.URL+"/demo/")
 		// A number, live; it may be 0 while the price server holds every
 		// checkout back on a loaded machine, and the switch below lifts it.
-		browsertest.Wait(ctx, t, 20*time.Second, size+" controls: checkouts per second", `/^\d+(\.\d)?$/.test(document.getElementById("checkout-rate").textContent)`)
+		browsertest.Wait(ctx, t, 20*time.Second, size+" controls: checkouts and failed checkouts per second", `["checkout-rate", "failure-rate"].every(id => /^\d+(\.\d)?$/.test(document.getElementById(id).textContent))`)
 		checkLayout(t, ctx, size+" controls")
 		if vp.w != 1280 {
 			continue
@@ -255,7 +260,49 @@ func checkLayout(t *testing.T, ctx context.Context, what string) {
 	if height, row, rows := got[0], got[1], got[2]; rows != 1 || row > 36 || height > 48 {
 		t.Errorf("%s: header %d px high, links %d px high on %d rows (%d links); want one row of links no higher than 36 px in a header of 48 px at most", what, height, row, rows, got[3])
 	}
+	if cut := eval[[]string](t, ctx, `[...document.querySelectorAll("header .brand span, header .conn-text, header .status > *")].filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.textContent)`); len(cut) > 0 {
+		t.Errorf("%s: header texts cut short: %q", what, cut)
+	}
+	if low := eval[[]string](t, ctx, lowContrast); len(low) > 0 {
+		t.Errorf("%s: text below WCAG AA contrast (4.5:1, 3:1 when large): %q", what, low)
+	}
 }
+
+// lowContrast lists the page's visible texts (outside the tree's SVG,
+// which the web package's tree test checks) whose colour against what is
+// behind them falls below WCAG AA: 4.5:1, or 3:1 for large text. The
+// background is the nearest one painted, semi-transparent ones blended;
+// a text over an image or a gradient, and a disabled control's, are left
+// out, as WCAG leaves them.
+const lowContrast = `(() => {
+	const rgba = s => { const v = (s.match(/[\d.]+/g) || []).map(Number); return v.length < 3 ? null : [v[0], v[1], v[2], v.length > 3 ? v[3] : 1]; };
+	const over = (f, b) => [0, 1, 2].map(i => f[i] * f[3] + b[i] * (1 - f[3])).concat(1);
+	const bgOf = e => {
+		if (!e || e.nodeType !== 1) return [255, 255, 255, 1];
+		const cs = getComputedStyle(e);
+		if (cs.backgroundImage !== "none") return null;
+		const c = rgba(cs.backgroundColor);
+		const under = c && c[3] >= 1 ? null : bgOf(e.parentElement);
+		if (c && c[3] >= 1) return c;
+		if (!under) return null;
+		return c && c[3] > 0 ? over(c, under) : under;
+	};
+	const lum = c => { const v = c.slice(0, 3).map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+	const low = [];
+	for (const e of document.querySelectorAll("body *")) {
+		if (e.closest("svg, canvas, [hidden], :disabled, .uplot")) continue;
+		if (![...e.childNodes].some(n => n.nodeType === 3 && n.textContent.trim())) continue;
+		const r = e.getBoundingClientRect(), cs = getComputedStyle(e);
+		if (r.width < 1 || r.height < 1 || cs.visibility !== "visible" || Number(cs.opacity) === 0) continue;
+		const bg = bgOf(e);
+		if (!bg) continue;
+		const fg = over(rgba(cs.color), bg);
+		const a = lum(fg), b = lum(bg), ratio = (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05);
+		const size = parseFloat(cs.fontSize), large = size >= 24 || (size >= 18.66 && Number(cs.fontWeight) >= 700);
+		if (ratio < (large ? 3 : 4.5)) low.push(e.tagName.toLowerCase() + "." + e.className + " “" + e.textContent.trim().slice(0, 30) + "” " + ratio.toFixed(2));
+	}
+	return low.slice(0, 12);
+})()`
 
 // shot saves a screenshot: docs/img/<name>.png at 1280×800 with -docs,
 // else in $OBSERVER_SHOTS if set, else in the test's temporary directory.
