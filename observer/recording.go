@@ -410,8 +410,21 @@ func badRecording(format string, args ...any) error {
 	return &recordingError{fmt.Sprintf(format, args...)}
 }
 
-// readErr explains an error met while reading the part named what.
-func readErr(what string, err error) error {
+// readErr explains an error met while reading the part named what from
+// the decompressed stream zb (nil before there is one). A part that ends
+// early may be a file cut short, or a byte changed that made the data
+// end before its time: the rest of the stream says which (gzip checks
+// its data and checksum to its end).
+func readErr(zb io.Reader, what string, err error) error {
+	if zb != nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
+		_, rest := io.CopyN(io.Discard, zb, 1<<30)
+		switch {
+		case errors.Is(rest, io.EOF): // the gzip stream is whole, the recording in it is not
+			return badRecording("truncated: the recording ends in %s, though the file is whole (its writing was cut short)", what)
+		case rest != nil && !errors.Is(rest, io.ErrUnexpectedEOF):
+			return readErr(nil, what, rest)
+		}
+	}
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return badRecording("truncated: the file ends in %s (the download was cut short, or the file was cut)", what)
@@ -453,7 +466,7 @@ func Replay(r io.Reader) (*Observer, error) {
 	}
 	zr, err := gzip.NewReader(br)
 	if err != nil {
-		return nil, readErr("the gzip header", err)
+		return nil, readErr(nil, "the gzip header", err)
 	}
 	zb := bufio.NewReader(zr)
 	line, err := zb.ReadString('\n')
@@ -461,7 +474,7 @@ func Replay(r io.Reader) (*Observer, error) {
 		if errors.Is(err, io.EOF) && !strings.HasPrefix(recordingMagic, strings.TrimSpace(line)) {
 			return nil, badRecording("not a recording: it does not start with %q", recordingMagic)
 		}
-		return nil, readErr("the first line", err)
+		return nil, readErr(zb, "the first line", err)
 	}
 	name, ver, ok := strings.Cut(strings.TrimSuffix(line, "\n"), " ")
 	if !ok || name != recordingMagic {
@@ -477,7 +490,7 @@ func Replay(r io.Reader) (*Observer, error) {
 	dec := gob.NewDecoder(zb)
 	var hdr recHeader
 	if err := dec.Decode(&hdr); err != nil {
-		return nil, readErr("the header", err)
+		return nil, readErr(zb, "the header", err)
 	}
 	if err := hdr.check(); err != nil {
 		return nil, err
@@ -502,7 +515,7 @@ func Replay(r io.Reader) (*Observer, error) {
 		what := fmt.Sprintf("tick %d of %d", i+1, hdr.Ticks)
 		rt = recTick{}
 		if err := dec.Decode(&rt); err != nil {
-			return nil, readErr(what, err)
+			return nil, readErr(zb, what, err)
 		}
 		t, err := rt.tick(p.pk, last)
 		if err != nil {
@@ -518,7 +531,7 @@ func Replay(r io.Reader) (*Observer, error) {
 	for i := range hdr.Log {
 		var e LogEntry
 		if err := dec.Decode(&e); err != nil {
-			return nil, readErr(fmt.Sprintf("event %d of %d", i+1, hdr.Log), err)
+			return nil, readErr(zb, fmt.Sprintf("event %d of %d", i+1, hdr.Log), err)
 		}
 		if n := len(p.log); n > 0 && e.Seq <= p.log[n-1].Seq {
 			return nil, badRecording("corrupt: event %d of %d: seq %d after %d", i+1, hdr.Log, e.Seq, p.log[n-1].Seq)
@@ -532,20 +545,20 @@ func Replay(r io.Reader) (*Observer, error) {
 	for i := range hdr.Spans {
 		sp := new(FindingSpan)
 		if err := dec.Decode(sp); err != nil {
-			return nil, readErr(fmt.Sprintf("finding span %d of %d", i+1, hdr.Spans), err)
+			return nil, readErr(zb, fmt.Sprintf("finding span %d of %d", i+1, hdr.Spans), err)
 		}
 		p.spans = append(p.spans, sp)
 		if sp.On {
 			p.open[sp.ID] = sp
 		}
 	}
-	evs, err := readEvidence(dec, hdr.Evidence)
+	evs, err := readEvidence(dec, zb, hdr.Evidence)
 	if err != nil {
 		return nil, err
 	}
 	var end recEnd
 	if err := dec.Decode(&end); err != nil {
-		return nil, readErr("the trailer", err)
+		return nil, readErr(zb, "the trailer", err)
 	}
 	if end != (recEnd{hdr.Ticks, hdr.Log, hdr.Spans, hdr.Evidence}) {
 		return nil, badRecording("corrupt: the trailer counts %+v, the header %d ticks, %d events, %d spans, %d evidence",
@@ -553,7 +566,7 @@ func Replay(r io.Reader) (*Observer, error) {
 	}
 	// Read to the end, so that gzip checks its checksum.
 	if n, err := io.Copy(io.Discard, zb); err != nil {
-		return nil, readErr("the gzip trailer", err)
+		return nil, readErr(zb, "the gzip trailer", err)
 	} else if n > 0 {
 		return nil, badRecording("corrupt: %d bytes after the trailer", n)
 	}
@@ -578,7 +591,7 @@ func Replay(r io.Reader) (*Observer, error) {
 
 // readEvidence reads n items of evidence, each checked against the
 // bounds the observer keeps them in.
-func readEvidence(dec *gob.Decoder, n int) ([]evidenceItem, error) {
+func readEvidence(dec *gob.Decoder, zb io.Reader, n int) ([]evidenceItem, error) {
 	if n > maxEvidence {
 		return nil, badRecording("corrupt: the header: %d items of evidence, at most %d are kept", n, maxEvidence)
 	}
@@ -588,7 +601,7 @@ func readEvidence(dec *gob.Decoder, n int) ([]evidenceItem, error) {
 		what := fmt.Sprintf("evidence %d of %d", i+1, n)
 		var re recEvidence
 		if err := dec.Decode(&re); err != nil {
-			return nil, readErr(what, err)
+			return nil, readErr(zb, what, err)
 		}
 		stackBytes := 0
 		for _, st := range re.Stacks {
