@@ -136,6 +136,10 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 		for attempt := 1; attempt <= 3 && !traced; attempt++ {
 			navigate(t, ctx, dash+"process/"+prices())
 			browsertest.Wait(ctx, t, 20*time.Second, size+" process page: live charts", `document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 3`)
+			if !eval[bool](t, ctx, `!!document.querySelector('[data-testid="action-trace"]')`) { // it exited between the lookup and the page
+				t.Logf("%s trace attempt %d: no trace action on %q", size, attempt, eval[string](t, ctx, `document.title`))
+				continue
+			}
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
 				t.Fatal(err)
 			}
