@@ -131,9 +131,9 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 
 		// The chaos monkey may crash the price server, or hang it (a
 		// trace then ends after 10 s with no message): trace the server
-		// that runs now, up to three times.
+		// that runs now, up to five times (a hang lasts -hang-for, 20 s).
 		traced := false
-		for attempt := 1; attempt <= 3 && !traced; attempt++ {
+		for attempt := 1; attempt <= 5 && !traced; attempt++ {
 			navigate(t, ctx, dash+"process/"+prices())
 			browsertest.Wait(ctx, t, 20*time.Second, size+" process page: live charts", `document.getElementById("conn").dataset.state === "live" && document.querySelectorAll(".uplot").length === 3`)
 			if !eval[bool](t, ctx, `!!document.querySelector('[data-testid="action-trace"]')`) { // it exited between the lookup and the page
@@ -143,16 +143,17 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 			if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('[data-testid="action-trace"]').click(), true`)); err != nil {
 				t.Fatal(err)
 			}
-			// Done: rows with a call, or a final word with none.
+			// Done: rows with a call, a final word with none, or the
+			// process gone (its page turns into an exited one).
 			browsertest.Wait(ctx, t, 20*time.Second, size+" process page: the trace's end",
-				`(o => (b => !b.hidden && b.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0)(document.querySelector('[data-testid="trace"]')) || (!o.hidden && o.textContent !== "" && !o.textContent.startsWith("tracing")))(document.querySelector('[data-testid="action-out"]'))`)
+				`(o => (b => !!b && !b.hidden && b.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0)(document.querySelector('[data-testid="trace"]')) || (!!o && !o.hidden && o.textContent !== "" && !o.textContent.startsWith("tracing")) || !!document.querySelector('[data-testid="proc-exited"]'))(document.querySelector('[data-testid="action-out"]'))`)
 			traced = eval[bool](t, ctx, `document.querySelectorAll('[data-testid="trace-row"][data-kind="call"]').length > 0`)
 			if !traced {
-				t.Logf("%s trace attempt %d: %q", size, attempt, eval[string](t, ctx, `document.querySelector('[data-testid="action-out"]').textContent`))
+				t.Logf("%s trace attempt %d: %q", size, attempt, eval[string](t, ctx, `(o => o ? o.textContent : "the process exited")(document.querySelector('[data-testid="action-out"]'))`))
 			}
 		}
 		if !traced {
-			t.Fatalf("%s process page: no call traced in three attempts", size)
+			t.Fatalf("%s process page: no call traced in five attempts", size)
 		}
 		if got := eval[string](t, ctx, `[...document.querySelector('[data-testid="trace-row"][data-kind="call"]').cells].map(c => c.textContent).join("|")`); !traceRowRight(got) {
 			t.Errorf("%s trace row: got %q, want time|→ in|call|{SKU:n}|reply|took", size, got)
