@@ -49,12 +49,10 @@ func lineOf(t *testing.T, mark string) string {
 	return ""
 }
 
-// A program with no otp process: 8 goroutines call a cache that holds
-// its mutex across a sleep, and 6 producers send to a channel one slow
-// consumer drains. Within 5 s the advisor names both lines: the Lock in
-// (*slowCache).get and the send in produce.
-func TestContentionFindingsNameTheLine(t *testing.T) {
-	lockLine, sendLine := lineOf(t, "lockLine"), lineOf(t, "sendLine")
+// plantContention runs, until the test ends, a program with no otp
+// process: 8 goroutines calling get in a loop, and 6 producers sending
+// to a channel that one slow consumer drains.
+func plantContention(t *testing.T, get func() int) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	jobs := make(chan int)
@@ -73,11 +71,10 @@ func TestContentionFindingsNameTheLine(t *testing.T) {
 			}
 		}
 	})
-	c := &slowCache{}
 	for range 8 {
 		wg.Go(func() {
 			for ctx.Err() == nil {
-				c.get()
+				get()
 			}
 		})
 	}
@@ -94,6 +91,15 @@ func TestContentionFindingsNameTheLine(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A program with no otp process: 8 goroutines call a cache that holds
+// its mutex across a sleep, and 6 producers send to a channel one slow
+// consumer drains. Within 5 s the advisor names both lines: the Lock in
+// (*slowCache).get and the send in produce.
+func TestContentionFindingsNameTheLine(t *testing.T) {
+	lockLine, sendLine := lineOf(t, "lockLine"), lineOf(t, "sendLine")
+	plantContention(t, (&slowCache{}).get)
 
 	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick})
 	began := time.Now()
@@ -169,49 +175,11 @@ func TestProfileRateOptions(t *testing.T) {
 // in a program with no otp process.
 func TestContentionFindingsNameTheHolder(t *testing.T) {
 	unlockLine, sendLine := lineOf(t, "unlockLine"), lineOf(t, "sendLine")
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	jobs := make(chan int)
-	t.Cleanup(func() {
-		cancel()
-		done := make(chan struct{})
-		go func() {
-			wg.Wait()
-			close(done)
-		}()
-		for {
-			select {
-			case <-jobs:
-			case <-done:
-				return
-			}
-		}
-	})
 	// The observer turns the profiles on first: the runtime does not
 	// record a lock contended without a pause since before its profile
 	// was on, until its queue of waiters empties once.
 	o := start(t, instrument.NewProcessTable(), observer.Options{Tick: observer.MinTick, MutexProfileFraction: 10, BlockProfileRate: 10_000})
-	c := &heldCache{}
-	for range 8 {
-		wg.Go(func() {
-			for ctx.Err() == nil {
-				c.get()
-			}
-		})
-	}
-	for range 6 {
-		wg.Go(func() { produce(ctx, jobs) })
-	}
-	wg.Go(func() {
-		for {
-			select {
-			case <-jobs:
-				time.Sleep(20 * time.Millisecond)
-			case <-ctx.Done():
-				return
-			}
-		}
-	})
+	plantContention(t, (&heldCache{}).get)
 
 	began := time.Now()
 	sub := o.Subscribe()
