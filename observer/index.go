@@ -273,7 +273,7 @@ func (ix *procIndex) insertAt(bi, i int, pid instrument.PID, cls uint32) {
 		if bi == len(ix.blocks)-1 && i == b.n {
 			// Appending, as spawns mostly do: a new block, both full.
 			ix.blocks = append(ix.blocks, nb)
-			bi, i, b = bi+1, 0, nb
+			i, b = 0, nb
 		} else {
 			half := ixBlockSize / 2
 			nb.n = copy(nb.pid[:], b.pid[half:b.n])
@@ -281,7 +281,7 @@ func (ix *procIndex) insertAt(bi, i int, pid instrument.PID, cls uint32) {
 			b.n = half
 			ix.blocks = slices.Insert(ix.blocks, bi+1, nb)
 			if i > half {
-				bi, i, b = bi+1, i-half, nb
+				i, b = i-half, nb
 			}
 		}
 	}

@@ -70,7 +70,7 @@ func TestWatchedExit(t *testing.T) {
 		t.Errorf("successor after two kills: %v, want a live process", third)
 	}
 	o.Unwatch(old)
-	s = next(t, sub)
+	next(t, sub)
 	s = next(t, sub)
 	if _, ok := s.Detail(old); ok {
 		t.Error("unwatched process still in the snapshot")

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +48,6 @@ type system struct {
 	flaky otp.Ref[string, string]
 	price otp.Ref[string, int]
 	stop  chan struct{}
-	wg    sync.WaitGroup
 }
 
 type sysOpts struct {
