@@ -584,7 +584,7 @@
   }
   // Other panels of the page (the goroutine tree) point at a process by
   // its PID's number.
-  Obs.locateProcess = function (id, what) { locate(id, what); };
+  Obs.locateProcess = locate;
 
   // ---- frames ----
   Obs.handlers.push(function (f) {
