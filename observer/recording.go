@@ -24,9 +24,9 @@ import (
 // same dashboard over it ([Replay]).
 //
 // The file is gzip. Inside: one text line, "observer-recording 2" (the
-// format and its version; version 1, without evidence, is still read), then a gob stream: a header (the options the
-// history was kept with, how many ticks, events and finding spans
-// follow), the ticks oldest first, each as the history keeps it (the tree
+// format and its version; version 1, without evidence, is still read),
+// then a gob stream: a header (the options the history was kept with,
+// how many ticks, events and finding spans follow), the ticks oldest first, each as the history keeps it (the tree
 // and the hot processes as a full frame or as runs copied from the tick
 // before plus the entries that changed; findings, edges and the events
 // tail's pins and counts only when they changed), the event log's
