@@ -92,16 +92,18 @@ func TestBrowserDemoFlameGraphsAndGoroutineTree(t *testing.T) {
 	}
 
 	// The chaos monkey may restart the price server meanwhile, and its
-	// page then shows the exited one: look again at the one that runs now,
-	// up to three times.
+	// page then shows the exited one, or hang it in another handler for
+	// -hang-for (20 s): look again at the one that runs now, up to five
+	// times.
 	wallDrawn := `(b => !!b && b.dataset.state === "drawn" && [...b.querySelectorAll(".fl-off")].some(e => e.textContent === "off CPU: sleep"))(document.querySelector('#proc-flame .flame'))`
 	for try := 1; ; try++ {
 		navigate(t, ctx, dash+"process/"+prices())
 		if until(ctx, 20*time.Second, wallDrawn) {
 			break
 		}
-		if try == 3 {
-			t.Fatal("the price server's wall-time flame graph never showed its handler's sleep, off CPU, in three tries")
+		t.Logf("wall-time try %d: %q", try, eval[string](t, ctx, `(c => c ? c.textContent : "no flame graph")(document.querySelector('#proc-flame [data-testid="flame-caption"]'))`))
+		if try == 5 {
+			t.Fatal("the price server's wall-time flame graph never showed its handler's sleep, off CPU, in five tries")
 		}
 	}
 	if *updateDocs { // the picture: a few seconds of samples, several reloads of the graph

@@ -17,6 +17,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/go-observer/observer/internal/browsertest"
+	"github.com/go-observer/observer/otp"
 )
 
 // The dashboard at 3 am, in a real browser, over the running demo: at
@@ -186,12 +187,18 @@ func TestBrowserDashboardAt3AM(t *testing.T) {
 
 		// A process that has exited: its page says so, and links to the
 		// process now doing its job.
-		journal, ok := a.node.Whereis("journal")
-		if !ok {
-			t.Fatal("no journal")
-		}
-		if err := a.node.Kill(journal); err != nil {
-			t.Fatal(err)
+		// The chaos monkey may have it between two incarnations, or
+		// kill it first: take the one that runs, within 10 s.
+		var journal otp.PID
+		for deadline := time.Now().Add(10 * time.Second); ; {
+			if pid, ok := a.node.Whereis("journal"); ok && a.node.Kill(pid) == nil {
+				journal = pid
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no journal to kill in 10 s")
+			}
+			time.Sleep(50 * time.Millisecond) // the supervisor restarts it on its own time
 		}
 		navigate(t, ctx, dash+"process/"+strconv.FormatUint(uint64(journal), 10))
 		browsertest.Wait(ctx, t, 20*time.Second, size+" exited process: banner and successor",
