@@ -115,7 +115,9 @@ var children = flag.Int("children", 1_000_000, "children BenchmarkPartitionChild
 // partition) and reports the time and the memory each child holds: its
 // server, record, mailbox, pprof labels, its entry in its supervisor, and
 // (awake) its goroutine and stack. "hibernated" children are started with
-// HibernateAfter(0): they give their goroutine back once idle. Run it once:
+// HibernateAfter(0): they give their goroutine and mailbox back once idle;
+// bytes/child-woken is what they hold after each was woken by a call and
+// went back to sleep. Run it once:
 //
 //	go test -run '^$' -bench PartitionChildren -benchtime 1x ./otp/
 func BenchmarkPartitionChildren(b *testing.B) {
@@ -132,6 +134,11 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 			b.Fatal(err)
 		}
 		spec := otp.Worker("session", func() otp.Server[int, int] { return &sink[int]{} }, opts...)
+		hibernating := len(opts) > 0
+		var pids []otp.PID // made before the count: they are the benchmark's, not the children's
+		if hibernating {
+			pids = make([]otp.PID, count)
+		}
 		before := inUse()
 		start := time.Now()
 		var wg sync.WaitGroup
@@ -145,6 +152,9 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 						b.Error(err)
 						return
 					}
+					if pids != nil {
+						pids[i] = pid
+					}
 					if p == 0 {
 						last = pid
 					}
@@ -153,7 +163,7 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 		}
 		wg.Wait()
 		elapsed := time.Since(start)
-		if len(opts) > 0 {
+		if hibernating {
 			// Let the last children hibernate.
 			for runtime.NumGoroutine() > 1000 {
 				time.Sleep(10 * time.Millisecond)
@@ -162,6 +172,29 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 		after := inUse()
 		b.ReportMetric(float64(elapsed.Nanoseconds())/float64(count), "ns/child")
 		b.ReportMetric(float64(after-before)/float64(count), "bytes/child")
+		if hibernating {
+			// Wake every child once with a call, and let it sleep again:
+			// what it holds then is what a server that has worked holds.
+			for p := range parts {
+				wg.Go(func() {
+					for i := p; i < count; i += parts {
+						ref, err := otp.RefOf[int, int](n, pids[i])
+						if err == nil {
+							_, err = otp.Call(context.Background(), ref, 0)
+						}
+						if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for runtime.NumGoroutine() > 1000 {
+				time.Sleep(10 * time.Millisecond)
+			}
+			b.ReportMetric(float64(inUse()-before)/float64(count), "bytes/child-woken")
+		}
 		b.ReportMetric(float64(runtime.NumGoroutine()), "goroutines")
 		if cc, _ := ps.Count(); cc.Active != count {
 			b.Fatalf("%d children running, want %d", cc.Active, count)
@@ -184,14 +217,17 @@ func benchPartition(b *testing.B, opts ...otp.Option) {
 
 // BenchmarkHibernatedCall is a call to a server that hibernates as soon as
 // its mailbox is empty, so that every call wakes it: the price of
-// HibernateAfter(0) for a server that is not idle after all.
+// HibernateAfter(0) for a server that is not idle after all. The third
+// row is a call to a server that may hibernate but is kept awake by the
+// calls: what HibernateAfter costs a busy server.
 //
 //	go test -run '^$' -bench 'HibernatedCall' -benchmem -count 5 ./otp/
 func BenchmarkHibernatedCall(b *testing.B) {
 	for _, mode := range []struct {
 		name string
 		opts []otp.Option
-	}{{"awake", nil}, {"hibernate_after=0", []otp.Option{otp.HibernateAfter(0)}}} {
+	}{{"awake", nil}, {"hibernate_after=0", []otp.Option{otp.HibernateAfter(0)}},
+		{"hibernate_after=1s", []otp.Option{otp.HibernateAfter(time.Second)}}} {
 		b.Run(mode.name, func(b *testing.B) {
 			n := otp.NewNode(otp.Config{Logger: discardLogger()})
 			defer n.Stop()

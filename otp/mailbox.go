@@ -5,6 +5,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -39,6 +40,13 @@ const (
 	// lockTries is how often a sender tries the lock, yielding between
 	// tries, before it queues on it.
 	lockTries = 32
+)
+
+// The states of mailbox.hib.
+const (
+	hibNever  = iota // the owner never hibernates
+	hibAwake         // the owner may hibernate, and has a goroutine
+	hibAsleep        // the owner hibernated: whoever takes it to hibAwake starts it
 )
 
 // wakeStamp marks an envelope that carries no message: it only wakes the
@@ -79,37 +87,55 @@ type segment[M, R any] struct {
 // owner always empties the channel before it reads the list, since what is
 // in the channel was sent before the list came into use (or by a sender
 // with nothing in the list).
+//
+// A hibernated server gives back its channel, and a mailbox makes its
+// senders' side only when a message first goes to the list: a server that
+// sleeps holds neither (see server.idle).
+//
+// What senders read per message (the first 32 bytes) shares no cache line
+// with what the owner writes per message (where it reads in the list, the
+// call being handled). A server starts with its mailbox, and Go's
+// allocator places it at a multiple of 32 bytes from a 64-byte line: the
+// senders' bytes share a line either with the owner's read-mostly fields,
+// or with the tail of the object before (a server's, which ends with its
+// process), never with the owner's per-message writes (see
+// TestMailboxKeepsSendersLineApart).
 type mailbox[M, R any] struct {
-	ch          chan envelope[M, R]
-	overflowing atomic.Bool // the list is in use: senders must append to it
+	ch          unsafe.Pointer // a chan envelope[M, R] (see channel); nil while given back
+	overflowing atomic.Bool    // the list is in use: senders must append to it
 	closed      atomic.Bool
-	hibernated  atomic.Uint32 // 1 while the owner has no goroutine; see server.idle
-
-	// The list, behind its lock, in a cache line of its own (see sendSide).
-	*sendSide[M, R]
-	// Keep the owner's fields off the cache line of what senders read per
-	// message: in a server, which Go's allocator places on a 64-byte
-	// boundary, the fields above end 8 bytes short of a line (see
-	// TestMailboxKeepsSendersLineApart).
-	_ [8]byte
+	// hib is hibNever for a server that never hibernates; for one that
+	// may, hibAsleep while it has no goroutine (see server.idle), else
+	// hibAwake. Senders to one that may count themselves in flight (see
+	// putHib).
+	hib atomic.Uint32
+	// Senders to a server that may hibernate, between loading its
+	// channel and counting their message in it (see putHib).
+	inflight atomic.Int32
+	// The list, behind its lock, in a cache line of its own (see
+	// sendSide); nil until a message first goes to it.
+	side atomic.Pointer[sendSide[M, R]]
 
 	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
 	hibAfter time.Duration // < 0: never hibernate
 	hibTimer *time.Timer
-	parked   *parking // made under the lock when a sender first parks
+	// An envelope taken while idling (see hold). Only a server that
+	// waits before it hibernates writes it, when a message comes while it
+	// is idle: it may share a line with what senders read.
+	held envelope[M, R]
 
-	// The owner's alone: where it reads in the list (head, nil until it
-	// takes first; ri within it), how many queued messages it has taken
-	// and knows of, an envelope taken while idling, and the call being
-	// handled (failed if the handler panics).
+	// The owner's alone, written per message: where it reads in the list
+	// (head, nil until it takes first; ri within it), how many queued
+	// messages it has taken and knows of, and the call being handled
+	// (failed if the handler panics). ri and the flags share a word: a
+	// server fits a smaller size class.
 	head        *segment[M, R]
-	ri          int
-	read, avail uint64
-	held        envelope[M, R]
+	ri          int32
 	holding     bool
+	headed      bool // a head stamp is published
+	read, avail uint64
 	curCall     *callSlot[R]
 	curGen      uint64
-	headed      bool // a head stamp is published
 }
 
 // sendSide is what senders write when they append to the list: the lock
@@ -118,14 +144,15 @@ type mailbox[M, R any] struct {
 // senders' cores rather than two or three, and the owner, which takes the
 // lock only once a segment, never reads it per message.
 type sendSide[M, R any] struct {
-	mu    sync.Mutex
-	tail  *segment[M, R]
-	tn    int            // entries written in tail
-	nsegs int            // segments in the list: its length, to within a segment
-	first *segment[M, R] // the list, oldest segment first; nil while it is not in use
-	small *segment[M, R] // the first segment, reused whenever the owner catches up
-	free  *segment[M, R] // drained big segments
-	nfree int
+	mu     sync.Mutex
+	tail   *segment[M, R]
+	first  *segment[M, R] // the list, oldest segment first; nil while it is not in use
+	small  *segment[M, R] // the first segment, reused whenever the owner catches up
+	free   *segment[M, R] // drained big segments
+	parked *parking       // made when a sender first parks
+	tn     int32          // entries written in tail
+	nsegs  int32          // segments in the list: its length, to within a segment
+	nfree  int32
 }
 
 // parking is where senders to a long queue wait for the owner to take
@@ -137,9 +164,35 @@ type parking struct {
 }
 
 func (m *mailbox[M, R]) init() {
-	m.ch = make(chan envelope[M, R], mailboxChan)
-	m.sendSide = new(sendSide[M, R])
+	m.setChannel(make(chan envelope[M, R], mailboxChan))
 	m.hibAfter = -1
+}
+
+// channel returns the mailbox's channel: nil while a hibernated server
+// has given it back. A channel is one pointer, kept as unsafe.Pointer so
+// that senders load it atomically while the owner gives it back and
+// makes it again.
+func (m *mailbox[M, R]) channel() chan envelope[M, R] {
+	p := atomic.LoadPointer(&m.ch)
+	return *(*chan envelope[M, R])(unsafe.Pointer(&p))
+}
+
+// setChannel replaces the channel; only the owner calls it.
+func (m *mailbox[M, R]) setChannel(c chan envelope[M, R]) {
+	atomic.StorePointer(&m.ch, *(*unsafe.Pointer)(unsafe.Pointer(&c)))
+}
+
+// senders returns the senders' side of the list, made by the first
+// sender (or the owner) that needs it.
+func (m *mailbox[M, R]) senders() *sendSide[M, R] {
+	if q := m.side.Load(); q != nil {
+		return q
+	}
+	q := new(sendSide[M, R])
+	if m.side.CompareAndSwap(nil, q) {
+		return q
+	}
+	return m.side.Load()
 }
 
 // hold keeps an envelope the owner took while idling, for receive to
@@ -157,36 +210,76 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	// wake it. When the channel is full they go to the list, and so do all
 	// messages after them until the owner has caught up.
 	if !m.overflowing.Load() {
+		if m.hib.Load() != hibNever {
+			return m.putHib(p, e)
+		}
 		select {
-		case m.ch <- e:
+		case m.channel() <- e:
+			p.proc.HandedOff(e.call != nil)
+			return m.sent(p, &e)
+		default:
+		}
+	}
+	return m.append(p, e)
+}
+
+// putHib is put's hand-off for a server that may hibernate, which gives
+// back its channel when it does. A sender counts itself in flight from
+// before it loads the channel until its message is counted, so that the
+// owner gives back only a channel nobody is sending to (see server.idle).
+// A sender that finds no channel and takes the hibernated flag down owns
+// the server: it makes the channel, hands its message over and starts the
+// server's goroutine. Otherwise (the owner is on its way to sleep, or the
+// channel is full) the message goes to the list.
+func (m *mailbox[M, R]) putHib(p *process, e envelope[M, R]) error {
+	m.inflight.Add(1)
+	if ch := m.channel(); ch != nil {
+		select {
+		case ch <- e:
 			// Counted after the hand-off, before looking for a hibernated
 			// owner: see server.idle.
 			p.proc.HandedOff(e.call != nil)
-			if m.hibernated.Load() != 0 {
+			m.inflight.Add(-1)
+			if m.hib.Load() == hibAsleep {
 				m.rouse(p)
 			}
 			return m.sent(p, &e)
 		default:
 		}
 	}
-	m.lock()
+	m.inflight.Add(-1)
+	if m.hib.CompareAndSwap(hibAsleep, hibAwake) {
+		ch := make(chan envelope[M, R], mailboxChan)
+		ch <- e
+		m.setChannel(ch)
+		p.proc.HandedOff(e.call != nil)
+		go p.resume()
+		return nil
+	}
+	return m.append(p, e)
+}
+
+// append puts e in the list: the channel is full, or the list is in use.
+func (m *mailbox[M, R]) append(p *process, e envelope[M, R]) error {
+	q := m.senders()
+	m.lock(q)
 	if m.closed.Load() {
-		m.mu.Unlock()
+		q.mu.Unlock()
 		return errNoProcFor(p.id)
 	}
-	t := m.tail
-	if t == nil || m.tn == len(t.buf) {
-		t = m.grow()
+	t := q.tail
+	if t == nil || int(q.tn) == len(t.buf) {
+		t = q.grow()
 	}
 	// One message in HeadStampEvery carries its enqueue time.
-	if m.tn%instrument.HeadStampEvery == 0 {
+	if q.tn%instrument.HeadStampEvery == 0 {
 		e.stamp = instrument.Now()
 	}
-	t.buf[m.tn] = e
-	m.tn++
+	t.buf[q.tn] = e
+	q.tn++
 	var turn chan struct{}
-	if m.nsegs > longQueue {
-		turn = m.park()
+	if q.nsegs > longQueue {
+		turn = q.park()
 	}
 	// The count publishes the entry to the owner.
 	if e.call != nil {
@@ -198,7 +291,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 	if started {
 		m.overflowing.Store(true)
 	}
-	m.mu.Unlock()
+	q.mu.Unlock()
 	if started {
 		// The owner may be waiting on the channel. A queue builds: tell
 		// an observer, once per backlog, in case the owner is not taking
@@ -206,7 +299,7 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 		p.proc.MarkActive()
 		m.wakeup()
 	}
-	if m.hibernated.Load() != 0 {
+	if m.hib.Load() == hibAsleep {
 		m.rouse(p)
 	}
 	if turn != nil {
@@ -229,12 +322,12 @@ func (m *mailbox[M, R]) put(p *process, e envelope[M, R]) error {
 // it then waits out a time slice of that work for each message. A parked
 // sender is readied by the owner onto the owner's processor, next in
 // line, as a bare channel's blocked sender is.
-func (m *mailbox[M, R]) park() chan struct{} {
-	w := m.parked
+func (q *sendSide[M, R]) park() chan struct{} {
+	w := q.parked
 	if w == nil {
 		w = &parking{turn: make(chan struct{}, parkRoom)}
-		w.timer = time.AfterFunc(maxPark, m.releaseLocked)
-		m.parked = w
+		w.timer = time.AfterFunc(maxPark, q.releaseLocked)
+		q.parked = w
 	} else if w.n == 0 {
 		w.timer.Reset(maxPark)
 	}
@@ -243,8 +336,8 @@ func (m *mailbox[M, R]) park() chan struct{} {
 }
 
 // release lets parked senders go, parkRoom at most; the lock is held.
-func (m *mailbox[M, R]) release() {
-	w := m.parked
+func (q *sendSide[M, R]) release() {
+	w := q.parked
 	if w == nil {
 		return
 	}
@@ -260,10 +353,10 @@ func (m *mailbox[M, R]) release() {
 	}
 }
 
-func (m *mailbox[M, R]) releaseLocked() {
-	m.mu.Lock()
-	m.release()
-	m.mu.Unlock()
+func (q *sendSide[M, R]) releaseLocked() {
+	q.mu.Lock()
+	q.release()
+	q.mu.Unlock()
 }
 
 // lock takes the senders' lock. A sender that finds it taken yields and
@@ -273,47 +366,50 @@ func (m *mailbox[M, R]) releaseLocked() {
 // unlock hands the lock to a parked goroutine: many senders flooding one
 // server then crawl at a context switch per message. (The runtime's own
 // lock, which a channel takes, cannot be preempted.)
-func (m *mailbox[M, R]) lock() {
+func (m *mailbox[M, R]) lock(q *sendSide[M, R]) {
 	for range lockTries {
-		if m.mu.TryLock() {
+		if q.mu.TryLock() {
 			return
 		}
 		runtime.Gosched()
 	}
-	m.mu.Lock()
+	q.mu.Lock()
 }
 
 // rouse gives a hibernated owner a goroutine again. Of all the senders,
-// wakers and the owner itself racing for it, one takes the flag down and
-// starts it.
+// wakers and the owner itself racing for it, one takes the flag down,
+// makes the channel again if the owner gave it back, and starts it.
 func (m *mailbox[M, R]) rouse(p *process) {
-	if m.hibernated.CompareAndSwap(1, 0) {
+	if m.hib.CompareAndSwap(hibAsleep, hibAwake) {
+		if m.channel() == nil {
+			m.setChannel(make(chan envelope[M, R], mailboxChan))
+		}
 		go p.resume()
 	}
 }
 
 // grow appends a segment to the list; the lock is held.
-func (m *mailbox[M, R]) grow() *segment[M, R] {
+func (q *sendSide[M, R]) grow() *segment[M, R] {
 	var s *segment[M, R]
 	switch {
-	case m.tail == nil:
-		if m.small == nil {
-			m.small = &segment[M, R]{buf: make([]envelope[M, R], segFirst)}
+	case q.tail == nil:
+		if q.small == nil {
+			q.small = &segment[M, R]{buf: make([]envelope[M, R], segFirst)}
 		}
-		s = m.small
-		m.first = s
-	case m.free != nil:
-		s, m.free = m.free, m.free.next
+		s = q.small
+		q.first = s
+	case q.free != nil:
+		s, q.free = q.free, q.free.next
 		s.next = nil
-		m.nfree--
+		q.nfree--
 	default:
 		s = &segment[M, R]{buf: make([]envelope[M, R], segBig)}
 	}
-	if m.tail != nil {
-		m.tail.next = s
+	if q.tail != nil {
+		q.tail.next = s
 	}
-	m.tail, m.tn = s, 0
-	m.nsegs++
+	q.tail, q.tn = s, 0
+	q.nsegs++
 	return s
 }
 
@@ -332,9 +428,13 @@ func (m *mailbox[M, R]) sent(p *process, e *envelope[M, R]) error {
 
 // wakeup wakes the owner if it waits for mail. A full channel needs no
 // wake-up: the owner checks for system messages between messages.
+//
+// A server that gave back its channel has none to wake it through: a
+// waker then finds it hibernated (see rouse), or the owner, on its way to
+// sleep, finds the work after it raised the flag (see server.idle).
 func (m *mailbox[M, R]) wakeup() {
 	select {
-	case m.ch <- envelope[M, R]{stamp: wakeStamp}:
+	case m.channel() <- envelope[M, R]{stamp: wakeStamp}:
 	default:
 	}
 }
@@ -343,7 +443,7 @@ func (m *mailbox[M, R]) wakeup() {
 // channel: nothing held, in the channel or in the list, and no head stamp
 // to clear.
 func (m *mailbox[M, R]) empty() bool {
-	return !m.holding && len(m.ch) == 0 && m.read == m.avail && !m.overflowing.Load() && !m.headed
+	return !m.holding && len(m.channel()) == 0 && m.read == m.avail && !m.overflowing.Load() && !m.headed
 }
 
 // receive returns the next envelope for the owner, waiting for one when
@@ -356,9 +456,10 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 	// The channel goes first: a message in it was sent before anything of
 	// its sender's in the list. (len is a plain read; a message that
 	// arrives just after it is one the list cannot be ahead of.)
-	if len(m.ch) > 0 {
+	ch := m.channel()
+	if len(ch) > 0 {
 		select {
-		case e = <-m.ch:
+		case e = <-ch:
 			return e, e.stamp != wakeStamp
 		default:
 		}
@@ -370,7 +471,7 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 		// Entries counted since the channel was looked at may come from a
 		// sender whose earlier message went to the channel meanwhile.
 		select {
-		case e = <-m.ch:
+		case e = <-ch:
 			if e.stamp != wakeStamp {
 				return e, true
 			}
@@ -386,25 +487,26 @@ func (m *mailbox[M, R]) receive(p *process, wait bool) (e envelope[M, R], ok boo
 	if !wait {
 		return e, false
 	}
-	e = <-m.ch
+	e = <-ch
 	return e, e.stamp != wakeStamp
 }
 
 // take returns the next envelope of the list; the owner knows it is there.
 func (m *mailbox[M, R]) take() envelope[M, R] {
+	q := m.side.Load()
 	s := m.head
 	if s == nil {
 		// The list restarted after the owner caught up. first was set
 		// under the lock before the count the owner read.
-		s, m.head, m.ri = m.first, m.first, 0
+		s, m.head, m.ri = q.first, q.first, 0
 	}
-	if m.ri == len(s.buf) {
+	if int(m.ri) == len(s.buf) {
 		next := s.next
-		m.mu.Lock()
-		m.recycle(s)
-		m.nsegs--
-		m.release()
-		m.mu.Unlock()
+		q.mu.Lock()
+		q.recycle(s)
+		q.nsegs--
+		q.release()
+		q.mu.Unlock()
 		s, m.head, m.ri = next, next, 0
 	}
 	e := s.buf[m.ri]
@@ -421,25 +523,26 @@ func (m *mailbox[M, R]) refill(p *process) bool {
 	if m.avail = p.proc.Queued(); m.read < m.avail {
 		return true
 	}
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.release()
+	q := m.side.Load()
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.release()
 	if m.avail = p.proc.Queued(); m.read < m.avail {
 		return true
 	}
 	s := m.head
 	if s == nil {
-		s = m.first
+		s = q.first
 	}
 	for s != nil {
 		next := s.next
-		m.recycle(s)
+		q.recycle(s)
 		s = next
 	}
-	m.first, m.tail, m.head, m.ri, m.nsegs = nil, nil, nil, 0, 0
-	for m.nfree > keepFree {
-		m.free = m.free.next
-		m.nfree--
+	q.first, q.tail, m.head, m.ri, q.nsegs = nil, nil, nil, 0, 0
+	for q.nfree > keepFree {
+		q.free = q.free.next
+		q.nfree--
 	}
 	m.overflowing.Store(false)
 	return false
@@ -448,15 +551,15 @@ func (m *mailbox[M, R]) refill(p *process) bool {
 // recycle keeps a drained segment for reuse; the lock is held. Entries are
 // cleared here, not one by one as the owner takes them, so that the owner
 // does not write to the lines senders are writing to.
-func (m *mailbox[M, R]) recycle(s *segment[M, R]) {
+func (q *sendSide[M, R]) recycle(s *segment[M, R]) {
 	clear(s.buf)
 	s.next = nil
-	if s == m.small {
+	if s == q.small {
 		return
 	}
-	s.next = m.free
-	m.free = s
-	m.nfree++
+	s.next = q.free
+	q.free = s
+	q.nfree++
 }
 
 // close refuses further messages and fails every queued call, and the one
@@ -472,25 +575,30 @@ func (m *mailbox[M, R]) close(p *process, reason error) {
 		m.held.call.fail(m.held.gen, exit)
 	}
 	m.held, m.holding = envelope[M, R]{}, false
-	m.mu.Lock()
-	s, i := m.head, m.ri
-	if s == nil {
-		s, i = m.first, 0
-	}
-	for ; s != nil; s, i = s.next, 0 {
-		n := len(s.buf)
-		if s == m.tail {
-			n = m.tn
+	// A sender that made the senders' side checks closed under its lock
+	// after making it: either it sees the mailbox closed, or this sees
+	// the side and what the sender queued.
+	if q := m.side.Load(); q != nil {
+		q.mu.Lock()
+		s, i := m.head, int(m.ri)
+		if s == nil {
+			s, i = q.first, 0
 		}
-		for _, e := range s.buf[min(i, n):n] {
-			if e.call != nil {
-				e.call.fail(e.gen, exit)
+		for ; s != nil; s, i = s.next, 0 {
+			n := len(s.buf)
+			if s == q.tail {
+				n = int(q.tn)
+			}
+			for _, e := range s.buf[min(i, n):n] {
+				if e.call != nil {
+					e.call.fail(e.gen, exit)
+				}
 			}
 		}
+		q.first, q.tail, m.head, q.small, q.free = nil, nil, nil, nil, nil
+		q.release()
+		q.mu.Unlock()
 	}
-	m.first, m.tail, m.head, m.small, m.free = nil, nil, nil, nil, nil
-	m.release()
-	m.mu.Unlock()
 	m.failChannel(exit)
 }
 
@@ -507,29 +615,35 @@ func (s *server[M, R]) detachMailbox(reason error) { s.mb.detach(&s.process, rea
 func (m *mailbox[M, R]) detach(p *process, reason error) {
 	m.closed.Store(true)
 	exit := &ExitError{PID: p.id, Reason: reason}
-	m.mu.Lock()
-	for s := m.first; s != nil; s = s.next {
-		n := len(s.buf)
-		if s == m.tail {
-			n = m.tn
-		}
-		for _, e := range s.buf[:n] {
-			if e.call != nil {
-				e.call.fail(e.gen, exit)
+	if q := m.side.Load(); q != nil {
+		q.mu.Lock()
+		for s := q.first; s != nil; s = s.next {
+			n := len(s.buf)
+			if s == q.tail {
+				n = int(q.tn)
+			}
+			for _, e := range s.buf[:n] {
+				if e.call != nil {
+					e.call.fail(e.gen, exit)
+				}
 			}
 		}
+		q.release()
+		q.mu.Unlock()
 	}
-	m.release()
-	m.mu.Unlock()
 	m.failChannel(exit)
 }
 
 // failChannel fails the calls left in the channel, once the mailbox is
 // closed (a message sent after it was closed finds out in sent).
 func (m *mailbox[M, R]) failChannel(exit error) {
+	ch := m.channel()
+	if ch == nil {
+		return
+	}
 	for {
 		select {
-		case e := <-m.ch:
+		case e := <-ch:
 			if e.call != nil {
 				e.call.fail(e.gen, exit)
 			}

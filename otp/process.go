@@ -47,7 +47,7 @@ type process struct {
 
 	mu         sync.Mutex
 	stopReason error
-	sys        []sysMsg
+	extra      *procExtra // nil until first used
 	trap       bool
 	exiting    bool
 	released   bool // exited, or detached: done is (or would be) closed
@@ -57,8 +57,34 @@ type process struct {
 	childLinked bool
 	links       []*process
 	link0       [1]*process // links' first backing array
-	monitors    []monitor   // who monitors this process
 	reason      error       // the exit reason, once exited
+}
+
+// procExtra is what many processes never use, kept out of line: a
+// million idle servers then fit a smaller size class, and a process a
+// supervisor restarts in a crash loop is a smaller allocation. Guarded by
+// the process's mu.
+type procExtra struct {
+	sys      []sysMsg  // the system queue
+	monitors []monitor // who monitors this process
+}
+
+// more returns p's extra state, made on first use; mu is held.
+func (p *process) more() *procExtra {
+	if p.extra == nil {
+		p.extra = new(procExtra)
+	}
+	return p.extra
+}
+
+// takeMonitors removes and returns p's monitors; mu is held.
+func (p *process) takeMonitors() []monitor {
+	if p.extra == nil {
+		return nil
+	}
+	mons := p.extra.monitors
+	p.extra.monitors = nil
+	return mons
 }
 
 // monitor is one watcher of a process: a process that gets a Down
@@ -186,20 +212,28 @@ func (p *process) addHook(ref MonitorRef, fn func(pid PID, reason error)) bool {
 	if p.exiting {
 		return false
 	}
-	p.monitors = append(p.monitors, monitor{ref: ref, hook: fn})
+	e := p.more()
+	e.monitors = append(e.monitors, monitor{ref: ref, hook: fn})
 	return true
 }
 
 // removeHook removes a hook added by addHook.
 func (p *process) removeHook(ref MonitorRef) {
 	p.mu.Lock()
-	for i, m := range p.monitors {
-		if m.ref == ref {
-			p.monitors = append(p.monitors[:i], p.monitors[i+1:]...)
-			break
-		}
+	if e := p.extra; e != nil {
+		e.monitors = removeMonitor(e.monitors, ref)
 	}
 	p.mu.Unlock()
+}
+
+// removeMonitor removes the monitor ref from ms, if it is there.
+func removeMonitor(ms []monitor, ref MonitorRef) []monitor {
+	for i, m := range ms {
+		if m.ref == ref {
+			return append(ms[:i], ms[i+1:]...)
+		}
+	}
+	return ms
 }
 
 func (p *process) main() { p.live(func() error { return p.impl.run(p) }) }
@@ -249,8 +283,8 @@ func (p *process) exit(reason error) {
 	}
 	p.exiting = true
 	p.reason = reason
-	links, mons := p.links, p.monitors
-	p.links, p.monitors = nil, nil
+	links, mons := p.links, p.takeMonitors()
+	p.links = nil
 	p.mu.Unlock()
 
 	p.impl.closeMailbox(reason)
@@ -334,8 +368,8 @@ func (p *process) detach(waited time.Duration) bool {
 	}
 	p.exiting, p.detached = true, true
 	p.reason = reason
-	links, mons := p.links, p.monitors
-	p.links, p.monitors = nil, nil
+	links, mons := p.links, p.takeMonitors()
+	p.links = nil
 	p.mu.Unlock()
 
 	if d, ok := p.impl.(interface{ detachMailbox(error) }); ok {
@@ -395,7 +429,8 @@ func (p *process) exitSignal(from PID, reason error, kill bool) {
 		return
 	}
 	if p.trap {
-		p.sys = append(p.sys, sysMsg{msg: exitTag{}, from: from, reason: reason})
+		e := p.more()
+		e.sys = append(e.sys, sysMsg{msg: exitTag{}, from: from, reason: reason})
 		p.hasSys.Store(true)
 		p.mu.Unlock()
 		p.poke()
@@ -518,7 +553,8 @@ func (p *process) deliver(msg any) bool {
 		p.mu.Unlock()
 		return false
 	}
-	p.sys = append(p.sys, sysMsg{msg: msg})
+	e := p.more()
+	e.sys = append(e.sys, sysMsg{msg: msg})
 	p.hasSys.Store(true)
 	p.mu.Unlock()
 	p.poke()
@@ -531,8 +567,8 @@ func (p *process) deliver(msg any) bool {
 func (p *process) giveBack(msgs []sysMsg) {
 	clear(msgs)
 	p.mu.Lock()
-	if p.sys == nil {
-		p.sys = msgs[:0]
+	if e := p.more(); e.sys == nil {
+		e.sys = msgs[:0]
 	}
 	p.mu.Unlock()
 }
@@ -543,8 +579,10 @@ func (p *process) takeSys() []sysMsg {
 		return nil
 	}
 	p.mu.Lock()
-	msgs := p.sys
-	p.sys = nil
+	var msgs []sysMsg
+	if e := p.extra; e != nil {
+		msgs, e.sys = e.sys, nil
+	}
 	p.hasSys.Store(false)
 	p.mu.Unlock()
 	return msgs

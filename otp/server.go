@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -63,13 +64,16 @@ type Terminator interface {
 }
 
 // server is a running Server: the process plus its typed mailbox.
+//
+// The mailbox goes first, so that what senders read of it per message
+// starts the server: see mailbox for why.
 type server[M, R any] struct {
-	process
+	mb      mailbox[M, R]
 	h       Server[M, R]
 	slots   *slotPool[R]
 	started chan error
 	dbg     atomic.Pointer[debugState] // nil until a debug function is used
-	mb      mailbox[M, R]
+	process
 }
 
 // Start starts a server and waits for its Init. The server is linked,
@@ -82,6 +86,9 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	o := collect(opts)
 	if o.hibSet {
 		s.mb.hibAfter = o.hibAfter
+		if o.hibAfter >= 0 {
+			s.mb.hib.Store(hibAwake)
+		}
 	}
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	err := n.spawn(&s.process, o, info)
@@ -180,7 +187,7 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 		var ok bool
 		if m := &s.mb; !hib && m.empty() {
 			p.proc.Idle()
-			e = <-m.ch
+			e = <-m.channel()
 			ok = e.stamp != wakeStamp
 		} else {
 			e, ok = m.receive(p, !hib)
@@ -273,7 +280,7 @@ func (s *server[M, R]) wakeup() {
 		}
 	}
 	s.mb.wakeup()
-	if s.mb.hibernated.Load() != 0 {
+	if s.mb.hib.Load() == hibAsleep {
 		s.mb.rouse(&s.process)
 	}
 }
@@ -293,6 +300,9 @@ var errHibernated = errors.New("hibernated")
 // the flag. With sequentially consistent atomics on both sides, either the
 // server sees the count or the sender sees the flag, and whoever takes the
 // flag down (see mailbox.rouse) owns the server from then on.
+//
+// Before that, while no waker can own the server, it gives back its
+// mailbox's channel (see giveBackChannel).
 func (s *server[M, R]) idle(p *process) bool {
 	m := &s.mb
 	if d := s.dbg.Load(); d != nil && d.suspended.Load() {
@@ -312,7 +322,7 @@ func (s *server[M, R]) idle(p *process) bool {
 			m.hibTimer.Reset(m.hibAfter)
 		}
 		select {
-		case e := <-m.ch:
+		case e := <-m.channel():
 			m.hibTimer.Stop()
 			if e.stamp != wakeStamp {
 				m.hold(e)
@@ -324,23 +334,53 @@ func (s *server[M, R]) idle(p *process) bool {
 			m.hibTimer = nil
 		}
 	}
+	ch, ok := m.giveBackChannel(p)
+	if !ok {
+		return false
+	}
 	// The status goes first: once the flag is up, a waker may own the
 	// server. A stop request's status wins over both. The pprof labels
 	// go too: the goroutine that wakes the server makes them again.
 	p.proc.CompareAndSwapStatus(instrument.StatusRunning, instrument.StatusHibernated)
 	labels := p.labels.Swap(nil)
-	m.hibernated.Store(1)
+	m.hib.Store(hibAsleep)
 	if p.proc.Pending() == 0 && !p.hasSys.Load() && !p.stopping.Load() {
 		return true
 	}
-	// Work arrived meanwhile: carry on, unless a waker already started a
-	// goroutine for it.
-	if m.hibernated.CompareAndSwap(1, 0) {
+	// Work arrived meanwhile: carry on, with the channel given back
+	// (empty, and nobody else's), unless a waker already started a
+	// goroutine for it (and made a channel).
+	if m.hib.CompareAndSwap(hibAsleep, hibAwake) {
+		m.setChannel(ch)
 		p.labels.CompareAndSwap(nil, labels)
 		p.proc.CompareAndSwapStatus(instrument.StatusHibernated, instrument.StatusRunning)
 		return false
 	}
 	return true
+}
+
+// giveBackChannel takes the channel away from senders, for a server about
+// to hibernate: about 240 bytes that a sleeping server does not need. A
+// sender counts itself in flight from before it loads the channel until
+// its message is counted (see mailbox.putHib). So once the channel is
+// gone, if no sender is in flight and no counted message is pending,
+// nobody can send to it any more and it is empty: ok, and the caller may
+// drop it. Otherwise it is put back, and the server carries on. A sender
+// that comes later finds no channel: it wakes the server, or queues in
+// the list.
+func (m *mailbox[M, R]) giveBackChannel(p *process) (ch chan envelope[M, R], ok bool) {
+	ch = m.channel()
+	m.setChannel(nil)
+	if m.inflight.Load() != 0 {
+		m.setChannel(ch)
+		runtime.Gosched() // let the sender finish
+		return nil, false
+	}
+	if p.proc.Pending() != 0 {
+		m.setChannel(ch)
+		return nil, false
+	}
+	return ch, true
 }
 
 // resume runs the server on the goroutine a message started after it

@@ -138,7 +138,8 @@ func Monitor(ctx context.Context, pid PID) (MonitorRef, error) {
 	if q != nil {
 		q.mu.Lock()
 		if !q.exiting {
-			q.monitors = append(q.monitors, monitor{ref: ref, watcher: p})
+			e := q.more()
+			e.monitors = append(e.monitors, monitor{ref: ref, watcher: p})
 			q.mu.Unlock()
 			p.node.table.Monitor(p.proc, pid)
 			return ref, nil
@@ -161,11 +162,8 @@ func Demonitor(ctx context.Context, ref MonitorRef) {
 		return
 	}
 	q.mu.Lock()
-	for i, m := range q.monitors {
-		if m.ref == ref {
-			q.monitors = append(q.monitors[:i], q.monitors[i+1:]...)
-			break
-		}
+	if e := q.extra; e != nil {
+		e.monitors = removeMonitor(e.monitors, ref)
 	}
 	q.mu.Unlock()
 	p.node.table.Demonitor(p.proc, ref.target)
@@ -232,14 +230,15 @@ func (p *process) popSys() (any, bool) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if len(p.sys) == 0 {
+	e := p.extra
+	if e == nil || len(e.sys) == 0 {
 		return nil, false
 	}
-	m := p.sys[0].value()
-	p.sys[0] = sysMsg{}
-	p.sys = p.sys[1:]
-	if len(p.sys) == 0 {
-		p.sys = nil
+	m := e.sys[0].value()
+	e.sys[0] = sysMsg{}
+	e.sys = e.sys[1:]
+	if len(e.sys) == 0 {
+		e.sys = nil
 		p.hasSys.Store(false)
 	}
 	return m, true
