@@ -70,10 +70,12 @@
 //
 // # Memory
 //
-// An idle server costs about 3.4 KB (4.6 KB as a dynamic supervisor's
+// An idle server costs about 3.5 KB (4.2 KB as a dynamic supervisor's
 // child), 2.1 KB of it its goroutine and stack; [HibernateAfter] lets an
-// idle server give its goroutine back (1.1–1.4 KB then) and takes a new
-// one on the next message. See docs/BENCHMARKS.md.
+// idle server give its goroutine and its mailbox's channel back (under
+// 1 KB then, as a partition supervisor's child, its record in the process
+// table included) and makes them again on the next message. See
+// docs/BENCHMARKS.md.
 //
 // # Debugging
 //

@@ -82,64 +82,74 @@ func TestHibernatedServerGivesBackItsMailbox(t *testing.T) {
 	}
 }
 
-// Senders racing a server that hibernates whenever its mailbox is empty
+// Senders racing servers that hibernate whenever their mailbox is empty
 // (casts, calls and plain sends, from many goroutines, in bursts with
-// pauses in which it falls asleep) lose nothing, and each sender's casts,
-// and its plain sends, arrive in order.
+// pauses in which they fall asleep) lose nothing, and each sender's casts,
+// and its plain sends, arrive in order. The two servers are of one type:
+// the channels one gives back, the other takes when it wakes.
 func TestHibernatingServerLosesNoMessageToGivingBackItsChannel(t *testing.T) {
 	n := NewNode(Config{Logger: slog.New(slog.DiscardHandler)})
 	defer n.Stop()
-	srv := &tally{}
-	ref, err := Start[int, int](n, srv, HibernateAfter(0))
-	if err != nil {
-		t.Fatal(err)
+	const servers, senders, rounds, burst = 2, 4, 200, 5
+	srvs := make([]*tally, servers)
+	refs := make([]Ref[int, int], servers)
+	for i := range servers {
+		srvs[i] = &tally{}
+		ref, err := Start[int, int](n, srvs[i], HibernateAfter(0))
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[i] = ref
 	}
-	const senders, rounds, burst = 8, 200, 5
 	var wg sync.WaitGroup
-	for g := range senders {
-		wg.Go(func() {
-			for r := range rounds {
-				for i := range burst {
-					m := g*seqs + r*burst + i + 1
-					switch (g + i) % 3 {
-					case 0:
-						if err := Cast(ref, m); err != nil {
-							t.Error(err)
-							return
+	for k, ref := range refs {
+		for g := range senders {
+			wg.Go(func() {
+				for r := range rounds {
+					for i := range burst {
+						m := g*seqs + r*burst + i + 1
+						switch (g + i + k) % 3 {
+						case 0:
+							if err := Cast(ref, m); err != nil {
+								t.Error(err)
+								return
+							}
+						case 1:
+							// A lost call would hang: it fails instead.
+							ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+							_, err := Call(ctx, ref, m)
+							cancel()
+							if err != nil {
+								t.Errorf("call %d: %v", m, err)
+								return
+							}
+						default:
+							n.Send(ref.PID(), m)
 						}
-					case 1:
-						// A lost call would hang: it fails instead.
-						ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-						_, err := Call(ctx, ref, m)
-						cancel()
-						if err != nil {
-							t.Errorf("call %d: %v", m, err)
-							return
-						}
-					default:
-						n.Send(ref.PID(), m)
+					}
+					if r%4 == 0 {
+						waitAsleepOrBusy(ref.s)
 					}
 				}
-				if r%4 == 0 {
-					waitAsleepOrBusy(ref.s)
-				}
-			}
-		})
+			})
+		}
 	}
 	wg.Wait()
-	total := func() int64 { return srv.casts.Load() + srv.calls.Load() + srv.infos.Load() }
-	deadline := time.Now().Add(10 * time.Second)
-	for total() != senders*rounds*burst {
-		if time.Now().After(deadline) {
-			t.Fatalf("handled %d casts, %d calls and %d infos: %d in all, want %d",
-				srv.casts.Load(), srv.calls.Load(), srv.infos.Load(), total(), senders*rounds*burst)
+	for k, srv := range srvs {
+		total := func() int64 { return srv.casts.Load() + srv.calls.Load() + srv.infos.Load() }
+		deadline := time.Now().Add(10 * time.Second)
+		for total() != senders*rounds*burst {
+			if time.Now().After(deadline) {
+				t.Fatalf("server %d handled %d casts, %d calls and %d infos: %d in all, want %d", k,
+					srv.casts.Load(), srv.calls.Load(), srv.infos.Load(), total(), senders*rounds*burst)
+			}
+			runtime.Gosched()
 		}
-		runtime.Gosched()
+		if d := srv.disorder.Load(); d != 0 {
+			t.Errorf("server %d: %d casts or plain sends came after a later one from the same sender", k, d)
+		}
+		waitAsleep(t, refs[k].s, "after the senders")
 	}
-	if d := srv.disorder.Load(); d != 0 {
-		t.Errorf("%d casts or plain sends came after a later one from the same sender", d)
-	}
-	waitAsleep(t, ref.s, "after the senders")
 }
 
 // waitAsleepOrBusy gives a server a moment to fall asleep: it returns once

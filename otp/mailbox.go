@@ -1,6 +1,7 @@
 package otp
 
 import (
+	"reflect"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,7 @@ type mailbox[M, R any] struct {
 	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
 	hibAfter time.Duration // < 0: never hibernate
 	hibTimer *time.Timer
+	chans    *sync.Pool // channels hibernated servers of this type gave back (see chanPoolFor); nil if it never hibernates
 	// An envelope taken while idling (see hold). Only a server that
 	// waits before it hibernates writes it, when a message comes while it
 	// is idle: it may share a line with what senders read.
@@ -163,9 +165,15 @@ type parking struct {
 	timer *time.Timer   // lets them go at maxPark
 }
 
-func (m *mailbox[M, R]) init() {
-	m.setChannel(make(chan envelope[M, R], mailboxChan))
-	m.hibAfter = -1
+// init makes the mailbox of a server that never hibernates, or that
+// hibernates after hibAfter and takes its channels from chans.
+func (m *mailbox[M, R]) init(hibAfter time.Duration, chans *sync.Pool) {
+	m.hibAfter = hibAfter
+	if hibAfter >= 0 {
+		m.hib.Store(hibAwake)
+		m.chans = chans
+	}
+	m.setChannel(m.newChannel())
 }
 
 // channel returns the mailbox's channel: nil while a hibernated server
@@ -180,6 +188,43 @@ func (m *mailbox[M, R]) channel() chan envelope[M, R] {
 // setChannel replaces the channel; only the owner calls it.
 func (m *mailbox[M, R]) setChannel(c chan envelope[M, R]) {
 	atomic.StorePointer(&m.ch, *(*unsafe.Pointer)(unsafe.Pointer(&c)))
+}
+
+// newChannel returns an empty channel for a server that starts or wakes:
+// one that a hibernated server gave back, or a new one.
+func (m *mailbox[M, R]) newChannel() chan envelope[M, R] {
+	if m.chans != nil {
+		if c, ok := m.chans.Get().(chan envelope[M, R]); ok {
+			return c
+		}
+	}
+	return make(chan envelope[M, R], mailboxChan)
+}
+
+// recycle keeps a channel the owner gave back, and nobody can send to
+// any more, for the next server of its type that wakes. It holds no
+// message (see server.giveBackChannel), at most wake-ups, which are
+// dropped; one sent late, by a waker that loaded the channel before it
+// was given back, wakes the next owner for nothing, as a wake-up may.
+func (m *mailbox[M, R]) recycleChannel(ch chan envelope[M, R]) {
+	for len(ch) > 0 {
+		select {
+		case <-ch:
+		default:
+		}
+	}
+	m.chans.Put(ch)
+}
+
+// chanPoolFor returns the node's pool of mailbox channels for servers
+// of message type M and reply type R.
+func chanPoolFor[M, R any](n *Node) *sync.Pool {
+	t := reflect.TypeFor[envelope[M, R]]()
+	if p, ok := n.chanPools.Load(t); ok {
+		return p.(*sync.Pool)
+	}
+	p, _ := n.chanPools.LoadOrStore(t, new(sync.Pool))
+	return p.(*sync.Pool)
 }
 
 // senders returns the senders' side of the list, made by the first
@@ -249,7 +294,7 @@ func (m *mailbox[M, R]) putHib(p *process, e envelope[M, R]) error {
 	}
 	m.inflight.Add(-1)
 	if m.hib.CompareAndSwap(hibAsleep, hibAwake) {
-		ch := make(chan envelope[M, R], mailboxChan)
+		ch := m.newChannel()
 		ch <- e
 		m.setChannel(ch)
 		p.proc.HandedOff(e.call != nil)
@@ -382,7 +427,7 @@ func (m *mailbox[M, R]) lock(q *sendSide[M, R]) {
 func (m *mailbox[M, R]) rouse(p *process) {
 	if m.hib.CompareAndSwap(hibAsleep, hibAwake) {
 		if m.channel() == nil {
-			m.setChannel(make(chan envelope[M, R], mailboxChan))
+			m.setChannel(m.newChannel())
 		}
 		go p.resume()
 	}

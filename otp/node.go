@@ -38,6 +38,9 @@ type Node struct {
 	wg     sync.WaitGroup
 	// slotPools holds a *slotPool[R] per reply type R.
 	slotPools sync.Map
+	// chanPools holds a *sync.Pool of mailbox channels per envelope type
+	// (see chanPoolFor).
+	chanPools sync.Map
 	// tables holds the named owned tables: name → *Table[K, V].
 	tables sync.Map
 

@@ -82,13 +82,11 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	started := make(chan error, 1)
 	s := &server[M, R]{h: srv, slots: slotPoolFor[R](n), started: started}
 	s.impl = s
-	s.mb.init()
 	o := collect(opts)
 	if o.hibSet {
-		s.mb.hibAfter = o.hibAfter
-		if o.hibAfter >= 0 {
-			s.mb.hib.Store(hibAwake)
-		}
+		s.mb.init(o.hibAfter, chanPoolFor[M, R](n))
+	} else {
+		s.mb.init(-1, nil)
 	}
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	err := n.spawn(&s.process, o, info)
@@ -345,6 +343,10 @@ func (s *server[M, R]) idle(p *process) bool {
 	labels := p.labels.Swap(nil)
 	m.hib.Store(hibAsleep)
 	if p.proc.Pending() == 0 && !p.hasSys.Load() && !p.stopping.Load() {
+		// Asleep: the channel, nobody's now, goes to the next server
+		// that wakes. (Only it and the pool are touched from here on: a
+		// waker may own the server.)
+		m.recycleChannel(ch)
 		return true
 	}
 	// Work arrived meanwhile: carry on, with the channel given back
@@ -356,6 +358,7 @@ func (s *server[M, R]) idle(p *process) bool {
 		p.proc.CompareAndSwapStatus(instrument.StatusHibernated, instrument.StatusRunning)
 		return false
 	}
+	m.recycleChannel(ch)
 	return true
 }
 
