@@ -80,11 +80,12 @@ func AsKind(k instrument.Kind) Option {
 // server holds no goroutine, no stack and no channel, only its state,
 // record and mailbox fields. The next message, system message or stop
 // request starts a new goroutine for it, which carries the same pprof
-// labels. Waking costs a goroutine start and a channel: a call to a
-// hibernated server takes about 0.3–0.7 µs and 400 B more than to an awake
-// one, and a call to a server that may hibernate but is awake pays two
-// atomic adds more (BenchmarkHibernatedCall). Use it for the many servers
-// that sit idle. Other processes ignore it.
+// labels; it takes a channel another hibernated server gave back. Waking
+// costs a goroutine start: a call to a hibernated server takes about
+// 0.5 µs and 128 B more than to an awake one, and a message to a server
+// that may hibernate but is awake pays two atomic adds more
+// (BenchmarkHibernatedCall). Use it for the many servers that sit idle.
+// Other processes ignore it.
 func HibernateAfter(d time.Duration) Option {
 	return func(o *spawnOptions) { o.hibAfter, o.hibSet = max(d, 0), true }
 }
