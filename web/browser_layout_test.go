@@ -117,3 +117,43 @@ func TestBrowserLongNamesDoNotWiden(t *testing.T) {
 		}
 	}
 }
+
+// TestBrowserSeverityBadgesKeepContrast puts a severity badge of each
+// severity in each place the dashboard shows one (a finding, a past
+// finding, an alert, on its own) and checks in Chromium that each text
+// keeps WCAG AA contrast against its badge: the colours come from rules
+// that combine, and a past warning once inherited the warning's dark ink
+// on the past badge's grey.
+func TestBrowserSeverityBadgesKeepContrast(t *testing.T) {
+	s := newSystem(t, sysOpts{})
+	ctx := newTab(t)
+	if err := chromedp.Do(ctx, chromedp.Navigate(s.base+"advisor")); err != nil {
+		t.Fatal(err)
+	}
+	low := eval[[]string](t, ctx, `(() => {
+		const rgb = s => (s.match(/[\d.]+/g) || []).slice(0, 3).map(Number);
+		const lum = c => { const v = c.map(x => { x /= 255; return x <= 0.03928 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4); }); return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+		const ratio = (a, b) => { const x = lum(rgb(a)), y = lum(rgb(b)); return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05); };
+		const low = [];
+		const main = document.querySelector("main");
+		for (const place of ["", "finding", "finding past", "alert"]) {
+			for (const sev of ["critical", "warning", "info"]) {
+				const box = document.createElement("div");
+				box.className = (place + " sev-" + sev).trim();
+				const badge = document.createElement("span");
+				badge.className = "sev sev-" + sev;
+				badge.textContent = sev;
+				box.appendChild(badge);
+				main.appendChild(box);
+				const st = getComputedStyle(badge);
+				const r = ratio(st.color, st.backgroundColor);
+				if (r < 4.5) low.push((place || "alone") + " " + sev + " " + r.toFixed(2));
+				box.remove();
+			}
+		}
+		return low;
+	})()`)
+	if len(low) > 0 {
+		t.Errorf("severity badges below WCAG AA contrast (4.5:1): %q", low)
+	}
+}
