@@ -117,10 +117,8 @@ type mailbox[M, R any] struct {
 	// sendSide); nil until a message first goes to it.
 	side atomic.Pointer[sendSide[M, R]]
 
-	// The owner's, read-mostly: hibernation settings (see HibernateAfter).
-	hibAfter time.Duration // < 0: never hibernate
-	hibTimer *time.Timer
-	chans    *sync.Pool // channels hibernated servers of this type gave back (see chanPoolFor); nil if it never hibernates
+	// The owner's, read-mostly: how it hibernates; nil if it never does.
+	sleep *hibernation
 	// An envelope taken while idling (see hold). Only a server that
 	// waits before it hibernates writes it, when a message comes while it
 	// is idle: it may share a line with what senders read.
@@ -165,13 +163,20 @@ type parking struct {
 	timer *time.Timer   // lets them go at maxPark
 }
 
-// init makes the mailbox of a server that never hibernates, or that
-// hibernates after hibAfter and takes its channels from chans.
-func (m *mailbox[M, R]) init(hibAfter time.Duration, chans *sync.Pool) {
-	m.hibAfter = hibAfter
+// hibernation is how a server that may hibernate does (see
+// HibernateAfter): made only for such a server.
+type hibernation struct {
+	after time.Duration
+	timer *time.Timer // for after > 0; dropped while asleep (about 100 bytes)
+	chans *sync.Pool  // channels servers of its type gave back (see chanPoolFor)
+}
+
+// init makes the mailbox of a server on n that never hibernates
+// (hibAfter < 0), or that hibernates after hibAfter.
+func (m *mailbox[M, R]) init(n *Node, hibAfter time.Duration) {
 	if hibAfter >= 0 {
+		m.sleep = &hibernation{after: hibAfter, chans: chanPoolFor[M, R](n)}
 		m.hib.Store(hibAwake)
-		m.chans = chans
 	}
 	m.setChannel(m.newChannel())
 }
@@ -191,10 +196,11 @@ func (m *mailbox[M, R]) setChannel(c chan envelope[M, R]) {
 }
 
 // newChannel returns an empty channel for a server that starts or wakes:
-// one that a hibernated server gave back, or a new one.
+// for one that may hibernate, one that a hibernated server gave back if
+// there is one, else a new one.
 func (m *mailbox[M, R]) newChannel() chan envelope[M, R] {
-	if m.chans != nil {
-		if c, ok := m.chans.Get().(chan envelope[M, R]); ok {
+	if m.sleep != nil {
+		if c, ok := m.sleep.chans.Get().(chan envelope[M, R]); ok {
 			return c
 		}
 	}
@@ -213,7 +219,7 @@ func (m *mailbox[M, R]) recycleChannel(ch chan envelope[M, R]) {
 		default:
 		}
 	}
-	m.chans.Put(ch)
+	m.sleep.chans.Put(ch)
 }
 
 // chanPoolFor returns the node's pool of mailbox channels for servers

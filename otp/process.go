@@ -8,6 +8,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/go-observer/observer/instrument"
 )
@@ -39,11 +40,10 @@ type process struct {
 	labels atomic.Pointer[instrument.ProcLabels]
 	impl   behaviour
 	wake   atomic.Pointer[chan struct{}] // cap 1, made by wakeChan: a system message or a stop request; servers wake through their mailbox
-	done   chan struct{}                 // see exited; made when first waited on, under mu
 
-	stopping atomic.Bool // a stop was requested; checked between messages
-	hasSys   atomic.Bool // the system queue is not empty
-	quit     atomic.Value
+	stopping atomic.Bool    // a stop was requested; checked between messages
+	hasSys   atomic.Bool    // the system queue is not empty
+	quit     unsafe.Pointer // a chan struct{}, closed on a stop request (see Done); nil until used
 
 	mu         sync.Mutex
 	stopReason error
@@ -65,8 +65,9 @@ type process struct {
 // supervisor restarts in a crash loop is a smaller allocation. Guarded by
 // the process's mu.
 type procExtra struct {
-	sys      []sysMsg  // the system queue
-	monitors []monitor // who monitors this process
+	sys      []sysMsg      // the system queue
+	monitors []monitor     // who monitors this process
+	done     chan struct{} // see exited; made when first waited on
 }
 
 // more returns p's extra state, made on first use; mu is held.
@@ -329,7 +330,10 @@ func (p *process) release(reason error, links []*process, mons []monitor, report
 	}
 	p.mu.Lock()
 	p.released = true
-	done := p.done
+	var done chan struct{}
+	if p.extra != nil {
+		done = p.extra.done
+	}
 	p.mu.Unlock()
 	if done != nil {
 		close(done)
@@ -342,13 +346,27 @@ func (p *process) release(reason error, links []*process, mons []monitor, report
 func (p *process) exited() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.done == nil {
+	e := p.more()
+	if e.done == nil {
 		if p.released {
 			return closedChan
 		}
-		p.done = make(chan struct{})
+		e.done = make(chan struct{})
 	}
-	return p.done
+	return e.done
+}
+
+// quitChan returns the channel Done returns, nil until it is made. A
+// channel is one pointer, kept as unsafe.Pointer so that Done loads it
+// atomically, as the mailbox's channel (see mailbox.channel).
+func (p *process) quitChan() chan struct{} {
+	q := atomic.LoadPointer(&p.quit)
+	return *(*chan struct{})(unsafe.Pointer(&q))
+}
+
+// setQuit sets the channel Done returns; mu is held.
+func (p *process) setQuit(c chan struct{}) {
+	atomic.StorePointer(&p.quit, *(*unsafe.Pointer)(unsafe.Pointer(&c)))
 }
 
 // detach gives up a process that did not stop within waited of being
@@ -456,10 +474,10 @@ func (p *process) requestStop(reason error) {
 	}
 	p.stopReason = reason
 	p.stopping.Store(true)
-	if q, _ := p.quit.Load().(chan struct{}); q != nil {
+	if q := p.quitChan(); q != nil {
 		close(q)
 	} else {
-		p.quit.Store(closedChan)
+		p.setQuit(closedChan)
 	}
 	p.mu.Unlock()
 	p.proc.SetStatus(instrument.StatusStopping)
@@ -637,15 +655,15 @@ func (p *process) Deadline() (time.Time, bool) { return time.Time{}, false }
 
 // Done implements context.Context: closed once the process is told to stop.
 func (p *process) Done() <-chan struct{} {
-	if q, _ := p.quit.Load().(chan struct{}); q != nil {
+	if q := p.quitChan(); q != nil {
 		return q
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	q, _ := p.quit.Load().(chan struct{})
+	q := p.quitChan()
 	if q == nil {
 		q = make(chan struct{})
-		p.quit.Store(q)
+		p.setQuit(q)
 	}
 	return q
 }

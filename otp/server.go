@@ -84,9 +84,9 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	s.impl = s
 	o := collect(opts)
 	if o.hibSet {
-		s.mb.init(o.hibAfter, chanPoolFor[M, R](n))
+		s.mb.init(n, o.hibAfter)
 	} else {
-		s.mb.init(-1, nil)
+		s.mb.init(n, -1)
 	}
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	err := n.spawn(&s.process, o, info)
@@ -176,7 +176,7 @@ func (s *server[M, R]) loop(p *process, first bool) (reason error) {
 			<-d.wake
 			continue
 		}
-		hib := s.mb.hibAfter >= 0
+		hib := s.mb.sleep != nil
 		// With nothing queued, the owner waits on the channel here and
 		// not in receive: an idle server, which is where every call's
 		// round trip finds it, spares the call to receive and its large
@@ -313,23 +313,23 @@ func (s *server[M, R]) idle(p *process) bool {
 		m.headed = false
 		p.proc.SetHead(0)
 	}
-	if m.hibAfter > 0 {
-		if m.hibTimer == nil {
-			m.hibTimer = time.NewTimer(m.hibAfter)
+	if h := m.sleep; h.after > 0 {
+		if h.timer == nil {
+			h.timer = time.NewTimer(h.after)
 		} else {
-			m.hibTimer.Reset(m.hibAfter)
+			h.timer.Reset(h.after)
 		}
 		select {
 		case e := <-m.channel():
-			m.hibTimer.Stop()
+			h.timer.Stop()
 			if e.stamp != wakeStamp {
 				m.hold(e)
 			}
 			return false
-		case <-m.hibTimer.C:
+		case <-h.timer.C:
 			// Fired and drained: a hibernated server keeps no timer
 			// (about 100 bytes); the next idle period makes one.
-			m.hibTimer = nil
+			h.timer = nil
 		}
 	}
 	ch, ok := m.giveBackChannel(p)

@@ -130,7 +130,7 @@ func (s *server[M, R]) sysDo(fn func()) error {
 	select {
 	case <-req.done:
 		return nil
-	case <-s.done:
+	case <-s.exited():
 		return errNoProcFor(s.id)
 	case <-t.C:
 		return fmt.Errorf("%v: %w", s.id, ErrTimeout)
@@ -177,7 +177,7 @@ func (s *server[M, R]) Trace(n int, d time.Duration) ([]string, error) {
 	select {
 	case <-t.full:
 	case <-timer.C:
-	case <-s.done:
+	case <-s.exited():
 	}
 	dbg.trace.CompareAndSwap(t, nil)
 	return t.stop(), nil
