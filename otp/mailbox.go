@@ -163,8 +163,8 @@ type parking struct {
 	timer *time.Timer   // lets them go at maxPark
 }
 
-// hibernation is how a server that may hibernate does (see
-// HibernateAfter): made only for such a server.
+// hibernation is the settings and channel pool of a server that may
+// hibernate (see HibernateAfter): made only for such a server.
 type hibernation struct {
 	after time.Duration
 	timer *time.Timer // for after > 0; dropped while asleep (about 100 bytes)
@@ -207,7 +207,7 @@ func (m *mailbox[M, R]) newChannel() chan envelope[M, R] {
 	return make(chan envelope[M, R], mailboxChan)
 }
 
-// recycle keeps a channel the owner gave back, and nobody can send to
+// recycleChannel keeps a channel the owner gave back, and nobody can send to
 // any more, for the next server of its type that wakes. It holds no
 // message (see server.giveBackChannel), at most wake-ups, which are
 // dropped; one sent late, by a waker that loaded the channel before it

@@ -83,11 +83,11 @@ func Start[M, R any](n *Node, srv Server[M, R], opts ...Option) (Ref[M, R], erro
 	s := &server[M, R]{h: srv, slots: slotPoolFor[R](n), started: started}
 	s.impl = s
 	o := collect(opts)
+	hibAfter := time.Duration(-1) // never
 	if o.hibSet {
-		s.mb.init(n, o.hibAfter)
-	} else {
-		s.mb.init(n, -1)
+		hibAfter = o.hibAfter
 	}
+	s.mb.init(n, hibAfter)
 	info := instrument.Info{Kind: instrument.KindServer, Behaviour: behaviourName(srv)}
 	err := n.spawn(&s.process, o, info)
 	o.free()
