@@ -449,27 +449,51 @@ func (s *supervisor) retry(r retryRestart) error {
 	return nil
 }
 
-// intensity is a supervisor's failures within its period: their times,
-// oldest first. Each failure costs the same to count, however many the
-// period holds.
+// intensity is a supervisor's failures within its period, counted in
+// slots of 1/intensitySlots of the period each, oldest first. Each failure
+// costs the same to count, however many the period holds, and the memory
+// is bounded whatever the intensity allows: at most intensitySlots+1 slots
+// are ever in the period. A slot leaves the count once all of its span is
+// out of the period, so a failure may be counted up to a slot's width
+// after it left (100 ms of the default 5 s); OTP's own count is coarser,
+// in whole seconds.
 type intensity struct {
-	times []int64
-	head  int // times before it are out of the period
+	slots []failSlot
+	head  int // slots before it are out of the period
+	total int // failures in slots[head:]
+}
+
+// intensitySlots is how many slots a period is divided into.
+const intensitySlots = 50
+
+// failSlot counts the failures whose times fall before end, and at or
+// after the end of the slot before it.
+type failSlot struct {
+	end int64
+	n   int
 }
 
 // add records a failure at now and returns the failures within period
 // up to now, this one included.
 func (in *intensity) add(now int64, period time.Duration) int {
 	from := now - int64(period)
-	for in.head < len(in.times) && in.times[in.head] <= from {
+	for in.head < len(in.slots) && in.slots[in.head].end <= from+1 {
+		in.total -= in.slots[in.head].n
 		in.head++
 	}
-	if in.head > 0 && in.head*2 >= len(in.times) {
-		in.times = in.times[:copy(in.times, in.times[in.head:])]
+	if in.head > 0 && in.head*2 >= len(in.slots) {
+		in.slots = in.slots[:copy(in.slots, in.slots[in.head:])]
 		in.head = 0
 	}
-	in.times = append(in.times, now)
-	return len(in.times) - in.head
+	if last := len(in.slots) - 1; last >= in.head && now < in.slots[last].end {
+		in.slots[last].n++
+	} else {
+		width := max(int64(period)/intensitySlots, 1)
+		start := now - (now%width+width)%width // now rounded down: times may be negative
+		in.slots = append(in.slots, failSlot{end: start + width, n: 1})
+	}
+	in.total++
+	return in.total
 }
 
 // --- requests: what other goroutines ask of a supervisor ---
