@@ -53,6 +53,14 @@ type Info struct {
 	// read anyway (a supervisor restarting a child reads the clock to
 	// count the failure); 0 has [ProcessTable.Spawn] read the clock.
 	Started int64
+	// Owner is the runtime's own handle on the process (a non-nil pointer
+	// of one type per runtime), so that the runtime finds its processes in
+	// a table it may share with others (see [Proc.Owner]). Observers and
+	// dashboards never read it: they use [Proc.Actions].
+	Owner any
+	// Actions is what may be done to the process, if anything (see
+	// [Proc.SetActions] to change it later).
+	Actions Actions
 }
 
 // SupervisorInfo is a supervisor's restart policy, shown beside it.
@@ -127,9 +135,10 @@ type Proc struct {
 	links    []PID
 	monitors []PID
 
-	// The runtime's own handle on the process (see SetOwner): last, so
-	// that the counters above keep their cache lines.
-	owner atomic.Value
+	// The runtime's own handle on the process (Info.Owner), written
+	// before the record is in the table and never after: last, so that
+	// the counters above keep their cache lines.
+	owner any
 
 	// mark is the observer's activity flag for this process, in the
 	// observer's dense array of them (see MarkActive); nil while no
@@ -641,9 +650,8 @@ type (
 	}
 )
 
-// SetActions attaches the actions a dashboard may take on the process.
-// A runtime calls it when it spawns the process, before anyone reads
-// them; a later call replaces them.
+// SetActions attaches the actions a dashboard may take on the process,
+// replacing those given in [Info.Actions], if any.
 func (p *Proc) SetActions(a Actions) {
 	if p.actions.Load() == nil && p.box.a == nil {
 		p.box.a = a
@@ -653,19 +661,9 @@ func (p *Proc) SetActions(a Actions) {
 	p.actions.Store(&actionsBox{a})
 }
 
-// SetOwner attaches the runtime's own handle on the process (a non-nil
-// pointer of one type per runtime), so that the runtime finds its processes
-// in a table it may share with others. A runtime calls it once, when it
-// spawns the process. The owner is the runtime's alone: observers and
-// dashboards never read it (they use [Proc.Actions]).
-func (p *Proc) SetOwner(o any) {
-	if o != nil {
-		p.owner.Store(o)
-	}
-}
-
-// Owner returns what the runtime attached with [Proc.SetOwner], or nil.
-func (p *Proc) Owner() any { return p.owner.Load() }
+// Owner returns the runtime's own handle on the process, [Info.Owner], or
+// nil.
+func (p *Proc) Owner() any { return p.owner }
 
 // Actions returns what may be done to the process, or nil.
 func (p *Proc) Actions() Actions {

@@ -12,24 +12,33 @@ const shards = 64
 // ProcessTable is the set of live processes of one runtime (or of several: any
 // number of runtimes may share a table). Every method is safe for concurrent
 // use. The zero ProcessTable is not usable; call [NewProcessTable].
+//
+// Its layout keeps apart, each on its own cache line, what one goroutine
+// writes and another reads at once (a supervisor spawns a child while the
+// last one exits): the next PID, which counts spawns and only [Spawn]
+// writes; the exit counts, which only [Exit] writes; what both read; and
+// each shard. The table is larger than 1 KB, and the allocator places
+// such objects at multiples of 64 bytes.
 type ProcessTable struct {
-	nextID atomic.Uint64
-	shard  [shards]struct {
+	nextID atomic.Uint64 // the last PID given: the processes ever spawned
+	_      [56]byte
+
+	exited       atomic.Uint64
+	unresponsive atomic.Int64
+	_            [48]byte
+
+	subs       atomic.Pointer[[]*Subscription]
+	subMu      sync.RWMutex // held for reading while emitting
+	tablesMu   sync.Mutex
+	tables     map[TableReporter]struct{}
+	registries []RegistryReporter
+	_          [64 - (8+24+8+8+24)%64]byte
+
+	shard [shards]struct {
 		mu    sync.RWMutex
 		procs map[PID]*Proc
 		_     [32]byte
 	}
-	live         atomic.Int64
-	spawned      atomic.Uint64
-	exited       atomic.Uint64
-	unresponsive atomic.Int64
-
-	subMu sync.RWMutex // held for reading while emitting
-	subs  atomic.Pointer[[]*Subscription]
-
-	tablesMu   sync.Mutex
-	tables     map[TableReporter]struct{}
-	registries []RegistryReporter
 }
 
 // NewProcessTable returns an empty table.
@@ -51,6 +60,11 @@ func (t *ProcessTable) Spawn(info Info) *Proc {
 		started:   info.Started,
 		behaviour: info.Behaviour,
 		sup:       info.Supervisor,
+		owner:     info.Owner,
+	}
+	if info.Actions != nil {
+		p.box.a = info.Actions
+		p.actions.Store(&p.box)
 	}
 	if p.started == 0 {
 		p.started = Now()
@@ -64,8 +78,6 @@ func (t *ProcessTable) Spawn(info Info) *Proc {
 	s.mu.Lock()
 	s.procs[p.id] = p
 	s.mu.Unlock()
-	t.live.Add(1)
-	t.spawned.Add(1)
 	if t.listened() {
 		t.emit(Spawned{At: time.Now(), PID: p.id, Parent: p.parent, Name: info.Name, ProcKind: p.kind})
 	}
@@ -86,7 +98,6 @@ func (t *ProcessTable) Exit(p *Proc, reason Reason, err error) {
 	if old == StatusUnresponsive {
 		t.unresponsive.Add(-1)
 	}
-	t.live.Add(-1)
 	t.exited.Add(1)
 	if !t.listened() {
 		return
@@ -246,12 +257,10 @@ type Stats struct {
 
 // Stats returns the table's totals.
 func (t *ProcessTable) Stats() Stats {
-	st := Stats{
-		Live:         t.live.Load(),
-		Spawned:      t.spawned.Load(),
-		Exited:       t.exited.Load(),
-		Unresponsive: t.unresponsive.Load(),
-	}
+	// Exits first: a process counted as exited was counted as spawned.
+	st := Stats{Exited: t.exited.Load(), Unresponsive: t.unresponsive.Load()}
+	st.Spawned = t.nextID.Load()
+	st.Live = int64(st.Spawned - st.Exited)
 	if subs := t.subs.Load(); subs != nil {
 		for _, s := range *subs {
 			st.Dropped += s.dropped.Load()
@@ -261,7 +270,10 @@ func (t *ProcessTable) Stats() Stats {
 }
 
 // Len returns the number of live processes.
-func (t *ProcessTable) Len() int { return int(t.live.Load()) }
+func (t *ProcessTable) Len() int {
+	exited := t.exited.Load()
+	return int(t.nextID.Load() - exited)
+}
 
 // RegisterKey records that p took key in the registry named registry and
 // emits [Registered]. Unlike [ProcessTable.Register] it leaves p's name alone: a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-observer/observer/instrument"
@@ -29,13 +30,17 @@ type Config struct {
 
 // Node is one runtime: a process table and a name space. Processes live on
 // a node; Stop stops them all. Every method is safe for concurrent use.
+//
+// Its fields are grouped by who writes them, with a cache line between
+// the groups: every process reads the first group as it starts and
+// exits; each spawn and each exit counts itself in wg; spawns lock mu
+// for reading. A supervisor restarting a child spawns on one core while
+// the last incarnation exits on another.
 type Node struct {
 	table  *instrument.ProcessTable
 	logger *slog.Logger
-	limit  logLimiter
 	stopTO time.Duration
 	wd     *watchdog
-	wg     sync.WaitGroup
 	// slotPools holds a *slotPool[R] per reply type R.
 	slotPools sync.Map
 	// chanPools holds a *sync.Pool of mailbox channels per envelope type
@@ -43,14 +48,20 @@ type Node struct {
 	chanPools sync.Map
 	// tables holds the named owned tables: name → *Table[K, V].
 	tables sync.Map
-
-	mu sync.RWMutex
 	// names maps registered names to processes: read without a lock
 	// (Whereis, Named refs), written under mu at spawn and without it at
 	// exit (a CompareAndDelete of the process's own entry).
-	names   sync.Map
-	roots   []*process // processes without a parent, in start order
-	stopped bool
+	names sync.Map
+	// stopped is set, under mu, when Stop begins; read without it.
+	stopped atomic.Bool
+	_       [64]byte
+
+	wg sync.WaitGroup
+	_  [64]byte
+
+	mu    sync.RWMutex
+	roots []*process // processes without a parent, in start order
+	limit logLimiter
 }
 
 // NewNode returns a running node.
@@ -88,7 +99,7 @@ func (n *Node) ProcessTable() *instrument.ProcessTable { return n.table }
 // restarts nothing. Stop is idempotent.
 func (n *Node) Stop() error {
 	n.mu.Lock()
-	n.stopped = true
+	n.stopped.Store(true)
 	roots := append([]*process(nil), n.roots...)
 	n.mu.Unlock()
 
@@ -135,11 +146,7 @@ func (n *Node) Stop() error {
 }
 
 // isStopped reports whether Stop was called.
-func (n *Node) isStopped() bool {
-	n.mu.RLock()
-	defer n.mu.RUnlock()
-	return n.stopped
-}
+func (n *Node) isStopped() bool { return n.stopped.Load() }
 
 // owned returns the process of this node behind a table record, or nil:
 // the table may be shared with other nodes and runtimes.
@@ -171,13 +178,14 @@ func (n *Node) Whereis(name string) (PID, bool) {
 	return 0, false
 }
 
-// unregister removes p from the node when it exits: its name, without
+// unregister removes p from the node when it exits: the name it
+// registered at spawn (name, if any; see regName), without
 // the node's lock (a crash storm exits thousands of processes a second,
 // and every Whereis would queue behind them), and, for a root, its place
 // in the roots under the lock.
-func (n *Node) unregister(p *process) {
-	if p.name != "" {
-		n.names.CompareAndDelete(p.name, p)
+func (n *Node) unregister(p *process, name string) {
+	if name != "" {
+		n.names.CompareAndDelete(name, p)
 	}
 	if p.parent != 0 {
 		return

@@ -32,7 +32,6 @@ type process struct {
 	proc   *instrument.Proc
 	id     PID
 	parent PID
-	name   string
 	// labels are the pprof labels the process context carries, made by
 	// the process's goroutine when it starts (see live), unless the
 	// process keeps them in place (set at spawn); a hibernated server
@@ -45,19 +44,17 @@ type process struct {
 	hasSys   atomic.Bool    // the system queue is not empty
 	quit     unsafe.Pointer // a chan struct{}, closed on a stop request (see Done); nil until used
 
-	mu         sync.Mutex
-	stopReason error
-	extra      *procExtra // nil until first used
-	trap       bool
-	exiting    bool
-	released   bool // exited, or detached: done is (or would be) closed
-	detached   bool // gave up as unresponsive; its goroutine has not returned
+	mu       sync.Mutex
+	extra    *procExtra // nil until first used
+	trap     bool
+	exiting  bool
+	released bool // exited, or detached: done is (or would be) closed
+	detached bool // gave up as unresponsive; its goroutine has not returned
 	// childLinked: linked to its parent on its own side only (see
 	// childLink); the parent has nothing to unlink when it exits.
 	childLinked bool
 	links       []*process
 	link0       [1]*process // links' first backing array
-	reason      error       // the exit reason, once exited
 }
 
 // procExtra is what many processes never use, kept out of line: a
@@ -65,9 +62,11 @@ type process struct {
 // supervisor restarts in a crash loop is a smaller allocation. Guarded by
 // the process's mu.
 type procExtra struct {
-	sys      []sysMsg      // the system queue
-	monitors []monitor     // who monitors this process
-	done     chan struct{} // see exited; made when first waited on
+	sys        []sysMsg      // the system queue
+	monitors   []monitor     // who monitors this process
+	done       chan struct{} // see exited; made when first waited on
+	name       string        // the name registered at spawn, if any
+	stopReason error         // why a stop was requested, once it was
 }
 
 // more returns p's extra state, made on first use; mu is held.
@@ -125,7 +124,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	} else {
 		n.mu.RLock()
 	}
-	if n.stopped {
+	if n.stopped.Load() {
 		n.unlockSpawn(exclusive)
 		return errNodeStopped
 	}
@@ -135,17 +134,15 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 			return &nameTakenError{o.name, q.id}
 		}
 	}
+	info.Owner, info.Actions = p, p
+	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
+		info.Actions = a.actions()
+	}
 	p.proc = n.table.Spawn(info)
 	p.id = p.proc.ID()
-	p.proc.SetOwner(p)
-	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
-		p.proc.SetActions(a.actions())
-	} else {
-		p.proc.SetActions(p)
-	}
 	if o.name != "" {
 		n.names.Store(o.name, p)
-		p.name = o.name
+		p.more().name = o.name // no one else holds p yet
 	}
 	if p.parent == 0 {
 		n.roots = append(n.roots, p)
@@ -283,14 +280,13 @@ func (p *process) exit(reason error) {
 		return
 	}
 	p.exiting = true
-	p.reason = reason
-	links, mons := p.links, p.takeMonitors()
+	links, mons, name := p.links, p.takeMonitors(), p.regName()
 	p.links = nil
 	p.mu.Unlock()
 
 	p.impl.closeMailbox(reason)
 	why := instrument.Classify(reason)
-	p.release(reason, links, mons, func() {
+	p.release(reason, name, links, mons, func() {
 		if why.Abnormal() {
 			p.node.crashReport(p, why, reason)
 		}
@@ -300,12 +296,12 @@ func (p *process) exit(reason error) {
 }
 
 // release gives up what lets others reach p, for an exit or a detach: its
-// name, the exit hooks (registry keys, group memberships, owned tables),
+// registered name (name, if any), the exit hooks (registry keys, group memberships, owned tables),
 // then, after report has told the table, its links and monitors learn of
 // the exit, and waiters on done are let go.
-func (p *process) release(reason error, links []*process, mons []monitor, report func()) {
+func (p *process) release(reason error, name string, links []*process, mons []monitor, report func()) {
 	n := p.node
-	n.unregister(p)
+	n.unregister(p, name)
 	for _, m := range mons {
 		if m.hook != nil {
 			m.hook(p.id, reason)
@@ -385,15 +381,14 @@ func (p *process) detach(waited time.Duration) bool {
 		return false
 	}
 	p.exiting, p.detached = true, true
-	p.reason = reason
-	links, mons := p.links, p.takeMonitors()
+	links, mons, name := p.links, p.takeMonitors(), p.regName()
 	p.links = nil
 	p.mu.Unlock()
 
 	if d, ok := p.impl.(interface{ detachMailbox(error) }); ok {
 		d.detachMailbox(reason)
 	}
-	p.release(reason, links, mons, func() {
+	p.release(reason, name, links, mons, func() {
 		p.node.table.Unresponsive(p.proc, waited)
 		p.node.logUnresponsive(p, waited)
 	})
@@ -468,11 +463,11 @@ func (p *process) requestStop(reason error) {
 		reason = ErrShutdown
 	}
 	p.mu.Lock()
-	if p.stopReason != nil || p.exiting {
+	if p.stopping.Load() || p.exiting {
 		p.mu.Unlock()
 		return
 	}
-	p.stopReason = reason
+	p.more().stopReason = reason
 	p.stopping.Store(true)
 	if q := p.quitChan(); q != nil {
 		close(q)
@@ -484,10 +479,22 @@ func (p *process) requestStop(reason error) {
 	p.poke()
 }
 
+// stopCause returns the reason a stop was requested for, or nil.
 func (p *process) stopCause() error {
+	if !p.stopping.Load() {
+		return nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.stopReason
+	return p.extra.stopReason
+}
+
+// regName returns the name p registered at spawn, or ""; mu is held.
+func (p *process) regName() string {
+	if p.extra == nil {
+		return ""
+	}
+	return p.extra.name
 }
 
 // shutdown stops the process and waits up to timeout (negative: forever)
