@@ -39,16 +39,20 @@ const castBatch = 16
 const HeadStampEvery = 32
 
 // Info is what a runtime tells the table about a process it starts.
+//
+// It is passed by value, on the spawner's stack: its small fields share a
+// word, and a field added to it adds to the frame of every caller that
+// builds one.
 type Info struct {
-	Name      string // registered name or child ID; may be empty
-	Kind      Kind
+	Name string // registered name or child ID; may be empty
+	Kind Kind
+	// Restarts is how often the supervisor restarted this child before
+	// this incarnation.
+	Restarts  uint32
 	Parent    PID    // the supervisor or process that started it; 0 for none
 	Behaviour string // the Go type implementing it, for display
 	// Supervisor holds the restart policy of supervisors; nil otherwise.
 	Supervisor *SupervisorInfo
-	// Restarts is how often the supervisor restarted this child before
-	// this incarnation.
-	Restarts uint32
 	// Started is when the process starts, a [Now] timestamp a runtime
 	// read anyway (a supervisor restarting a child reads the clock to
 	// count the failure); 0 has [ProcessTable.Spawn] read the clock.

@@ -172,8 +172,7 @@ func (s *Supervisor) Serve(ctx context.Context) (err error) {
 	if ps := s.parent.Load(); ps != nil {
 		parent = ps.proc.Load()
 	}
-	p := s.run.start(s.h.t, instrument.Info{Name: s.name, Kind: instrument.KindSupervisor,
-		Behaviour: "suture.Supervisor", Supervisor: s.info}, parent, s.name)
+	p := s.run.start(s.h.t, instrument.KindSupervisor, s.name, "suture.Supervisor", s.info, parent)
 	s.proc.Store(p)
 	ctx = instrument.Labels(ctx, p)
 	pprof.SetGoroutineLabels(ctx)
@@ -213,8 +212,7 @@ type service struct {
 // Serve implements suture.Service: it records the run, labels the
 // goroutine, and passes panics on to suture after recording them.
 func (w *service) Serve(ctx context.Context) (err error) {
-	p := w.run.start(w.sup.h.t, instrument.Info{Name: w.name, Kind: instrument.KindService,
-		Behaviour: behaviour(w.inner)}, w.sup.proc.Load(), w.name)
+	p := w.run.start(w.sup.h.t, instrument.KindService, w.name, behaviour(w.inner), nil, w.sup.proc.Load())
 	w.proc.Store(p)
 	ctx = instrument.Labels(ctx, p)
 	pprof.SetGoroutineLabels(ctx)
@@ -225,8 +223,13 @@ func (w *service) Serve(ctx context.Context) (err error) {
 // String names the service as suture would name the inner one.
 func (w *service) String() string { return w.name }
 
-// start records a new incarnation under parent, and its restart.
-func (r *run) start(t *instrument.ProcessTable, info instrument.Info, parent *instrument.Proc, id string) *instrument.Proc {
+// start records a new incarnation of the supervisor or service called
+// name under parent, and its restart. Its record's description is built
+// here, not by the caller: a service's goroutine runs suture's code, its
+// own and the table's Exit below the caller's frame, and a larger frame
+// there made every run grow its stack (a restart took half as long again).
+func (r *run) start(t *instrument.ProcessTable, kind instrument.Kind, name, behaviour string, sup *instrument.SupervisorInfo, parent *instrument.Proc) *instrument.Proc {
+	info := instrument.Info{Name: name, Kind: kind, Behaviour: behaviour, Supervisor: sup}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if parent != nil {
@@ -238,7 +241,7 @@ func (r *run) start(t *instrument.ProcessTable, info instrument.Info, parent *in
 	if info.Restarts > 0 && parent != nil {
 		// Suture restarts services one for one: each restart is its own
 		// failure.
-		t.Restarted(parent, instrument.Restarted{Child: id, Old: r.lastPID, New: p.ID(), Count: info.Restarts,
+		t.Restarted(parent, instrument.Restarted{Child: name, Old: r.lastPID, New: p.ID(), Count: info.Restarts,
 			Reason: r.lastWhy, Cause: r.lastPID})
 	}
 	r.lastPID = p.ID()
