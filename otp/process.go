@@ -133,6 +133,7 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 			n.mu.Unlock()
 			return &nameTakenError{o.name, q.id}
 		}
+		p.more().name = o.name // before p is in the table or the names
 	}
 	info.Owner, info.Actions = p, p
 	if a, ok := p.impl.(interface{ actions() instrument.Actions }); ok {
@@ -142,7 +143,6 @@ func (n *Node) spawn(p *process, o *spawnOptions, info instrument.Info) error {
 	p.id = p.proc.ID()
 	if o.name != "" {
 		n.names.Store(o.name, p)
-		p.more().name = o.name // no one else holds p yet
 	}
 	if p.parent == 0 {
 		n.roots = append(n.roots, p)
