@@ -95,7 +95,10 @@ type SupervisorSpec struct {
 	// shutdown reason wrapping [ErrMaxRestarts], so its parent decides.
 	// 0 means 3; a negative value allows no restart at all.
 	MaxRestarts int
-	// Period is the window MaxRestarts counts in; 0 means 5 s.
+	// Period is the window MaxRestarts counts in; 0 means 5 s. A failure
+	// is counted until at most a fiftieth of Period after it left the
+	// window (OTP counts in whole seconds), so the count costs the same
+	// and its memory is bounded however many failures Period holds.
 	Period time.Duration
 	// Children start in order and stop in reverse order.
 	Children []ChildSpec
