@@ -296,9 +296,9 @@ func (p *process) exit(reason error) {
 }
 
 // release gives up what lets others reach p, for an exit or a detach: its
-// registered name (name, if any), the exit hooks (registry keys, group memberships, owned tables),
-// then, after report has told the table, its links and monitors learn of
-// the exit, and waiters on done are let go.
+// registered name (name, if any), the exit hooks (registry keys, group
+// memberships, owned tables), then, after report has told the table, its
+// links and monitors learn of the exit, and waiters on done are let go.
 func (p *process) release(reason error, name string, links []*process, mons []monitor, report func()) {
 	n := p.node
 	n.unregister(p, name)
