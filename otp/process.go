@@ -60,7 +60,8 @@ type process struct {
 // procExtra is what many processes never use, kept out of line: a
 // million idle servers then fit a smaller size class, and a process a
 // supervisor restarts in a crash loop is a smaller allocation. Guarded by
-// the process's mu.
+// the process's mu, but for name: written once, at spawn, before the
+// process can be found.
 type procExtra struct {
 	sys        []sysMsg      // the system queue
 	monitors   []monitor     // who monitors this process
