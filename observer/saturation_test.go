@@ -77,10 +77,18 @@ func TestServerThatNeverWaitsReadsBusy(t *testing.T) {
 // whose handler is one map read, a million calls a second on a quiet
 // machine. Dozens of callers always wait behind it, and it is found within
 // three ticks of the load starting: the read-heavy finding (its reads
-// could bypass it through an owned table) or the bottleneck one.
+// could bypass it through an owned table) or the bottleneck one. Not
+// under the race detector, for TestServerThatNeverWaitsReadsBusy's
+// reason: in a CI run beside other packages' raced tests the callers
+// made 9,900 calls a second, the server was 10 % busy with no caller
+// waiting, not saturated at all, and rightly not found; test.sh runs
+// this test again without -race.
 func TestMapReadServerWithManyCallersIsFound(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs for a second or more of real time")
+	}
+	if raceEnabled {
+		t.Skip("the race detector can slow the callers below the server's pace")
 	}
 	ref, sub, first := watchedCache(t)
 	stop := load(64, func(ctx context.Context) { otp.Call(ctx, ref, 1) })
